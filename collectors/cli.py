@@ -1,0 +1,213 @@
+"""The `costperf` command.
+
+Each command takes `--data PATH` (default ./data). Problems with data files are printed one per
+line, naming file, line, field and what was expected, and exit with status 1; never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from collectors import store
+from collectors.records import KINDS, describe
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def costperf_version() -> str:
+    try:
+        return version("costperf")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def data_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--data", "data", type=click.Path(path_type=Path, file_okay=False), default=Path("data"),
+        show_default=True, help="The data folder (machines/, runs/, published/).",
+    )(func)
+
+
+def fail(problems: list[store.Problem]) -> None:
+    for p in problems:
+        err_console.print(str(p), markup=False, soft_wrap=True)
+    err_console.print(f"{len(problems)} problem(s) found.", style="bold red")
+    sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(costperf_version(), "--version", "-V", prog_name="costperf")
+def main() -> None:
+    """costperf: tokens per dollar, per joule and per usable GB of AI hardware, measured and cited.
+
+    \b
+    Examples:
+      costperf validate                       check every file under ./data
+      costperf machines                       summary table of the machines
+      costperf machine new my-desktop-4090    scaffold a data file for this machine
+      costperf schema                         write data/schema/*.schema.json for editors
+    """
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path, exists=True))
+@data_option
+def validate(paths: tuple[Path, ...], data: Path) -> None:
+    """Check data files against the schema and against each other.
+
+    With no PATHS, checks the whole data folder. With PATHS (files or folders), reports only the
+    problems of those files, still checking them against the rest of the data folder (a run must
+    name a machine that exists). Exit status 0 when clean, 1 with the list of problems.
+
+    \b
+    Examples:
+      costperf validate
+      costperf validate data/machines/rtx-4090-desktop.yaml
+      costperf validate --data /tmp/copy-of-data
+    """
+    files = [f for p in paths for f in ([p] if p.is_file() else sorted(x for x in p.rglob("*") if x.is_file()))]
+    ds = store.load(data, extra=files)
+    problems = ds.problems
+    if paths:
+        wanted = {f.resolve() for f in files}
+        problems = [p for p in problems if p.path.resolve() in wanted]
+    if problems:
+        fail(problems)
+    n = len(files) if paths else len(ds.files)
+    console.print(f"OK: {n} file(s) valid ({len(ds.machines)} machines, {len(ds.runs)} runs, "
+                  f"{len(ds.published)} published sets).")
+
+
+@main.command()
+@data_option
+def machines(data: Path) -> None:
+    """Validate the data, then print a summary table of the machines.
+
+    \b
+    Example:
+      costperf machines --data data
+    """
+    ds = store.load(data)
+    if ds.problems:
+        fail(ds.problems)
+    table = Table(title=f"costperf machines ({len(ds.machines)})")
+    for col, just in [("id", "left"), ("vendor", "left"), ("form", "left"), ("accelerator", "left"),
+                      ("memory GB", "right"), ("usable GB", "right"), ("BW GB/s", "right"),
+                      ("price", "right"), ("runs", "right")]:
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for m in sorted(ds.machines.values(), key=lambda m: (m.vendor, m.id)):
+        acc = m.accelerators[0]
+        name = f"{acc.count}x {acc.name}" if acc.count > 1 else acc.name
+        bw = f"{acc.memory_bandwidth_gbps:,.0f}" if acc.memory_bandwidth_gbps else "-"
+        latest = m.prices[-1] if m.prices else None
+        price = "-"
+        if latest is not None:
+            unit = "/h" if latest.kind == "cloud_hourly" else ""
+            price = f"{latest.amount:,.2f} {latest.currency}{unit} ({latest.date})"
+        table.add_row(m.id, m.vendor, m.form, name, f"{m.total_accelerator_memory_gb:,.0f}",
+                      f"{m.usable_memory_gb:,.1f}", bw, price, str(len(ds.runs_for(m.id))))
+    console.print(table)
+
+
+@main.group()
+def machine() -> None:
+    """Add machines."""
+
+
+@machine.command("new")
+@click.argument("machine_id")
+@data_option
+@click.option("--no-torch", is_flag=True, help="Do not import torch to look for GPUs.")
+@click.option("--stdout", "to_stdout", is_flag=True, help="Print the scaffold instead of writing it.")
+def machine_new(machine_id: str, data: Path, no_torch: bool, to_stdout: bool) -> None:
+    """Write data/machines/MACHINE_ID.yaml for the machine this runs on.
+
+    Filled with what can be detected (CPU, cores, RAM, OS, GPU name and memory through
+    nvidia-smi, torch or sysctl); everything else is a TODO that `costperf validate` rejects
+    until it is filled in with a sourced figure. Never overwrites an existing file.
+
+    \b
+    Example:
+      costperf machine new my-desktop-rtx-4090
+      $EDITOR data/machines/my-desktop-rtx-4090.yaml
+      costperf validate data/machines/my-desktop-rtx-4090.yaml
+    """
+    from collectors.probe import probe  # noqa: PLC0415
+    from collectors.records import _slug  # noqa: PLC0415
+    from collectors.scaffold import scaffold  # noqa: PLC0415
+
+    try:
+        _slug(machine_id)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="MACHINE_ID") from None
+    text = scaffold(machine_id, probe(use_torch=not no_torch))
+    if to_stdout:
+        click.echo(text, nl=False)
+        return
+    path = data / "machines" / f"{machine_id}.yaml"
+    try:
+        store.write_new(path, text)
+    except FileExistsError as exc:
+        err_console.print(f"{exc}. Choose another id or edit the file.", markup=False)
+        sys.exit(1)
+    console.print(f"Wrote {path}. Fill in its TODOs, then: costperf validate {path}", markup=False)
+
+
+@main.command()
+@data_option
+@click.option("--check", is_flag=True, help="Exit 1 if the files on disk differ from the models.")
+def schema(data: Path, check: bool) -> None:
+    """Write the JSON Schema of each data file kind to DATA/schema/ (for editor completion).
+
+    \b
+    Example:
+      costperf schema            # writes data/schema/{machine,run,published}.schema.json
+      costperf schema --check    # CI: are the committed schemas current?
+    """
+    folder = data / "schema"
+    folder.mkdir(parents=True, exist_ok=True)
+    stale = []
+    for kind, model in KINDS.items():
+        path = folder / f"{kind}.schema.json"
+        text = json.dumps(describe(model), indent=2, sort_keys=True) + "\n"
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current == text:
+            continue
+        if check:
+            stale.append(path)
+            continue
+        store.replace(path, text) if path.exists() else store.write_new(path, text)
+        console.print(f"Wrote {path}", markup=False)
+    if stale:
+        err_console.print("Out of date (run `costperf schema`): " + ", ".join(map(str, stale)), markup=False)
+        sys.exit(1)
+
+
+def _register_commands() -> None:
+    """Commands defined in their own modules join the group here (imported lazily by name so
+    that `costperf validate` never pays for torch or HTTP imports)."""
+    import importlib  # noqa: PLC0415
+
+    for module in COMMAND_MODULES:
+        mod = importlib.import_module(module)
+        for command in mod.COMMANDS:
+            main.add_command(command)
+
+
+# Each module defines `COMMANDS: list[click.Command]`; its heavy imports stay inside the commands.
+COMMAND_MODULES: list[str] = []
+
+_register_commands()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,486 @@
+"""The one schema of costperf's data files, shared by collectors, importers and the report.
+
+Three kinds of file live under `data/`:
+
+- `machines/<id>.yaml`   -> `Machine`: specs, usable-memory rule, power and prices, each with sources;
+- `runs/<machine>/<stamp>.json` -> `RunRecord`: one `costperf run` session, measured;
+- `published/<id>.yaml`  -> `PublishedSet`: figures from a publication, each with its citation.
+
+Conventions: units are in field names (`_gb`, `_gbps`, `_w`, `_tflops`, `_s`, `_j`); `None` means
+"not measured / not published" and is never replaced by 0; every model rejects unknown fields and
+never coerces a string into a number.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+import datetime as dt
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+SCHEMA_VERSION = 1
+
+# ---------------------------------------------------------------------------------------------
+# Field types
+
+
+def _slug(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", value):
+        raise ValueError("expected a slug: lower-case letters, digits and single hyphens, e.g. 'mac-studio-m2-ultra'")
+    return value
+
+
+def _url(value: str) -> str:
+    if not re.match(r"https?://[^\s/]+", value):
+        raise ValueError("expected an http:// or https:// URL")
+    return value
+
+
+def _not_todo(value: str) -> str:
+    if value.strip().upper().startswith("TODO"):
+        raise ValueError(f"still a TODO placeholder ({value!r}): fill it in or remove the field")
+    return value
+
+
+def _iso_currency(value: str) -> str:
+    if not re.fullmatch(r"[A-Z]{3}", value):
+        raise ValueError("expected an ISO 4217 currency code such as 'USD'")
+    return value
+
+
+Slug = Annotated[str, AfterValidator(_slug)]
+Url = Annotated[str, AfterValidator(_url)]
+Text = Annotated[str, Field(min_length=1), AfterValidator(_not_todo)]
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+PositiveInt = Annotated[int, Field(gt=0)]
+Currency = Annotated[str, AfterValidator(_iso_currency)]
+
+Provenance = Literal["measured", "published", "estimated"]
+"""Where a figure comes from: measured by costperf (or a tool it ran), published (cited), or
+estimated from specs (the formula is stated next to it)."""
+
+
+class Record(BaseModel):
+    """Base of every data-file model: unknown fields are errors, numbers are never parsed from text."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sources and citations
+
+
+class Source(Record):
+    """A document a figure was taken from."""
+
+    id: Slug = Field(description="Short key that sections of the same file use to cite this source.")
+    url: Url = Field(description="Where the document can be read (http or https).")
+    title: Text = Field(description="Title of the page or document.")
+    published: dt.date | None = Field(None, description="Date the document was published or last updated.")
+    accessed: dt.date | None = Field(None, description="Date a costperf contributor read it.")
+    note: str | None = Field(None, description="What was taken from it, caveats (secondary copy, rounding...).")
+
+
+class Sourced(Record):
+    """Mixin for a block of figures that must say where they come from."""
+
+    provenance: Provenance = Field(
+        "published", description="published: from the cited sources; estimated: derived (give the formula)."
+    )
+    sources: list[Slug] = Field(
+        default_factory=list, description="Ids of entries in the file's `sources` list backing these figures."
+    )
+    formula: str | None = Field(None, description="For estimated figures: how they were derived.")
+
+    @model_validator(mode="after")
+    def _cited(self) -> Self:
+        if self.provenance == "published" and not self.sources:
+            raise ValueError("published figures need at least one entry in `sources`")
+        if self.provenance == "estimated" and not self.formula:
+            raise ValueError("estimated figures need a `formula` saying how they were derived")
+        if self.provenance == "measured":
+            raise ValueError("machine specs are published or estimated; measured figures live in run files")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# Machine
+
+
+class PcieLink(Record):
+    """The link between host memory and a dedicated accelerator's memory."""
+
+    kind: Literal["pcie"] = "pcie"
+    generation: Annotated[int, Field(ge=1, le=7)] = Field(description="PCIe generation (1-7).")
+    lanes: Annotated[int, Field(ge=1, le=32)] = Field(description="Electrical lanes, e.g. 16.")
+
+
+class Accelerator(Sourced):
+    """One kind of accelerator in the machine (several identical ones are `count` > 1)."""
+
+    name: Text = Field(description="Marketing name, e.g. 'NVIDIA GeForce RTX 4090' or 'Apple M2 Ultra (76-core GPU)'.")
+    count: PositiveInt = Field(1, description="How many of them the machine has.")
+    memory_gb: PositiveFloat = Field(description="Memory per accelerator in GB (for unified memory: the system RAM).")
+    memory_kind: Literal["dedicated", "unified"] = Field(
+        description="dedicated: VRAM behind a host link; unified: shared with the CPU (Apple, GB10)."
+    )
+    memory_type: str | None = Field(None, description="e.g. GDDR6X, HBM3, LPDDR5X.")
+    memory_bandwidth_gbps: PositiveFloat | None = Field(None, description="Peak memory bandwidth in GB/s, as published.")
+    peak_bf16_tflops: PositiveFloat | None = Field(None, description="Peak dense (no sparsity) BF16 tensor TFLOP/s.")
+    peak_fp16_tflops: PositiveFloat | None = Field(None, description="Peak dense FP16 tensor TFLOP/s.")
+    peak_fp32_tflops: PositiveFloat | None = Field(None, description="Peak FP32 (non-tensor) TFLOP/s.")
+    host_link: PcieLink | None = Field(
+        None, description="Host link of dedicated memory; None for unified memory or when unpublished."
+    )
+
+    @model_validator(mode="after")
+    def _unified_has_no_link(self) -> Self:
+        if self.memory_kind == "unified" and self.host_link is not None:
+            raise ValueError("unified memory has no host link: remove `host_link`")
+        return self
+
+
+class UsableMemory(Sourced):
+    """How much of the memory a model may occupy.
+
+    rule = macos_default: `fraction` x RAM (Metal's recommendedMaxWorkingSetSize);
+    rule = macos_raised:  `limit_gb` set with `sysctl iogpu.wired_limit_mb`;
+    rule = vram_less_reserve: total VRAM less `reserve_gb` (driver, CUDA context, fragmentation);
+    rule = ram_less_reserve: CPU-only machines, RAM less `reserve_gb` for the OS.
+    """
+
+    rule: Literal["macos_default", "macos_raised", "vram_less_reserve", "ram_less_reserve"]
+    fraction: Fraction | None = Field(None, description="For macos_default: share of RAM the GPU may wire.")
+    limit_gb: PositiveFloat | None = Field(None, description="For macos_raised: the raised limit in GB.")
+    reserve_gb: NonNegativeFloat | None = Field(None, description="For *_less_reserve: GB kept back.")
+
+    @model_validator(mode="after")
+    def _parameters_match_rule(self) -> Self:
+        needed = {
+            "macos_default": "fraction",
+            "macos_raised": "limit_gb",
+            "vram_less_reserve": "reserve_gb",
+            "ram_less_reserve": "reserve_gb",
+        }[self.rule]
+        for name in ("fraction", "limit_gb", "reserve_gb"):
+            value = getattr(self, name)
+            if name == needed and value is None:
+                raise ValueError(f"rule {self.rule!r} needs `{name}`")
+            if name != needed and value is not None:
+                raise ValueError(f"rule {self.rule!r} does not use `{name}`")
+        return self
+
+
+class Power(Sourced):
+    """Power figures as published (or estimated from parts)."""
+
+    accelerator_tdp_w: PositiveFloat | None = Field(None, description="Accelerator TDP/TGP per accelerator, W.")
+    system_max_w: PositiveFloat | None = Field(None, description="Whole-system maximum draw at the wall, W.")
+    idle_w: PositiveFloat | None = Field(None, description="Whole-system idle draw at the wall, W.")
+
+
+class Price(Record):
+    """One price observation. Prices are never edited: a newer price is appended."""
+
+    amount: PositiveFloat = Field(description="The price in `currency` (per hour for cloud_hourly).")
+    currency: Currency = Field("USD", description="ISO 4217 code.")
+    kind: Literal["purchase", "used", "cloud_hourly"] = Field(
+        description="purchase: new, whole machine; used: second-hand; cloud_hourly: per machine-hour."
+    )
+    date: dt.date = Field(description="Date the price was observed or announced.")
+    source_url: Url = Field(description="Where the price was read.")
+    provider: str | None = Field(None, description="Seller or cloud provider and tier, e.g. 'RunPod Secure Cloud'.")
+    provenance: Literal["published", "estimated"] = Field(
+        "published", description="published: a list or offer price read at source_url; estimated: derived."
+    )
+    note: str | None = Field(None, description="What the price covers (configuration, region, caveats).")
+
+
+class Machine(Record):
+    """A machine configuration whose cost-performance costperf reports."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    id: Slug = Field(description="Slug, equal to the file name without .yaml.")
+    name: Text = Field(description="Display name, e.g. 'Mac Studio (M2 Ultra, 192 GB)'.")
+    vendor: Literal["apple", "nvidia", "amd", "other"] = Field(description="Vendor of the accelerator.")
+    form: Literal["laptop", "desktop", "mini", "workstation", "server", "cloud"]
+    accelerators: list[Accelerator] = Field(min_length=1)
+    system_ram_gb: PositiveFloat | None = Field(None, description="Host RAM in GB (for unified memory: the same pool).")
+    usable_memory: UsableMemory
+    power: Power | None = None
+    prices: list[Price] = Field(default_factory=list, description="Price history, oldest first.")
+    sources: list[Source] = Field(default_factory=list)
+    cpu: str | None = Field(None, description="Host CPU model, when part of the configuration.")
+    runner_label: str | None = Field(None, description="Self-hosted CI runner label that re-benchmarks it.")
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _sources_resolve(self) -> Self:
+        ids = [s.id for s in self.sources]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate source id(s) in `sources`: {', '.join(dupes)}")
+        known = set(ids)
+        blocks: list[tuple[str, Sourced | None]] = [("usable_memory", self.usable_memory), ("power", self.power)]
+        blocks += [(f"accelerators.{i}", a) for i, a in enumerate(self.accelerators)]
+        for where, block in blocks:
+            if block is None:
+                continue
+            missing = [s for s in block.sources if s not in known]
+            if missing:
+                raise ValueError(f"{where}.sources names unknown source(s) {missing}; known: {sorted(known)}")
+        return self
+
+    @property
+    def total_accelerator_memory_gb(self) -> float:
+        return sum(a.memory_gb * a.count for a in self.accelerators)
+
+    @property
+    def usable_memory_gb(self) -> float:
+        """Memory a model may occupy, by the machine's rule (DESIGN.md: usable memory)."""
+        rule = self.usable_memory
+        total = self.total_accelerator_memory_gb
+        if rule.rule == "macos_default":
+            assert rule.fraction is not None
+            return total * rule.fraction
+        if rule.rule == "macos_raised":
+            assert rule.limit_gb is not None
+            return rule.limit_gb
+        assert rule.reserve_gb is not None
+        return max(total - rule.reserve_gb * (sum(a.count for a in self.accelerators)
+                                             if rule.rule == "vram_less_reserve" else 1), 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Runs
+
+
+class Environment(Record):
+    """What the run ran on, as probed at run time."""
+
+    os: Text = Field(description="Operating system family: Linux, Darwin, Windows.")
+    os_version: str = Field(description="Kernel or OS release.")
+    macos_version: str | None = Field(None, description="macOS product version on Apple machines.")
+    python: str
+    torch: str | None = Field(None, description="torch.__version__, None when torch was not used.")
+    backend: Literal["cuda", "mps", "cpu", "none"] = Field(description="torch device type the suite ran on.")
+    driver: str | None = Field(None, description="NVIDIA driver version.")
+    cuda: str | None = Field(None, description="CUDA runtime torch was built with.")
+    devices: list[str] = Field(default_factory=list, description="Accelerator names as the runtime reports them.")
+    cpu: str | None = None
+    cpu_cores: PositiveInt | None = None
+    ram_gb: PositiveFloat | None = None
+    hostname_hash: str | None = Field(None, description="Short hash of the host name, to tell hosts apart privately.")
+    settings: dict[str, str | int | float | bool | None] = Field(
+        default_factory=dict, description="Run settings: power mode, AC or battery, env flags, CLI options."
+    )
+
+
+class Stats(Record):
+    """Repeats of one measurement. `value` is the median of `samples` (robust to one slow repeat)."""
+
+    unit: Literal["tokens/s", "GB/s", "TFLOP/s", "s", "samples/s"]
+    samples: list[PositiveFloat] = Field(min_length=1, description="One figure per timed repeat, warm-ups excluded.")
+    median: PositiveFloat
+    mean: PositiveFloat
+    stdev: NonNegativeFloat = Field(description="Sample standard deviation (n-1); 0 for one sample.")
+    mad: NonNegativeFloat = Field(description="Median absolute deviation from the median: the robust spread.")
+
+    @classmethod
+    def of(cls, samples: list[float], unit: str) -> Stats:
+        return cls(unit=unit, samples=list(samples), **_summary(samples))  # type: ignore[arg-type]
+
+    @model_validator(mode="after")
+    def _summary_matches_samples(self) -> Self:
+        expected = _summary(self.samples)
+        for name, want in expected.items():
+            have = getattr(self, name)
+            if not math.isclose(have, want, rel_tol=1e-6, abs_tol=1e-9):
+                raise ValueError(f"`{name}` is {have} but the samples give {want}: summaries must match samples")
+        return self
+
+
+def _summary(samples: list[float]) -> dict[str, float]:
+    med = statistics.median(samples)
+    return {
+        "median": med,
+        "mean": statistics.fmean(samples),
+        "stdev": statistics.stdev(samples) if len(samples) > 1 else 0.0,
+        "mad": statistics.median(abs(s - med) for s in samples),
+    }
+
+
+class Energy(Record):
+    """Energy over the same window that produced the throughput figure."""
+
+    joules: PositiveFloat = Field(description="Energy over the window, J (total, idle included).")
+    joules_above_idle: float | None = Field(None, description="joules less idle_w x window_s.")
+    avg_w: PositiveFloat = Field(description="joules / window_s.")
+    window_s: PositiveFloat = Field(description="Length of the measured window, s.")
+    method: Literal["nvml", "apple_ioreport", "rapl", "estimate"]
+    covers: Literal["gpu_board", "soc", "cpu_package", "dram", "cpu_package_dram", "wall"] = Field(
+        description="What the meter sees: never compare figures that cover different things silently."
+    )
+    update_period_s: PositiveFloat | None = Field(None, description="The meter's counter update period, s.")
+    tokens: PositiveFloat | None = Field(None, description="Tokens processed inside the window.")
+    provenance: Literal["measured", "estimated"] = "measured"
+
+
+class WorkloadParams(Record):
+    """What a workload was run with. Fields that do not apply stay None."""
+
+    model: str | None = Field(None, description="Model shape name, e.g. 'llama-3-8b', 'gpt2-124m'.")
+    dtype: str | None = Field(None, description="bf16, fp16, fp32, int8-weight-only, q4_0 ...")
+    batch: PositiveInt | None = None
+    prompt_tokens: Annotated[int, Field(ge=0)] | None = None
+    gen_tokens: Annotated[int, Field(ge=0)] | None = None
+    seq_len: PositiveInt | None = Field(None, description="Training sequence length.")
+    compile_mode: str | None = Field(None, description="eager, or the torch.compile mode used.")
+    engine: str | None = Field(None, description="What executed it: torch, llama.cpp ...")
+    extra: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+
+
+ResultStatus = Literal["ok", "oom", "does_not_fit", "unsupported", "error"]
+
+
+class Result(Record):
+    """One workload at one setting on one machine."""
+
+    workload: Slug = Field(description="Workload id: prefill, decode, train-gpt2, matmul, memcpy ...")
+    params: WorkloadParams = Field(default_factory=WorkloadParams)
+    status: ResultStatus
+    message: str | None = Field(None, description="Why the status is not ok (the error, the missing backend ...).")
+    throughput: Stats | None = Field(None, description="tokens/s for LLM workloads; GB/s or TFLOP/s for micro ones.")
+    peak_memory_gb: PositiveFloat | None = Field(None, description="Peak device memory allocated, GB.")
+    bytes_per_token: PositiveFloat | None = Field(None, description="Bytes read from memory per decoded token.")
+    flops_per_token: PositiveFloat | None = Field(None, description="FLOPs per token (training: 6N + attention).")
+    energy: Energy | None = Field(None, description="None where not measured (never 0).")
+    energy_note: str | None = Field(None, description="Why energy is None, when it is.")
+    started_at: AwareDatetime | None = None
+    duration_s: PositiveFloat | None = None
+
+    @model_validator(mode="after")
+    def _status_consistent(self) -> Self:
+        if self.status == "ok" and self.throughput is None:
+            raise ValueError("status 'ok' needs `throughput`")
+        if self.status != "ok":
+            if not self.message:
+                raise ValueError(f"status {self.status!r} needs a `message` saying why")
+            if self.throughput is not None:
+                raise ValueError(f"status {self.status!r} must not carry `throughput`")
+        return self
+
+
+class RunRecord(Record):
+    """One `costperf run` session on one machine: written once, never edited."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    machine: Slug = Field(description="Id of the machine file in data/machines/.")
+    started_at: AwareDatetime = Field(description="UTC start; the file name is this stamp.")
+    ended_at: AwareDatetime
+    tool: Literal["costperf", "llama-bench"] = Field("costperf", description="What produced the figures.")
+    costperf_version: str
+    git_commit: str | None = Field(None, description="costperf commit that ran, '+dirty' when modified.")
+    environment: Environment
+    suite: str | None = Field(None, description="Suite name, e.g. 'standard', 'smoke'.")
+    weights: Literal["random", "real"] = Field(
+        "random", description="Model weights: random (throughput does not depend on values) or real."
+    )
+    idle_power_w: PositiveFloat | None = Field(None, description="Idle power before the suite, same meter.")
+    results: list[Result] = Field(default_factory=list)
+    status: Literal["complete", "interrupted"]
+    provenance: Literal["measured"] = "measured"
+    notes: str | None = None
+
+    @field_validator("started_at", "ended_at")
+    @classmethod
+    def _utc(cls, value: dt.datetime) -> dt.datetime:
+        if value.utcoffset() != dt.timezone.utc.utcoffset(None):
+            raise ValueError("expected a UTC time (ending in Z or +00:00)")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.ended_at < self.started_at:
+            raise ValueError("`ended_at` is before `started_at`")
+        return self
+
+    @property
+    def stamp(self) -> str:
+        return run_stamp(self.started_at)
+
+
+def run_stamp(started_at: dt.datetime) -> str:
+    """File-name stamp of a run: UTC, sortable, no colons (Windows-safe)."""
+    return started_at.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+# ---------------------------------------------------------------------------------------------
+# Published figures
+
+
+class Citation(Record):
+    """Where a set of published figures comes from."""
+
+    url: Url
+    title: Text
+    date: dt.date | None = Field(None, description="Date of publication (or of the figures, when later).")
+    accessed: dt.date | None = None
+    author: str | None = None
+    note: str | None = Field(None, description="Caveats: secondary copy, rounding, unverified ...")
+
+
+class PublishedResult(Record):
+    """One figure from a publication, with the settings it was measured at."""
+
+    hardware: Text = Field(description="The hardware exactly as the publication names it.")
+    machine: Slug | None = Field(None, description="costperf machine id this hardware corresponds to, if any.")
+    workload: Literal["prefill", "decode", "train", "other"]
+    model: Text = Field(description="Model as published, e.g. 'llama-2-7b'.")
+    dtype: Text = Field(description="Precision or quantisation: f16, q8_0, q4_0, q4_k_m, bf16 ...")
+    engine: Text = Field(description="Software that produced it: llama.cpp, mlx, vllm ...")
+    prompt_tokens: Annotated[int, Field(ge=0)] | None = None
+    gen_tokens: Annotated[int, Field(ge=0)] | None = None
+    batch: PositiveInt | None = None
+    tokens_per_s: PositiveFloat = Field(description="The published throughput.")
+    avg_w: PositiveFloat | None = Field(None, description="Published average power, W, if any.")
+    settings: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    citation: Citation | None = Field(None, description="Overrides the set's citation for this row.")
+    note: str | None = None
+
+
+class PublishedSet(Record):
+    """A file of published figures sharing one citation (rows may override it)."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    id: Slug = Field(description="Equal to the file name without .yaml.")
+    citation: Citation
+    role: Literal["benchmark", "seed_article"] = Field(
+        "benchmark", description="seed_article: the claims the report checks, not evidence."
+    )
+    provenance: Literal["published"] = "published"
+    results: list[PublishedResult] = Field(min_length=1)
+
+
+KINDS: dict[str, type[Record]] = {"machine": Machine, "run": RunRecord, "published": PublishedSet}
+"""File kind -> model; also the names of the exported JSON Schemas."""
+
+
+def describe(model: type[BaseModel]) -> dict[str, Any]:
+    """JSON Schema of a model, as written to data/schema/."""
+    schema = model.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema

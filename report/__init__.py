@@ -1,0 +1,1 @@
+"""costperf report: metrics and charts computed from validated data files (never from workload code)."""
