@@ -20,8 +20,8 @@ from rich.table import Table
 from collectors import store
 from collectors.records import KINDS, describe
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def costperf_version() -> str:

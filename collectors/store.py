@@ -164,30 +164,30 @@ def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseMo
 
 def _message(model: type[BaseModel], error: Any) -> str:
     kind, value, loc = error["type"], error.get("input"), tuple(error["loc"])
+    expected = error["msg"].removeprefix("Value error, ").removeprefix("Input should be ").removeprefix("expected ")
     if isinstance(value, str) and value.strip().upper().startswith("TODO") and kind != "extra_forbidden":
-        return f"still a TODO placeholder ({value!r}): fill in {error['msg'].lower().replace('input should be ', '')}"
+        if "TODO placeholder" in expected:
+            return expected
+        return f"still a TODO placeholder ({value!r}): replace it with {expected}"
     if kind == "extra_forbidden":
         parent = _model_at(model, loc[:-1])
         allowed = ", ".join(parent.model_fields) if parent else "see data/schema/"
         return f"unknown field; expected one of: {allowed}"
     if kind == "missing":
         return "required field is missing"
-    msg = error["msg"]
-    msg = msg.removeprefix("Value error, ").removeprefix("Input should be ")
-    if kind.endswith("_type") or kind.startswith(("literal", "finite", "greater", "less", "string", "too_")) or \
-            kind.startswith(("date", "timestamp", "enum")):
-        return f"expected {msg}; got {_describe_input(value)}"
-    return msg
+    if kind == "value_error":
+        return expected
+    return f"expected {expected}; got {_describe_input(value)}"
 
 
 def _problems_from(path: Path, model: type[BaseModel], err: ValidationError, node: yaml.Node | None) -> list[Problem]:
     out = []
     for e in err.errors():
         loc = tuple(e["loc"])
-        # Model-level validators report at the model's own location; name it "(record)" at the top.
+        # A check across fields reports at its model's location; at the top that is the whole file.
         name = ".".join(str(p) for p in loc) or "(file)"
         out.append(Problem(path, name, _message(model, e), _line_of(node, loc)))
-    return out
+    return sorted(out, key=lambda p: p.line or 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,14 +303,16 @@ def _cross_problems(ds: DataSet) -> list[Problem]:
             else:
                 seen[key] = item.path
     machines = set(ds.machines)
+    # A machine file that failed to validate still exists: naming it is not a second problem.
+    present = machines | {p.path.stem for p in ds.problems if kind_of(p.path) == "machine"}
     for item in ds.files:
         rec = item.record
-        if isinstance(rec, RunRecord) and rec.machine not in machines:
+        if isinstance(rec, RunRecord) and rec.machine not in present:
             out.append(Problem(item.path, "machine", f"names unknown machine {rec.machine!r}; "
                                f"add data/machines/{rec.machine}.yaml (known: {', '.join(sorted(machines))})"))
         if isinstance(rec, PublishedSet):
             for i, row in enumerate(rec.results):
-                if row.machine is not None and row.machine not in machines:
+                if row.machine is not None and row.machine not in present:
                     out.append(Problem(item.path, f"results.{i}.machine", f"names unknown machine {row.machine!r}"))
     return out
 
