@@ -207,6 +207,44 @@ class Price(Record):
         "published", description="published: a list or offer price read at source_url; estimated: derived."
     )
     note: str | None = Field(None, description="What the price covers (configuration, region, caveats).")
+    source: Slug | None = Field(
+        None, description="Id of the `price_sources` entry that `costperf prices refresh` read it from; "
+        "None for a price entered by hand."
+    )
+    fetched_at: AwareDatetime | None = Field(None, description="UTC time the source was read, for fetched prices.")
+
+
+class PriceSource(Record):
+    """Where `costperf prices refresh` reads a current price for this machine.
+
+    kind = json_url: GET `url` (https), take the number at `path` (dot-separated keys and list
+    indices, e.g. 'data.offers.0.price');
+    kind = vastai: the public vast.ai offer search (no key) for `gpu_name` x `num_gpus`, on-demand,
+    verified, rentable; the price is the `statistic` of the offers' total dollars per hour.
+    """
+
+    id: Slug = Field(description="Key that fetched prices name in their `source` field.")
+    kind: Literal["json_url", "vastai"]
+    url: Url | None = Field(None, description="json_url: the JSON address; vastai: the API base (default public).")
+    path: str | None = Field(None, description="json_url: path of the price field, e.g. 'data.0.price_usd'.")
+    gpu_name: str | None = Field(None, description="vastai: GPU model as vast.ai names it, e.g. 'RTX 4090'.")
+    num_gpus: PositiveInt | None = Field(None, description="vastai: GPUs per offer (default: the machine's count).")
+    statistic: Literal["min", "median"] = Field("median", description="vastai: which offer price to record.")
+    price_kind: Literal["purchase", "used", "cloud_hourly"] = Field(description="`kind` of the prices it yields.")
+    currency: Currency = Field("USD", description="ISO 4217 code of the amounts it yields.")
+    provider: str | None = Field(None, description="Seller or cloud provider recorded with each price.")
+    note: str | None = Field(None, description="What the price covers, copied into each price.")
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> Self:
+        if self.kind == "json_url" and (self.url is None or not self.path):
+            raise ValueError("kind 'json_url' needs `url` and `path`")
+        if self.kind == "vastai":
+            if not self.gpu_name:
+                raise ValueError("kind 'vastai' needs `gpu_name`, e.g. 'RTX 4090'")
+            if self.price_kind != "cloud_hourly":
+                raise ValueError("kind 'vastai' yields hourly prices: set `price_kind: cloud_hourly`")
+        return self
 
 
 class Machine(Record):
@@ -222,6 +260,9 @@ class Machine(Record):
     usable_memory: UsableMemory
     power: Power | None = None
     prices: list[Price] = Field(default_factory=list, description="Price history, oldest first.")
+    price_sources: list[PriceSource] = Field(
+        default_factory=list, description="Where `costperf prices refresh` reads current prices."
+    )
     sources: list[Source] = Field(default_factory=list)
     cpu: str | None = Field(None, description="Host CPU model, when part of the configuration.")
     runner_label: str | None = Field(None, description="Self-hosted CI runner label that re-benchmarks it.")
@@ -242,6 +283,14 @@ class Machine(Record):
             missing = [s for s in block.sources if s not in known]
             if missing:
                 raise ValueError(f"{where}.sources names unknown source(s) {missing}; known: {sorted(known)}")
+        return self
+
+    @model_validator(mode="after")
+    def _price_source_ids_unique(self) -> Self:
+        ids = [s.id for s in self.price_sources]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate id(s) in `price_sources`: {', '.join(dupes)}")
         return self
 
     @property
