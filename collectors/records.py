@@ -404,6 +404,8 @@ class WorkloadParams(Record):
 
 ResultStatus = Literal["ok", "oom", "does_not_fit", "unsupported", "error"]
 
+RawValue = str | int | float | bool | None | list[int] | list[float] | list[str]
+
 
 class Result(Record):
     """One workload at one setting on one machine."""
@@ -420,6 +422,9 @@ class Result(Record):
     energy_note: str | None = Field(None, description="Why energy is None, when it is.")
     started_at: AwareDatetime | None = None
     duration_s: PositiveFloat | None = None
+    raw: dict[str, RawValue] | None = Field(
+        None, description="The source row exactly as an importer read it (e.g. one llama-bench test, unknown "
+        "keys included), so nothing a newer tool version adds is lost; None for costperf's own workloads.")
 
     @model_validator(mode="after")
     def _status_consistent(self) -> Self:
@@ -511,6 +516,25 @@ class PublishedResult(Record):
     note: str | None = None
 
 
+class PublishedClaim(Record):
+    """A numeric claim of a publication that is not a throughput: a spec, a ratio, a power or memory figure.
+
+    Kept so the report's claims page can check each one against costperf's data; `value` is what the
+    publication says, in `unit`, never a corrected figure.
+    """
+
+    id: Slug = Field(description="Short key the report uses to refer to the claim.")
+    quantity: Literal["memory_bandwidth", "power", "memory", "usable_memory", "relative_speed",
+                      "install_size", "link_bandwidth"] = Field(description="What kind of figure it is.")
+    value: float = Field(allow_inf_nan=False, description="The figure as published.")
+    unit: Literal["GB/s", "W", "GB", "MB", "%"]
+    hardware: str | None = Field(None, description="The hardware as the publication names it.")
+    machine: Slug | None = Field(None, description="costperf machine id it corresponds to, if any.")
+    claim: Text = Field(description="What the publication says, in a sentence.")
+    attributed_to: str | None = Field(None, description="The publication's own source for the figure, if any.")
+    note: str | None = None
+
+
 class PublishedSet(Record):
     """A file of published figures sharing one citation (rows may override it)."""
 
@@ -522,6 +546,8 @@ class PublishedSet(Record):
     )
     provenance: Literal["published"] = "published"
     results: list[PublishedResult] = Field(min_length=1)
+    claims: list[PublishedClaim] = Field(
+        default_factory=list, description="Numeric claims that are not throughput figures (seed article).")
 
 
 KINDS: dict[str, type[Record]] = {"machine": Machine, "run": RunRecord, "published": PublishedSet}
