@@ -1,0 +1,250 @@
+"""`costperf review` (what moved beyond noise since the previous runs) and `costperf runners`
+(the machines the scheduled re-benchmark workflow runs on)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from collectors import store
+from collectors.cli import data_option, fail
+from collectors.review import (
+    DEFAULT_FLOOR,
+    DEFAULT_STALE_DAYS,
+    DEFAULT_WINDOW,
+    Review,
+    SeriesReview,
+    Settings,
+    TrackReview,
+    review,
+)
+
+VERDICT_STYLE = {"regression": "bold red", "improvement": "bold green", "noise": "dim", "first": "dim"}
+
+
+def _console() -> Console:
+    # Piped output (CI logs, PR bodies) should keep table rows on one line.
+    probe = Console()
+    return Console(highlight=False, width=None if probe.is_terminal else 160)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x * 100:+.1f}%"
+
+
+def _num(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x:,.4g}" if abs(x) < 100 else f"{x:,.0f}"
+
+
+def _when(d: dt.datetime | None) -> str:
+    return d.strftime("%Y-%m-%d %H:%M") if d else "-"
+
+
+def _track_table(t: TrackReview, window: int) -> Table:
+    title = f"{t.machine} · {t.tool}" + (f" · suite {t.suite}" if t.suite else "")
+    caption = f"newest {t.newest} vs previous {t.previous} ({t.runs} complete runs)"
+    table = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
+    for col, just in [("workload", "left"), ("params", "left"), ("unit", "left"), ("newest", "right"),
+                      ("previous", "right"), ("Δ prev", "right"), (f"baseline (≤{window})", "right"),
+                      ("Δ baseline", "right"), ("noise ±", "right"), ("verdict", "left")]:
+        table.add_column(col, justify=just, no_wrap=col in ("verdict", "Δ baseline"))  # type: ignore[arg-type]
+    for s in t.series:
+        b, p = s.vs_baseline, s.vs_previous
+        table.add_row(
+            s.workload, s.params, s.unit, _num(s.newest.median), _num(p.reference if p else None),
+            _pct(p.change if p else None), f"{_num(b.reference if b else None)} ({b.runs if b else 0})",
+            _pct(b.change if b else None), f"{b.noise * 100:.1f}%" if b else "-",
+            f"[{VERDICT_STYLE[s.verdict]}]{s.verdict}[/]",
+        )
+    return table
+
+
+def _flag_line(kind: str, s: SeriesReview) -> str:
+    b = s.vs_baseline
+    assert b is not None
+    direction = "higher is better" if s.higher_is_better else "lower is better"
+    prev = f", {_pct(s.vs_previous.change)} vs previous" if s.vs_previous else ""
+    return (f"{kind:<12} {s.machine}  {s.workload} [{s.params}]: {_num(b.reference)} → {_num(s.newest.median)} "
+            f"{s.unit} ({_pct(b.change)} vs median of {b.runs} run(s){prev}; noise ±{b.noise * 100:.1f}%; "
+            f"{direction})")
+
+
+def print_review(r: Review, console: Console) -> None:
+    st = r.settings
+    console.print(f"[bold]costperf review[/] — newest run per machine against the previous run and the median "
+                  f"of up to {st.window} runs before it"
+                  + (f"; compared with the runs before {st.since.date().isoformat()}" if st.since else ""))
+    console.print(f"A change counts beyond max({st.k:g} × robust spread, {st.floor * 100:g}%); "
+                  f"stale after {st.stale_days} days without a run.", style="dim")
+    for t in r.tracks:
+        console.print()
+        if t.note:
+            console.print(f"[bold]{t.machine}[/] · {t.tool}" + (f" · suite {t.suite}" if t.suite else "")
+                          + f": {t.note} (newest {t.newest}).")
+            continue
+        if t.series:
+            console.print(_track_table(t, st.window))
+        if t.software:
+            console.print("Software changed: " + "; ".join(f"{c.what} {c.before} → {c.after}" for c in t.software),
+                          markup=False)
+        for w in t.appeared:
+            console.print(f"Appeared: {w.workload} [{w.params}]", markup=False)
+        for w in t.disappeared:
+            why = f" ({w.status}: {w.message})" if w.message else f" ({w.status})"
+            console.print(f"Disappeared: {w.workload} [{w.params}]{why}", markup=False)
+
+    console.print()
+    if r.staleness:
+        table = Table(title="Staleness", title_justify="left")
+        for col, just in [("machine", "left"), ("runner label", "left"), ("last run (UTC)", "left"),
+                          ("days ago", "right"), ("state", "left")]:
+            table.add_column(col, justify=just)  # type: ignore[arg-type]
+        for s in r.staleness:
+            state = "never run" if s.last_run is None else ("STALE" if s.stale else "fresh")
+            style = "bold yellow" if state == "STALE" else ("dim" if state == "never run" else "")
+            table.add_row(s.machine, s.runner_label or "-", _when(s.last_run),
+                          f"{s.days:.0f}" if s.days is not None else "-", f"[{style}]{state}[/]" if style else state)
+        console.print(table)
+
+    console.print()
+    console.print("[bold]Flagged[/]")
+    lines: list[tuple[str, str]] = []
+    lines += [("bold red", _flag_line("REGRESSION", s)) for s in r.regressions]
+    lines += [("bold green", _flag_line("IMPROVEMENT", s)) for s in r.improvements]
+    for t in r.tracks:
+        for c in t.software:
+            lines.append(("cyan", f"{'SOFTWARE':<12} {t.machine}  {c.what}: {c.before} → {c.after} "
+                                  f"(run {t.newest} vs {t.previous})"))
+        for w in t.appeared:
+            lines.append(("", f"{'APPEARED':<12} {t.machine}  {w.workload} [{w.params}]"))
+        for w in t.disappeared:
+            lines.append(("yellow", f"{'DISAPPEARED':<12} {t.machine}  {w.workload} [{w.params}] now {w.status}"))
+    for s in r.stale:
+        lines.append(("bold yellow", f"{'STALE':<12} {s.machine}  last run {_when(s.last_run)} UTC, "
+                                     f"{s.days:.0f} days ago (limit {st.stale_days})"))
+    for p in r.physics:
+        lines.append(("bold magenta", f"{'PHYSICS':<12} {p.machine}  run {p.run}: {p.message}"))
+    for style, line in lines:
+        console.print(line, style=style or None, markup=False, soft_wrap=True)
+    if not lines:
+        console.print("Nothing moved beyond noise; no software changes; no stale machines.")
+    never = ", ".join(s.machine for s in r.never_run)
+    if never:
+        console.print(f"No run at all (not counted as stale): {never}", markup=False, soft_wrap=True)
+    if not r.physics_checked:
+        console.print("Physics limits not checked (collectors.physics is not available).", style="dim")
+    n_sw = sum(len(t.software) for t in r.tracks)
+    console.print(f"\n{len(r.regressions)} regression(s), {len(r.improvements)} improvement(s), "
+                  f"{n_sw} software change(s), {len(r.stale)} stale machine(s), "
+                  f"{len(r.never_run)} never run, {len(r.physics)} physics flag(s).", style="bold")
+
+
+def _parse_since(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a date YYYY-MM-DD; got {value!r}", param_hint="--since") from None
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
+
+
+@click.command("review")
+@data_option
+@click.option("--machine", "machines", multiple=True, metavar="ID",
+              help="Review only this machine (repeatable). Default: every machine.")
+@click.option("--since", metavar="DATE",
+              help="Compare the newest run with the runs before DATE (YYYY-MM-DD, UTC): what moved since then.")
+@click.option("--json", "as_json", is_flag=True, help="Print the review as JSON.")
+@click.option("--fail-on", "fail_on", type=click.Choice(["regression", "stale"]), multiple=True,
+              help="Exit 1 when something regressed beyond noise (or a machine is stale). Repeatable.")
+@click.option("--stale-days", type=click.IntRange(min=0), default=DEFAULT_STALE_DAYS, show_default=True,
+              help="A machine with no run for more than this many days is stale.")
+@click.option("--window", type=click.IntRange(min=1), default=DEFAULT_WINDOW, show_default=True,
+              help="Baseline: the median of up to this many runs before the newest.")
+@click.option("--noise-floor", type=click.FloatRange(min=0), default=DEFAULT_FLOOR * 100, show_default=True,
+              help="Smallest change that counts, in percent (the noise rule is max(3 × spread, this)).")
+def review_command(data: Path, machines: tuple[str, ...], since: str | None, as_json: bool,
+                   fail_on: tuple[str, ...], stale_days: int, window: int, noise_floor: float) -> None:
+    """Show what moved beyond noise in the newest runs, which software changed, and which machines
+    are stale.
+
+    For each machine (and each tool and suite it was run with), every workload of the newest run
+    is compared with the previous run and with the median of the last WINDOW runs. A change counts
+    when it is larger than max(3 × the robust spread of the repeats, 3%); tokens/s, GB/s and
+    TFLOP/s are better higher, times in seconds better lower.
+
+    \b
+    Examples:
+      costperf review
+      costperf review --machine h100-sxm-cloud --since 2026-11-01
+      costperf review --json > review.json
+      costperf review --fail-on regression     # CI: exit 1 when something regressed
+    """
+    ds = store.load(data)
+    if ds.problems:
+        fail(ds.problems)
+    unknown = [m for m in machines if m not in ds.machines]
+    if unknown:
+        known = ", ".join(sorted(ds.machines)) or "none"
+        raise click.BadParameter(f"unknown machine {', '.join(unknown)} (known: {known})", param_hint="--machine")
+    settings = Settings(window=window, stale_days=stale_days, floor=noise_floor / 100, since=_parse_since(since))
+    result = review(ds, settings, machines=list(machines) or None)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print_review(result, _console())
+    failed = ("regression" in fail_on and result.regressions) or ("stale" in fail_on and result.stale)
+    if failed:
+        sys.exit(1)
+
+
+@click.command("runners")
+@data_option
+@click.option("--only", default="", metavar="ID,ID",
+              help="Keep only these machine ids (comma or space separated); empty keeps all.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print a GitHub Actions matrix: {"include": [{"machine": ID, "runner": LABEL}, ...]}.')
+def runners_command(data: Path, only: str, as_json: bool) -> None:
+    """List the machines whose data file names a self-hosted runner label (`runner_label`).
+
+    The scheduled re-benchmark workflow runs the standard suite on each of them.
+
+    \b
+    Examples:
+      costperf runners
+      costperf runners --json --only h100-sxm-cloud
+    """
+    ds = store.load(data)
+    if ds.problems:
+        fail(ds.problems)
+    wanted = {w for w in only.replace(",", " ").split() if w}
+    unknown = sorted(wanted - set(ds.machines))
+    if unknown:
+        raise click.BadParameter(f"unknown machine {', '.join(unknown)}", param_hint="--only")
+    rows = [{"machine": m.id, "runner": m.runner_label} for m in sorted(ds.machines.values(), key=lambda m: m.id)
+            if m.runner_label and (not wanted or m.id in wanted)]
+    if as_json:
+        click.echo(json.dumps({"include": rows}))
+        return
+    console = _console()
+    if not rows:
+        console.print("No machine names a runner_label: the scheduled re-benchmark has nothing to run.")
+        return
+    table = Table(title="Self-hosted re-benchmark runners", title_justify="left")
+    table.add_column("machine")
+    table.add_column("runner label")
+    for row in rows:
+        table.add_row(row["machine"], str(row["runner"]))
+    console.print(table)
+
+
+COMMANDS: list[click.Command] = [review_command, runners_command]
