@@ -205,7 +205,7 @@ def _register_commands() -> None:
 
 
 # Each module defines `COMMANDS: list[click.Command]`; its heavy imports stay inside the commands.
-COMMAND_MODULES: list[str] = ["collectors.cli_review"]
+COMMAND_MODULES: list[str] = ["collectors.cli_review", "collectors.cli_prices"]
 
 _register_commands()
 
