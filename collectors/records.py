@@ -352,6 +352,11 @@ class Stats(Record):
     def of(cls, samples: list[float], unit: str) -> Stats:
         return cls(unit=unit, samples=list(samples), **_summary(samples))  # type: ignore[arg-type]
 
+    @property
+    def cv(self) -> float:
+        """Coefficient of variation, stdev / mean (derived, so not stored)."""
+        return self.stdev / self.mean
+
     @model_validator(mode="after")
     def _summary_matches_samples(self) -> Self:
         expected = _summary(self.samples)
@@ -425,11 +430,20 @@ class Result(Record):
     raw: dict[str, RawValue] | None = Field(
         None, description="The source row exactly as an importer read it (e.g. one llama-bench test, unknown "
         "keys included), so nothing a newer tool version adds is lost; None for costperf's own workloads.")
+    compile_s: NonNegativeFloat | None = Field(
+        None, description="Warm-up before timing (torch.compile, CUDA-graph capture, autotuning), s; never in throughput."
+    )
+    memory_needed_gb: PositiveFloat | None = Field(
+        None, description="Estimated weights + KV cache for the context, GB (the fit check compares it to usable memory)."
+    )
+    outputs: dict[str, str | int | float | bool | None] = Field(
+        default_factory=dict, description="Outcomes other than throughput, e.g. the toy check's final loss and prediction."
+    )
 
     @model_validator(mode="after")
     def _status_consistent(self) -> Self:
-        if self.status == "ok" and self.throughput is None:
-            raise ValueError("status 'ok' needs `throughput`")
+        if self.status == "ok" and self.throughput is None and self.memory_needed_gb is None:
+            raise ValueError("status 'ok' needs `throughput` (or, for a fit check, `memory_needed_gb`)")
         if self.status != "ok":
             if not self.message:
                 raise ValueError(f"status {self.status!r} needs a `message` saying why")
