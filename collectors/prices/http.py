@@ -35,6 +35,10 @@ class FetchError(Exception):
     """A price source could not be read; the message says why."""
 
 
+class RefusedPrice(FetchError):
+    """The source answered, but not with a usable price (HTML, malformed JSON, not a positive number)."""
+
+
 @dataclass(frozen=True)
 class HttpSettings:
     """Limits of one refresh. Tests shrink the waits through these, never by patching."""
@@ -92,7 +96,10 @@ class _Session(requests.Session):
     def get_redirect_target(self, resp: requests.Response) -> str | None:
         target = super().get_redirect_target(resp)
         if target is not None:
-            check_url(urljoin(resp.url, target))
+            try:
+                check_url(urljoin(resp.url, target))
+            except FetchError as exc:
+                raise FetchError(f"{resp.url}: redirect {exc}") from None
         return target
 
 
@@ -174,14 +181,14 @@ def get_json(session: requests.Session, url: str, settings: HttpSettings = HttpS
         content_type = resp.headers.get("Content-Type", "")
         if _looks_like_html(content_type, body):
             start = body[:60].decode("utf-8", "replace").strip().replace("\n", " ")
-            raise FetchError(f"{where}: HTML where JSON was expected (Content-Type {content_type or 'none'!r}, "
+            raise RefusedPrice(f"{where}: HTML where JSON was expected (Content-Type {content_type or 'none'!r}, "
                              f"starts {start!r})")
         try:
             return json.loads(body.decode(resp.encoding or "utf-8"))
         except (UnicodeDecodeError, LookupError):
-            raise FetchError(f"{where}: response is not UTF-8 text") from None
+            raise RefusedPrice(f"{where}: response is not UTF-8 text") from None
         except json.JSONDecodeError as exc:
-            raise FetchError(f"{where}: malformed JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+            raise RefusedPrice(f"{where}: malformed JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
 
 
 def _reason(exc: BaseException) -> str:

@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from collectors import store
-from collectors.prices.http import FetchError, HttpSettings, make_session
+from collectors.prices.http import FetchError, HttpSettings, RefusedPrice, make_session
 from collectors.prices.sources import READERS, Reader, utc_now
 from collectors.prices.yaml_append import AppendError, verified_append
 from collectors.records import Machine, Price, PriceSource
@@ -187,7 +187,8 @@ def refresh(root: Path | str = "data", machine_ids: Iterable[str] = (), dry_run:
                 except FetchError as exc:
                     last = last_comparable(machine.prices, src.price_kind, src.currency)
                     kept = f"; kept last good price {describe(last)}" if last else f"; no earlier {src.price_kind} price to keep"
-                    report.outcomes.append(Outcome(machine.id, path, src.id, "failed", f"{exc}{kept}",
+                    status: Status = "refused" if isinstance(exc, RefusedPrice) else "failed"
+                    report.outcomes.append(Outcome(machine.id, path, src.id, status, f"{exc}{kept}",
                                                    previous=last))
             outcomes, new = check_and_collect(machine, path, candidates, accept, dry_run)
             if new and not write_prices(path, machine, original, new, dry_run, report):

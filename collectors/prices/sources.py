@@ -18,16 +18,12 @@ from typing import Any
 
 import requests
 
-from collectors.prices.http import FetchError, HttpSettings, get_json
+from collectors.prices.http import HttpSettings, RefusedPrice, get_json
 from collectors.records import Machine, PriceSource
 
 VASTAI_BUNDLES_URL = "https://console.vast.ai/api/v0/bundles/"
 """vast.ai's public offer search (what its console and CLI `vastai search offers` call)."""
 VASTAI_LIMIT = 200
-
-
-class RefusedPrice(FetchError):
-    """The source answered, but with something that is not a usable price."""
 
 
 @dataclass(frozen=True)
