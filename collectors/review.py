@@ -15,9 +15,10 @@ The verdict comes from the baseline comparison, so a single odd earlier run neit
 fakes a change; the comparison with the previous run is shown beside it. A change counts only
 beyond the noise: |change| > max(k x robust relative spread, floor), with k = 3 and floor = 3 %.
 The robust relative spread of a run is 1.4826 x MAD / median of its repeats (1.4826 scales a
-MAD to a standard deviation for normal noise); for the baseline it is the largest of the newest
-run's spread, the median spread of the baseline runs, and the spread of the baseline runs'
-medians around each other (when there are at least 3 of them).
+MAD to a standard deviation for normal noise). The reference's spread is the median spread of its
+runs or, with at least 3 runs, the spread of their medians around each other if that is larger
+(run-to-run variation). Both sides of a comparison are noisy, so the spread of the change is
+sqrt(spread_new^2 + spread_reference^2).
 
 Direction: for throughputs (tokens/s, GB/s, TFLOP/s, samples/s) higher is better; for times
 (unit 's') lower is better.
@@ -29,6 +30,7 @@ import datetime as dt
 import importlib
 import importlib.util
 import json
+import math
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -164,11 +166,13 @@ def compare(new: Point, refs: Sequence[Point], higher_better: bool, k: float = D
         raise ValueError("compare needs at least one reference point")
     medians = [p.median for p in refs]
     reference = statistics.median(medians)
-    spread = max(new.rel_sigma, statistics.median(p.rel_sigma for p in refs))
+    ref_spread = statistics.median(p.rel_sigma for p in refs)
     if len(refs) >= 3:
         # Run-to-run variation is often larger than the repeats inside one run show.
         between = MAD_TO_SIGMA * statistics.median(abs(m - reference) for m in medians) / reference
-        spread = max(spread, between)
+        ref_spread = max(ref_spread, between)
+    # Both figures are noisy: the spread of their difference adds in quadrature.
+    spread = math.hypot(new.rel_sigma, ref_spread)
     noise = max(k * spread, floor)
     change = new.median / reference - 1.0
     return Comparison(reference=reference, change=change, noise=noise,
