@@ -207,7 +207,11 @@ def _register_commands() -> None:
 # Each module defines `COMMANDS: list[click.Command]`; its heavy imports stay inside the commands.
 COMMAND_MODULES: list[str] = ["collectors.cli_review", "collectors.cli_prices"]
 
-_register_commands()
-
 if __name__ == "__main__":
-    main()
+    # `python -m collectors.cli` runs this file as __main__; command modules import
+    # `collectors.cli`, so hand over to that one module instead of building a second CLI here.
+    from collectors.cli import main as _package_main
+
+    _package_main()
+else:
+    _register_commands()
