@@ -72,7 +72,7 @@ def validate(paths: tuple[Path, ...], data: Path) -> None:
     \b
     Examples:
       costperf validate
-      costperf validate data/machines/rtx-4090-desktop.yaml
+      costperf validate data/machines/desktop-rtx-4090.yaml
       costperf validate --data /tmp/copy-of-data
     """
     files = [f for p in paths for f in ([p] if p.is_file() else sorted(x for x in p.rglob("*") if x.is_file()))]
