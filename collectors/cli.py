@@ -20,7 +20,8 @@ from rich.table import Table
 from collectors import store
 from collectors.records import KINDS, describe
 
-console = Console(highlight=False, soft_wrap=True)
+# Piped output (CI logs, files) gets wide tables instead of rich's 80-column default.
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 180)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -62,12 +63,18 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path, exists=True))
 @data_option
-def validate(paths: tuple[Path, ...], data: Path) -> None:
-    """Check data files against the schema and against each other.
+@click.option("--strict", is_flag=True, help="Exit 1 on physics flags marked for review too.")
+def validate(paths: tuple[Path, ...], data: Path, strict: bool) -> None:
+    """Check data files against the schema, against each other and against physics.
 
     With no PATHS, checks the whole data folder. With PATHS (files or folders), reports only the
     problems of those files, still checking them against the rest of the data folder (a run must
     name a machine that exists). Exit status 0 when clean, 1 with the list of problems.
+
+    Physics checks (collectors/physics.py) print as warnings naming file and field. A violation
+    (a measured figure beyond a physical limit: decode above memory bandwidth, FLOP/s above peak,
+    power above TDP x 1.2, usable above total memory) exits 1; a published figure far from its
+    roofline is marked for review and exits 1 only with --strict.
 
     \b
     Examples:
@@ -81,11 +88,24 @@ def validate(paths: tuple[Path, ...], data: Path) -> None:
     if paths:
         wanted = {f.resolve() for f in files}
         problems = [p for p in problems if p.path.resolve() in wanted]
+    from collectors import physics  # noqa: PLC0415
+
+    flags = physics.check(ds)
+    if paths:
+        flags = [f for f in flags if f.path.resolve() in wanted]
+    for flag in flags:
+        err_console.print(f"warning (physics {flag.severity}): {flag}", markup=False, soft_wrap=True)
     if problems:
         fail(problems)
+    failing = [f for f in flags if f.severity == "violation" or strict]
+    if failing:
+        err_console.print(f"{len(failing)} physics flag(s) fail validation"
+                          f"{' (--strict)' if strict else ''}.", style="bold red")
+        sys.exit(1)
     n = len(files) if paths else len(ds.files)
+    note = f"; {len(flags)} physics flag(s) to review" if flags else ""
     console.print(f"OK: {n} file(s) valid ({len(ds.machines)} machines, {len(ds.runs)} runs, "
-                  f"{len(ds.published)} published sets).")
+                  f"{len(ds.published)} published sets){note}.")
 
 
 @main.command()
@@ -104,12 +124,14 @@ def machines(data: Path) -> None:
     for col, just in [("id", "left"), ("vendor", "left"), ("form", "left"), ("accelerator", "left"),
                       ("memory GB", "right"), ("usable GB", "right"), ("BW GB/s", "right"),
                       ("price", "right"), ("runs", "right")]:
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
+        table.add_column(col, justify=just, no_wrap=col != "accelerator")  # type: ignore[arg-type]
     for m in sorted(ds.machines.values(), key=lambda m: (m.vendor, m.id)):
         acc = m.accelerators[0]
         name = f"{acc.count}x {acc.name}" if acc.count > 1 else acc.name
         bw = f"{acc.memory_bandwidth_gbps:,.0f}" if acc.memory_bandwidth_gbps else "-"
-        latest = m.prices[-1] if m.prices else None
+        # A cloud machine is rented, so its hourly price is the one that matters.
+        preferred = [p for p in m.prices if (p.kind == "cloud_hourly") == (m.form == "cloud")] or m.prices
+        latest = max(preferred, key=lambda p: p.date) if preferred else None
         price = "-"
         if latest is not None:
             unit = "/h" if latest.kind == "cloud_hourly" else ""
@@ -205,7 +227,7 @@ def _register_commands() -> None:
 
 
 # Each module defines `COMMANDS: list[click.Command]`; its heavy imports stay inside the commands.
-COMMAND_MODULES: list[str] = ["collectors.cli_review", "collectors.cli_prices"]
+COMMAND_MODULES: list[str] = ["collectors.cli_review", "collectors.cli_prices", "collectors.cli_import"]
 
 if __name__ == "__main__":
     # `python -m collectors.cli` runs this file as __main__; command modules import
