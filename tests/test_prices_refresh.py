@@ -27,7 +27,7 @@ from collectors.prices.refresh import refresh
 
 FAST = HttpSettings(connect_timeout_s=1.0, read_timeout_s=0.3, retries=2, backoff_factor_s=0.01,
                     backoff_max_s=0.05, retry_after_max_s=2.0, max_bytes=10_000)
-NOW = dt.datetime(2026, 11, 24, 18, 30, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.timezone.utc)
 COMMENT = "# Contributors' comment: kept byte for byte by a refresh.\n"
 
 
@@ -285,6 +285,15 @@ def test_https_only_except_loopback(url: str, allowed: bool) -> None:
     else:
         with pytest.raises(FetchError, match="only https://"):
             check_url(url)
+
+
+def test_an_invalid_machine_file_is_named_not_skipped_silently(tmp_path: Path) -> None:
+    root = make_data(tmp_path, [])
+    (root / "machines" / "broken.yaml").write_text("id: broken\nname: 3\n")
+    digest = folder_hash(root)
+    result = CliRunner().invoke(main, ["prices", "refresh", "--data", str(root)])
+    assert result.exit_code == 1 and "broken.yaml" in result.output and "Traceback" not in result.output
+    assert folder_hash(root) == digest
 
 
 def test_unknown_machine_is_a_clear_error(tmp_path: Path) -> None:

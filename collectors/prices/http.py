@@ -199,10 +199,4 @@ def _reason(exc: BaseException) -> str:
         if nxt is None or nxt is inner or not isinstance(nxt, BaseException):
             break
         inner = nxt
-    text = str(inner)
-    if "too many 429" in text or "429" in text:
-        return "HTTP 429 Too Many Requests"
-    for code in RETRY_STATUSES:
-        if f"too many {code} error" in text:
-            return f"HTTP {code}"
-    return text[:200]
+    return str(inner)[:200]

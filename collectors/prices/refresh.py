@@ -149,6 +149,10 @@ def _targets(ds: store.DataSet, machine_ids: Iterable[str], report: Report) -> l
     paths = {item.record.id: item.path for item in ds.files if isinstance(item.record, Machine)}
     wanted = list(machine_ids) or sorted(ds.machines)
     out = []
+    if not machine_ids:
+        # Refreshing everything: a machine file that does not validate is named, not silently skipped.
+        report.problems += [p for p in ds.problems if store.kind_of(p.path) == "machine"
+                            and p.path.stem not in ds.machines]
     for mid in wanted:
         if mid not in ds.machines:
             bad = [p for p in ds.problems if p.path.stem == mid]
