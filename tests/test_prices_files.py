@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import difflib
 import datetime as dt
 from pathlib import Path
 
@@ -53,7 +54,9 @@ def test_append_keeps_every_other_line(layout: str) -> None:
     assert after.prices == [*before.prices, NEW]
     assert after.model_dump(exclude={"prices"}) == before.model_dump(exclude={"prices"})
     old_lines, new_lines = text.splitlines(), new_text.splitlines()
-    if "flow" not in layout:
+    if layout == "empty flow list":
+        old_lines = [line.replace("prices: []", "prices:") for line in old_lines]
+    if layout != "flow list":
         # Block layouts: the old lines survive unchanged and in order; the new ones are only added.
         it = iter(new_lines)
         assert all(any(line == n for n in it) for line in old_lines)
@@ -64,6 +67,11 @@ def test_append_keeps_every_other_line(layout: str) -> None:
 def test_append_writes_dates_the_way_people_type_them() -> None:
     new_text = append_prices(machine_text(LAYOUTS["block list"]), [NEW])
     assert "  date: 2026-11-24\n" in new_text and "  fetched_at: 2026-11-24T18:30:00Z\n" in new_text
+
+
+def test_an_empty_flow_list_becomes_a_block_list() -> None:
+    new_text = append_prices("id: x\nprices: []  # none yet\nnotes: n\n", [NEW])
+    assert new_text.startswith("id: x\nprices:  # none yet\n- amount: 0.35\n") and new_text.endswith("notes: n\n")
 
 
 def test_append_fills_an_empty_prices_key() -> None:
@@ -131,3 +139,19 @@ def test_price_as_of() -> None:
     assert price_as_of(m, dt.date(2025, 3, 1), "purchase").amount == 1999.0  # type: ignore[union-attr]
     assert price_as_of(m, dt.date(2026, 1, 1), "cloud_hourly").amount == 0.4  # type: ignore[union-attr]
     assert price_as_of(m, dt.date(2026, 1, 1), "purchase", currency="EUR") is None
+
+
+REPO_MACHINES = sorted((Path(__file__).parent.parent / "data" / "machines").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", REPO_MACHINES, ids=[p.stem for p in REPO_MACHINES])
+def test_a_refresh_could_append_to_every_committed_machine_file(path: Path) -> None:
+    """In memory only: whatever layout contributors chose, an append adds lines and changes none."""
+    machine, problems = store.read_file(path, "machine")
+    if machine is None:
+        pytest.skip(f"does not validate (costperf validate reports it): {problems[0]}")
+    assert isinstance(machine, Machine)
+    text = path.read_text(encoding="utf-8")
+    new_text = verified_append(text, machine, [NEW])
+    removed = [line for line in difflib.ndiff(text.splitlines(), new_text.splitlines()) if line.startswith("- ")]
+    assert all(line.startswith("- prices: []") for line in removed), removed

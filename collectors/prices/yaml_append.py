@@ -88,6 +88,12 @@ def append_prices(text: str, prices: list[Price]) -> str:
         return text[:at] + _block(prices, key.start_mark.column) + text[at:]
     if not isinstance(seq, yaml.SequenceNode):
         raise AppendError("`prices` must be a list")
+    if seq.flow_style and not seq.value:
+        # `prices: []`, the usual start: the entries become a block list under the key, like the others.
+        start, end = seq.start_mark.index, seq.end_mark.index
+        head = text[:start].rstrip(" ")
+        text, at = _after_line(head + text[end:], len(head))
+        return text[:at] + _block(prices, key.start_mark.column) + text[at:]
     if seq.flow_style:
         close = seq.end_mark.index - 1  # the closing ']'
         if text[close] != "]":
