@@ -69,8 +69,9 @@ MD_COLUMNS = {
 }
 
 # Settings copied into a run's params.extra (and a published row's settings) when the source has them.
+# (The build is the run's environment, not a setting of one test.)
 SETTINGS = ("n_depth", "n_batch", "n_ubatch", "n_threads", "n_gpu_layers", "flash_attn", "type_k", "type_v",
-            "split_mode", "backends", "model_size", "model_n_params", "build_commit", "build_number")
+            "split_mode", "backends", "model_size", "model_n_params")
 
 
 class LlamaBenchError(ValueError):

@@ -113,6 +113,7 @@ def to_published(rows: Sequence[BenchRow], *, set_id: str, source_url: str, titl
     for r in rows:
         settings = settings_of(r)
         settings["stddev_ts"] = r.stddev_ts
+        settings.update({k: r.values[k] for k in ("build_commit", "build_number") if k in r.values})
         if r.samples_ts:
             settings["samples_ts"] = ", ".join(f"{x:g}" for x in r.samples_ts)
         # Every other field of the row as the file spelled it, unknown ones included.
