@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from collectors import store
-from collectors.cli import data_option, fail
+from collectors.cli import data_option, err_console, fail
 from collectors.review import (
     DEFAULT_FLOOR,
     DEFAULT_STALE_DAYS,
@@ -188,10 +188,17 @@ def review_command(data: Path, machines: tuple[str, ...], since: str | None, as_
       costperf review --machine h100-sxm-cloud --since 2026-11-01
       costperf review --json > review.json
       costperf review --fail-on regression     # CI: exit 1 when something regressed
+
+    Exit status: 0, or 1 when a --fail-on condition holds; 2 for bad options or data files.
     """
     ds = store.load(data)
     if ds.problems:
-        fail(ds.problems)
+        # Status 2, not 1: a workflow must tell broken data from a regression.
+        for p in ds.problems:
+            err_console.print(str(p), markup=False, soft_wrap=True)
+        err_console.print(f"{len(ds.problems)} problem(s) found: fix the data (costperf validate), then review.",
+                          style="bold red")
+        sys.exit(2)
     unknown = [m for m in machines if m not in ds.machines]
     if unknown:
         known = ", ".join(sorted(ds.machines)) or "none"

@@ -309,7 +309,7 @@ def test_cli_bad_input_is_a_clear_error(history_folder: Path) -> None:
     bad = next((history_folder / "runs" / "bench-b").iterdir())
     bad.write_text(bad.read_text().replace('"costperf_version": "0.1.0"', '"costperf_version": 1'))
     code, out = invoke("review", "--data", str(history_folder))
-    assert code == 1 and bad.name in out and "costperf_version" in out and "Traceback" not in out
+    assert code == 2 and bad.name in out and "costperf_version" in out and "Traceback" not in out
 
 
 def test_runners_matrix(history_folder: Path) -> None:
