@@ -130,6 +130,7 @@ def history_command(machine_id: str, data: Path) -> None:
       costperf prices history rtx-4090-desktop
     """
     from collectors import store  # noqa: PLC0415
+    from collectors.prices.refresh import money  # noqa: PLC0415
 
     ds = store.load(data)
     machine = ds.machines.get(machine_id)
@@ -146,7 +147,7 @@ def history_command(machine_id: str, data: Path) -> None:
         table.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
     for p in sorted(machine.prices, key=lambda p: p.date):
         unit = "/h" if p.kind == "cloud_hourly" else ""
-        table.add_row(str(p.date), p.kind, f"{p.amount:,.4g} {p.currency}{unit}", p.source or "manual",
+        table.add_row(str(p.date), p.kind, f"{money(p.amount)} {p.currency}{unit}", p.source or "manual",
                       p.provider or "", p.source_url)
     console.print(table)
 

@@ -300,3 +300,17 @@ def test_unknown_machine_is_a_clear_error(tmp_path: Path) -> None:
     root = make_data(tmp_path, [])
     result = CliRunner().invoke(main, ["prices", "refresh", "--machine", "nope", "--data", str(root)])
     assert result.exit_code == 1 and "no machine 'nope' (known: test-desktop)" in result.output
+
+
+def test_a_source_is_compared_with_its_own_last_price(tmp_path: Path, httpserver: HTTPServer) -> None:
+    # The machine's purchase price is 1599; this source last said 20000 (accepted then): 19000 is no jump.
+    httpserver.expect_request("/price.json").respond_with_json({"data": {"price": 19000}})
+    root = make_data(tmp_path, [json_source(httpserver.url_for("/price.json"))])
+    path = machine_file(root)
+    path.write_text(path.read_text().replace(
+        "  note: launch price\n", "  note: launch price\n- amount: 20000\n  kind: purchase\n  date: 2025-01-01\n"
+        "  source_url: https://example.org/b\n  source: shop\n", 1))
+    assert store.load(root).machines["test-desktop"].prices[-1].amount == 20000
+    report = run(root)
+    assert report.ok, report.outcomes
+    assert "19,000 USD (purchase, 2026-11-02) (was 20,000 USD (purchase, 2025-01-01))" in report.outcomes[0].message

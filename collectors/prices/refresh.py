@@ -57,10 +57,13 @@ class Report:
         return not self.problems and all(o.ok for o in self.outcomes)
 
 
-def last_comparable(history: Iterable[Price], kind: str, currency: str) -> Price | None:
-    """The latest price of the same kind and currency: what a new one is compared with."""
-    same = [p for p in history if p.kind == kind and p.currency == currency]
-    return max(same, key=lambda p: p.date) if same else None
+def last_comparable(history: Iterable[Price], kind: str, currency: str, source: str | None = None) -> Price | None:
+    """What a new price is compared with: the latest one from the same source, else the latest of the
+    same kind and currency (a later line wins a tie of dates)."""
+    same = [(p.date, i, p) for i, p in enumerate(history) if p.kind == kind and p.currency == currency]
+    own = [t for t in same if source is not None and t[2].source == source]
+    pool = own or same
+    return max(pool, key=lambda t: (t[0], t[1]))[2] if pool else None
 
 
 def jump_problem(new: Price, previous: Price | None, max_jump: float = MAX_JUMP) -> str | None:
@@ -68,8 +71,8 @@ def jump_problem(new: Price, previous: Price | None, max_jump: float = MAX_JUMP)
         return None
     ratio = new.amount / previous.amount
     if ratio > max_jump or ratio < 1 / max_jump:
-        return (f"{new.amount:g} {new.currency} is {ratio:.3g}x the last {previous.kind} price "
-                f"{previous.amount:g} {previous.currency} ({previous.date}): more than a {max_jump:g}x change, "
+        return (f"{money(new.amount)} {new.currency} is {ratio:.3g}x the last {previous.kind} price "
+                f"{money(previous.amount)} {previous.currency} ({previous.date}): more than a {max_jump:g}x change, "
                 f"refused (check the source; pass --accept if it is real)")
     return None
 
@@ -80,9 +83,16 @@ def _same_as_today(new: Price, history: list[Price]) -> bool:
                and p.kind == new.kind and p.currency == new.currency for p in history)
 
 
+def money(amount: float) -> str:
+    """1,599 / 1,849.50 / 0.375: cents only where there are any, four figures for hourly prices."""
+    if amount >= 100:
+        return f"{amount:,.2f}".removesuffix(".00")
+    return f"{amount:.4g}"
+
+
 def describe(price: Price) -> str:
     unit = "/h" if price.kind == "cloud_hourly" else ""
-    return f"{price.amount:,.4g} {price.currency}{unit} ({price.kind}, {price.date})"
+    return f"{money(price.amount)} {price.currency}{unit} ({price.kind}, {price.date})"
 
 
 def fetch_price(src: PriceSource, machine: Machine, session: object, settings: HttpSettings,
@@ -106,7 +116,7 @@ def check_and_collect(machine: Machine, path: Path, candidates: list[tuple[str, 
     history = list(machine.prices)
     new: list[Price] = []
     for name, price in candidates:
-        previous = last_comparable(history, price.kind, price.currency)
+        previous = last_comparable(history, price.kind, price.currency, price.source)
         if _same_as_today(price, history):
             outcomes.append(Outcome(machine.id, path, name, "unchanged",
                                     f"{describe(price)} already recorded today", price, previous))
@@ -189,7 +199,7 @@ def refresh(root: Path | str = "data", machine_ids: Iterable[str] = (), dry_run:
                 try:
                     candidates.append((src.id, fetch_price(src, machine, session, settings, readers, now)))
                 except FetchError as exc:
-                    last = last_comparable(machine.prices, src.price_kind, src.currency)
+                    last = last_comparable(machine.prices, src.price_kind, src.currency, src.id)
                     kept = f"; kept last good price {describe(last)}" if last else f"; no earlier {src.price_kind} price to keep"
                     status: Status = "refused" if isinstance(exc, RefusedPrice) else "failed"
                     report.outcomes.append(Outcome(machine.id, path, src.id, status, f"{exc}{kept}",
