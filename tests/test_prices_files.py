@@ -139,6 +139,8 @@ def test_price_as_of() -> None:
     assert price_as_of(m, dt.date(2025, 3, 1), "purchase").amount == 1999.0  # type: ignore[union-attr]
     assert price_as_of(m, dt.date(2026, 1, 1), "cloud_hourly").amount == 0.4  # type: ignore[union-attr]
     assert price_as_of(m, dt.date(2026, 1, 1), "purchase", currency="EUR") is None
+    assert price_as_of(m, dt.date(2026, 1, 1), "purchase", source="shop").amount == 1799.0  # type: ignore[union-attr]
+    assert price_as_of(m, dt.date(2026, 1, 1), "purchase", provider="nobody") is None
 
 
 REPO_MACHINES = sorted((Path(__file__).parent.parent / "data" / "machines").glob("*.yaml"))

@@ -39,13 +39,17 @@ def price_history(machine: Machine, kind: str | None = None, currency: str | Non
     return frame.sort_values("date", kind="stable").reset_index(drop=True)
 
 
-def price_as_of(machine: Machine, when: dt.date, kind: str, currency: str = "USD") -> Price | None:
-    """The latest price of `kind` in `currency` observed on or before `when` (None if none was).
+def price_as_of(machine: Machine, when: dt.date, kind: str, currency: str = "USD",
+                provider: str | None = None, source: str | None = None) -> Price | None:
+    """The latest price of `kind` in `currency` observed on or before `when` (None if none was),
+    optionally only from one `provider` (exact text) or one price source id.
 
     The report prints its date beside every tokens-per-dollar figure: "price as of 2026-11-24".
+    Several cloud providers in one file are a spread, not a series: filter by provider to follow one.
     """
     eligible = [(p.date, i, p) for i, p in enumerate(machine.prices)
-                if p.kind == kind and p.currency == currency and p.date <= when]
+                if p.kind == kind and p.currency == currency and p.date <= when
+                and (provider is None or p.provider == provider) and (source is None or p.source == source)]
     return max(eligible, key=lambda t: (t[0], t[1]))[2] if eligible else None
 
 

@@ -87,7 +87,7 @@ def money(amount: float) -> str:
     """1,599 / 1,849.50 / 0.375: cents only where there are any, four figures for hourly prices."""
     if amount >= 100:
         return f"{amount:,.2f}".removesuffix(".00")
-    return f"{amount:.4g}"
+    return f"{amount:.2f}" if round(amount, 2) == amount else f"{amount:.4g}"
 
 
 def describe(price: Price) -> str:
