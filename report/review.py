@@ -1,0 +1,228 @@
+"""The review page of scheduled re-benchmarks: what moved beyond noise, why, and which machines
+are stale. The same rules as `costperf review` (collectors/review.py); this module only shapes
+them into tables and altair timelines.
+
+Reads the data folder through `collectors.store.load`; needs nothing from report/metrics.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import pandas as pd
+
+from collectors import store
+from collectors.review import Review, Settings, history, review
+from report import present
+
+VERDICT_COLOURS = {"regression": "#b91c1c", "improvement": "#15803d", "noise": "#6b7280", "first": "#9ca3af"}
+WIDTH = 620
+
+
+def data_root(start: Path | None = None) -> Path:
+    """data/ beside the `_quarto.yml` at or above `start` (pages execute in report/)."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_quarto.yml").is_file():
+            return folder / "data"
+    return Path(__file__).resolve().parents[1] / "data"
+
+
+@dataclass
+class ReviewPage:
+    ds: store.DataSet
+    review: Review
+    history: pd.DataFrame
+
+
+def build(root: Path | None = None, settings: Settings | None = None, now: dt.datetime | None = None) -> ReviewPage:
+    ds = store.load(root or data_root())
+    settings = settings or Settings()
+    rows = history(ds, settings)
+    columns = ["machine", "tool", "suite", "workload", "params", "key", "unit", "higher_is_better", "run",
+               "started_at", "value", "rel_sigma", "low", "high", "baseline", "band_low", "band_high", "change",
+               "verdict", "software"]
+    return ReviewPage(ds=ds, review=review(ds, settings, now=now), history=pd.DataFrame(rows, columns=columns))
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML pieces
+
+
+def _pct(x: Any) -> str:
+    return "–" if present.is_missing(x) else f"{float(x) * 100:+.1f}%"
+
+
+def summary_html(page: ReviewPage) -> str:
+    r = page.review
+    st = r.settings
+    n_sw = sum(len(t.software) for t in r.tracks)
+    cards = [
+        ("Regressions", str(len(r.regressions)), "newest run vs the median of the runs before it", "measured"),
+        ("Improvements", str(len(r.improvements)), "beyond the same noise band", "measured"),
+        ("Software changes", str(n_sw), "torch, driver, CUDA, macOS, costperf commit", ""),
+        ("Stale machines", str(len(r.stale)), f"no run for more than {st.stale_days} days; "
+                                              f"{len(r.never_run)} never run", ""),
+    ]
+    return present.cards(cards)
+
+
+def flagged_frame(page: ReviewPage) -> pd.DataFrame:
+    rows = []
+    software = {(t.machine, t.tool, t.suite): "; ".join(f"{c.what} {c.before} → {c.after}" for c in t.software)
+                for t in page.review.tracks}
+    for t in page.review.tracks:
+        for s in t.series:
+            if s.verdict not in ("regression", "improvement") or s.vs_baseline is None:
+                continue
+            rows.append({
+                "verdict": s.verdict, "machine": s.machine, "workload": s.workload, "params": s.params,
+                "unit": s.unit, "run": s.newest.run, "baseline": s.vs_baseline.reference,
+                "baseline_runs": s.vs_baseline.runs, "newest": s.newest.median, "change": s.vs_baseline.change,
+                "noise": s.vs_baseline.noise,
+                "change_vs_previous": s.vs_previous.change if s.vs_previous else None,
+                "software_changed": software[(t.machine, t.tool, t.suite)],
+            })
+    return pd.DataFrame(rows, columns=["verdict", "machine", "workload", "params", "unit", "run", "baseline",
+                                       "baseline_runs", "newest", "change", "noise", "change_vs_previous",
+                                       "software_changed"])
+
+
+def flagged_html(page: ReviewPage) -> str:
+    df = flagged_frame(page)
+    if df.empty:
+        compared = sum(len(t.series) for t in page.review.tracks)
+        return present.note(f"Nothing moved beyond noise ({compared} workload settings compared)."
+                            if compared else "No machine has two complete runs of the same suite yet: "
+                                             "nothing to compare.")
+
+    def verdict(r: pd.Series) -> str:
+        colour = VERDICT_COLOURS[r["verdict"]]
+        return f'<span style="color:{colour};font-weight:600">{present.esc(r["verdict"])}</span>'
+
+    return present.table(df, [
+        ("", verdict, False), ("machine", present.text("machine"), False),
+        ("workload", present.text("workload"), False), ("setting", present.text("params"), False),
+        ("unit", present.text("unit"), False), ("baseline", present.col("baseline", 4), True),
+        ("newest", present.col("newest", 4), True), ("change", lambda r: _pct(r["change"]), True),
+        ("noise ±", lambda r: _pct(r["noise"]).lstrip("+"), True),
+        ("vs previous", lambda r: _pct(r["change_vs_previous"]), True),
+        ("software changed", present.text("software_changed"), False),
+    ], caption="Baseline: median of up to the last "
+               f"{page.review.settings.window} runs before the newest; the change counts beyond the noise band.")
+
+
+def changes_html(page: ReviewPage) -> str:
+    """Software changes and workloads that appeared or disappeared, per machine."""
+    rows = []
+    for t in page.review.tracks:
+        for c in t.software:
+            rows.append({"machine": t.machine, "kind": "software", "what": c.what,
+                         "detail": f"{c.before} → {c.after}", "runs": f"{t.previous} → {t.newest}"})
+        for w in t.appeared:
+            rows.append({"machine": t.machine, "kind": "appeared", "what": w.workload, "detail": w.params,
+                         "runs": f"{t.previous} → {t.newest}"})
+        for w in t.disappeared:
+            why = f" (now {w.status}{': ' + w.message if w.message else ''})"
+            rows.append({"machine": t.machine, "kind": "disappeared", "what": w.workload, "detail": w.params + why,
+                         "runs": f"{t.previous} → {t.newest}"})
+    if not rows:
+        return present.note("No software changed and no workload appeared or disappeared in the newest runs.")
+    df = pd.DataFrame(rows)
+    return present.table(df, [(h, present.text(h), False) for h in ("machine", "kind", "what", "detail", "runs")])
+
+
+def staleness_frame(page: ReviewPage) -> pd.DataFrame:
+    rows = [{"machine": s.machine, "name": s.name, "runner_label": s.runner_label,
+             "last_run": s.last_run.strftime("%Y-%m-%d %H:%M UTC") if s.last_run else None,
+             "days_ago": round(s.days, 1) if s.days is not None else None,
+             "state": "never run" if s.last_run is None else ("stale" if s.stale else "fresh")}
+            for s in page.review.staleness]
+    order = {"stale": 0, "fresh": 1, "never run": 2}
+    df = pd.DataFrame(rows, columns=["machine", "name", "runner_label", "last_run", "days_ago", "state"])
+    return df.sort_values(["state", "days_ago"], key=lambda c: c.map(order) if c.name == "state" else -c.fillna(0),
+                          kind="stable").reset_index(drop=True)
+
+
+def staleness_html(page: ReviewPage) -> str:
+    df = staleness_frame(page)
+    if df.empty:
+        return present.note("No machines in the data folder.")
+
+    def state(r: pd.Series) -> str:
+        return present.flag("stale") if r["state"] == "stale" else present.esc(r["state"])
+
+    return present.table(df, [
+        ("machine", present.text("name"), False), ("id", present.text("machine"), False),
+        ("runner label", present.text("runner_label"), False), ("last run", present.text("last_run"), False),
+        ("days ago", present.col("days_ago", 2), True), ("state", state, False),
+    ], highlight=lambda r: r["state"] == "stale",
+        caption=f"Stale: no run of any kind for more than {page.review.settings.stale_days} days. "
+                "Machines never run are listed last, not counted as stale.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Timelines
+
+
+def timeline(hist: pd.DataFrame, machine: str) -> alt.LayerChart | None:
+    """One machine's series over time: the figure of each run, the noise band around the baseline
+    it was judged against, and its verdict. A drop-down picks the workload setting."""
+    df = hist[hist["machine"] == machine].copy()
+    counts = df.groupby("key")["run"].transform("count")
+    df = df[counts >= 2]
+    if df.empty:
+        return None
+    df["series"] = df["workload"] + " · " + df["params"] + " (" + df["unit"] + ")"
+    df["series"] = df["series"] + df["suite"].map(lambda s: f" · {s}" if isinstance(s, str) else "")
+    df["when"] = pd.to_datetime(df["started_at"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    df["change_pct"] = df["change"].map(lambda x: None if present.is_missing(x) else round(float(x) * 100, 2))
+    df["software"] = df["software"].map(lambda s: s or "–")
+    df = df[["series", "when", "run", "value", "low", "high", "baseline", "band_low", "band_high", "verdict",
+             "change_pct", "software", "unit"]]
+    df = df.astype(object).where(pd.notna(df), None)
+    flagged = df.loc[df["verdict"].isin(["regression", "improvement"]), "series"]
+    options = sorted(df["series"].unique())
+    default = flagged.iloc[-1] if len(flagged) else options[0]
+    pick = alt.param(name="series_pick", value=default,
+                     bind=alt.binding_select(options=options, name="workload setting: "))
+    base = alt.Chart(df).transform_filter(alt.datum.series == pick)
+    x = alt.X("when:T", title="run (UTC)")
+    band = base.mark_area(opacity=0.18, color="#6b7280").encode(
+        x=x, y=alt.Y("band_low:Q", title="figure (unit in the tooltip)", scale=alt.Scale(zero=False)),
+        y2="band_high:Q")
+    baseline = base.mark_line(strokeDash=[4, 3], color="#6b7280").encode(x=x, y="baseline:Q")
+    line = base.mark_line(color="#374151").encode(x=x, y="value:Q")
+    repeats = base.mark_rule(color="#374151", opacity=0.5).encode(x=x, y="low:Q", y2="high:Q")
+    points = base.mark_point(filled=True, size=90).encode(
+        x=x, y="value:Q",
+        color=alt.Color("verdict:N", title="verdict", scale=alt.Scale(domain=list(VERDICT_COLOURS),
+                                                                       range=list(VERDICT_COLOURS.values()))),
+        shape=alt.condition(alt.datum.software != "–", alt.value("diamond"), alt.value("circle")),
+        tooltip=[alt.Tooltip("series:N", title="setting"), alt.Tooltip("run:N"),
+                 alt.Tooltip("value:Q", title="median", format=",.4g"), alt.Tooltip("unit:N"),
+                 alt.Tooltip("baseline:Q", title="baseline", format=",.4g"),
+                 alt.Tooltip("change_pct:Q", title="change vs baseline (%)", format="+.1f"),
+                 alt.Tooltip("verdict:N"), alt.Tooltip("software:N", title="software changed")],
+    )
+    return (band + baseline + line + repeats + points).add_params(pick).properties(
+        width=WIDTH, height=240,
+        title=f"{machine}: figure per run; grey band = baseline ± noise; bars = ±3σ of the repeats; "
+              "◆ = software changed")
+
+
+def machines_with_history(page: ReviewPage) -> list[str]:
+    if page.history.empty:
+        return []
+    counts = page.history.groupby(["machine", "key"])["run"].count()
+    return sorted({m for (m, _), n in counts.items() if n >= 2})
+
+
+def history_csv(page: ReviewPage) -> pd.DataFrame:
+    cols = ["machine", "suite", "workload", "params", "unit", "run", "value", "rel_sigma", "baseline", "band_low",
+            "band_high", "change", "verdict", "software"]
+    return page.history[cols] if not page.history.empty else pd.DataFrame(columns=cols)
