@@ -314,3 +314,34 @@ def test_a_source_is_compared_with_its_own_last_price(tmp_path: Path, httpserver
     report = run(root)
     assert report.ok, report.outcomes
     assert "19,000 USD (purchase, 2026-11-02) (was 20,000 USD (purchase, 2025-01-01))" in report.outcomes[0].message
+
+
+def test_nothing_listening_is_a_connect_failure(tmp_path: Path) -> None:
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens on it now
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    root = make_data(tmp_path, [json_source(f"http://127.0.0.1:{port}/price.json")])
+    digest = folder_hash(root)
+    report = run(root)
+    assert report.outcomes[0].status == "failed" and "cannot connect" in report.outcomes[0].message
+    assert folder_hash(root) == digest
+
+
+@pytest.mark.parametrize("body, reason", [
+    ({"offers": []}, "no on-demand offers for 1x 'RTX 4090' (0 offers returned)"),
+    ({"offers": [{"gpu_name": "RTX 3090", "num_gpus": 1, "dph_total": 0.2}]}, "(1 offers returned)"),
+    ({"error": "bad query"}, "expected an object with an `offers` list"),
+    ({"offers": [{"gpu_name": "RTX 4090", "num_gpus": 1, "dph_total": -1}]}, "refused non-positive"),
+])
+def test_vastai_answers_without_a_usable_price(body: dict[str, Any], reason: str, tmp_path: Path,
+                                               httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/api/v0/bundles/").respond_with_json(body)
+    src = {"id": "vast-4090", "kind": "vastai", "url": httpserver.url_for("/api/v0/bundles/"),
+           "gpu_name": "RTX 4090", "price_kind": "cloud_hourly"}
+    root = make_data(tmp_path, [src])
+    digest = folder_hash(root)
+    report = run(root)
+    assert report.outcomes[0].status == "refused" and reason in report.outcomes[0].message
+    assert folder_hash(root) == digest

@@ -140,8 +140,9 @@ def _read_capped(resp: requests.Response, max_bytes: int) -> bytes:
 
 
 def _looks_like_html(content_type: str, body: bytes) -> bool:
-    head = body[:512].lstrip().lower()
-    return "html" in content_type.lower() or head.startswith((b"<!doctype", b"<html", b"<?xml", b"<"))
+    head = body[:512].lstrip()
+    # JSON never starts with '<'; error pages often arrive labelled application/json.
+    return "html" in content_type.lower() or head.startswith(b"<")
 
 
 def get_json(session: requests.Session, url: str, settings: HttpSettings = HttpSettings(),
@@ -184,8 +185,8 @@ def get_json(session: requests.Session, url: str, settings: HttpSettings = HttpS
             raise RefusedPrice(f"{where}: HTML where JSON was expected (Content-Type {content_type or 'none'!r}, "
                              f"starts {start!r})")
         try:
-            return json.loads(body.decode(resp.encoding or "utf-8"))
-        except (UnicodeDecodeError, LookupError):
+            return json.loads(body.decode("utf-8-sig"))  # RFC 8259: JSON between systems is UTF-8
+        except UnicodeDecodeError:
             raise RefusedPrice(f"{where}: response is not UTF-8 text") from None
         except json.JSONDecodeError as exc:
             raise RefusedPrice(f"{where}: malformed JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
