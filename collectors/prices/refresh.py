@@ -157,9 +157,10 @@ def write_prices(path: Path, machine: Machine, original: bytes, new: list[Price]
 
 def _targets(ds: store.DataSet, machine_ids: Iterable[str], report: Report) -> list[tuple[Machine, Path]]:
     paths = {item.record.id: item.path for item in ds.files if isinstance(item.record, Machine)}
-    wanted = list(machine_ids) or sorted(ds.machines)
+    chosen = list(machine_ids)
+    wanted = chosen or sorted(ds.machines)
     out = []
-    if not machine_ids:
+    if not chosen:
         # Refreshing everything: a machine file that does not validate is named, not silently skipped.
         report.problems += [p for p in ds.problems if store.kind_of(p.path) == "machine"
                             and p.path.stem not in ds.machines]
@@ -200,7 +201,8 @@ def refresh(root: Path | str = "data", machine_ids: Iterable[str] = (), dry_run:
                     candidates.append((src.id, fetch_price(src, machine, session, settings, readers, now)))
                 except FetchError as exc:
                     last = last_comparable(machine.prices, src.price_kind, src.currency, src.id)
-                    kept = f"; kept last good price {describe(last)}" if last else f"; no earlier {src.price_kind} price to keep"
+                    kept = (f"; kept last good price {describe(last)}" if last
+                            else f"; no earlier {src.price_kind} price to keep")
                     status: Status = "refused" if isinstance(exc, RefusedPrice) else "failed"
                     report.outcomes.append(Outcome(machine.id, path, src.id, status, f"{exc}{kept}",
                                                    previous=last))
