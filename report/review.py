@@ -17,19 +17,17 @@ import pandas as pd
 
 from collectors import store
 from collectors.review import Review, Settings, history, review
-from report import present
+from report import assumptions, present
 
 VERDICT_COLOURS = {"regression": "#b91c1c", "improvement": "#15803d", "noise": "#6b7280", "first": "#9ca3af"}
 WIDTH = 620
 
 
 def data_root(start: Path | None = None) -> Path:
-    """data/ beside the `_quarto.yml` at or above `start` (pages execute in report/)."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "_quarto.yml").is_file():
-            return folder / "data"
-    return Path(__file__).resolve().parents[1] / "data"
+    """The report's data folder: the `data_dir` assumption (default data/, `costperf report --data`
+    changes it) under the project holding `_quarto.yml` (pages execute in report/)."""
+    root = assumptions.project_root(start)
+    return root / assumptions.resolve(root).data_dir
 
 
 @dataclass
@@ -185,9 +183,11 @@ def timeline(hist: pd.DataFrame, machine: str) -> alt.LayerChart | None:
     df = df[["series", "when", "run", "value", "low", "high", "baseline", "band_low", "band_high", "verdict",
              "change_pct", "software", "unit"]]
     df = df.astype(object).where(pd.notna(df), None)
-    flagged = df.loc[df["verdict"].isin(["regression", "improvement"]), "series"]
     options = sorted(df["series"].unique())
-    default = flagged.iloc[-1] if len(flagged) else options[0]
+    # Open on the newest regression, else the newest improvement, else the first setting.
+    newest = df.sort_values("when").groupby("series").tail(1)
+    flagged = [s for v in ("regression", "improvement") for s in newest.loc[newest["verdict"] == v, "series"]]
+    default = flagged[0] if flagged else options[0]
     pick = alt.param(name="series_pick", value=default,
                      bind=alt.binding_select(options=options, name="workload setting: "))
     base = alt.Chart(df).transform_filter(alt.datum.series == pick)
