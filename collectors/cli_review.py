@@ -131,7 +131,8 @@ def print_review(r: Review, console: Console) -> None:
         lines.append(("bold yellow", f"{'STALE':<12} {s.machine}  last run {_when(s.last_run)} UTC, "
                                      f"{s.days:.0f} days ago (limit {st.stale_days})"))
     for p in r.physics:
-        lines.append(("bold magenta", f"{'PHYSICS':<12} {p.machine}  run {p.run}: {p.message}"))
+        where = f"run {p.run} {p.field}" if p.run else p.field
+        lines.append(("bold magenta", f"{'PHYSICS':<12} {p.machine}  {where}: {p.message} ({p.severity})"))
     for style, line in lines:
         console.print(line, style=style or None, markup=False, soft_wrap=True)
     if not lines:
@@ -164,8 +165,9 @@ def _parse_since(value: str | None) -> dt.datetime | None:
 @click.option("--since", metavar="DATE",
               help="Compare the newest run with the runs before DATE (YYYY-MM-DD, UTC): what moved since then.")
 @click.option("--json", "as_json", is_flag=True, help="Print the review as JSON.")
-@click.option("--fail-on", "fail_on", type=click.Choice(["regression", "stale"]), multiple=True,
-              help="Exit 1 when something regressed beyond noise (or a machine is stale). Repeatable.")
+@click.option("--fail-on", "fail_on", type=click.Choice(["regression", "stale", "physics"]), multiple=True,
+              help="Exit 1 when something regressed beyond noise (stale: a machine is stale; physics: a "
+                   "reviewed run has a figure beyond a physical limit). Repeatable.")
 @click.option("--stale-days", type=click.IntRange(min=0), default=DEFAULT_STALE_DAYS, show_default=True,
               help="A machine with no run for more than this many days is stale.")
 @click.option("--window", type=click.IntRange(min=1), default=DEFAULT_WINDOW, show_default=True,
@@ -209,7 +211,9 @@ def review_command(data: Path, machines: tuple[str, ...], since: str | None, as_
         click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
         print_review(result, _console())
-    failed = ("regression" in fail_on and result.regressions) or ("stale" in fail_on and result.stale)
+    violations = [p for p in result.physics if p.severity == "violation"]
+    failed = ("regression" in fail_on and result.regressions) or ("stale" in fail_on and result.stale) or \
+        ("physics" in fail_on and violations)
     if failed:
         sys.exit(1)
 

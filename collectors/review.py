@@ -27,8 +27,6 @@ Direction: for throughputs (tokens/s, GB/s, TFLOP/s, samples/s) higher is better
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import importlib.util
 import json
 import math
 import statistics
@@ -257,8 +255,14 @@ class Staleness:
 
 @dataclass(frozen=True)
 class PhysicsFlag:
+    """A figure of a reviewed run (or machine file) that collectors.physics questions."""
+
     machine: str
-    run: str
+    run: str | None
+    severity: str
+    """violation: beyond a physical limit (a data error); review: odd enough for a person to look."""
+    check: str
+    field: str
     message: str
 
 
@@ -460,25 +464,22 @@ def staleness(ds: DataSet, now: dt.datetime, stale_days: int,
     return out
 
 
-def physics_flags(ds: DataSet, runs: Iterable[RunRecord]) -> tuple[bool, list[PhysicsFlag]]:
-    """Flags from collectors.physics (figures above physical limits), when that module exists.
-
-    It is written by another part of costperf; until it is there, the review says physics was not
-    checked rather than reporting zero flags.
-    """
-    if importlib.util.find_spec("collectors.physics") is None:
+def physics_flags(ds: DataSet, runs: Iterable[RunRecord],
+                  machines: Iterable[str]) -> tuple[bool, list[PhysicsFlag]]:
+    """collectors.physics flags (figures beyond physical limits) on the reviewed newest runs and
+    machine files. Returns (checked, flags): checked is False where that module is missing."""
+    try:
+        from collectors import physics  # noqa: PLC0415 - written by another part of costperf
+    except ImportError:
         return False, []
-    physics = importlib.import_module("collectors.physics")
-    check = getattr(physics, "check_run", None)
-    if check is None:
-        return False, []
+    newest = {f"{r.machine}/{r.stamp}" for r in runs}
+    wanted = set(machines)
     out = []
-    for run in runs:
-        machine = ds.machines.get(run.machine)
-        if machine is None:
-            continue
-        for flag in check(run, machine):
-            out.append(PhysicsFlag(run.machine, run.stamp, str(getattr(flag, "message", flag))))
+    for f in physics.check(ds):
+        machine, _, run = f.record.partition("/")
+        if f.record in newest or (not run and f.record in wanted):
+            out.append(PhysicsFlag(machine=machine, run=run or None, severity=f.severity, check=f.check,
+                                   field=f.field, message=f.message))
     return True, out
 
 
@@ -493,7 +494,7 @@ def review(ds: DataSet, settings: Settings | None = None, machines: Iterable[str
               for (m, tool, suite), rs in sorted(tracks_of(runs).items(), key=lambda kv: (kv[0][0], kv[0][1],
                                                                                            kv[0][2] or ""))]
     newest_runs = [rs[-1] for rs in tracks_of(runs).values()]
-    checked, flags = physics_flags(ds, newest_runs)
+    checked, flags = physics_flags(ds, newest_runs, wanted)
     return Review(settings=settings, generated_at=now, tracks=tracks,
                   staleness=staleness(ds, now, settings.stale_days, wanted), physics=flags,
                   physics_checked=checked)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -26,11 +27,13 @@ MATMUL = WorkloadParams(dtype="bf16", extra={"n": 8192})
 TOY = WorkloadParams(model="mlp-1-16-1", dtype="fp32")
 
 
-def machine_file(root: Path, machine_id: str, runner_label: str | None = None) -> None:
+def machine_file(root: Path, machine_id: str, runner_label: str | None = None,
+                 bandwidth_gbps: float | None = None) -> None:
     """A minimal valid machine file, built through the model."""
     m = Machine.model_validate({
         "id": machine_id, "name": f"Test {machine_id}", "vendor": "nvidia", "form": "server",
         "accelerators": [{"name": "Test GPU", "memory_gb": 80.0, "memory_kind": "dedicated",
+                          "memory_bandwidth_gbps": bandwidth_gbps,
                           "provenance": "estimated", "formula": "test fixture"}],
         "usable_memory": {"rule": "vram_less_reserve", "reserve_gb": 1.0, "provenance": "estimated",
                           "formula": "VRAM less 1 GB"},
@@ -236,6 +239,24 @@ def test_since_compares_with_the_runs_before_the_date(tmp_path: Path) -> None:
     assert decode.vs_baseline.change == pytest.approx(117.1 / 150 - 1, abs=0.03)
     later = review(ds, Settings(since=NOW - dt.timedelta(hours=12)), now=NOW)
     assert later.tracks[0].note and "no run since" in later.tracks[0].note and later.tracks[0].series == []
+
+
+def test_physics_flags_of_the_newest_run(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    root = tmp_path / "data"
+    machine_file(root, "bench-p", bandwidth_gbps=1000.0)
+    for days, bytes_per_token in ((8, 5e9), (1, 15e9)):
+        r = noisy_run(rng, "bench-p", days)
+        r.results[0].bytes_per_token = bytes_per_token  # decode at ~150 tok/s: 750, then 2,250 GB/s
+        store.write_run(root, r)
+    newest = store.load(root).runs_for("bench-p")[-1].stamp
+    rv = review(store.load(root), now=NOW)
+    assert rv.physics_checked
+    assert [(p.run, p.check, p.severity) for p in rv.physics] == [(newest, "decode-roofline", "violation")]
+    code, out = invoke("review", "--data", str(root))
+    assert code == 0 and re.search(rf"^PHYSICS +bench-p +run {newest} results\.0\.throughput: decode", out, re.M)
+    assert invoke("review", "--data", str(root), "--fail-on", "physics")[0] == 1
+    assert invoke("review", "--data", str(root), "--fail-on", "regression")[0] == 0
 
 
 def test_history_rows_carry_band_and_verdict(history_folder: Path) -> None:
