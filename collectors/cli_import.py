@@ -48,6 +48,7 @@ def import_group() -> None:
 @click.option("--machine", "machine_id", help="Machine id (data/machines/ID.yaml) the benchmark ran on.")
 @click.option("--source", "source_url", help="URL the output was published at: writes a published set, not a run.")
 @click.option("--title", help="Title of the publication (with --source).")
+@click.option("--hardware", help="Hardware as the publication names it (with --source; default gpu_info).")
 @click.option("--id", "set_id", help="Id of the published set (with --source); default llama-bench-MACHINE-DATE.")
 @click.option("--format", "fmt", type=click.Choice(["json", "jsonl", "csv", "md"]),
               help="Output format of llama-bench (default: detected from the content).")
@@ -55,7 +56,8 @@ def import_group() -> None:
 @click.option("--time", "time_", help="UTC time the benchmark ran; needed for markdown, which prints none.")
 @click.option("--dry-run", is_flag=True, help="Print the record instead of writing it.")
 @data_option
-def llama_bench(file: Path, machine_id: str | None, source_url: str | None, title: str | None, set_id: str | None,
+def llama_bench(file: Path, machine_id: str | None, source_url: str | None, title: str | None, hardware: str | None,
+                set_id: str | None,
                 fmt: str | None, model: str | None, time_: str | None, dry_run: bool, data: Path) -> None:
     """Import llama-bench output (json, jsonl, csv or markdown; any llama.cpp version).
 
@@ -98,7 +100,7 @@ def llama_bench(file: Path, machine_id: str | None, source_url: str | None, titl
             set_id = set_id or _slugify(f"llama-bench-{machine_id or 'import'}-{day.isoformat()}")
             title = title or f"llama-bench results, {rows[0].values['model_type']}"
             record = to_published(rows, set_id=set_id, source_url=source_url, title=title, path=file, fmt=fmt,
-                                  machine=machine_id, model=model)
+                                  machine=machine_id, model=model, hardware=hardware)
             text = dump_published(record)
             target = data / "published" / f"{set_id}.yaml"
     except LlamaBenchError as exc:

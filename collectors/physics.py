@@ -24,6 +24,7 @@ The estimate is good to a few percent for dense models, rougher for mixtures of 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +146,11 @@ def estimate_bytes_per_token(model: str, dtype: str) -> tuple[float, str] | None
     return n * bits / 8, f"est. {how} x {bits:g} bits ({dtype})"
 
 
+def _looks_moe(model: str) -> bool:
+    text = model.lower()
+    return "moe" in text or "gpt-oss" in text or bool(re.search(r"\d+x\d|[.-]a\d", text))
+
+
 def bandwidth_of(machine: Machine) -> float | None:
     """Peak memory bandwidth, GB/s, summed over the machine's accelerators (an upper bound when split)."""
     total = 0.0
@@ -171,6 +177,11 @@ def published_roofline(ds: DataSet, row: PublishedResult) -> Roofline | None:
     if row.workload != "decode" or (row.batch or 1) > 1:
         return None
     estimate = estimate_bytes_per_token(row.model, row.dtype)
+    size = row.settings.get("model_size")
+    if estimate is None and isinstance(size, int) and not isinstance(size, bool) and size > 0 \
+            and not _looks_moe(row.model):
+        # llama-bench rows carry the file's tensor bytes: every weight read once per token.
+        estimate = float(size), "llama-bench model_size (all tensor bytes)"
     if estimate is None:
         return None
     machine = ds.machines.get(row.machine) if row.machine else None

@@ -102,13 +102,13 @@ def to_run(rows: Sequence[BenchRow], *, machine: str, path: Path | str, fmt: str
 
 
 def to_published(rows: Sequence[BenchRow], *, set_id: str, source_url: str, title: str, path: Path | str,
-                 fmt: str, machine: str | None = None, model: str | None = None,
+                 fmt: str, machine: str | None = None, model: str | None = None, hardware: str | None = None,
                  accessed: dt.date | None = None, note: str | None = None) -> PublishedSet:
     """A published set (cited by `source_url`) from llama-bench output someone else ran."""
     check_consistent(rows, path)
     dates = [r.test_time.date() for r in rows if r.test_time]
     first = rows[0].values
-    hardware = str(first.get("gpu_info") or first.get("cpu_info") or machine or "unknown")
+    hardware = hardware or str(first.get("gpu_info") or first.get("cpu_info") or machine or "unknown")
     results = []
     for r in rows:
         settings = settings_of(r)
