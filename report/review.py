@@ -115,7 +115,7 @@ def flagged_html(page: ReviewPage) -> str:
 
 
 def changes_html(page: ReviewPage) -> str:
-    """Software changes and workloads that appeared or disappeared, per machine."""
+    """Software changes, workloads that appeared or disappeared, and physics flags, per machine."""
     rows = []
     for t in page.review.tracks:
         for c in t.software:
@@ -128,8 +128,12 @@ def changes_html(page: ReviewPage) -> str:
             why = f" (now {w.status}{': ' + w.message if w.message else ''})"
             rows.append({"machine": t.machine, "kind": "disappeared", "what": w.workload, "detail": w.params + why,
                          "runs": f"{t.previous} → {t.newest}"})
+    for f in page.review.physics:
+        rows.append({"machine": f.machine, "kind": f"physics ({f.severity})", "what": f.check,
+                     "detail": f"{f.field}: {f.message}", "runs": f.run or "machine file"})
     if not rows:
-        return present.note("No software changed and no workload appeared or disappeared in the newest runs.")
+        return present.note("No software changed, no workload appeared or disappeared, and no physics flag "
+                            "in the newest runs.")
     df = pd.DataFrame(rows)
     return present.table(df, [(h, present.text(h), False) for h in ("machine", "kind", "what", "detail", "runs")])
 
