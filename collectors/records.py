@@ -407,6 +407,67 @@ class WorkloadParams(Record):
     extra: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
 
 
+Interconnect = Literal["nvlink", "pcie", "infiniband", "ethernet", "thunderbolt", "loopback", "none", "unknown"]
+"""The link between the ranks of a distributed result (the slowest one when they differ):
+nvlink / pcie between GPUs of one host (from `nvidia-smi topo -m`), infiniband / ethernet /
+thunderbolt between hosts (from the network interface that reaches the rendezvous host), and
+loopback for CPU ranks of one host (gloo's TCP transport over the loopback interface); none for a
+one-rank result, where nothing crosses a link."""
+
+
+class RankFigure(Record):
+    """One rank's own figures inside a distributed result."""
+
+    rank: Annotated[int, Field(ge=0)] = Field(description="Global rank (0 writes the run file).")
+    local_rank: Annotated[int, Field(ge=0)] = Field(description="Rank within its host.")
+    node_rank: Annotated[int, Field(ge=0)] = Field(description="Index of its host among the nodes (torchrun GROUP_RANK).")
+    host: str | None = Field(None, description="Short hash of its host name.")
+    device: str = Field(description="Device it ran on, e.g. 'cuda:3 (NVIDIA H200)' or 'cpu'.")
+    value: PositiveFloat | None = Field(
+        None, description="Median of its own samples, in the unit of the result's throughput.")
+    tokens: Annotated[int, Field(ge=0)] | None = Field(None, description="Tokens it processed in the timed window.")
+    window_s: PositiveFloat | None = Field(None, description="Its timed window, s.")
+    peak_memory_gb: PositiveFloat | None = Field(None, description="Its peak device memory allocated, GB.")
+    energy_j: PositiveFloat | None = Field(
+        None, description="Energy its meter read over the window, J; None where not measured or where the meter "
+        "covers the whole host and another rank of that host already counted it.")
+    message: str | None = Field(None, description="The error this rank raised, if any.")
+
+
+class Distributed(Record):
+    """How a result was spread over ranks: launched by torchrun, measured through torch.distributed."""
+
+    world_size: PositiveInt = Field(description="Ranks that took part in this result.")
+    launched_world_size: PositiveInt = Field(
+        description="Ranks torchrun launched; larger than world_size when a subgroup measured a smaller scale.")
+    nodes: PositiveInt = Field(description="Hosts the participating ranks ran on.")
+    nproc_per_node: PositiveInt = Field(description="Ranks launched per host (torchrun --nproc-per-node).")
+    backend: Literal["nccl", "gloo"] = Field(description="torch.distributed backend.")
+    launcher: Literal["torchrun"] = "torchrun"
+    interconnect: Interconnect = Field(description="Link between the participating ranks (the slowest).")
+    interconnect_detail: str | None = Field(
+        None, description="What the detection saw: the nvidia-smi topo entry, interface name and link speed ...")
+    staged_through_cpu: bool = Field(
+        False, description="True when device tensors were copied to CPU for the collective (MPS over gloo).")
+    tokens_total: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="Tokens all ranks processed in the timed window (steps x ranks x batch x sequence).")
+    per_rank: list[RankFigure] = Field(min_length=1, description="One entry per participating rank.")
+
+    @model_validator(mode="after")
+    def _ranks_consistent(self) -> Self:
+        if len(self.per_rank) != self.world_size:
+            raise ValueError(f"`per_rank` has {len(self.per_rank)} entries for world_size {self.world_size}")
+        ranks = [r.rank for r in self.per_rank]
+        if len(set(ranks)) != len(ranks):
+            raise ValueError("`per_rank` names a rank twice")
+        if self.world_size > self.launched_world_size:
+            raise ValueError("`world_size` exceeds `launched_world_size`")
+        counted = [r.tokens for r in self.per_rank if r.tokens is not None]
+        if self.tokens_total is not None and len(counted) == len(self.per_rank) and sum(counted) != self.tokens_total:
+            raise ValueError(f"per-rank tokens add up to {sum(counted)}, not tokens_total {self.tokens_total}")
+        return self
+
+
 ResultStatus = Literal["ok", "oom", "does_not_fit", "unsupported", "error"]
 
 RawValue = str | int | float | bool | None | list[int] | list[float] | list[str]
@@ -439,6 +500,9 @@ class Result(Record):
     outputs: dict[str, str | int | float | bool | None] = Field(
         default_factory=dict, description="Outcomes other than throughput, e.g. the toy check's final loss and prediction."
     )
+    distributed: Distributed | None = Field(
+        None, description="World size, nodes, backend, interconnect and per-rank figures of a torchrun workload; "
+        "None for single-process workloads.")
 
     @model_validator(mode="after")
     def _status_consistent(self) -> Self:
