@@ -204,6 +204,11 @@ def test_appeared_and_disappeared_workloads(tmp_path: Path) -> None:
     assert [(w.workload, w.params) for w in t.appeared] == [("matmul", "fp8 n=8192")]
     assert [(w.workload, w.status, w.message) for w in t.disappeared] == [("memcpy", "oom", "CUDA out of memory")]
     assert {s.workload for s in t.series} == {"decode", "train-gpt2", "matmul", "toy-mlp"}
+    code, out = invoke("review", "--data", str(root))
+    assert re.search(r"^APPEARED +bench-w +matmul \[fp8 n=8192\]$", out, re.M)
+    assert re.search(r"^DISAPPEARED +bench-w +memcpy \[n?.*\] now oom$", out, re.M)
+    data = json.loads(invoke("review", "--data", str(root), "--json")[1])
+    assert (data["summary"]["appeared"], data["summary"]["disappeared"]) == (1, 1)
 
 
 def test_suites_are_reviewed_separately_and_interrupted_runs_skipped(tmp_path: Path) -> None:
