@@ -1,0 +1,118 @@
+"""The report's assumptions: one pydantic model, printed on the methodology page.
+
+Resolution order (later wins): the defaults below, `params:` in `_quarto.yml`, then
+`costperf report --set name=value` (passed to the page kernels in the COSTPERF_SET environment
+variable as JSON, so `quarto render` and the fallback engine see the same values).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ENV_VAR = "COSTPERF_SET"
+"""Environment variable carrying `--set` overrides as a JSON object."""
+
+
+class Assumptions(BaseModel):
+    """Every assumption behind a derived figure. Units are in the names."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    amortisation_years: float = Field(3.0, gt=0, description="Years a purchased machine is written off over.")
+    hours_per_day: float = Field(8.0, gt=0, le=24, description="Hours a day the machine is available for work.")
+    utilisation: float = Field(
+        0.5, gt=0, le=1, description="Share of those hours it spends producing tokens (the rest it is idle)."
+    )
+    usd_per_kwh: float = Field(0.17, ge=0, description="Electricity price, USD per kWh.")
+    vram_reserve_gb: float | None = Field(
+        None, ge=0,
+        description="GB kept back per dedicated GPU (CUDA context, fragmentation); blank: each machine file's reserve.",
+    )
+    kv_cache_gb: float = Field(
+        2.0, ge=0,
+        description="GB kept free for the KV cache and activations when asking which model fits.",
+    )
+    headline_precision: Literal["best", "16-bit", "8-bit", "4-bit"] = Field(
+        "best",
+        description="Decode/prefill setting the headline compares: the fastest each machine allows, or one precision.",
+    )
+    data_dir: str = Field("data", description="The data folder, relative to the project root.")
+
+    def active_hours(self) -> float:
+        """Hours of token production over the amortisation period."""
+        return self.amortisation_years * 365.0 * self.hours_per_day * self.utilisation
+
+    def rows(self) -> list[dict[str, Any]]:
+        """(name, value, description) rows for the methodology page."""
+        out = []
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            out.append({"name": name, "value": "each machine file's" if value is None else value,
+                        "description": field.description or ""})
+        return out
+
+
+class AssumptionError(ValueError):
+    """An override names an unknown assumption or gives a value of the wrong kind."""
+
+
+def parse_set(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """`name=value` strings (as typed after --set) to a dict; values parsed as YAML scalars."""
+    out: dict[str, Any] = {}
+    known = set(Assumptions.model_fields)
+    for pair in pairs:
+        if "=" not in pair:
+            raise AssumptionError(f"--set {pair!r}: expected name=value, e.g. --set usd_per_kwh=0.30")
+        name, _, raw = pair.partition("=")
+        name = name.strip()
+        if name not in known:
+            raise AssumptionError(f"--set {pair!r}: unknown assumption {name!r}; known: {', '.join(sorted(known))}")
+        out[name] = None if raw.strip() in ("", "null", "none", "None") else yaml.safe_load(raw)
+    validate(out, where="--set")
+    return out
+
+
+def validate(values: dict[str, Any], where: str) -> Assumptions:
+    try:
+        return Assumptions(**values)
+    except ValidationError as exc:
+        lines = [f"{where}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise AssumptionError("\n".join(lines)) from None
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The folder holding `_quarto.yml` (pages execute in report/, Quarto or not)."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_quarto.yml").is_file():
+            return folder
+    return here
+
+
+def quarto_params(root: Path) -> dict[str, Any]:
+    path = root / "_quarto.yml"
+    if not path.is_file():
+        return {}
+    config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    params = config.get("params") or {}
+    if not isinstance(params, dict):
+        raise AssumptionError(f"{path}: params: expected a mapping of assumption names to values")
+    return params
+
+
+def resolve(root: Path | None = None, overrides: dict[str, Any] | None = None) -> Assumptions:
+    """Defaults < _quarto.yml params < COSTPERF_SET environment < explicit overrides."""
+    root = root or project_root()
+    values: dict[str, Any] = {}
+    values.update(quarto_params(root))
+    env = os.environ.get(ENV_VAR)
+    if env:
+        values.update(json.loads(env))
+    values.update(overrides or {})
+    return validate(values, where=f"{root / '_quarto.yml'} params / --set")

@@ -1,0 +1,192 @@
+"""Altair charts of the report, and their offline embedding.
+
+Conventions: colour = vendor, shape = provenance (measured ● / published ■ / estimated ▲), units
+in axis titles, log scales where values span decades, tooltips on every mark. Charts are embedded
+with vega, vega-lite and vega-embed inlined from vl-convert-python's bundle, once per page: the
+pages load nothing from the network (altair's default renderer would fetch them from a CDN).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import pandas as pd
+
+from report.metrics import pareto_front
+
+alt.data_transformers.disable_max_rows()
+
+VENDOR_COLOURS = {"nvidia": "#4d8f00", "apple": "#0a66c2", "amd": "#d62728", "other": "#8c6bb1"}
+PROVENANCE_SHAPES = {"measured": "circle", "published": "square", "estimated": "triangle-up"}
+WIDTH = 620
+
+_vendor = alt.Color("vendor:N", title="vendor", scale=alt.Scale(domain=list(VENDOR_COLOURS),
+                                                                range=list(VENDOR_COLOURS.values())))
+_shape = alt.Shape("provenance:N", title="provenance", scale=alt.Scale(domain=list(PROVENANCE_SHAPES),
+                                                                       range=list(PROVENANCE_SHAPES.values())))
+
+
+def _log_or_linear(values: pd.Series) -> alt.Scale:
+    """Log scale when positive values span more than a decade."""
+    v = values.dropna()
+    v = v[v > 0]
+    if len(v) >= 2 and v.max() / v.min() > 10:
+        return alt.Scale(type="log", nice=False, padding=10)
+    return alt.Scale(zero=True)
+
+
+def _plain(df: pd.DataFrame) -> pd.DataFrame:
+    """Dates and other objects to strings so the spec is plain JSON."""
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object:
+            out[c] = out[c].map(lambda x: None if x is None or (isinstance(x, float) and math.isnan(x)) else str(x))
+    return out
+
+
+def price_vs_throughput(headline: pd.DataFrame) -> alt.LayerChart | None:
+    """Purchase price against decode tokens/s, with the Pareto front (nothing cheaper is faster)."""
+    df = headline[(headline["price_kind"].isin(["purchase", "used"])) & headline["price_usd"].notna()
+                  & headline["decode_tok_s"].notna()].copy()
+    if df.empty:
+        return None
+    df["provenance"] = df["decode_provenance"]
+    df["pareto"] = pareto_front(df, "price_usd", "decode_tok_s")
+    df = _plain(df)
+    base = alt.Chart(df)
+    points = base.mark_point(filled=True, size=110, opacity=0.9).encode(
+        x=alt.X("price_usd:Q", title="purchase price (USD, log scale)", scale=_log_or_linear(df["price_usd"])),
+        y=alt.Y("decode_tok_s:Q", title="decode, 8B-class model (tokens/s, log scale)",
+                scale=_log_or_linear(df["decode_tok_s"])),
+        color=_vendor, shape=_shape,
+        tooltip=[alt.Tooltip("name:N", title="machine"), alt.Tooltip("price_usd:Q", title="price (USD)", format=",.0f"),
+                 alt.Tooltip("decode_tok_s:Q", title="decode tokens/s", format=",.1f"),
+                 alt.Tooltip("decode_setting:N", title="setting"), alt.Tooltip("provenance:N"),
+                 alt.Tooltip("price_date:N", title="price date")],
+    )
+    front = base.transform_filter(alt.datum.pareto).mark_line(color="#6b7280", strokeDash=[5, 3]).encode(
+        x="price_usd:Q", y="decode_tok_s:Q", order="price_usd:Q")
+    labels = base.mark_text(align="left", dx=8, dy=-6, fontSize=10, color="#374151").encode(
+        x="price_usd:Q", y="decode_tok_s:Q", text="machine:N")
+    return (front + points + labels).properties(
+        width=WIDTH, height=300, title="Price vs decode throughput (dashed: Pareto front)")
+
+
+def ranking(df: pd.DataFrame, value: str, title: str, axis_title: str, provenance: str,
+            detail: str | None = None) -> alt.Chart | None:
+    """One dot per machine, best at the top: colour vendor, shape provenance."""
+    d = df[df[value].notna()].copy()
+    if d.empty:
+        return None
+    d["provenance"] = d[provenance]
+    d = _plain(d)
+    tooltip = [alt.Tooltip("name:N", title="machine"), alt.Tooltip(f"{value}:Q", title=axis_title, format=",.4~g"),
+               alt.Tooltip("provenance:N")]
+    if detail:
+        tooltip.append(alt.Tooltip(f"{detail}:N", title="basis"))
+    return alt.Chart(d).mark_point(filled=True, size=110).encode(
+        x=alt.X(f"{value}:Q", title=axis_title, scale=_log_or_linear(d[value])),
+        y=alt.Y("name:N", title=None, sort=alt.EncodingSortField(field=value, order="descending")),
+        color=_vendor, shape=_shape, tooltip=tooltip,
+    ).properties(width=WIDTH - 160, height=max(22 * len(d), 60), title=title)
+
+
+def settings(results: pd.DataFrame, kind: str, title: str) -> alt.Chart | None:
+    """Every setting measured, published or estimated for one workload kind, per machine."""
+    d = results[(results["kind"] == kind) & results["tokens_per_s"].notna()].copy()
+    if d.empty:
+        return None
+    d["setting"] = [" · ".join(str(x) for x in (m, t, e, c) if x is not None and x == x)
+                    for m, t, e, c in zip(d["model"], d["dtype"], d["engine"], d["compile_mode"])]
+    d = _plain(d)
+    return alt.Chart(d).mark_point(filled=True, size=70, opacity=0.85).encode(
+        x=alt.X("tokens_per_s:Q", title=f"{kind} throughput (tokens/s, log scale)" if
+                _log_or_linear(d["tokens_per_s"]).type == "log" else f"{kind} throughput (tokens/s)",
+                scale=_log_or_linear(d["tokens_per_s"])),
+        y=alt.Y("name:N", title=None, sort=alt.EncodingSortField(field="tokens_per_s", op="max", order="descending")),
+        color=_vendor, shape=_shape,
+        tooltip=[alt.Tooltip("name:N", title="machine"), alt.Tooltip("setting:N"),
+                 alt.Tooltip("tokens_per_s:Q", title="tokens/s", format=",.1f"), alt.Tooltip("provenance:N"),
+                 alt.Tooltip("source:N"), alt.Tooltip("basis:N")],
+    ).properties(width=WIDTH - 160, height=max(22 * d["name"].nunique(), 60), title=title)
+
+
+FIT_COLOURS = {"16-bit": "#1b7837", "8-bit": "#7fbf7b", "4-bit": "#d9f0d3", "does not fit": "#f4f4f4"}
+
+
+def fit_grid(fits: pd.DataFrame) -> alt.Chart | None:
+    if fits.empty:
+        return None
+    d = _plain(fits)
+    order = list(dict.fromkeys(d["model_size"]))
+    base = alt.Chart(d).encode(
+        x=alt.X("model_size:N", title="model size (parameters)", sort=order),
+        y=alt.Y("name:N", title=None, sort=alt.EncodingSortField(field="usable_gb", order="descending")),
+    )
+    rects = base.mark_rect(stroke="white").encode(
+        color=alt.Color("fits_at:N", title="weights fit at", scale=alt.Scale(domain=list(FIT_COLOURS),
+                                                                             range=list(FIT_COLOURS.values()))),
+        tooltip=[alt.Tooltip("name:N", title="machine"), alt.Tooltip("model_size:N", title="model"),
+                 alt.Tooltip("usable_gb:Q", title="usable GB", format=",.1f"), alt.Tooltip("fits_at:N")],
+    )
+    text = base.mark_text(fontSize=10).encode(text="fits_at:N")
+    return (rects + text).properties(width=WIDTH - 120, height=max(24 * d["name"].nunique(), 60),
+                                     title="Largest precision at which a model's weights fit in usable memory")
+
+
+# ---------------------------------------------------------------------------------------------
+# Offline embedding
+
+_bundle_done = False
+_counter = 0
+
+
+def bundle_js() -> str:
+    """vega + vega-lite + vega-embed as one script, cached on disk per vl-convert version (building
+    it takes seconds, and every page needs it)."""
+    import vl_convert  # noqa: PLC0415  (heavy: only when a page draws a chart)
+
+    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    path = cache_home / "costperf" / f"vega-bundle-{vl_convert.__version__}.js"
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        pass
+    js = vl_convert.javascript_bundle("window.vegaEmbed = vegaEmbed;")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(js, encoding="utf-8")
+        tmp.replace(path)  # atomic: pages rendering at once never read half a bundle
+    except OSError:
+        pass  # a read-only home only costs the rebuild next time
+    return js
+
+
+def _bundle() -> str:
+    js = bundle_js().replace("</script", "<\\/script")
+    return f'<script type="module">{js}</script>'
+
+
+def embed(chart: Any, empty: str = "No data for this chart yet.") -> str:
+    """HTML for one chart; the first chart of a page also carries the chart libraries. (The spec
+    is not validated against the Vega-Lite schema here, which takes seconds per page; the tests
+    validate every chart.)"""
+    global _bundle_done, _counter
+    if chart is None:
+        return f'<p class="cp-note">{empty}</p>'
+    spec = json.dumps(chart.to_dict(validate=False), separators=(",", ":")).replace("</", "<\\/")
+    _counter += 1
+    div = f"cp-chart-{_counter}"
+    head = ""
+    if not _bundle_done:
+        head, _bundle_done = _bundle(), True
+    # Module scripts run in document order, after the bundle above has defined vegaEmbed.
+    return (f'{head}<div id="{div}" class="cp-chart"></div>'
+            f'<script type="module">vegaEmbed("#{div}", {spec}, {{"actions": false, "renderer": "svg"}})'
+            f'.catch(e => {{document.getElementById("{div}").textContent = "chart error: " + e;}});</script>')

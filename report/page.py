@@ -1,0 +1,77 @@
+"""What a report page's first cell calls: the data and tables, built once per render.
+
+`quarto render` and `costperf report`'s fallback engine both execute the pages with the working
+directory set to report/, so the project root is found by looking for `_quarto.yml` upwards.
+
+Each page runs in its own kernel; validating a thousand run files takes seconds, so the built
+`Report` is pickled in the user's cache folder under a key made of every data file's path, size
+and modification time, the assumptions and the report code's own files. Any change to any of them
+is a new key, so a stale table is never shown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from functools import lru_cache
+from pathlib import Path
+
+from report import assumptions, metrics
+
+
+def _fingerprint(root: Path, a: assumptions.Assumptions) -> str:
+    from collectors import store  # noqa: PLC0415
+
+    h = hashlib.sha256()
+    h.update(a.model_dump_json().encode())
+    data = root / a.data_dir
+    h.update(str(data.resolve()).encode())
+    code = sorted(Path(metrics.__file__).parent.glob("*.py")) + sorted(Path(store.__file__).parent.glob("*.py"))
+    files = [p for p, _ in store.data_files(data)] if data.is_dir() else []
+    for path in code + files:
+        st = path.stat()
+        h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:32]
+
+
+def cache_path(root: Path, a: assumptions.Assumptions) -> Path:
+    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache_home / "costperf" / f"report-{_fingerprint(root, a)}.pkl"
+
+
+def build_cached(root: Path, a: assumptions.Assumptions) -> metrics.Report:
+    """The report's tables for this data and these assumptions, from the cache when current."""
+    path = cache_path(root, a)
+    try:
+        with path.open("rb") as f:
+            cached = pickle.load(f)
+        if isinstance(cached, metrics.Report):
+            return cached
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        pass
+    rep = metrics.load(root, a)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for old in path.parent.glob("report-*.pkl"):
+            old.unlink(missing_ok=True)  # one entry is enough: keys change with every data change
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with tmp.open("wb") as f:
+            pickle.dump(rep, f, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+    except OSError:
+        pass  # no writable cache: every page builds its own, which is only slower
+    return rep
+
+
+@lru_cache(maxsize=1)
+def report() -> metrics.Report:
+    root = assumptions.project_root()
+    return build_cached(root, assumptions.resolve(root))
+
+
+def show(*parts: str) -> None:
+    """Display already-escaped HTML (from report.present, report.views or report.charts)."""
+    from IPython.display import HTML, display  # noqa: PLC0415
+
+    display(HTML("".join(parts)))

@@ -1,0 +1,262 @@
+"""The blocks each page shows, as HTML strings (the .qmd pages only call these).
+
+Kept out of the pages so that the numbers a reader sees can be tested without rendering, and so
+that `quarto render` and the fallback engine show exactly the same thing.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from report import charts as C
+from report import metrics as M
+from report import present as P
+from report.metrics import Report
+
+PROV_NOTE = ("Labels: measured = a costperf run file; published = a cited publication; estimated = "
+             "derived from specs (formula on the methodology page). Hover a chart mark for its details.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Overview
+
+
+def winner_cards(r: Report) -> str:
+    items = []
+    for w in r.winners:
+        if w.machine is None:
+            items.append((f"Most {w.label}", "not measured yet", "no machine has the figures this needs", ""))
+            continue
+        value = f"{P.number(w.value)} {P.esc(w.unit)}"
+        if w.setting:
+            value += f'<br><span class="cp-note">{P.esc(w.setting)}</span>'
+        if w.note:
+            value += f'<br><span class="cp-note">{P.esc(w.note)}</span>'
+        items.append((f"Most {w.label}", w.name or w.machine, value, w.provenance or ""))
+    return P.cards(items)
+
+
+def headline_basis(r: Report) -> str:
+    a = r.assumptions
+    basis = ("the fastest setting each machine allows" if a.headline_precision == "best"
+             else f"{a.headline_precision} weights only")
+    return P.note(
+        f"Decode of an 8B-class model (Llama-2-7B / Llama-3-8B), batch 1; {basis}; per machine the best "
+        f"provenance available (measured, then published, then a spec-based ceiling). Tokens per dollar: "
+        f"{a.amortisation_years:g} years at {a.hours_per_day:g} h/day × {a.utilisation:.0%} use, price plus "
+        f"electricity at {a.usd_per_kwh:g} USD/kWh; cloud: tokens per hour ÷ hourly price. {PROV_NOTE}")
+
+
+def headline_table(r: Report) -> str:
+    h = r.headline.sort_values("tokens_per_dollar", ascending=False, na_position="last")
+    best = {w.metric: w.machine for w in r.winners}
+
+    def machine_cell(row: pd.Series) -> str:
+        mark = " ★" if row["machine"] in best.values() else ""
+        return f'<span title="{P.esc(row["decode_setting"])}">{P.esc(row["name"])}</span>{mark}'
+
+    def largest(row: pd.Series) -> str:
+        return " / ".join(P.number(row[f"largest_{b}bit_b"], 2) for b in (4, 8, 16))
+
+    def price(row: pd.Series) -> str:
+        if P.is_missing(row["price_usd"]):
+            return "–"
+        unit = "/h" if row["price_kind"] == "cloud_hourly" else ""
+        return f"{P.number(row['price_usd'], 4)}{unit}"
+
+    return P.table(h, [
+        ("Machine", machine_cell, False),
+        ("Decode tokens/s", P.col("decode_tok_s", prov="decode_provenance"), True),
+        ("Prefill tokens/s", P.col("prefill_tok_s", prov="prefill_provenance"), True),
+        ("Price USD", price, True),
+        ("Tokens per USD", P.col("tokens_per_dollar", prov="tokens_per_dollar_provenance"), True),
+        ("Tokens per J", P.col("tokens_per_joule", prov="tokens_per_joule_provenance"), True),
+        ("Tokens/s per usable GB", P.col("tok_s_per_usable_gb", prov="decode_provenance"), True),
+        ("Usable GB", P.col("usable_gb"), True),
+        ("USD per usable GB", P.col("usd_per_usable_gb"), True),
+        ("Largest model, B params (4 / 8 / 16-bit)", largest, True),
+    ], highlight=lambda row: row["machine"] in best.values())
+
+
+def headline_csv(r: Report) -> str:
+    return P.csv_link(r.headline, "costperf-headline.csv")
+
+
+# ---------------------------------------------------------------------------------------------
+# Inference and training
+
+
+def results_table(d: pd.DataFrame, with_roofline: bool) -> str:
+    d = d.sort_values(["name", "workload", "tokens_per_s"], ascending=[True, True, False])
+
+    def roof(row: pd.Series) -> str:
+        if P.is_missing(row["roofline_efficiency"]) or row["provenance"] == "estimated":
+            return "–"
+        text = f"{row['roofline_efficiency']:.0%}"
+        return P.flag(f"{text} above the physical limit: data error") if row["above_roofline"] else text
+
+    def source(row: pd.Series) -> str:
+        return P.link(row["source"], row["source_url"])
+
+    columns = [
+        ("Machine", P.text("name"), False),
+        ("Workload", P.text("workload"), False),
+        ("Setting", P.text("setting"), False),
+        ("Tokens/s", P.col("tokens_per_s", prov="provenance"), True),
+        ("Tokens per USD", P.col("tokens_per_dollar", prov="tokens_per_dollar_provenance"), True),
+        ("Tokens per J", P.col("tokens_per_joule", prov="tokens_per_joule_provenance"), True),
+    ]
+    if with_roofline:
+        columns.append(("Share of peak bandwidth", roof, True))
+    columns += [("Runs", P.col("n_runs"), True), ("Source", source, False)]
+    return P.table(d, columns)
+
+
+def inference(r: Report) -> tuple[pd.DataFrame, str]:
+    d = M.priced(r.results, r.machines, r.assumptions)
+    d = d[d["kind"].isin(["decode", "prefill"])]
+    html = (C.embed(C.settings(r.results[r.results["kind"] == "decode"], "decode",
+                               "Decode: every setting, per machine"))
+            + C.embed(C.settings(r.results[r.results["kind"] == "prefill"], "prefill",
+                                 "Prefill: every setting, per machine"))
+            + results_table(d, with_roofline=True))
+    return d, html
+
+
+def unmatched_published(r: Report) -> str:
+    d = r.results[(r.results["provenance"] == "published") & r.results["machine"].isna()]
+    if d.empty:
+        return ""
+    d = d.assign(setting=[M.setting_label(row) for _, row in d.iterrows()])
+    return P.table(d, [
+        ("Hardware (as published)", P.text("name"), False),
+        ("Workload", P.text("workload"), False),
+        ("Setting", P.text("setting"), False),
+        ("Tokens/s", P.col("tokens_per_s", prov="provenance"), True),
+        ("Source", lambda row: P.link(row["source"], row["source_url"]), False),
+    ], caption="Published figures for hardware that has no machine file yet (not in the headline).")
+
+
+def training(r: Report) -> tuple[pd.DataFrame, str]:
+    d = M.priced(r.results, r.machines, r.assumptions)
+    d = d[d["kind"] == "train"]
+    html = (C.embed(C.settings(r.results[r.results["kind"] == "train"], "train",
+                               "Training throughput, per machine"), empty="No training runs yet.")
+            + (results_table(d, with_roofline=False) if not d.empty else ""))
+    return d, html
+
+
+def micro(r: Report) -> tuple[pd.DataFrame, str]:
+    d = r.results[(r.results["kind"] == "micro")]
+    if d.empty:
+        return d, ""
+    return d, P.table(d.sort_values(["name", "workload"]), [
+        ("Machine", P.text("name"), False),
+        ("Benchmark", P.text("workload"), False),
+        ("Setting", lambda row: P.esc(M.setting_label(row)), False),
+        ("Value", lambda row: P.with_badge(f"{P.number(row['value'])} {P.esc(row['unit'])}", row["provenance"]), True),
+        ("Source", P.text("source"), False),
+    ])
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory, energy, machines
+
+
+def memory(r: Report) -> str:
+    m = r.machines.sort_values("usable_gb", ascending=False)
+    return (C.embed(C.fit_grid(r.fits), empty="No machines yet.") + P.table(m, [
+        ("Machine", P.text("name"), False),
+        ("Memory GB", P.col("memory_gb"), True),
+        ("Kind", P.text("memory_kind"), False),
+        ("Usable GB", P.col("usable_gb", prov="usable_provenance"), True),
+        ("Rule", P.text("usable_rule"), False),
+        ("Bandwidth GB/s", P.col("bandwidth_gbps", prov="spec_provenance"), True),
+        ("Bandwidth per usable GB (1/s)", lambda row: P.number(
+            M.per_usable_gb(row["bandwidth_gbps"], row["usable_gb"]) if not P.is_missing(row["bandwidth_gbps"])
+            else None), True),
+        ("USD per usable GB", P.col("usd_per_usable_gb"), True),
+        ("Largest 4-bit (B)", P.col("largest_4bit_b"), True),
+        ("Largest 8-bit (B)", P.col("largest_8bit_b"), True),
+        ("Largest 16-bit (B)", P.col("largest_16bit_b"), True),
+    ]))
+
+
+def energy(r: Report) -> tuple[pd.DataFrame, str]:
+    d = r.results[r.results["tokens_per_joule"].notna()].copy()
+    d["setting"] = [M.setting_label(row) for _, row in d.iterrows()]
+    dec = r.headline
+    html = C.embed(C.ranking(dec, "tokens_per_joule", "Decode tokens per joule (headline setting)",
+                             "tokens per joule (tokens/s ÷ W)", "tokens_per_joule_provenance", "watts_basis"),
+                   empty="No decode figure with a power figure yet.")
+    if d.empty:
+        return d, html + P.note("No run has an energy measurement yet.")
+    html += P.table(d.sort_values(["power_covers", "name", "workload"]), [
+        ("Machine", P.text("name"), False),
+        ("Workload", P.text("workload"), False),
+        ("Setting", P.text("setting"), False),
+        ("Power covers", P.text("power_covers"), False),
+        ("Average W", P.col("avg_w", prov="power_provenance"), True),
+        ("Tokens/s", P.col("tokens_per_s", prov="provenance"), True),
+        ("Tokens per J", P.col("tokens_per_joule", prov="provenance"), True),
+        ("J per token", P.col("joules_per_token", prov="provenance"), True),
+        ("Source", P.text("source"), False),
+    ], caption="Grouped by what the meter covers: figures of different coverage are not comparable.")
+    return d, html
+
+
+def machines(r: Report) -> str:
+    m = r.machines.sort_values(["vendor", "name"])
+
+    def price(row: pd.Series) -> str:
+        if P.is_missing(row["price_usd"]):
+            return "–"
+        unit = " per hour" if row["price_kind"] == "cloud_hourly" else ""
+        text = f"{P.number(row['price_usd'], 4)} USD{unit} ({P.esc(row['price_kind'])}, {P.date(row['price_date'])})"
+        return P.with_badge(P.link(text, row["price_url"]) if row["price_url"] else text, row["price_provenance"])
+
+    def spec_source(row: pd.Series) -> str:
+        if P.is_missing(row["spec_source"]):
+            return "–"
+        return f"{P.link(row['spec_source'], row['spec_source_url'])} ({P.date(row['spec_source_date'])})"
+
+    return P.table(m, [
+        ("Machine", P.text("name"), False),
+        ("Vendor", P.text("vendor"), False),
+        ("Form", P.text("form"), False),
+        ("Accelerator", P.text("accelerator"), False),
+        ("Memory GB", P.col("memory_gb"), True),
+        ("Bandwidth GB/s", P.col("bandwidth_gbps", prov="spec_provenance"), True),
+        ("BF16 TFLOP/s", P.col("peak_bf16_tflops", prov="spec_provenance"), True),
+        ("Host link", P.text("host_link"), False),
+        ("Power W", lambda row: P.with_badge(P.number(row["spec_power_w"]), "published")
+         + (f'<br><span class="cp-note">{P.esc(row["spec_power_basis"])}</span>' if row["spec_power_basis"] else ""),
+         True),
+        ("Price", price, False),
+        ("Spec source", spec_source, False),
+    ])
+
+
+# ---------------------------------------------------------------------------------------------
+# Methodology
+
+
+def assumptions_table(r: Report) -> str:
+    rows = pd.DataFrame(r.assumptions.rows())
+    return P.table(rows, [("Assumption", P.text("name"), False), ("Value", P.text("value"), True),
+                          ("Meaning", P.text("description"), False)])
+
+
+def data_summary(r: Report) -> str:
+    c = r.counts
+    counts = {p: int((r.results["provenance"] == p).sum()) for p in M.PROVENANCE_ORDER}
+    text = (f"{c['machines']} machine files, {c['runs']} run files, {c['published']} published sets "
+            f"({len(r.seed)} of them the seed article). Result rows: {counts['measured']} measured, "
+            f"{counts['published']} published, {counts['estimated']} estimated.")
+    out = P.note(text)
+    if r.problems:
+        items = "".join(f"<li>{P.esc(p)}</li>" for p in r.problems[:50])
+        more = f"<li>… and {len(r.problems) - 50} more</li>" if len(r.problems) > 50 else ""
+        out += (f'<p class="cp-flag">{len(r.problems)} data problem(s): the files concerned are left out '
+                f"(run <code>costperf validate</code>).</p><ul>{items}{more}</ul>")
+    return out
