@@ -78,7 +78,8 @@ MODEL_SHAPES: dict[str, ModelShape] = {
     "qwen3-30b-a3b": ModelShape(30.5e9, 0, active=3.3e9),
 }
 MODEL_ALIASES = {
-    "llama-7b": "llama-2-7b", "llama-8b": "llama-3-8b", "llama-3.1-8b": "llama-3-8b", "llama-70b": "llama-3-70b",
+    "llama-7b": "llama-2-7b", "codellama-7b": "llama-2-7b", "llama-8b": "llama-3-8b", "llama-3.1-8b": "llama-3-8b",
+    "llama-70b": "llama-3-70b",
     "llama-3.1-70b": "llama-3-70b", "qwen3moe-30b.a3b": "qwen3-30b-a3b",
 }
 

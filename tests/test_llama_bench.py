@@ -112,7 +112,7 @@ def test_markdown_gpu_columns_depth_and_combined_tests() -> None:
     assert rows[0].values["n_gpu_layers"] == 99 and rows[0].values["flash_attn"] == 1
     assert rows[0].values["model_size"] == round(3.56 * 2**30)
     published = to_published(rows, set_id="x", source_url="https://example.org/t", title="t", path="table.md",
-                             fmt="md")
+                             fmt="md", hardware="NVIDIA GeForce RTX 4090")
     assert [r.workload for r in published.results] == ["prefill", "other"]
 
 

@@ -108,7 +108,10 @@ def to_published(rows: Sequence[BenchRow], *, set_id: str, source_url: str, titl
     check_consistent(rows, path)
     dates = [r.test_time.date() for r in rows if r.test_time]
     first = rows[0].values
-    hardware = hardware or str(first.get("gpu_info") or first.get("cpu_info") or machine or "unknown")
+    hardware = hardware or str(first.get("gpu_info") or first.get("cpu_info") or machine or "")
+    if not hardware:
+        raise LlamaBenchError(path, "this output does not name the hardware (markdown prints no gpu_info or "
+                                    "cpu_info): pass --hardware NAME or --machine ID", field="hardware")
     results = []
     for r in rows:
         settings = settings_of(r)
