@@ -1,0 +1,5 @@
+import sys
+
+from collectors.distributed.cli import main
+
+sys.exit(main())

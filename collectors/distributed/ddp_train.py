@@ -1,0 +1,102 @@
+"""Data-parallel training (DistributedDataParallel) of the GPT-2-style model at 1..N ranks.
+
+Every rank runs full steps (forward, backward with DDP's bucketed gradient all-reduce overlapping
+it, AdamW step) on its own batch of synthetic tokens, so the group processes
+ranks x batch x sequence tokens per step, exactly. On a Mac (gloo cannot reduce MPS tensors) a
+communication hook stages each gradient bucket through CPU memory, and the record says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+from collectors.distributed import assemble, runtime
+from collectors.distributed.runtime import DistContext
+from collectors.models import gpt2
+from collectors.records import Result, WorkloadParams
+
+WORKLOAD = "train-gpt2-ddp"
+
+
+@dataclass(frozen=True)
+class DdpSpec:
+    model: str = "gpt2-124m"
+    batch: int = 16  # per rank
+    seq_len: int = 1024
+    compiled: bool = False
+
+    def params(self, device_type: str, staged: bool) -> WorkloadParams:
+        amp = device_type in ("cuda", "mps")
+        return WorkloadParams(
+            model=self.model, dtype="bf16-autocast" if amp else "fp32", batch=self.batch, seq_len=self.seq_len,
+            compile_mode="default" if self.compiled else "eager", engine="torch DDP",
+            extra={"optimizer": "AdamW", "data": "synthetic random tokens", "weights": "random",
+                   "batch_is": "per rank", "gradient_allreduce": "staged through CPU (gloo)" if staged else "DDP buckets"},
+        )
+
+
+def _cpu_staged_hook(group: Any, bucket: dist.GradBucket) -> torch.futures.Future[torch.Tensor]:
+    """DDP communication hook for MPS: average the bucket on CPU through gloo, copy it back."""
+    grad = bucket.buffer()
+    cpu = grad.to("cpu").div_(dist.get_world_size(group))
+    fut = dist.all_reduce(cpu, group=group, async_op=True).get_future()
+
+    def back(f: torch.futures.Future[list[torch.Tensor]]) -> torch.Tensor:
+        return grad.copy_(f.value()[0])
+
+    return fut.then(back)
+
+
+def run(spec: DdpSpec, dctx: DistContext, size: int) -> Result | None:
+    started = assemble._now()
+    kind = dctx.device.type
+    params = spec.params(kind, dctx.staged_through_cpu)
+    cfg = gpt2.CONFIGS[spec.model]
+    tokens_per_step = spec.batch * spec.seq_len
+    pl = None
+    if dctx.member(size):
+        runtime.reset_memory(dctx)
+        torch.manual_seed(0)  # same initial weights on every rank, as a broadcast would give
+        model = gpt2.build(spec.model, dctx.device)
+        group = dctx.group(size)
+        if kind == "cuda":
+            ddp = DDP(model, device_ids=[dctx.device.index], process_group=group)
+        elif kind == "mps":
+            ddp = DDP(model, process_group=group, init_sync=False)
+            ddp.register_comm_hook(group, _cpu_staged_hook)
+        else:
+            ddp = DDP(model, process_group=group)
+        opt = gpt2.adamw(model, kind)
+        fwd = torch.compile(ddp) if spec.compiled else ddp
+        gen = torch.Generator().manual_seed(1000 + dctx.rank)  # each rank its own data
+        x = torch.randint(0, cfg.vocab_size, (spec.batch, spec.seq_len), generator=gen).to(dctx.device)
+        y = torch.randint(0, cfg.vocab_size, (spec.batch, spec.seq_len), generator=gen).to(dctx.device)
+        amp = torch.bfloat16 if kind in ("cuda", "mps") else None
+
+        def step() -> None:
+            with torch.autocast(kind, dtype=amp, enabled=amp is not None):
+                loss = fwd(x, y)
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+        timing = runtime.timed_steps(dctx, size, WORKLOAD, step, warmup_reps=3 if spec.compiled else None)
+        pl = runtime.payload(dctx, timing, tokens_per_step=tokens_per_step)
+        del ddp, fwd, model, opt
+        runtime.reset_memory(dctx)
+    payloads = runtime.gather(dctx, pl)
+    if payloads is None:
+        return None
+    members = [p for p in payloads if p is not None]
+    return assemble.ok_result(
+        WORKLOAD, params, "tokens/s", members, runtime.scale_of(dctx, size), started,
+        work_per_step=float(tokens_per_step * size),
+        rank_value=lambda p: runtime.median([tokens_per_step / s for s in p["seconds"]]),
+        tokens_total=sum(p["tokens"] for p in members), flops_per_token=float(cfg.flops_per_token(spec.seq_len)),
+        outputs={"steps": len(members[0]["seconds"]), "tokens_per_step_per_rank": tokens_per_step},
+    )

@@ -1,0 +1,344 @@
+"""The program torchrun starts on every rank: `python -m collectors.distributed.worker ...`.
+
+Every rank runs the same task list; rank 0 gathers the figures and alone writes the run file,
+atomically (store.write_run), once, at the end. A rank that fails leaves its message in the
+rendezvous store and exits; rank 0 then learns of it either from the failed collective or from
+torchrun's SIGTERM, and writes the run with that task as an error result carrying the message,
+never a partial figure. A watcher thread handles the signal even while rank 0's main thread is
+stuck in a collective (a dead NCCL peer never returns).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch.distributed.elastic.multiprocessing.errors import record
+
+from collectors import store
+from collectors.distributed import allreduce, assemble, ddp_train, runtime
+from collectors.distributed.runtime import DistContext
+from collectors.records import Result, RunRecord, WorkloadParams
+from collectors.workloads.suites import POLICIES
+
+WORKLOADS = ["allreduce", "train-gpt2-ddp", "train-llama-fsdp", "decode-tp"]
+
+
+@dataclass
+class Task:
+    id: str
+    workload: str
+    size: int
+    params: WorkloadParams
+    fn: Callable[[DistContext], Result | None]
+
+
+def default_scales(world: int) -> list[int]:
+    """1, 2, 4, ... below the world size, and the world size itself."""
+    out, k = [], 1
+    while k < world:
+        out.append(k)
+        k *= 2
+    return out + [world]
+
+
+def tasks_for(args: argparse.Namespace, dctx: DistContext) -> list[Task]:
+    world = dctx.world_size
+    scales = sorted({s for s in args.scales if s <= world}) or [world]
+    gpu = dctx.device.type == "cuda"
+    quick = args.suite == "quick"
+    wanted = set(args.workloads or WORKLOADS)
+    tasks: list[Task] = []
+    if "allreduce" in wanted:
+        if quick:
+            sizes = [1 << 16, 1 << 20] if not gpu else [1 << 20, 1 << 26]
+        else:
+            sizes = [1 << 20, 1 << 24, 1 << 28, 1 << 30] if gpu else [1 << 20, 1 << 24]
+        for n in [s for s in scales if s >= 2]:
+            for b in sizes:
+                spec = allreduce.AllReduceSpec(b, iters=20 if gpu else 5)
+                tasks.append(Task(f"allreduce-{b}B-n{n}", "allreduce", n, spec.params(dctx.staged_through_cpu),
+                                  lambda c, s=spec, n=n: allreduce.run(s, c, n)))
+    if "train-gpt2-ddp" in wanted:
+        if quick:
+            spec_d = ddp_train.DdpSpec("gpt2-tiny", batch=4, seq_len=64)
+        elif gpu:
+            spec_d = ddp_train.DdpSpec("gpt2-124m", batch=16, seq_len=1024, compiled=args.compile)
+        else:
+            spec_d = ddp_train.DdpSpec("gpt2-124m", batch=2, seq_len=256)
+        for n in scales:
+            tasks.append(Task(f"train-gpt2-ddp-{spec_d.model}-n{n}", "train-gpt2-ddp", n,
+                              spec_d.params(dctx.device.type, dctx.staged_through_cpu),
+                              lambda c, s=spec_d, n=n: ddp_train.run(s, c, n)))
+    if "train-llama-fsdp" in wanted:
+        from collectors.distributed import fsdp_train  # noqa: PLC0415
+
+        if quick or not gpu:
+            spec_f = fsdp_train.FsdpSpec("llama-tiny", batch=2, seq_len=64)
+        else:
+            spec_f = fsdp_train.FsdpSpec("llama-3-1b", batch=2, seq_len=2048)
+        for n in scales:
+            tasks.append(Task(f"train-llama-fsdp-{spec_f.model}-n{n}", "train-llama-fsdp", n,
+                              spec_f.params(dctx.device.type),
+                              lambda c, s=spec_f, n=n: fsdp_train.run(s, c, n)))
+    if "decode-tp" in wanted:
+        from collectors.distributed import tp_decode  # noqa: PLC0415
+
+        if quick or not gpu:
+            spec_t = tp_decode.TpSpec("llama-tiny", prompt=32, gen=16, compiled=False)
+        else:
+            spec_t = tp_decode.TpSpec("llama-3-8b", compiled=not args.eager_decode)
+        for n in scales:
+            if spec_t.shardable(n):
+                tasks.append(Task(f"decode-tp-{spec_t.model}-n{n}", "decode-tp", n, spec_t.params(dctx.device.type, n),
+                                  lambda c, s=spec_t, n=n: tp_decode.run(s, c, n)))
+    return tasks
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="collectors.distributed.worker")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--machine", required=True)
+    p.add_argument("--started-at", required=True, help="UTC ISO time chosen by the launcher (the file's stamp).")
+    p.add_argument("--suite", choices=["quick", "standard"], default="quick")
+    p.add_argument("--workloads", type=lambda s: [w for w in s.split(",") if w], default=[])
+    p.add_argument("--scales", type=lambda s: [int(x) for x in s.split(",") if x], default=[])
+    p.add_argument("--device", choices=["cuda", "mps", "cpu"], default=None)
+    p.add_argument("--energy", choices=["auto", "off", "estimate"], default="auto")
+    p.add_argument("--tdp-w", type=float, default=None)
+    p.add_argument("--timeout-s", type=float, default=600.0)
+    p.add_argument("--compile", action="store_true", help="torch.compile the DDP model (CUDA).")
+    p.add_argument("--eager-decode", action="store_true", help="Tensor-parallel decode without torch.compile.")
+    p.add_argument("--settings", default="{}", help="JSON of launcher settings to record.")
+    p.add_argument("--no-save", action="store_true")
+    return p.parse_args(argv)
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, Stopped):
+        return f"stopped by {signal.Signals(exc.signum).name}"
+    text = f"{type(exc).__name__}: {exc}".strip()
+    return text.replace("\n", " ")[:1500]
+
+
+class Stopped(Exception):
+    """A termination signal (torchrun stopping the group, or Ctrl-C)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _store() -> Any:
+    try:
+        return dist.distributed_c10d._get_default_store()
+    except Exception:  # noqa: BLE001 - no process group yet
+        return None
+
+
+def report_error(rank: int, message: str) -> None:
+    """Leave this rank's error where rank 0 can read it: the rendezvous store torchrun hosts."""
+    s = _store()
+    if s is None:
+        return
+    try:
+        s.set(runtime.ERROR_KEY.format(rank=rank), message)
+    except Exception:  # noqa: BLE001 - the store itself may be gone
+        pass
+
+
+def reported_errors(world: int) -> dict[int, str]:
+    s = _store()
+    out: dict[int, str] = {}
+    if s is None:
+        return out
+    for r in range(world):
+        key = runtime.ERROR_KEY.format(rank=r)
+        try:
+            if s.check([key]):
+                out[r] = s.get(key).decode("utf-8", "replace")
+        except Exception:  # noqa: BLE001
+            break
+    return out
+
+
+class RunWriter:
+    """Rank 0's one and only write of the run file, whichever thread gets there first."""
+
+    def __init__(self, args: argparse.Namespace, dctx: DistContext, tasks: list[Task]):
+        self.args = args
+        self.dctx = dctx
+        self.tasks = tasks
+        self.results: list[Result] = []
+        self.current: Task | None = None
+        self.lock = threading.Lock()
+        self.done = False
+        self.path: Path | None = None
+
+    def finish(self, failure: BaseException | None) -> None:
+        with self.lock:
+            if self.done:
+                return
+            self.done = True
+            try:
+                self._write(failure)
+            except Exception:  # noqa: BLE001 - nothing left to tell but stderr
+                traceback.print_exc()
+
+    def _failure_result(self, task: Task, failure: BaseException) -> Result:
+        world = self.dctx.world_size
+        reported = reported_errors(world)
+        own = describe(failure)
+        if 0 not in reported and not isinstance(failure, Stopped) and not _is_comm_error(failure):
+            reported[0] = own
+        parts = [f"rank {r}: {m}" for r, m in sorted(reported.items())]
+        if not any(r != 0 for r in reported):
+            parts.append("a peer rank stopped without reporting an error (killed or crashed; torchrun's failure "
+                         f"summary names it); rank 0 saw: {own}")
+        message = f"{task.id} failed on {world} launched rank(s): " + "; ".join(parts)
+        scale = runtime.scale_of(self.dctx, task.size)
+        return assemble.error_result(task.workload, task.params, message, runtime.rank_dicts(self.dctx), scale,
+                                     started=self.task_started or assemble._now(), rank_messages=reported)
+
+    task_started: dt.datetime | None = None
+
+    def _write(self, failure: BaseException | None) -> None:
+        from collectors import runner  # noqa: PLC0415
+        from collectors.cli import costperf_version  # noqa: PLC0415
+
+        results = list(self.results)
+        status = "complete"
+        if failure is not None and self.current is not None:
+            results.append(self._failure_result(self.current, failure))
+            if self.current is not self.tasks[-1]:
+                status = "interrupted"
+        elif failure is not None:
+            status = "interrupted"
+        settings = json.loads(self.args.settings)
+        dctx = self.dctx
+        settings.update({
+            "suite": self.args.suite, "launcher": "torchrun", "world_size": dctx.world_size,
+            "nnodes": dctx.nnodes, "nproc_per_node": dctx.nproc_per_node, "backend": dctx.backend,
+            "scales": ",".join(str(s) for s in sorted({t.size for t in self.tasks})),
+            "workload_filter": ",".join(self.args.workloads) or None, "energy": self.args.energy,
+            "energy_meter": dctx.meter.method, "energy_covers": dctx.meter.covers, "energy_note": dctx.meter.reason,
+            "min_reps": dctx.policy.min_reps, "min_time_s": dctx.policy.min_time_s,
+            "torch_num_threads": torch.get_num_threads(),
+            "nccl_version": ".".join(map(str, torch.cuda.nccl.version())) if dctx.backend == "nccl" else None,
+            "failure": describe(failure) if failure is not None else None,
+        })
+        for name in ("NCCL_NVLS_ENABLE", "TORCH_SYMM_MEM_DISABLE_MULTICAST", "NVSHMEM_DISABLE_NVLS",
+                     "NCCL_P2P_DISABLE", "NCCL_IB_DISABLE", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS"):
+            settings[name.lower()] = os.environ.get(name)
+        env = runner.environment(dctx.device, settings)
+        started = dt.datetime.fromisoformat(self.args.started_at)
+        record = RunRecord(
+            machine=self.args.machine, started_at=started,
+            ended_at=max(dt.datetime.now(dt.timezone.utc), started), costperf_version=costperf_version(),
+            git_commit=runner.git_commit(), environment=env, suite=f"distributed-{self.args.suite}",
+            weights="random", results=results, status=status,  # type: ignore[arg-type]
+            notes=("Distributed workloads launched by torchrun (torch.distributed.run), one process per device; "
+                   "scales below the launched world size ran on the first k ranks while the others waited. "
+                   "Throughput = the group's tokens per timed repeat / the slowest rank's time for it; "
+                   "all-reduce bandwidth as nccl-tests defines it. Model weights are random."),
+        )
+        for r in results:
+            _print_result(r)
+        if self.args.no_save:
+            print(record.model_dump_json(indent=1), flush=True)
+            return
+        self.path = store.write_run(self.args.data, record)
+        print(f"costperf: rank 0 wrote {self.path} ({len(results)} results, {status})", flush=True)
+
+
+def _is_comm_error(exc: BaseException) -> bool:
+    if isinstance(exc, getattr(dist, "DistError", ())):
+        return True
+    text = str(exc).lower()
+    return any(s in text for s in ("connection closed", "connection reset", "broken pipe", "nccl", "gloo",
+                                   "timed out", "peer"))
+
+
+def _print_result(r: Result) -> None:
+    d = r.distributed
+    where = f"n={d.world_size} ({d.interconnect})" if d else ""
+    fig = f"{r.throughput.median:,.3g} {r.throughput.unit}" if r.throughput else (r.message or "")[:200]
+    print(f"costperf: {r.workload} {where} {r.status}: {fig}", flush=True)
+
+
+def _watch_signals(writer: RunWriter) -> None:
+    """Handle SIGTERM/SIGINT on rank 0 even when the main thread is blocked in C++: the C-level
+    handler writes the signal number to a pipe, and this thread writes the run and exits."""
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    signal.set_wakeup_fd(w)
+
+    def handler(signum: int, frame: Any) -> None:
+        if writer.lock.locked():
+            return  # the run file is being written: let it finish; the watcher exits afterwards
+        raise Stopped(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handler)
+
+    def watch() -> None:
+        data = os.read(r, 1)
+        if data:
+            writer.finish(Stopped(data[0]))
+            os._exit(1)
+
+    threading.Thread(target=watch, name="costperf-signal-watch", daemon=True).start()
+
+
+@record
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    from collectors.probe import probe  # noqa: PLC0415
+
+    policy = POLICIES[args.suite]
+    world = runtime.env_int("WORLD_SIZE", 1)
+    scales = args.scales or default_scales(world)
+    args.scales = scales
+    dctx = runtime.init(args.device, policy, args.energy, args.tdp_w, [s for s in scales if s <= world] + [world],
+                        args.timeout_s, args.suite == "quick", probe(use_torch=False).hostname_hash)
+    tasks = tasks_for(args, dctx)
+    writer = RunWriter(args, dctx, tasks) if dctx.rank == 0 else None
+    if writer is not None:
+        _watch_signals(writer)
+    try:
+        for task in tasks:
+            if writer is not None:
+                writer.current = task
+                writer.task_started = assemble._now()
+                print(f"costperf: {task.id} ...", flush=True)
+            result = task.fn(dctx)
+            if writer is not None and result is not None:
+                writer.results.append(result)
+        if writer is not None:
+            writer.current = None
+        dist.barrier(group=dctx.control)
+    except BaseException as exc:
+        if writer is None:
+            report_error(dctx.rank, describe(exc))
+        else:
+            writer.finish(exc)
+        raise
+    if writer is not None:
+        writer.finish(None)
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
