@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from collectors import store
+from collectors import physics, store
 from collectors.records import Machine, Price, PublishedSet, RunRecord
 from report.assumptions import Assumptions
 
@@ -190,6 +190,14 @@ def guess_vendor(hardware: str) -> str:
 # Machines
 
 
+PCIE_X16_GBPS = {1: 4.0, 2: 8.0, 3: 15.75, 4: 31.5, 5: 63.0, 6: 121.0, 7: 242.0}
+"""PCIe bandwidth of an x16 link, one direction, GB/s, per generation (../shared/SEED-NOTES.md, claim 8)."""
+
+
+def pcie_gbps(generation: int, lanes: int) -> float:
+    return PCIE_X16_GBPS[generation] * lanes / 16
+
+
 def usable_memory_gb(m: Machine, a: Assumptions) -> float:
     """The machine's usable memory; `vram_reserve_gb` overrides the file's reserve for dedicated GPUs."""
     if a.vram_reserve_gb is not None and m.usable_memory.rule == "vram_less_reserve":
@@ -247,6 +255,7 @@ def machines_table(machines: dict[str, Machine], a: Assumptions) -> pd.DataFrame
             "bandwidth_gbps": acc.memory_bandwidth_gbps,
             "peak_bf16_tflops": acc.peak_bf16_tflops,
             "host_link": f"PCIe {acc.host_link.generation}.0 x{acc.host_link.lanes}" if acc.host_link else None,
+            "host_link_gbps": pcie_gbps(acc.host_link.generation, acc.host_link.lanes) if acc.host_link else None,
             "spec_provenance": acc.provenance,
             "spec_source": "; ".join(s.title for s in spec_sources) or None,
             "spec_source_url": spec_sources[0].url if spec_sources else None,
@@ -273,7 +282,7 @@ def machines_table(machines: dict[str, Machine], a: Assumptions) -> pd.DataFrame
 MACHINE_COLUMNS = [
     "machine", "name", "vendor", "form", "accelerator", "accelerator_count", "memory_kind", "memory_gb",
     "usable_gb", "usable_rule", "usable_provenance", "bandwidth_gbps", "peak_bf16_tflops", "host_link",
-    "spec_provenance", "spec_source", "spec_source_url", "spec_source_date", "accelerator_tdp_w",
+    "host_link_gbps", "spec_provenance", "spec_source", "spec_source_url", "spec_source_date", "accelerator_tdp_w",
     "system_max_w", "spec_power_w", "spec_power_basis", "price_usd", "price_kind", "price_date", "price_url",
     "price_provenance", "price_note", "usd_per_usable_gb", "largest_4bit_b", "largest_8bit_b",
     "largest_16bit_b",
@@ -288,18 +297,24 @@ RESULT_COLUMNS = [
     "compile_mode", "batch", "prompt_tokens", "gen_tokens", "provenance", "source", "source_url", "date",
     "n_runs", "value", "unit", "spread", "tokens_per_s", "avg_w", "power_covers", "power_provenance",
     "tokens_per_joule", "joules_per_token", "bytes_per_token", "effective_bw_gbps", "peak_bw_gbps",
-    "roofline_efficiency", "above_roofline", "basis",
+    "roofline_efficiency", "above_roofline", "basis", "flags",
 ]
 
 
-def _measured_rows(runs: Iterable[RunRecord], machines: dict[str, Machine]) -> list[dict[str, Any]]:
+def _flag_text(flags: dict[tuple[str, int | None], list[Any]], record: str, index: int) -> str | None:
+    found = flags.get((record, index), [])
+    return "; ".join(f"{f.severity}: {f.message}" for f in found) or None
+
+
+def _measured_rows(runs: Iterable[RunRecord], machines: dict[str, Machine],
+                   flags: dict[tuple[str, int | None], list[Any]]) -> list[dict[str, Any]]:
     """Latest run per setting wins; `n_runs` says how many runs measured that setting."""
     latest: dict[tuple[Any, ...], dict[str, Any]] = {}
     counts: dict[tuple[Any, ...], int] = {}
     for run in sorted(runs, key=lambda r: r.started_at):
         m = machines.get(run.machine)
         peak = m.accelerators[0].memory_bandwidth_gbps if m else None
-        for res in run.results:
+        for index, res in enumerate(run.results):
             if res.status != "ok" or res.throughput is None:
                 continue
             p = res.params
@@ -343,21 +358,24 @@ def _measured_rows(runs: Iterable[RunRecord], machines: dict[str, Machine]) -> l
                 "roofline_efficiency": ratio,
                 "above_roofline": bool(ratio is not None and ratio > 1.0),
                 "basis": "median of timed repeats" + (f"; energy {e.method} over {e.window_s:.0f} s" if e else ""),
+                "flags": _flag_text(flags, f"{run.machine}/{run.stamp}", index),
             }
     for key, row in latest.items():
         row["n_runs"] = counts[key]
     return list(latest.values())
 
 
-def _published_rows(sets: Iterable[PublishedSet], machines: dict[str, Machine]) -> list[dict[str, Any]]:
+def _published_rows(ds: store.DataSet, flags: dict[tuple[str, int | None], list[Any]]) -> list[dict[str, Any]]:
     rows = []
-    for ps in sets:
+    machines = ds.machines
+    for ps in ds.published:
         if ps.role != "benchmark":
             continue  # the seed article is what the claims page checks, not evidence
-        for r in ps.results:
+        for index, r in enumerate(ps.results):
             cit = r.citation or ps.citation
             m = machines.get(r.machine) if r.machine else None
-            peak = m.accelerators[0].memory_bandwidth_gbps if m else None
+            # bytes per token estimated from the model's shape and the format's bits per weight
+            roof = physics.published_roofline(ds, r)
             rows.append({
                 "machine": r.machine if m else None,
                 "name": m.name if m else r.hardware,
@@ -385,12 +403,14 @@ def _published_rows(sets: Iterable[PublishedSet], machines: dict[str, Machine]) 
                 "power_covers": "as published" if r.avg_w else None,
                 "power_provenance": "published" if r.avg_w else None,
                 "tokens_per_joule": tokens_per_joule(r.tokens_per_s, r.avg_w),
-                "bytes_per_token": None,
-                "effective_bw_gbps": None,
-                "peak_bw_gbps": peak,
-                "roofline_efficiency": None,
-                "above_roofline": False,
-                "basis": f"{ps.id}: {r.hardware}" + (f" ({cit.note})" if cit.note else ""),
+                "bytes_per_token": roof.bytes_per_token if roof else None,
+                "effective_bw_gbps": roof.effective_gbps if roof else None,
+                "peak_bw_gbps": roof.bandwidth_gbps if roof else None,
+                "roofline_efficiency": roof.fraction if roof else None,
+                "above_roofline": bool(roof is not None and roof.fraction > 1.0),
+                "basis": f"{ps.id}: {r.hardware}" + (f"; roofline {roof.bytes_from}" if roof else "")
+                         + (f" ({cit.note})" if cit.note else ""),
+                "flags": _flag_text(flags, ps.id, index),
             })
     return rows
 
@@ -418,6 +438,7 @@ def _estimated_rows(machines: dict[str, Machine], a: Assumptions) -> list[dict[s
                 "bytes_per_token": read_gb * 1e9, "effective_bw_gbps": bw, "peak_bw_gbps": bw,
                 "roofline_efficiency": 1.0, "above_roofline": False,
                 "basis": f"ceiling = {bw:,.0f} GB/s ÷ {read_gb:.2f} GB read per token (100% of spec bandwidth)",
+                "flags": None,
             })
     return rows
 
@@ -426,7 +447,10 @@ PRECISION_BITS_LABEL = {v: k for k, v in PRECISION_BITS.items()}
 
 
 def results_table(ds: store.DataSet, a: Assumptions) -> pd.DataFrame:
-    rows = (_measured_rows(ds.runs, ds.machines) + _published_rows(ds.published, ds.machines)
+    """Measured, published and estimated figures, one row per machine, workload and setting;
+    `flags` carries the physics checks' findings (flagged rows are shown, never dropped)."""
+    flags = physics.flags_by_record(physics.check(ds))
+    rows = (_measured_rows(ds.runs, ds.machines, flags) + _published_rows(ds, flags)
             + _estimated_rows(ds.machines, a))
     df = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     df["joules_per_token"] = [1.0 / v if v else None for v in df["tokens_per_joule"]]
@@ -526,7 +550,8 @@ HEADLINE_COLUMNS = [
 def headline_table(results: pd.DataFrame, machines: pd.DataFrame, a: Assumptions) -> pd.DataFrame:
     """One row per machine: its 8B-class decode and prefill figures and what they cost."""
     rows = []
-    llm = results[results["tokens_per_s"].notna() & results["machine"].notna()]
+    llm = results[results["tokens_per_s"].notna() & results["machine"].notna()
+                  & results["batch"].fillna(1).eq(1)]  # the headline is single-stream (batch 1)
     llm = llm[[is_8b_class(x) for x in llm["model"]]] if not llm.empty else llm
     for _, m in machines.iterrows():
         mine = llm[llm["machine"] == m["machine"]]
@@ -576,20 +601,23 @@ WINNER_METRICS = [
 
 
 def winners(headline: pd.DataFrame) -> list[Winner]:
-    """The top machine per metric, among measured or published figures when there are any (a
-    spec-based ceiling assumes 100% of peak bandwidth and would beat any real measurement)."""
+    """The top machine per metric, among machines whose throughput was measured or published
+    when there are any: a spec-based ceiling assumes 100% of peak bandwidth and would beat every
+    real measurement. The label is the metric's own (estimated when its power came from specs)."""
     out = []
     for col, label, unit, prov_col in WINNER_METRICS:
         w = Winner(metric=col, label=label, unit=unit)
         have = headline[headline[col].notna()]
         if not have.empty:
-            solid = have[have[prov_col].isin(["measured", "published"])]
+            solid = have[have["decode_provenance"].isin(["measured", "published"])]
             pool = solid if not solid.empty else have
             if solid.empty:
-                w.note = "from spec-based estimates only: nothing measured or published yet"
+                w.note = "from spec-based ceilings only: nothing measured or published yet"
             top = pool.sort_values(col, ascending=False).iloc[0]
             w.machine, w.name, w.value = top["machine"], top["name"], float(top[col])
             w.provenance, w.setting = top[prov_col], top["decode_setting"]
+            if col != "tok_s_per_usable_gb" and top["watts_provenance"] == "estimated":
+                w.note = w.note or f"power from specs: {top['watts_basis']}"
         out.append(w)
     return out
 
@@ -624,7 +652,15 @@ class Report:
     headline: pd.DataFrame
     winners: list[Winner]
     fits: pd.DataFrame
+    statuses: pd.DataFrame
     seed: list[PublishedSet] = field(default_factory=list)
+
+
+def status_table(ds: store.DataSet) -> pd.DataFrame:
+    """Every measured result's outcome (ok, oom, unsupported ...) per machine and backend."""
+    rows = [{"machine": run.machine, "backend": run.environment.backend, "workload": res.workload,
+             "status": res.status} for run in ds.runs for res in run.results]
+    return pd.DataFrame(rows, columns=["machine", "backend", "workload", "status"])
 
 
 def build(ds: store.DataSet, a: Assumptions) -> Report:
@@ -633,7 +669,7 @@ def build(ds: store.DataSet, a: Assumptions) -> Report:
     headline = headline_table(results, machines, a)
     counts = {"machines": len(ds.machines), "runs": len(ds.runs), "published": len(ds.published)}
     return Report(assumptions=a, counts=counts, problems=[str(p) for p in ds.problems], machines=machines, results=results, headline=headline,
-                  winners=winners(headline), fits=fit_grid(machines, a),
+                  winners=winners(headline), fits=fit_grid(machines, a), statuses=status_table(ds),
                   seed=[p for p in ds.published if p.role == "seed_article"])
 
 

@@ -36,6 +36,11 @@ table.cp-table tr.cp-best td{background:#fffbea}
 .cp-note{font-size:.8rem;color:#4b5563}
 a.cp-csv{font-size:.82rem}
 .cp-flag{color:#b91c1c;font-weight:600}
+.cp-verdict{display:inline-block;padding:.05em .45em;border-radius:.3em;font-weight:700;font-size:.8em;white-space:nowrap}
+.cp-verdict-supported{background:#dff3e4;color:#155d27}
+.cp-verdict-contradicted{background:#fde2e1;color:#991b1b}
+.cp-verdict-not-measured-yet{background:#eceff3;color:#374151}
+ul.cp-ev{margin:0;padding-left:1.1em}
 </style>"""
 
 _style_done = False
@@ -151,3 +156,14 @@ def note(text_: str) -> str:
 
 def flag(text_: str) -> str:
     return f'<span class="cp-flag">{esc(text_)}</span>'
+
+
+def verdict(value: str) -> str:
+    cls = "cp-verdict-" + "-".join(value.split())
+    return f'<span class="cp-verdict {esc(cls)}">{esc(value)}</span>'
+
+
+def bullets(items: list[str]) -> str:
+    if not items:
+        return "–"
+    return '<ul class="cp-ev">' + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>"

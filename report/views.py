@@ -93,7 +93,13 @@ def results_table(d: pd.DataFrame, with_roofline: bool) -> str:
         if P.is_missing(row["roofline_efficiency"]) or row["provenance"] == "estimated":
             return "–"
         text = f"{row['roofline_efficiency']:.0%}"
-        return P.flag(f"{text} above the physical limit: data error") if row["above_roofline"] else text
+        if row["above_roofline"]:
+            verdict = "data error" if row["provenance"] == "measured" else "review: bytes per token are estimated"
+            return P.flag(f"{text}: above the physical limit ({verdict})")
+        return text
+
+    def flags(row: pd.Series) -> str:
+        return "" if P.is_missing(row["flags"]) else f'<span class="cp-flag cp-note">{P.esc(row["flags"])}</span>'
 
     def source(row: pd.Series) -> str:
         return P.link(row["source"], row["source_url"])
@@ -108,7 +114,7 @@ def results_table(d: pd.DataFrame, with_roofline: bool) -> str:
     ]
     if with_roofline:
         columns.append(("Share of peak bandwidth", roof, True))
-    columns += [("Runs", P.col("n_runs"), True), ("Source", source, False)]
+    columns += [("Runs", P.col("n_runs"), True), ("Source", source, False), ("Physics check", flags, False)]
     return P.table(d, columns)
 
 
@@ -260,3 +266,30 @@ def data_summary(r: Report) -> str:
         out += (f'<p class="cp-flag">{len(r.problems)} data problem(s): the files concerned are left out '
                 f"(run <code>costperf validate</code>).</p><ul>{items}{more}</ul>")
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Claims
+
+
+def claims(r: Report) -> tuple[pd.DataFrame, str]:
+    from report import claims as CL  # noqa: PLC0415
+
+    checks = CL.evaluate(r)
+    rows = pd.DataFrame({"check": checks})
+    counts = {v: sum(c.verdict == v for c in checks) for v in (CL.SUPPORTED, CL.CONTRADICTED, CL.NOT_MEASURED)}
+    summary = P.note(f"{len(checks)} claims: {counts[CL.SUPPORTED]} supported, {counts[CL.CONTRADICTED]} "
+                     f"contradicted, {counts[CL.NOT_MEASURED]} not measured yet. "
+                     + ("The article's figures are read from data/published/seed-article.yaml."
+                        if r.seed else "data/published has no seed-article file yet: the article's figures "
+                        "below are those quoted in the seed notes."))
+    html = summary + P.table(rows, [
+        ("#", lambda row: str(row["check"].number), True),
+        ("Claim (the article's figures)", lambda row: f"{P.esc(row['check'].claim)}<br>"
+         f'<span class="cp-note">{P.esc(row["check"].article)}</span>', False),
+        ("Verdict", lambda row: P.verdict(row["check"].verdict), False),
+        ("Data for", lambda row: P.bullets(row["check"].evidence_for), False),
+        ("Data against", lambda row: P.bullets(row["check"].evidence_against), False),
+        ("What would decide it", lambda row: P.esc(row["check"].would_check), False),
+    ])
+    return CL.table(checks), html
