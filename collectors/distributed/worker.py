@@ -97,7 +97,7 @@ def tasks_for(args: argparse.Namespace, dctx: DistContext) -> list[Task]:
         from collectors.distributed import tp_decode  # noqa: PLC0415
 
         if quick or not gpu:
-            spec_t = tp_decode.TpSpec("llama-tiny", prompt=32, gen=16, compiled=False)
+            spec_t = tp_decode.TpSpec("llama-tiny", dtype="fp32", prompt=32, gen=16, compiled=False)
         else:
             spec_t = tp_decode.TpSpec("llama-3-8b", compiled=not args.eager_decode)
         for n in scales:
