@@ -491,7 +491,7 @@ HEADLINE_COLUMNS = [
     "machine", "name", "vendor", "form", "decode_tok_s", "decode_provenance", "decode_setting", "decode_source",
     "prefill_tok_s", "prefill_provenance", "prefill_setting", "price_usd", "price_kind", "price_date",
     "watts", "watts_basis", "watts_provenance", "tokens_per_dollar", "tokens_per_dollar_provenance",
-    "tokens_per_joule", "tokens_per_joule_provenance", "tok_s_per_usable_gb", "usable_gb", "usd_per_usable_gb",
+    "tokens_per_dollar_note", "tokens_per_joule", "tokens_per_joule_provenance", "tok_s_per_usable_gb", "usable_gb", "usd_per_usable_gb",
     "largest_4bit_b", "largest_8bit_b", "largest_16bit_b",
 ]
 
@@ -513,13 +513,19 @@ def cost_metrics(tps: float | None, prov: str | None, avg_w: float | None, power
     if m["price_kind"] == "cloud_hourly":
         tpd, tpd_prov = tokens_per_dollar_cloud(tps, price), weakest(prov, price_prov)
     elif watts is None:
-        tpd, tpd_prov = None, None  # electricity unknown: leave it out rather than count it as 0
+        # No power figure at all: the price alone gives an upper bound, labelled as an estimate and
+        # said so in tokens_per_dollar_note (electricity is not counted as 0 silently).
+        tpd, tpd_prov = tokens_per_dollar_purchase(tps, price, None, a), "estimated"
     else:
         tpd, tpd_prov = tokens_per_dollar_purchase(tps, price, watts, a), weakest(prov, price_prov, wprov)
     tpj = tokens_per_joule(tps, watts)
+    note = None
+    if tpd is not None and watts is None and m["price_kind"] != "cloud_hourly":
+        note = "upper bound: no power figure, so electricity is not counted"
     return {
         "watts": watts, "watts_basis": basis, "watts_provenance": wprov,
         "tokens_per_dollar": tpd, "tokens_per_dollar_provenance": tpd_prov if tpd is not None else None,
+        "tokens_per_dollar_note": note,
         "tokens_per_joule": tpj, "tokens_per_joule_provenance": weakest(prov, wprov) if tpj is not None else None,
     }
 
@@ -531,7 +537,7 @@ def priced(results: pd.DataFrame, machines: pd.DataFrame, a: Assumptions) -> pd.
     extra = [cost_metrics(r.tokens_per_s, r.provenance, r.avg_w, r.power_covers, by_id.loc[r.machine], a)
              for r in d.itertuples()]
     cols = ["watts", "watts_basis", "watts_provenance", "tokens_per_dollar", "tokens_per_dollar_provenance",
-            "tokens_per_joule", "tokens_per_joule_provenance"]
+            "tokens_per_dollar_note", "tokens_per_joule", "tokens_per_joule_provenance"]
     extra_df = pd.DataFrame(extra, index=d.index, columns=cols)
     d = d.drop(columns=["tokens_per_joule"]).join(extra_df)
     d["setting"] = [setting_label(row) for _, row in d.iterrows()]
@@ -542,7 +548,7 @@ HEADLINE_COLUMNS = [
     "machine", "name", "vendor", "form", "decode_tok_s", "decode_provenance", "decode_setting", "decode_source",
     "prefill_tok_s", "prefill_provenance", "prefill_setting", "price_usd", "price_kind", "price_date",
     "watts", "watts_basis", "watts_provenance", "tokens_per_dollar", "tokens_per_dollar_provenance",
-    "tokens_per_joule", "tokens_per_joule_provenance", "tok_s_per_usable_gb", "usable_gb", "usd_per_usable_gb",
+    "tokens_per_dollar_note", "tokens_per_joule", "tokens_per_joule_provenance", "tok_s_per_usable_gb", "usable_gb", "usd_per_usable_gb",
     "largest_4bit_b", "largest_8bit_b", "largest_16bit_b",
 ]
 
@@ -616,7 +622,10 @@ def winners(headline: pd.DataFrame) -> list[Winner]:
             top = pool.sort_values(col, ascending=False).iloc[0]
             w.machine, w.name, w.value = top["machine"], top["name"], float(top[col])
             w.provenance, w.setting = top[prov_col], top["decode_setting"]
-            if col != "tok_s_per_usable_gb" and top["watts_provenance"] == "estimated":
+            if col == "tokens_per_dollar" and isinstance(top["tokens_per_dollar_note"], str):
+                w.note = w.note or top["tokens_per_dollar_note"]
+            uses_power = col == "tokens_per_joule" or (col == "tokens_per_dollar" and top["price_kind"] != "cloud_hourly")
+            if uses_power and top["watts_provenance"] == "estimated":
                 w.note = w.note or f"power from specs: {top['watts_basis']}"
         out.append(w)
     return out

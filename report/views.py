@@ -44,7 +44,8 @@ def headline_basis(r: Report) -> str:
         f"Decode of an 8B-class model (Llama-2-7B / Llama-3-8B), batch 1; {basis}; per machine the best "
         f"provenance available (measured, then published, then a spec-based ceiling). Tokens per dollar: "
         f"{a.amortisation_years:g} years at {a.hours_per_day:g} h/day × {a.utilisation:.0%} use, price plus "
-        f"electricity at {a.usd_per_kwh:g} USD/kWh; cloud: tokens per hour ÷ hourly price. {PROV_NOTE}")
+        f"electricity at {a.usd_per_kwh:g} USD/kWh (≤: an upper bound, no power figure for the machine); "
+        f"cloud: tokens per hour ÷ hourly price. {PROV_NOTE}")
 
 
 def headline_table(r: Report) -> str:
@@ -69,13 +70,19 @@ def headline_table(r: Report) -> str:
         ("Decode tokens/s", P.col("decode_tok_s", prov="decode_provenance"), True),
         ("Prefill tokens/s", P.col("prefill_tok_s", prov="prefill_provenance"), True),
         ("Price USD", price, True),
-        ("Tokens per USD", P.col("tokens_per_dollar", prov="tokens_per_dollar_provenance"), True),
+        ("Tokens per USD", tokens_per_usd, True),
         ("Tokens per J", P.col("tokens_per_joule", prov="tokens_per_joule_provenance"), True),
         ("Tokens/s per usable GB", P.col("tok_s_per_usable_gb", prov="decode_provenance"), True),
         ("Usable GB", P.col("usable_gb"), True),
         ("USD per usable GB", P.col("usd_per_usable_gb"), True),
         ("Largest model, B params (4 / 8 / 16-bit)", largest, True),
     ], highlight=lambda row: row["machine"] in best.values())
+
+
+def tokens_per_usd(row: pd.Series) -> str:
+    cell = P.col("tokens_per_dollar", prov="tokens_per_dollar_provenance")(row)
+    note = row.get("tokens_per_dollar_note")
+    return f'<span title="{P.esc(note)}">≤ {cell}</span>' if isinstance(note, str) and note else cell
 
 
 def headline_csv(r: Report) -> str:
@@ -109,7 +116,7 @@ def results_table(d: pd.DataFrame, with_roofline: bool) -> str:
         ("Workload", P.text("workload"), False),
         ("Setting", P.text("setting"), False),
         ("Tokens/s", P.col("tokens_per_s", prov="provenance"), True),
-        ("Tokens per USD", P.col("tokens_per_dollar", prov="tokens_per_dollar_provenance"), True),
+        ("Tokens per USD", tokens_per_usd, True),
         ("Tokens per J", P.col("tokens_per_joule", prov="tokens_per_joule_provenance"), True),
     ]
     if with_roofline:

@@ -1,0 +1,304 @@
+"""Every report metric against hand-computed cases, from small data folders written through the models."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from collectors import store
+from collectors.records import PublishedResult
+from report import assumptions, metrics
+from report import sample_data as S
+from report.assumptions import Assumptions, AssumptionError
+
+A = Assumptions(amortisation_years=3, hours_per_day=8, utilisation=0.5, usd_per_kwh=0.2, kv_cache_gb=2.0)
+HOURS = 3 * 365 * 8 * 0.5  # 4,380 active hours over the amortisation period
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+
+
+# ---------------------------------------------------------------------------------------------
+# Formulas
+
+
+def test_active_hours() -> None:
+    assert A.active_hours() == pytest.approx(4380.0)
+
+
+def test_tokens_per_joule() -> None:
+    assert metrics.tokens_per_joule(100.0, 250.0) == pytest.approx(0.4)
+    assert metrics.tokens_per_joule(100.0, None) is None
+    assert metrics.tokens_per_joule(None, 250.0) is None
+
+
+def test_tokens_per_dollar_purchase_counts_price_and_electricity() -> None:
+    # 50 tok/s for 4,380 h = 788,400,000 tokens; 200 W for 4,380 h = 876 kWh x 0.20 = 175.20 USD.
+    got = metrics.tokens_per_dollar_purchase(50.0, 2000.0, 200.0, A)
+    assert got == pytest.approx(788_400_000 / (2000.0 + 175.2))
+
+
+def test_tokens_per_dollar_purchase_without_power_is_price_only() -> None:
+    assert metrics.tokens_per_dollar_purchase(50.0, 2000.0, None, A) == pytest.approx(788_400_000 / 2000.0)
+    assert metrics.tokens_per_dollar_purchase(50.0, None, 200.0, A) is None
+
+
+def test_tokens_per_dollar_cloud() -> None:
+    # 100 tok/s x 3,600 s = 360,000 tokens per hour at 2.50 USD/h.
+    assert metrics.tokens_per_dollar_cloud(100.0, 2.5) == pytest.approx(144_000.0)
+    assert metrics.tokens_per_dollar_cloud(None, 2.5) is None
+
+
+def test_largest_model_and_fit() -> None:
+    # 23 GB usable less 2 GB KV cache = 21 GB: 42B params at 4 bits, 21B at 8, 10.5B at 16.
+    assert metrics.largest_model_b(23.0, 4, 2.0) == pytest.approx(42.0)
+    assert metrics.largest_model_b(23.0, 8, 2.0) == pytest.approx(21.0)
+    assert metrics.largest_model_b(23.0, 16, 2.0) == pytest.approx(10.5)
+    assert metrics.largest_model_b(1.0, 16, 2.0) == 0.0
+    assert metrics.model_fits(8.0, 16, 23.0, 2.0) and not metrics.model_fits(14.0, 16, 23.0, 2.0)
+
+
+def test_roofline() -> None:
+    eff = metrics.effective_bandwidth_gbps(100.0, 15e9)
+    assert eff == pytest.approx(1500.0)
+    assert metrics.roofline_efficiency(eff, 3000.0) == pytest.approx(0.5)
+    assert metrics.roofline_decode_tokens_per_s(3000.0, 15.0) == pytest.approx(200.0)
+
+
+def test_pareto_front() -> None:
+    df = pd.DataFrame({"price": [1000, 2000, 3000, 1500, None], "tps": [50, 40, 100, 60, 500]})
+    assert metrics.pareto_front(df, "price", "tps").tolist() == [True, False, True, True, False]
+
+
+def test_weakest_provenance() -> None:
+    assert metrics.weakest("measured", "published") == "published"
+    assert metrics.weakest("measured", None, "estimated") == "estimated"
+    assert metrics.weakest("measured") == "measured"
+
+
+@pytest.mark.parametrize("model, expected", [("llama-3-8b", True), ("llama-2-7b", True), ("Llama 3.1 8B", True),
+                                             ("llama-3-70b", False), ("gpt2-124m", False), (None, False),
+                                             ("qwen3-0.6b", False)])
+def test_8b_class(model: str | None, expected: bool) -> None:
+    assert metrics.is_8b_class(model) is expected
+
+
+@pytest.mark.parametrize("dtype, expected", [("bf16", "16-bit"), ("f16", "16-bit"), ("q8_0", "8-bit"),
+                                             ("int8", "8-bit"), ("q4_0", "4-bit"), ("q4_k_m", "4-bit"),
+                                             ("fp32", "32-bit"), (None, "unknown")])
+def test_precision_class(dtype: str | None, expected: str) -> None:
+    assert metrics.precision_class(dtype) == expected
+
+
+def test_pcie_bandwidth() -> None:
+    assert metrics.pcie_gbps(4, 16) == pytest.approx(31.5)
+    assert metrics.pcie_gbps(5, 8) == pytest.approx(31.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Machines
+
+
+def test_usable_memory_rules_and_override() -> None:
+    gpu = S.machine("g", "GPU", memory_gb=24, reserve_gb=1.0)
+    mac = S.machine("m", "Mac", vendor="apple", unified=True, memory_gb=64, fraction=0.75)
+    assert metrics.usable_memory_gb(gpu, A) == pytest.approx(23.0)
+    assert metrics.usable_memory_gb(mac, A) == pytest.approx(48.0)
+    two = S.machine("g2", "Two GPUs", memory_gb=24, reserve_gb=1.0, count=2)
+    assert metrics.usable_memory_gb(two, A.model_copy(update={"vram_reserve_gb": 2.0})) == pytest.approx(44.0)
+    assert metrics.usable_memory_gb(mac, A.model_copy(update={"vram_reserve_gb": 2.0})) == pytest.approx(48.0)
+
+
+def test_current_price_prefers_newest_purchase_and_hourly_for_cloud() -> None:
+    m = S.machine("g", "GPU", price_usd=2000)
+    newer = m.prices[0].model_copy(update={"amount": 1800.0, "date": dt.date(2026, 1, 1)})
+    hourly = m.prices[0].model_copy(update={"amount": 1.5, "kind": "cloud_hourly"})
+    m = m.model_copy(update={"prices": [m.prices[0], newer, hourly]})
+    assert metrics.current_price(m).amount == 1800.0  # type: ignore[union-attr]
+    cloud = m.model_copy(update={"form": "cloud"})
+    assert metrics.current_price(cloud).kind == "cloud_hourly"  # type: ignore[union-attr]
+
+
+def test_machines_table_dollars_per_usable_gb(tmp_path: Path) -> None:
+    S.write_machine(tmp_path, S.machine("g", "GPU", memory_gb=24, reserve_gb=1.0, price_usd=2300))
+    m = metrics.machines_table(store.load(tmp_path).machines, A).iloc[0]
+    assert m["usd_per_usable_gb"] == pytest.approx(100.0)  # 2,300 USD / 23 GB
+    assert m["largest_8bit_b"] == pytest.approx(21.0)
+    assert m["host_link_gbps"] == pytest.approx(31.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# From data folders to the headline
+
+
+def folder(tmp_path: Path) -> Path:
+    """One desktop GPU measured twice, one cloud GPU, one Mac with a published figure only."""
+    S.write_machine(tmp_path, S.machine("desk", "Desk GPU", memory_gb=24, bandwidth_gbps=1000, tdp_w=400,
+                                        price_usd=2000))
+    S.write_machine(tmp_path, S.machine("cloud", "Cloud GPU", form="cloud", memory_gb=80, bandwidth_gbps=3000,
+                                        tdp_w=700, price_usd=2.5, price_kind="cloud_hourly"))
+    S.write_machine(tmp_path, S.machine("mac", "Mac", vendor="apple", form="mini", unified=True, memory_gb=64,
+                                        bandwidth_gbps=400, tdp_w=None, price_usd=2500))
+    older = [S.result("decode", [30.0, 31.0, 32.0], avg_w=190.0)]
+    store.write_run(tmp_path, S.run("desk", T0, older))
+    newer = [
+        S.result("decode", [40.0, 41.0, 42.0], avg_w=200.0, bytes_per_token=15e9),
+        S.result("decode", [60.0, 61.0, 62.0], compile_mode="reduce-overhead", avg_w=180.0),
+        S.result("prefill", [4000.0, 4100.0], avg_w=300.0),
+    ]
+    batch4 = S.result("decode", [500.0], compile_mode="reduce-overhead")
+    batch4 = batch4.model_copy(update={"params": batch4.params.model_copy(update={"batch": 4})})
+    store.write_run(tmp_path, S.run("desk", T0 + dt.timedelta(days=1), newer + [batch4]))
+    store.write_run(tmp_path, S.run("cloud", T0, [S.result("decode", [100.0, 100.0, 100.0], avg_w=500.0)]))
+    S.write_published(tmp_path, S.published("bench", [
+        PublishedResult(hardware="Mac", machine="mac", workload="decode", model="llama-2-7b", dtype="q4_0",
+                        engine="llama.cpp", batch=1, tokens_per_s=50.0),
+        PublishedResult(hardware="Desk GPU", machine="desk", workload="decode", model="llama-2-7b", dtype="q4_0",
+                        engine="llama.cpp", batch=1, tokens_per_s=150.0),
+        PublishedResult(hardware="Unknown box", workload="decode", model="llama-2-7b", dtype="q4_0",
+                        engine="llama.cpp", batch=1, tokens_per_s=10.0),
+    ]))
+    S.write_published(tmp_path, S.published("seed", [
+        PublishedResult(hardware="Mac", machine="mac", workload="decode", model="8b", dtype="unknown",
+                        engine="unknown", tokens_per_s=999.0)], role="seed_article"))
+    return tmp_path
+
+
+@pytest.fixture()
+def rep(tmp_path: Path) -> metrics.Report:
+    ds = store.load(folder(tmp_path))
+    assert ds.problems == []
+    return metrics.build(ds, A)
+
+
+def row(df: pd.DataFrame, **match: object) -> pd.Series:
+    sel = df
+    for k, v in match.items():
+        sel = sel[sel[k] == v]
+    assert len(sel) == 1, f"{len(sel)} rows match {match}"
+    return sel.iloc[0]
+
+
+def test_latest_run_wins_and_counts_runs(rep: metrics.Report) -> None:
+    eager = row(rep.results, machine="desk", workload="decode", compile_mode="eager", provenance="measured")
+    assert eager["tokens_per_s"] == 41.0 and eager["n_runs"] == 2
+    assert eager["tokens_per_joule"] == pytest.approx(41.0 / 200.0)
+    assert eager["roofline_efficiency"] == pytest.approx(41.0 * 15e9 / 1e9 / 1000.0)
+
+
+def test_seed_article_is_not_evidence(rep: metrics.Report) -> None:
+    assert 999.0 not in rep.results["tokens_per_s"].tolist()
+    assert [p.id for p in rep.seed] == ["seed"]
+
+
+def test_headline_measured_first_batch_one_fastest_setting(rep: metrics.Report) -> None:
+    desk = row(rep.headline, machine="desk")
+    # measured beats the faster published 150 tok/s; the batch-4 500 tok/s is not single-stream
+    assert desk["decode_tok_s"] == 61.0 and desk["decode_provenance"] == "measured"
+    assert desk["decode_setting"] == "llama-3-8b · bf16 · torch reduce-overhead"
+    assert desk["prefill_tok_s"] == 4050.0
+    assert desk["tokens_per_dollar"] == pytest.approx(61.0 * HOURS * 3600 / (2000.0 + 180.0 * HOURS / 1000 * 0.2))
+    assert desk["tokens_per_dollar_provenance"] == "measured"
+    assert desk["tokens_per_joule"] == pytest.approx(61.0 / 180.0)
+    assert desk["tok_s_per_usable_gb"] == pytest.approx(61.0 / 23.0)
+    assert desk["usd_per_usable_gb"] == pytest.approx(2000.0 / 23.0)
+
+
+def test_headline_cloud_and_published_mac(rep: metrics.Report) -> None:
+    cloud = row(rep.headline, machine="cloud")
+    assert cloud["tokens_per_dollar"] == pytest.approx(100.0 * 3600 / 2.5)
+    assert cloud["tokens_per_joule"] == pytest.approx(100.0 / 500.0)
+    mac = row(rep.headline, machine="mac")
+    assert mac["decode_tok_s"] == 50.0 and mac["decode_provenance"] == "published"
+    # no power figure: the price alone, an upper bound labelled estimated
+    assert mac["tokens_per_dollar"] == pytest.approx(50.0 * HOURS * 3600 / 2500.0)
+    assert mac["tokens_per_dollar_provenance"] == "estimated"
+    assert "upper bound" in mac["tokens_per_dollar_note"]
+    assert pd.isna(mac["tokens_per_joule"])
+    assert mac["usable_gb"] == pytest.approx(48.0) and mac["largest_4bit_b"] == pytest.approx(92.0)
+
+
+def test_estimated_rows_are_roofline_ceilings(rep: metrics.Report) -> None:
+    est = row(rep.results, machine="desk", provenance="estimated", dtype="bf16")
+    assert est["tokens_per_s"] == pytest.approx(1000.0 / 15.01)
+    # 8.03B params at 16 bits (16.06 GB) + 2 GB KV cache fit in each machine's usable memory (23, 79,
+    # 48 GB): three machines x three precisions
+    assert (rep.results["provenance"] == "estimated").sum() == 9
+
+
+def test_unmatched_published_rows_kept_but_not_in_headline(rep: metrics.Report) -> None:
+    unknown = row(rep.results, name="Unknown box")
+    assert pd.isna(unknown["machine"]) and unknown["provenance"] == "published"
+    assert "Unknown box" not in rep.headline["name"].tolist()
+
+
+def test_winners(rep: metrics.Report) -> None:
+    w = {x.metric: x for x in rep.winners}
+    # tokens per USD: desk 61 tok/s over 3 years vs cloud 144,000/USD vs Mac upper bound
+    values = {m: row(rep.headline, machine=m)["tokens_per_dollar"] for m in ("desk", "cloud", "mac")}
+    assert w["tokens_per_dollar"].machine == max(values, key=values.get)  # type: ignore[arg-type]
+    assert w["tokens_per_joule"].machine == "desk" and w["tokens_per_joule"].value == pytest.approx(61 / 180)
+    assert w["tok_s_per_usable_gb"].machine == "desk"
+
+
+def test_winners_ignore_ceilings_when_real_figures_exist(tmp_path: Path) -> None:
+    S.write_machine(tmp_path, S.machine("fast", "Fast on paper", bandwidth_gbps=5000, price_usd=1000))
+    S.write_machine(tmp_path, S.machine("real", "Measured", bandwidth_gbps=100, price_usd=1000))
+    store.write_run(tmp_path, S.run("real", T0, [S.result("decode", [5.0], avg_w=100.0)]))
+    rep = metrics.build(store.load(tmp_path), A)
+    assert all(w.machine == "real" for w in rep.winners)
+    machines_only = store.DataSet(root=tmp_path, machines=store.load(tmp_path).machines)
+    only_ceilings = metrics.build(machines_only, A)
+    assert only_ceilings.winners[0].machine == "fast" and "ceilings" in only_ceilings.winners[0].note
+
+
+def test_headline_precision_filter(rep: metrics.Report) -> None:
+    four = metrics.headline_table(rep.results, rep.machines, A.model_copy(update={"headline_precision": "4-bit"}))
+    desk = row(four, machine="desk")
+    assert desk["decode_tok_s"] == 150.0 and desk["decode_provenance"] == "published"
+
+
+def test_fit_grid(rep: metrics.Report) -> None:
+    desk = rep.fits[rep.fits["machine"] == "desk"].set_index("model_size")["fits_at"]
+    assert desk["8B"] == "16-bit" and desk["14B"] == "8-bit" and desk["32B"] == "4-bit"
+    assert desk["70B"] == "does not fit"
+
+
+def test_priced_rows(rep: metrics.Report) -> None:
+    p = metrics.priced(rep.results, rep.machines, A)
+    prefill = row(p, machine="desk", workload="prefill", provenance="measured")
+    assert prefill["tokens_per_dollar"] == pytest.approx(4050.0 * HOURS * 3600 / (2000 + 300 * HOURS / 1000 * 0.2))
+
+
+def test_empty_data_folder_builds(tmp_path: Path) -> None:
+    (tmp_path / "machines").mkdir()
+    rep = metrics.build(store.load(tmp_path), A)
+    assert rep.headline.empty and all(w.machine is None for w in rep.winners)
+
+
+# ---------------------------------------------------------------------------------------------
+# Assumptions
+
+
+def test_parse_set() -> None:
+    assert assumptions.parse_set(["usd_per_kwh=0.3", "vram_reserve_gb="]) == {"usd_per_kwh": 0.3,
+                                                                                "vram_reserve_gb": None}
+    with pytest.raises(AssumptionError, match="unknown assumption 'usd_per_kw'"):
+        assumptions.parse_set(["usd_per_kw=0.3"])
+    with pytest.raises(AssumptionError, match="usd_per_kwh"):
+        assumptions.parse_set(["usd_per_kwh=cheap"])
+    with pytest.raises(AssumptionError, match="expected name=value"):
+        assumptions.parse_set(["usd_per_kwh"])
+
+
+def test_resolve_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "_quarto.yml").write_text("params:\n  usd_per_kwh: 0.3\n  hours_per_day: 12\n")
+    monkeypatch.setenv(assumptions.ENV_VAR, json.dumps({"hours_per_day": 20}))
+    a = assumptions.resolve(tmp_path, {"amortisation_years": 5})
+    assert (a.usd_per_kwh, a.hours_per_day, a.amortisation_years, a.utilisation) == (0.3, 20, 5, 0.5)
+    monkeypatch.delenv(assumptions.ENV_VAR)
+    (tmp_path / "_quarto.yml").write_text("params:\n  utilisation: 2\n")
+    with pytest.raises(AssumptionError, match="utilisation"):
+        assumptions.resolve(tmp_path)
