@@ -16,7 +16,7 @@ def run_distributed(data: Path, machine_id: str | None, machine: Machine | None,
                     nnodes: int = 1, rdzv_endpoint: str | None = None, suite: str = "quick",
                     workloads: tuple[str, ...] | list[str] = (), device: str | None = None, energy: str = "auto",
                     no_save: bool = False, scales: list[int] | None = None, compile: bool = False,
-                    eager_decode: bool = False, timeout_s: float = 600.0, rdzv_id: str = "costperf") -> int:
+                    eager_decode: bool = False, timeout_s: float = 1800.0, rdzv_id: str = "costperf") -> int:
     """Launch through torchrun; print where the run file is and what failed. Returns the exit status."""
     from collectors.distributed.launcher import LaunchOptions, launch  # noqa: PLC0415
 
@@ -37,6 +37,8 @@ def run_distributed(data: Path, machine_id: str | None, machine: Machine | None,
         return 2
     if outcome.run_path is not None:
         print(f"Wrote {outcome.run_path}" + ("" if outcome.ok else " (with the failure recorded as an error result)"))
+    elif outcome.ok and not no_save:
+        print("Done; global rank 0 ran on another host and wrote the run file there.")
     if not outcome.ok:
         for line in outcome.failures:
             print(f"costperf: {line}", file=sys.stderr)
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--energy", choices=["auto", "off", "estimate"], default="auto")
     p.add_argument("--compile", action="store_true", help="torch.compile the DDP model (CUDA).")
     p.add_argument("--eager-decode", action="store_true", help="Tensor-parallel decode without torch.compile.")
-    p.add_argument("--timeout-s", type=float, default=600.0, help="Process-group timeout, s.")
+    p.add_argument("--timeout-s", type=float, default=1800.0, help="Process-group timeout, s.")
     p.add_argument("--no-save", action="store_true")
     a = p.parse_args(argv)
     machine = None

@@ -38,7 +38,7 @@ class LaunchOptions:
     device: str | None = None
     energy: str = "auto"
     tdp_w: float | None = None
-    timeout_s: float = 600.0
+    timeout_s: float = 1800.0
     compile: bool = False
     eager_decode: bool = False
     no_save: bool = False

@@ -82,6 +82,13 @@ def tasks_for(args: argparse.Namespace, dctx: DistContext) -> list[Task]:
             tasks.append(Task(f"train-gpt2-ddp-{spec_d.model}-n{n}", "train-gpt2-ddp", n,
                               spec_d.params(dctx.device.type, dctx.staged_through_cpu),
                               lambda c, s=spec_d, n=n: ddp_train.run(s, c, n)))
+    if dctx.device.type == "mps":
+        # FSDP's and tensor parallelism's collectives run on device tensors, which gloo cannot take
+        for name in ("train-llama-fsdp", "decode-tp"):
+            if name in wanted:
+                wanted.discard(name)
+                tasks.append(Task(f"{name}-mps", name, world, WorkloadParams(engine="torch.distributed"),
+                                  lambda c, name=name: _unsupported(c, name)))
     if "train-llama-fsdp" in wanted:
         from collectors.distributed import fsdp_train  # noqa: PLC0415
 
@@ -107,6 +114,14 @@ def tasks_for(args: argparse.Namespace, dctx: DistContext) -> list[Task]:
     return tasks
 
 
+def _unsupported(dctx: DistContext, workload: str) -> Result | None:
+    if dctx.rank != 0:
+        return None
+    return Result(workload=workload, params=WorkloadParams(engine="torch.distributed"), status="unsupported",
+                  message="needs collectives on device tensors; gloo, the only backend for MPS, takes CPU tensors",
+                  started_at=assemble._now())
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="collectors.distributed.worker")
     p.add_argument("--data", type=Path, required=True)
@@ -118,7 +133,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--device", choices=["cuda", "mps", "cpu"], default=None)
     p.add_argument("--energy", choices=["auto", "off", "estimate"], default="auto")
     p.add_argument("--tdp-w", type=float, default=None)
-    p.add_argument("--timeout-s", type=float, default=600.0)
+    p.add_argument("--timeout-s", type=float, default=1800.0)
     p.add_argument("--compile", action="store_true", help="torch.compile the DDP model (CUDA).")
     p.add_argument("--eager-decode", action="store_true", help="Tensor-parallel decode without torch.compile.")
     p.add_argument("--settings", default="{}", help="JSON of launcher settings to record.")
