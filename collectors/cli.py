@@ -227,7 +227,7 @@ def _register_commands() -> None:
 
 
 # Each module defines `COMMANDS: list[click.Command]`; its heavy imports stay inside the commands.
-COMMAND_MODULES: list[str] = ["collectors.cli_review", "collectors.cli_prices", "collectors.cli_import", "collectors.cli_report"]
+COMMAND_MODULES: list[str] = ["collectors.cli_review", "collectors.cli_prices", "collectors.cli_import", "collectors.cli_report", "collectors.cli_run"]
 
 if __name__ == "__main__":
     # `python -m collectors.cli` runs this file as __main__; command modules import

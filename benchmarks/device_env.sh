@@ -1,0 +1,11 @@
+# Source on the GPU device machine (see /work/.library/device/README.md): installs the carried
+# wheels (.whl/: pydantic, zeus, ...) and costperf itself under /tmp, puts `costperf` on PATH.
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || return 1
+export PYTHONPATH=/tmp/site
+if python3 -m pip install -q --no-deps --no-build-isolation --no-index --no-compile --target /tmp/cp . ; then
+  export PATH=/tmp/cp/bin:$PATH PYTHONPATH=/tmp/site:/tmp/cp
+else
+  export PYTHONPATH=/tmp/site:$PWD
+  costperf() { python3 -c 'from collectors.cli import main; main()' "$@"; }
+fi
+export PYTHONUNBUFFERED=1

@@ -1,0 +1,238 @@
+"""`costperf run`: run the benchmark suite on this machine and write a run record.
+
+torch is imported inside the command only, so `costperf validate` never pays for it.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from collectors import store
+from collectors.records import Machine, Result, RunRecord
+
+console = Console(highlight=False, soft_wrap=True)
+if not console.is_terminal:  # logs and CI: do not squeeze the summary table into 80 columns
+    console = Console(highlight=False, soft_wrap=True, width=200)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _load_machine(data: Path, machine_id: str) -> Machine:
+    path = data / "machines" / f"{machine_id}.yaml"
+    if not path.exists():
+        err.print(f"No machine file {path}. Create it first: costperf machine new {machine_id} --data {data} "
+                  "(then fill in its TODOs), or pass --no-save to only print results.", markup=False)
+        sys.exit(2)
+    ds = store.load(data)
+    problems = [p for p in ds.problems if p.path.resolve() == path.resolve()]
+    if problems or machine_id not in ds.machines:
+        for p in problems:
+            err.print(str(p), markup=False)
+        err.print(f"{path} is not valid: fix it (costperf validate {path}) before recording runs for it.",
+                  markup=False)
+        sys.exit(2)
+    return ds.machines[machine_id]
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.2f}" if value >= 1 else f"{value:.3g}"
+
+
+def _label(r: Result) -> str:
+    p = r.params
+    bits = [p.model, p.dtype, p.compile_mode, f"b{p.batch}" if p.batch and r.workload in ("decode", "prefill",
+                                                                                         "train-gpt2") else None]
+    extra = p.extra
+    for key in ("host_memory", "device"):
+        if key in extra:
+            bits.append(str(extra[key]))
+    return " ".join(b for b in bits if b)
+
+
+def derived(r: Result, record: RunRecord, machine: Machine | None) -> str:
+    """Roofline share for decode (against this run's measured copy bandwidth) and MFU for training
+    (against the machine file's peak): console only, the report computes its own."""
+    if r.throughput is None:
+        return ""
+    if r.workload == "decode" and r.bytes_per_token and r.params.batch == 1:
+        copy = [x for x in record.results if x.workload == "memcpy" and x.throughput]
+        if copy:
+            bw = r.bytes_per_token * r.throughput.median / 1e9
+            return f"{bw:,.0f} GB/s = {100 * bw / copy[0].throughput.median:.0f}% of copy BW"
+    if r.workload == "train-gpt2" and r.flops_per_token and machine is not None:
+        peak = machine.accelerators[0].peak_bf16_tflops
+        if peak and record.environment.backend == "cuda":
+            return f"MFU {100 * r.flops_per_token * r.throughput.median / (peak * 1e12):.1f}%"
+    return ""
+
+
+def summary(record: RunRecord, machine: Machine | None) -> Table:
+    t = Table(title=f"costperf run: {record.suite} suite on {record.machine} ({record.environment.backend}), "
+                    f"{record.status}")
+    for col, just in [("workload", "left"), ("setting", "left"), ("status", "left"), ("median", "right"),
+                      ("unit", "left"), ("cv %", "right"), ("warm-up s", "right"), ("avg W", "right"),
+                      ("J/token", "right"), ("note", "left")]:
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for r in record.results:
+        if r.workload == "fit":
+            continue
+        st = r.throughput
+        e = r.energy
+        jt = f"{e.joules / e.tokens:.3g}" if e and e.tokens else ""
+        note = derived(r, record, machine) if st else (r.message or "")[:70]
+        t.add_row(r.workload, _label(r), r.status, _fmt(st.median) if st else "", st.unit if st else "",
+                  f"{100 * st.cv:.1f}" if st else "", f"{r.compile_s:.1f}" if r.compile_s is not None else "",
+                  f"{e.avg_w:.0f}" if e else "", jt, note)
+    fits = [r for r in record.results if r.workload == "fit"]
+    if fits:
+        ok = [f"{r.params.model} {r.params.dtype}" for r in fits if r.status == "ok"]
+        t.caption = f"fits in {fits[0].outputs.get('usable_memory_gb', '?')} GB usable: " + (", ".join(ok) or "none")
+    return t
+
+
+@click.command("run")
+@click.option("--suite", type=click.Choice(["quick", "standard"]), default="quick", show_default=True,
+              help="quick: tiny shapes, ~1 min on a laptop CPU; standard: the full suite (8B decode, GPT-2 training).")
+@click.option("--workload", "workloads", multiple=True, metavar="NAME",
+              help="Only these workloads (decode, prefill, train-gpt2, matmul, memcpy, h2d, d2h, toy-mlp, fit) "
+                   "or task ids (see --list); repeatable.")
+@click.option("--machine", "machine_id", metavar="ID", help="Machine id: data/machines/ID.yaml must exist and validate.")
+@click.option("--device", type=click.Choice(["cuda", "mps", "cpu"]), default=None,
+              help="Override the device (default: cuda, then mps, then cpu).")
+@click.option("--energy", type=click.Choice(["auto", "off", "estimate"]), default="auto", show_default=True,
+              help="auto: measure with zeus (NVML, Apple IOReport, RAPL) where possible; estimate: the machine "
+                   "file's TDP x time, labelled estimated; off: none.")
+@click.option("--power-estimate", is_flag=True, help="Same as --energy estimate.")
+@click.option("--no-save", is_flag=True, help="Print the summary only; write no run file.")
+@click.option("--list", "list_only", is_flag=True, help="List the suite's tasks and exit.")
+@click.option("--data", "data", type=click.Path(path_type=Path, file_okay=False), default=Path("data"),
+              show_default=True, help="The data folder (machines/, runs/, published/).")
+@click.option("--nproc-per-node", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Distributed workloads through torchrun, N ranks on this host (one per GPU): allreduce, "
+                   "train-gpt2-ddp, train-llama-fsdp, decode-tp (collectors/distributed).")
+@click.option("--nnodes", type=click.IntRange(min=1), default=1, show_default=True, metavar="M",
+              help="Distributed: hosts taking part; run the same command on each.")
+@click.option("--rdzv-endpoint", metavar="HOST:PORT", default=None,
+              help="Distributed: torchrun rendezvous address, the same on every host (needed with --nnodes > 1).")
+def run_command(suite: str, workloads: tuple[str, ...], machine_id: str | None, device: str | None, energy: str,
+                power_estimate: bool, no_save: bool, list_only: bool, data: Path, nproc_per_node: int | None = None,
+                nnodes: int = 1, rdzv_endpoint: str | None = None) -> None:
+    """Run the benchmark suite here and write data/runs/MACHINE/<UTC stamp>.json.
+
+    Shows progress with the current task and an ETA, then a summary table. Ctrl-C stops the run and
+    writes what finished as a record marked interrupted (or nothing, if nothing finished).
+
+    \b
+    Examples:
+      costperf run --suite quick --no-save            try it: tiny shapes, about a minute on a CPU
+      costperf run --suite standard --machine h100-sxm
+      costperf run --suite standard --machine h100-sxm --workload decode --workload train-gpt2
+      costperf run --suite quick --machine my-desktop --nproc-per-node 2 --device cpu   two gloo ranks
+    """
+    import datetime as dt  # noqa: PLC0415
+
+    from collectors.cli import costperf_version  # noqa: PLC0415
+
+    if not no_save and not list_only and not machine_id:
+        raise click.UsageError("name the machine with --machine ID (a file in data/machines/), or pass --no-save")
+    machine = _load_machine(data, machine_id) if machine_id else None
+    try:
+        import torch  # noqa: F401, PLC0415
+    except ImportError:
+        err.print("costperf run needs torch: pip install 'costperf[bench]' (see README).", markup=False)
+        sys.exit(2)
+    if nproc_per_node is not None:
+        from collectors.distributed.cli import run_distributed  # noqa: PLC0415
+
+        sys.exit(run_distributed(data, machine_id, machine, nproc_per_node, nnodes, rdzv_endpoint, suite, workloads,
+                                 device, "estimate" if power_estimate else energy, no_save))
+    from collectors import runner  # noqa: PLC0415
+
+    opts = runner.RunOptions(suite=suite, workloads=workloads, device=device,
+                             energy="estimate" if power_estimate else energy)
+    if list_only:
+        try:
+            ctx, tasks, info = runner.prepare(opts, machine)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        for t in tasks:
+            console.print(f"{t.id:45s} {t.workload:12s} ~{t.est_s:.0f} s", markup=False)
+        return
+    if workloads:
+        try:
+            _, tasks, _ = runner.prepare(opts, machine)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        if not tasks:
+            raise click.UsageError(f"--workload {' '.join(workloads)} matches no task of the {suite} suite (see --list)")
+
+    previous = signal.signal(signal.SIGTERM, _sigterm)
+    state = runner.RunState(started_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
+    record = _run_with_progress(opts, machine, machine_id or "unsaved", costperf_version(), state)
+    signal.signal(signal.SIGTERM, previous)
+    console.print(summary(record, machine))
+    if no_save:
+        return
+    if record.status == "interrupted" and not record.results:
+        err.print("Interrupted before any workload finished: nothing written.", markup=False)
+        sys.exit(130)
+    path = store.write_run(data, record)
+    console.print(f"Wrote {path} ({len(record.results)} results, {record.status}).", markup=False)
+    failed = [r for r in record.results if r.status in ("error", "oom")]
+    if failed:
+        err.print(f"{len(failed)} workload(s) failed: " + ", ".join(f"{r.workload} ({r.status})" for r in failed),
+                  markup=False)
+    if record.status == "interrupted":
+        sys.exit(130)
+    if failed:
+        sys.exit(1)
+
+
+def _sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _run_with_progress(opts: Any, machine: Machine | None, machine_id: str, version: str, state: Any) -> RunRecord:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn  # noqa: PLC0415
+
+    from collectors import runner  # noqa: PLC0415
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), TextColumn("ETA"),
+                        TimeRemainingColumn(), console=err, transient=False)
+    bar: dict[str, Any] = {}
+    log = err.is_terminal is False
+
+    def on_start(task: Any, i: int, n: int) -> None:
+        if "id" not in bar:
+            bar["id"] = progress.add_task("starting", total=None)
+        progress.update(bar["id"], description=f"[{i + 1}/{n}] {task.id}")
+
+    def on_done(task: Any, results: list[Result], seconds: float) -> None:
+        progress.advance(bar["id"], task.est_s)
+        if log:
+            for r in results:
+                fig = f"{_fmt(r.throughput.median)} {r.throughput.unit} (cv {100 * r.throughput.cv:.1f}%)" \
+                    if r.throughput else (r.message or "")[:100]
+                err.print(f"  {task.id}: {r.status} {fig}", markup=False)
+            err.print(f"  ({seconds:.1f} s)", markup=False)
+
+    try:
+        ctx, tasks, _ = runner.prepare(opts, machine)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    total = sum(t.est_s for t in tasks)
+    with progress:
+        bar["id"] = progress.add_task("starting", total=total)
+        try:
+            return runner.run(opts, machine, machine_id, version, on_start, on_done, state)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+
+
+COMMANDS = [run_command]

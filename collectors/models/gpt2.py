@@ -1,0 +1,131 @@
+"""A GPT-2-style model for the training workload, after nanoGPT's model.py.
+
+Weights are random and tied (embedding = output layer), as in GPT-2. The vocabulary is padded to
+50304 (a multiple of 64, as nanoGPT does) so matrix shapes suit tensor cores; the parameter count
+is still reported for the published 50257 vocabulary.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class GPT2Config:
+    name: str
+    block_size: int = 1024
+    vocab_size: int = 50304  # 50257 padded up to a multiple of 64
+    n_layer: int = 12
+    n_head: int = 12
+    n_embd: int = 768
+    published_params: float | None = None
+
+    def n_params(self, vocab_size: int | None = None, non_embedding: bool = False) -> int:
+        """Parameters with a tied output layer; `non_embedding` drops token and position tables."""
+        v = self.vocab_size if vocab_size is None else vocab_size
+        d = self.n_embd
+        per_layer = 2 * d + (3 * d * d + 3 * d) + (d * d + d) + 2 * d + (4 * d * d + 4 * d) + (4 * d * d + d)
+        embeddings = v * d + self.block_size * d
+        total = embeddings + self.n_layer * per_layer + 2 * d
+        return total - embeddings if non_embedding else total
+
+    def flops_per_token(self, seq_len: int) -> int:
+        """Training FLOPs per token: 6N + 12 L H Q T (PaLM appendix B, as nanoGPT's estimate_mfu),
+        N without the position table (token embedding counted: it is the output layer's matmul)."""
+        n = self.n_params() - self.block_size * self.n_embd
+        head_dim = self.n_embd // self.n_head
+        return 6 * n + 12 * self.n_layer * self.n_head * head_dim * seq_len
+
+
+CONFIGS: dict[str, GPT2Config] = {
+    c.name: c
+    for c in [
+        GPT2Config("gpt2-tiny", block_size=64, vocab_size=512, n_layer=2, n_head=2, n_embd=64),
+        GPT2Config("gpt2-124m", published_params=124e6),
+    ]
+}
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, cfg: GPT2Config):
+        super().__init__()
+        self.n_head = cfg.n_head
+        self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
+        self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, c = x.shape
+        q, k, v = self.c_attn(x).split(c, dim=2)
+        q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.c_proj(y.transpose(1, 2).contiguous().view(b, t, c))
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: GPT2Config):
+        super().__init__()
+        self.c_fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd)
+        self.c_proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: GPT2Config):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(cfg.n_embd)
+        self.attn = CausalSelfAttention(cfg)
+        self.ln_2 = nn.LayerNorm(cfg.n_embd)
+        self.mlp = MLP(cfg)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT2(nn.Module):
+    def __init__(self, cfg: GPT2Config):
+        super().__init__()
+        self.cfg = cfg
+        self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+        self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd)
+        self.h = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.ln_f = nn.LayerNorm(cfg.n_embd)
+        self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
+        self.lm_head.weight = self.wte.weight  # tied, as GPT-2
+        for p in self.parameters():
+            if p.dim() >= 2:
+                nn.init.normal_(p, 0.0, 0.02)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        t = idx.shape[1]
+        pos = torch.arange(t, device=idx.device)
+        x = self.wte(idx) + self.wpe(pos)
+        for block in self.h:
+            x = block(x)
+        logits = self.lm_head(self.ln_f(x))
+        # autocast runs cross_entropy in float32 itself; an explicit .float() would materialise a copy
+        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
+
+
+def build(name: str, device: torch.device | str) -> GPT2:
+    with torch.device(device):
+        return GPT2(CONFIGS[name])
+
+
+def adamw(model: nn.Module, device_type: str, lr: float = 6e-4) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only; fused on CUDA (and MPS where torch has it)."""
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}]
+    fused = device_type in ("cuda", "mps") and "fused" in inspect.signature(torch.optim.AdamW).parameters
+    try:
+        return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95), fused=fused)
+    except RuntimeError:  # fused not implemented for this device in this torch
+        return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95))

@@ -1,0 +1,178 @@
+"""LLM inference: prefill (prompt 512) and decode (new tokens after a 512-token prompt).
+
+The llama-bench convention (pp512 / tg128), batch 1 plus larger batches for throughput; bf16,
+fp16 and int8 weight-only. Each runs eager and compiled, and the mode is recorded with the figure.
+Compiled decode follows gpt-fast: static KV cache, one decode step under
+torch.compile(mode="reduce-overhead", fullgraph=True) so it replays as a CUDA graph, inductor's
+coordinate-descent tuning on. On MPS and CPU the compiled mode is the default (no CUDA graphs).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+
+from collectors.models import llama
+from collectors.models.int8 import quantize_int8, use_gemv_kernel
+from collectors.records import Result, WorkloadParams
+from collectors.workloads.common import Context, failed_result, free_memory, measure, now, ok_result, \
+    reset_peak_memory, warmup
+
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.bfloat16}
+DTYPE_LABEL = {"bf16": "bf16", "fp16": "fp16", "int8": "int8-weight-only"}
+
+
+@dataclass(frozen=True)
+class LlmSpec:
+    workload: str  # prefill | decode
+    model: str
+    dtype: str  # bf16 | fp16 | int8
+    compiled: bool
+    batch: int = 1
+    prompt: int = 512
+    gen: int = 128
+
+    @property
+    def context(self) -> int:
+        return self.prompt + self.gen
+
+    def compile_mode(self, device_type: str) -> str:
+        if not self.compiled:
+            return "eager"
+        return "reduce-overhead" if device_type == "cuda" and self.workload == "decode" else "default"
+
+    def params(self, device_type: str) -> WorkloadParams:
+        return WorkloadParams(
+            model=self.model, dtype=DTYPE_LABEL[self.dtype], batch=self.batch, prompt_tokens=self.prompt,
+            gen_tokens=self.gen if self.workload == "decode" else 0, compile_mode=self.compile_mode(device_type),
+            engine="torch", extra={"context": self.context, "weights": "random", "sampling": "greedy",
+                                   **({k: v for k, v in knobs().items()} if device_type == "cuda" else {})},
+        )
+
+
+def memory_needed_gb(model: str, dtype: str, batch: int, context: int) -> float:
+    cfg = llama.CONFIGS[model]
+    return llama.memory_needed_bytes(cfg, 1 if dtype == "int8" else 2, batch, context) / 1e9
+
+
+def bytes_per_token(model: str, dtype: str) -> float:
+    return float(llama.weight_bytes_per_token(llama.CONFIGS[model], 1 if dtype == "int8" else 2))
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() not in ("0", "false", "no", "")
+
+
+def knobs() -> dict[str, bool]:
+    """How the compiled paths are tuned (recorded with each figure). COSTPERF_COORD_DESCENT: inductor's
+    coordinate-descent tuning (gpt-fast turns it on; it lengthens compiling). COSTPERF_TRITON_GEMV: the
+    batch-1 Triton GEMV for 16-bit linear layers instead of cuBLAS (int8 always uses it on CUDA)."""
+    return {"coordinate_descent_tuning": _env_flag("COSTPERF_COORD_DESCENT", False),
+            "triton_gemv_16bit": _env_flag("COSTPERF_TRITON_GEMV", True)}
+
+
+def _configure_inductor() -> None:
+    import torch._inductor.config as inductor  # noqa: PLC0415
+
+    inductor.coordinate_descent_tuning = knobs()["coordinate_descent_tuning"]
+    inductor.triton.unique_kernel_names = True
+    inductor.fx_graph_cache = True
+
+
+def get_model(ctx: Context, model: str, dtype: str) -> llama.Llama:
+    """The model for (model, dtype), built once and kept while consecutive tasks use it.
+    int8 is derived from the bf16 model in place (its linear layers swapped), so a bf16 model is
+    dropped once an int8 one is asked for."""
+    key = f"llama:{model}:{dtype}"
+    if key in ctx.cache:
+        return ctx.cache[key]
+    bf16_key = f"llama:{model}:bf16"
+    base = ctx.cache.pop(bf16_key, None) if dtype == "int8" else None
+    for k in [k for k in ctx.cache if k.startswith("llama:")]:
+        del ctx.cache[k]
+    free_memory(ctx.device)
+    if base is None:
+        base = llama.build(model, DTYPES[dtype], ctx.device)
+    if dtype == "int8":
+        quantize_int8(base, random=True)
+    elif ctx.kind == "cuda" and knobs()["triton_gemv_16bit"]:
+        use_gemv_kernel(base)
+    ctx.cache[key] = base
+    return base
+
+
+def _decode_step(model: llama.Llama, tokens: torch.Tensor, input_pos: torch.Tensor) -> torch.Tensor:
+    logits = model(tokens, input_pos)
+    return logits[:, -1].argmax(dim=-1, keepdim=True)
+
+
+def _prefill(model: llama.Llama, tokens: torch.Tensor, input_pos: torch.Tensor) -> torch.Tensor:
+    return model(tokens, input_pos)[:, -1].argmax(dim=-1, keepdim=True)
+
+
+def _sdpa_context(device_type: str):  # noqa: ANN202
+    # gpt-fast runs decode attention through the math kernel: with one query and a boolean mask it
+    # is what inductor fuses best
+    from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: PLC0415
+
+    return sdpa_kernel([SDPBackend.MATH]) if device_type == "cuda" else _null()
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *a: object) -> None:
+        return None
+
+
+def run(spec: LlmSpec, ctx: Context) -> Result:
+    started = now()
+    params = spec.params(ctx.kind)
+    need = memory_needed_gb(spec.model, spec.dtype, spec.batch, spec.context)
+    extra = {"bytes_per_token": bytes_per_token(spec.model, spec.dtype), "memory_needed_gb": need}
+    if ctx.usable_memory_gb is not None and need > ctx.usable_memory_gb:
+        return Result(workload=spec.workload, params=params, status="does_not_fit", started_at=started,
+                      message=f"needs {need:.1f} GB (weights + KV cache for {spec.context} tokens), "
+                              f"usable {ctx.usable_memory_gb:.1f} GB: not tried", **extra)
+    try:
+        model = get_model(ctx, spec.model, spec.dtype)
+        reset_peak_memory(ctx.device)
+        model.setup_caches(spec.batch, spec.context)
+        if spec.compiled:
+            _configure_inductor()
+            torch._dynamo.reset()
+        gen = torch.Generator(device="cpu").manual_seed(0)
+        vocab = model.cfg.vocab_size
+        prompt = torch.randint(0, vocab, (spec.batch, spec.prompt), generator=gen).to(ctx.device)
+        prompt_pos = torch.arange(spec.prompt, device=ctx.device)
+        with torch.no_grad(), _sdpa_context(ctx.kind):
+            if spec.workload == "prefill":
+                fn = torch.compile(_prefill, fullgraph=True, dynamic=False) if spec.compiled else _prefill
+
+                def call() -> None:
+                    fn(model, prompt, prompt_pos)
+
+                compile_s = warmup(call, ctx)
+                timed = measure(call, spec.batch * spec.prompt, "tokens/s", ctx,
+                                tokens_per_call=spec.batch * spec.prompt)
+            else:
+                step = (torch.compile(_decode_step, mode=params.compile_mode, fullgraph=True, dynamic=False)
+                        if spec.compiled else _decode_step)
+                first = _prefill(model, prompt, prompt_pos)
+                positions = [torch.tensor([spec.prompt + i], device=ctx.device) for i in range(spec.gen)]
+
+                def call() -> None:
+                    tok = first
+                    for pos in positions:
+                        tok = step(model, tok, pos).clone()
+
+                compile_s = warmup(call, ctx)
+                timed = measure(call, spec.batch * spec.gen, "tokens/s", ctx, tokens_per_call=spec.batch * spec.gen)
+        return ok_result(spec.workload, params, timed, started, ctx, compile_s=compile_s, **extra)
+    except Exception as exc:  # noqa: BLE001 - an OOM or a backend gap becomes a record; the suite goes on
+        free_memory(ctx.device)
+        return failed_result(spec.workload, params, exc, started).model_copy(update=extra)

@@ -1,0 +1,135 @@
+"""The quick and standard suites: ordered lists of tasks, each one workload at one setting.
+
+quick: tiny shapes, eager (plus compiled decode on CUDA), short timing windows; finishes in well
+under 2 minutes on a 2-core CPU. standard: the full suite of issue 4 with the largest Llama-3 shape
+that fits in bf16 (8B on a 24 GB+ GPU), 2-second timing windows, compile included; under
+10 minutes on an H100.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from collectors.records import Result
+from collectors.workloads import fit, llm, micro, toy, train
+from collectors.workloads.common import Context, TimingPolicy
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str  # unique within the suite, e.g. decode-llama-3-8b-bf16-compiled-b1
+    workload: str  # the Result.workload it produces
+    est_s: float  # expected seconds, for the progress bar's ETA
+    fn: Callable[[Context], list[Result]]
+
+
+def _one(fn: Callable[[Context], Result]) -> Callable[[Context], list[Result]]:
+    return lambda ctx: [fn(ctx)]
+
+
+POLICIES = {
+    "quick": TimingPolicy(min_reps=5, min_time_s=0.2, max_time_s=5.0, warmup_reps=1),
+    "standard": TimingPolicy(min_reps=5, min_time_s=2.0, max_time_s=30.0, warmup_reps=2),
+}
+
+PRIMARY_MODELS = ["llama-3-8b", "llama-3-3b", "llama-3-1b"]
+
+
+def primary_model(ctx: Context) -> str:
+    """The largest Llama-3 shape whose bf16 weights + KV cache fit; the 1B on a CPU (8B decode on a
+    laptop CPU would take the suite's whole budget)."""
+    if ctx.kind == "cpu":
+        return "llama-3-1b"
+    for name in PRIMARY_MODELS:
+        if ctx.usable_memory_gb is None or llm.memory_needed_gb(name, "bf16", 16, 640) <= ctx.usable_memory_gb:
+            return name
+    return PRIMARY_MODELS[-1]
+
+
+def _llm_task(spec: llm.LlmSpec, est_s: float) -> Task:
+    mode = "compiled" if spec.compiled else "eager"
+    tid = f"{spec.workload}-{spec.model}-{spec.dtype}-{mode}-b{spec.batch}"
+    return Task(tid, spec.workload, est_s, _one(lambda ctx: llm.run(spec, ctx)))
+
+
+def _micro_tasks(ctx: Context, quick: bool) -> list[Task]:
+    gpu = ctx.kind == "cuda"
+    copy_mb = (256 if gpu else 64) if quick else (1024 if ctx.kind != "cpu" else 256)
+    copy_inner = 10 if gpu else 1
+    xfer_mb = 64 if quick else 256
+    mm = (2048 if gpu else 256) if quick else (8192 if ctx.kind != "cpu" else 1024)
+    tasks = [Task("memcpy", "memcpy", 3, _one(lambda c: micro.run_copy(micro.CopySpec("memcpy", copy_mb, None, copy_inner), c)))]
+    for kind in ("h2d", "d2h"):
+        for pinned in (True, False):
+            spec = micro.CopySpec(kind, xfer_mb, pinned)
+            tasks.append(Task(f"{kind}-{'pinned' if pinned else 'pageable'}", kind, 3,
+                              _one(lambda c, s=spec: micro.run_copy(s, c))))
+    for dtype in ("bf16", "fp16", "fp32"):
+        inner = 10 if gpu and dtype != "fp32" and not quick else 1
+        spec = micro.MatmulSpec(dtype, mm, inner)
+        tasks.append(Task(f"matmul-{dtype}", "matmul", 3, _one(lambda c, s=spec: micro.run_matmul(s, c))))
+    return tasks
+
+
+def _toy_tasks(ctx: Context) -> list[Task]:
+    tasks = [Task("toy-mlp", "toy-mlp", 3, _one(lambda c: toy.run(toy.ToySpec(), c)))]
+    if ctx.kind != "cpu":
+        tasks.append(Task("toy-mlp-cpu", "toy-mlp", 3, _one(lambda c: toy.run(toy.ToySpec(on_cpu=True), c))))
+    return tasks
+
+
+def quick(ctx: Context) -> list[Task]:
+    m = "llama-tiny"
+    tasks = _micro_tasks(ctx, quick=True) + _toy_tasks(ctx)
+    tasks.append(Task("fit", "fit", 0.1, lambda c: fit.run_all(c)))
+    for dtype in ("bf16", "fp16", "int8"):
+        tasks.append(_llm_task(llm.LlmSpec("prefill", m, dtype, False, prompt=64, gen=16), 1))
+        tasks.append(_llm_task(llm.LlmSpec("decode", m, dtype, False, prompt=64, gen=16), 2))
+    if ctx.kind == "cuda":  # compiling on a 2-core CPU would take the quick suite's whole budget
+        tasks.append(_llm_task(llm.LlmSpec("decode", m, "bf16", True, prompt=64, gen=16), 20))
+    tasks.append(Task("train-gpt2-tiny-eager-b4", "train-gpt2", 2,
+                      _one(lambda c: train.run(train.TrainSpec("gpt2-tiny", batch=4, seq_len=64), c))))
+    return tasks
+
+
+def standard(ctx: Context) -> list[Task]:
+    m = primary_model(ctx)
+    compiled = True
+    tasks = _micro_tasks(ctx, quick=False) + _toy_tasks(ctx)
+    tasks.append(Task("fit", "fit", 0.1, lambda c: fit.run_all(c)))
+    eager_gen = 32  # eager decode is launch-bound and slow: fewer tokens per repeat, recorded
+    # fp16 first, then bf16, then int8, which is derived in place from the bf16 model
+    tasks += [
+        _llm_task(llm.LlmSpec("prefill", m, "fp16", False), 5),
+        _llm_task(llm.LlmSpec("decode", m, "fp16", False, gen=eager_gen), 8),
+        _llm_task(llm.LlmSpec("decode", m, "fp16", compiled), 70),
+        _llm_task(llm.LlmSpec("prefill", m, "bf16", False), 5),
+        _llm_task(llm.LlmSpec("prefill", m, "bf16", compiled), 50),
+        _llm_task(llm.LlmSpec("decode", m, "bf16", False, gen=eager_gen), 8),
+        _llm_task(llm.LlmSpec("decode", m, "bf16", compiled), 70),
+        _llm_task(llm.LlmSpec("decode", m, "bf16", compiled, batch=4), 45),
+        _llm_task(llm.LlmSpec("decode", m, "bf16", compiled, batch=16), 45),
+        _llm_task(llm.LlmSpec("decode", m, "int8", False, gen=eager_gen), 8),
+        _llm_task(llm.LlmSpec("decode", m, "int8", compiled), 70),
+    ]
+    big = ctx.kind != "cpu"
+    tasks += [
+        Task("train-gpt2-124m-eager-b16", "train-gpt2", 10,
+             _one(lambda c: train.run(train.TrainSpec("gpt2-124m", batch=16 if big else 2,
+                                                      seq_len=1024 if big else 256), c))),
+        Task("train-gpt2-124m-compiled-b32", "train-gpt2", 80,
+             _one(lambda c: train.run(train.TrainSpec("gpt2-124m", batch=32 if big else 2,
+                                                      seq_len=1024 if big else 256, compiled=True), c))),
+    ]
+    return tasks
+
+
+SUITES: dict[str, Callable[[Context], list[Task]]] = {"quick": quick, "standard": standard}
+
+
+def select(tasks: list[Task], wanted: tuple[str, ...]) -> list[Task]:
+    """Tasks whose workload or id matches one of `wanted` (an id prefix also matches)."""
+    if not wanted:
+        return tasks
+    return [t for t in tasks if any(w == t.workload or t.id.startswith(w) for w in wanted)]

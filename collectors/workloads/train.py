@@ -1,0 +1,78 @@
+"""Training: full steps (forward, backward, AdamW step) of the GPT-2-style model.
+
+Synthetic tokens (nanoGPT bench.py's `real_data = False`): throughput does not depend on the data.
+bf16 autocast on CUDA and MPS; on a CPU fp32, because most CPUs emulate bf16 matrix products.
+Tokens per step = batch x sequence length; MFU is computed in the report from flops_per_token and
+the machine file's peak.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from collectors.models import gpt2
+from collectors.records import Result, WorkloadParams
+from collectors.workloads.common import Context, failed_result, free_memory, measure, now, ok_result, \
+    reset_peak_memory, warmup
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    model: str = "gpt2-124m"
+    batch: int = 16
+    seq_len: int = 1024
+    compiled: bool = False
+
+    def autocast_dtype(self, device_type: str) -> torch.dtype | None:
+        return torch.bfloat16 if device_type in ("cuda", "mps") else None
+
+    def params(self, device_type: str, fused: bool) -> WorkloadParams:
+        dt = self.autocast_dtype(device_type)
+        return WorkloadParams(
+            model=self.model, dtype="bf16-autocast" if dt is not None else "fp32", batch=self.batch,
+            seq_len=self.seq_len, compile_mode="default" if self.compiled else "eager", engine="torch",
+            extra={"optimizer": "AdamW (fused)" if fused else "AdamW", "data": "synthetic random tokens",
+                   "weights": "random"},
+        )
+
+
+def run(spec: TrainSpec, ctx: Context) -> Result:
+    started = now()
+    cfg = gpt2.CONFIGS[spec.model]
+    params = spec.params(ctx.kind, fused=False)
+    try:
+        for k in list(ctx.cache):  # the LLM models are done with by now
+            del ctx.cache[k]
+        free_memory(ctx.device)
+        reset_peak_memory(ctx.device)
+        torch.manual_seed(0)
+        model = gpt2.build(spec.model, ctx.device)
+        opt = gpt2.adamw(model, ctx.kind)
+        fused = bool(opt.defaults.get("fused"))
+        params = spec.params(ctx.kind, fused=fused)
+        fwd = torch.compile(model) if spec.compiled else model
+        if spec.compiled:
+            torch._dynamo.reset()
+        x = torch.randint(0, cfg.vocab_size, (spec.batch, spec.seq_len), device=ctx.device)
+        y = torch.randint(0, cfg.vocab_size, (spec.batch, spec.seq_len), device=ctx.device)
+        dtype = spec.autocast_dtype(ctx.kind)
+
+        def step() -> None:
+            with torch.autocast(ctx.kind, dtype=dtype, enabled=dtype is not None):
+                loss = fwd(x, y)
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+        compile_s = warmup(step, ctx, reps=3 if spec.compiled else 2)
+        tokens = spec.batch * spec.seq_len
+        timed = measure(step, tokens, "tokens/s", ctx, tokens_per_call=tokens)
+        return ok_result("train-gpt2", params, timed, started, ctx, compile_s=compile_s,
+                         flops_per_token=float(cfg.flops_per_token(spec.seq_len)))
+    except Exception as exc:  # noqa: BLE001
+        return failed_result("train-gpt2", params, exc, started)
+    finally:
+        model = opt = fwd = None  # noqa: F841
+        free_memory(ctx.device)
