@@ -63,7 +63,7 @@ def headline_table(r: Report) -> str:
         if P.is_missing(row["price_usd"]):
             return "–"
         unit = "/h" if row["price_kind"] == "cloud_hourly" else ""
-        return f"{P.number(row['price_usd'], 4)}{unit}"
+        return f"{P.number(row['price_usd'], 3)}{unit}"
 
     return P.table(h, [
         ("Machine", machine_cell, False),

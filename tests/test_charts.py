@@ -1,0 +1,112 @@
+"""The report's altair charts: valid Vega-Lite, the encodings the report promises, offline embedding."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from collectors import store
+from report import charts, metrics
+from report import sample_data as S
+from report.assumptions import Assumptions
+
+
+@pytest.fixture(scope="module")
+def rep(tmp_path_factory: pytest.TempPathFactory) -> metrics.Report:
+    root = S.write_example(tmp_path_factory.mktemp("data"), n_runs=6)
+    return metrics.build(store.load(root), Assumptions())
+
+
+@pytest.fixture(autouse=True)
+def fresh_page() -> None:
+    charts._bundle_done = False  # each page is a new kernel; tests emulate that
+
+
+def all_charts(rep: metrics.Report) -> dict[str, object]:
+    return {
+        "price": charts.price_vs_throughput(rep.headline),
+        "ranking": charts.ranking(rep.headline, "tokens_per_dollar", "t", "tokens per USD", "tokens_per_dollar_provenance"),
+        "settings": charts.settings(rep.results, "decode", "t"),
+        "fit": charts.fit_grid(rep.fits),
+    }
+
+
+def encodings(spec: dict) -> list[dict]:
+    layers = spec.get("layer", [spec])
+    return [layer.get("encoding", {}) for layer in layers]
+
+
+def test_every_chart_is_valid_vega_lite(rep: metrics.Report) -> None:
+    for name, chart in all_charts(rep).items():
+        assert chart is not None, name
+        spec = chart.to_dict()  # validates against the Vega-Lite schema; raises when invalid
+        assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/"), name
+
+
+def test_colour_is_vendor_shape_is_provenance_with_tooltips(rep: metrics.Report) -> None:
+    for name in ("price", "ranking", "settings"):
+        spec = all_charts(rep)[name].to_dict()  # type: ignore[attr-defined]
+        points = [e for e in encodings(spec) if "shape" in e]
+        assert points, name
+        enc = points[0]
+        assert enc["color"]["field"] == "vendor" and enc["shape"]["field"] == "provenance", name
+        assert enc["tooltip"], name
+        assert enc["color"]["scale"]["range"][:2] == [charts.VENDOR_COLOURS["nvidia"], charts.VENDOR_COLOURS["apple"]]
+
+
+def test_units_in_axis_titles_and_log_scale_across_decades(rep: metrics.Report) -> None:
+    spec = charts.price_vs_throughput(rep.headline).to_dict()  # type: ignore[union-attr]
+    enc = [e for e in encodings(spec) if "shape" in e][0]
+    assert "(USD" in enc["x"]["title"] and "tokens/s" in enc["y"]["title"]
+    settings = charts.settings(rep.results, "decode", "t").to_dict()  # type: ignore[union-attr]
+    x = settings["encoding"]["x"]
+    # decode figures here run from 20 to 800 tokens/s: more than a decade
+    assert x["scale"]["type"] == "log" and "log scale" in x["title"] and "tokens/s" in x["title"]
+
+
+def test_linear_scale_within_a_decade() -> None:
+    import pandas as pd
+
+    assert charts._log_or_linear(pd.Series([10.0, 50.0])).type != "log"
+    assert charts._log_or_linear(pd.Series([1.0, 50.0])).type == "log"
+
+
+def test_pareto_front_is_drawn(rep: metrics.Report) -> None:
+    spec = charts.price_vs_throughput(rep.headline).to_dict()  # type: ignore[union-attr]
+    assert any(layer["mark"]["type"] == "line" for layer in spec["layer"])
+    values = next(iter(spec["datasets"].values()))
+    assert any(v["pareto"] for v in values) and not all(v["pareto"] for v in values)
+
+
+def test_no_chart_without_data(rep: metrics.Report) -> None:
+    empty = rep.headline.iloc[0:0]
+    assert charts.price_vs_throughput(empty) is None
+    assert "No data" in charts.embed(None, empty="No data here.")
+
+
+def test_embed_inlines_the_bundle_once_per_page(rep: metrics.Report) -> None:
+    first = charts.embed(all_charts(rep)["price"])
+    second = charts.embed(all_charts(rep)["fit"])
+    assert "window.vegaEmbed=" in first and len(first) > 100_000
+    assert "window.vegaEmbed" not in second and len(second) < 100_000
+    for html in (first, second):
+        assert not re.search(r"<script[^>]*\bsrc=", html), "charts must not load scripts from anywhere"
+        assert "cdn.jsdelivr" not in html
+    ids = re.findall(r'<div id="(cp-chart-\d+)"', first + second)
+    assert len(ids) == 2 and ids[0] != ids[1]
+
+
+def test_embedded_spec_cannot_close_its_script_tag(tmp_path: Path) -> None:
+    S.write_machine(tmp_path, S.machine("evil", "</script><script>alert(1)</script>", price_usd=1000))
+    rep = metrics.build(store.load(tmp_path), Assumptions())
+    charts._bundle_done = True
+    html = charts.embed(charts.ranking(rep.headline, "usable_gb", "t", "usable GB", "decode_provenance"))
+    script = html[html.index("<script"):]
+    assert "</script><script>alert(1)" not in html
+    body = script[script.index(">") + 1:script.rindex("</script>")]
+    assert "</" not in body.replace("<\\/", "")
+    spec = json.loads(body[body.index("{"):body.rindex('}, {"actions"') + 1].replace("<\\/", "</"))
+    assert spec["datasets"]
