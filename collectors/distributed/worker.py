@@ -55,6 +55,8 @@ def default_scales(world: int) -> list[int]:
 
 
 def tasks_for(args: argparse.Namespace, dctx: DistContext) -> list[Task]:
+    """All-reduce, DDP, tensor-parallel decode, then FSDP (the heaviest last: a failure ends the
+    launch, and the results before it are kept)."""
     world = dctx.world_size
     scales = sorted({s for s in args.scales if s <= world}) or [world]
     gpu = dctx.device.type == "cuda"
@@ -89,17 +91,6 @@ def tasks_for(args: argparse.Namespace, dctx: DistContext) -> list[Task]:
                 wanted.discard(name)
                 tasks.append(Task(f"{name}-mps", name, world, WorkloadParams(engine="torch.distributed"),
                                   lambda c, name=name: _unsupported(c, name)))
-    if "train-llama-fsdp" in wanted:
-        from collectors.distributed import fsdp_train  # noqa: PLC0415
-
-        if quick or not gpu:
-            spec_f = fsdp_train.FsdpSpec("llama-tiny", batch=2, seq_len=64)
-        else:
-            spec_f = fsdp_train.FsdpSpec("llama-3-1b", batch=2, seq_len=2048)
-        for n in scales:
-            tasks.append(Task(f"train-llama-fsdp-{spec_f.model}-n{n}", "train-llama-fsdp", n,
-                              spec_f.params(dctx.device.type),
-                              lambda c, s=spec_f, n=n: fsdp_train.run(s, c, n)))
     if "decode-tp" in wanted:
         from collectors.distributed import tp_decode  # noqa: PLC0415
 
@@ -111,6 +102,17 @@ def tasks_for(args: argparse.Namespace, dctx: DistContext) -> list[Task]:
             if spec_t.shardable(n):
                 tasks.append(Task(f"decode-tp-{spec_t.model}-n{n}", "decode-tp", n, spec_t.params(dctx.device.type, n),
                                   lambda c, s=spec_t, n=n: tp_decode.run(s, c, n)))
+    if "train-llama-fsdp" in wanted:
+        from collectors.distributed import fsdp_train  # noqa: PLC0415
+
+        if quick or not gpu:
+            spec_f = fsdp_train.FsdpSpec("llama-tiny", batch=2, seq_len=64)
+        else:
+            spec_f = fsdp_train.FsdpSpec("llama-3-1b", batch=2, seq_len=2048)
+        for n in scales:
+            tasks.append(Task(f"train-llama-fsdp-{spec_f.model}-n{n}", "train-llama-fsdp", n,
+                              spec_f.params(dctx.device.type),
+                              lambda c, s=spec_f, n=n: fsdp_train.run(s, c, n)))
     return tasks
 
 
