@@ -44,6 +44,20 @@ def test_allreduce_bandwidth_as_nccl_tests() -> None:
     assert scaling.allreduce_bus_factor(1) == 0.0
 
 
+def test_group_cost_and_energy_helpers() -> None:
+    assert scaling.group_hourly_price(43.26, 8, 2) == pytest.approx(10.815)
+    assert scaling.tokens_per_dollar(1000.0, 3.6) == pytest.approx(1e6)
+    assert scaling.tokens_per_joule(1000.0, 500.0) == 2.0
+    with pytest.raises(ValueError):
+        scaling.group_hourly_price(10.0, 2, 4)
+
+
+def test_scaling_module_imports_no_torch() -> None:
+    code = "import sys, collectors.distributed.scaling, collectors.distributed.interconnect; " \
+           "assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
+
+
 def test_scaling_table_from_result_dicts() -> None:
     def result(n: int, tps: float) -> dict:
         return {"workload": "train-gpt2-ddp", "status": "ok", "params": {"model": "gpt2-124m", "batch": 16},

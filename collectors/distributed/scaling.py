@@ -43,6 +43,28 @@ def busbw_gbps(size_bytes: float, seconds: float, n: int) -> float:
     return algbw_gbps(size_bytes, seconds) * allreduce_bus_factor(n)
 
 
+def group_hourly_price(machine_hourly: float, devices_in_machine: int, world_size: int) -> float:
+    """Hourly price of the devices a result used: a share of a cloud machine's hourly price, in
+    proportion to the devices taking part (2 of 8 GPUs pay a quarter)."""
+    if devices_in_machine < 1 or world_size < 1 or world_size > devices_in_machine:
+        raise ValueError(f"world size {world_size} does not fit a machine of {devices_in_machine} device(s)")
+    return machine_hourly * world_size / devices_in_machine
+
+
+def tokens_per_dollar(tokens_per_s: float, hourly_price: float) -> float:
+    """Tokens per dollar of rented time: tokens per hour / price per hour."""
+    if hourly_price <= 0:
+        raise ValueError("hourly price must be positive")
+    return tokens_per_s * 3600.0 / hourly_price
+
+
+def tokens_per_joule(tokens_per_s: float, avg_w: float) -> float:
+    """Tokens per joule of the whole group: its tokens/s / the sum of its ranks' average watts."""
+    if avg_w <= 0:
+        raise ValueError("power must be positive")
+    return tokens_per_s / avg_w
+
+
 def scaling_table(results: Iterable[Any], workload: str) -> list[dict[str, Any]]:
     """Rows of (world_size, tokens/s, efficiency) for one workload from records.Result objects (or
     their dicts): ok results with a `distributed` block, grouped by params (model, batch, seq_len,
