@@ -40,7 +40,7 @@ def train_once(device: torch.device) -> tuple[float, float]:
         opt.step()
     with torch.no_grad():
         pred = model(torch.tensor([[0.5]], device=device))
-    return float(loss), float(pred)
+    return float(loss.detach()), float(pred)
 
 
 def run(spec: ToySpec, ctx: Context) -> Result:

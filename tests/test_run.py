@@ -1,0 +1,114 @@
+"""`costperf run` end to end on this CPU: the quick suite writes a valid record; a Ctrl-C leaves no
+file or a valid one marked interrupted; bad machine ids are clear errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from collectors import runner, store
+from collectors.cli import main
+from collectors.records import RunRecord
+from foundation_data import write_folder
+
+MACHINE = "test-desktop"
+
+
+@pytest.fixture()
+def data(tmp_path: Path) -> Path:
+    return write_folder(tmp_path / "data", runs=[])
+
+
+def runs_in(data: Path) -> list[Path]:
+    return sorted((data / "runs").rglob("*.json"))
+
+
+def test_quick_suite_end_to_end(data: Path) -> None:
+    t0 = time.perf_counter()
+    res = CliRunner().invoke(main, ["run", "--suite", "quick", "--machine", MACHINE, "--data", str(data)])
+    assert res.exit_code == 0, res.output
+    assert time.perf_counter() - t0 < 90
+    files = runs_in(data)
+    assert len(files) == 1 and files[0].parent.name == MACHINE
+    ds = store.load(data)
+    assert not ds.problems, ds.problems
+    record = ds.runs[0]
+    assert record.status == "complete" and record.suite == "quick" and record.weights == "random"
+    assert record.environment.backend == "cpu" and record.environment.torch
+    assert record.environment.settings["usable_memory_gb"] == pytest.approx(23.0)
+    workloads = {r.workload for r in record.results}
+    assert workloads >= {"memcpy", "h2d", "d2h", "matmul", "toy-mlp", "fit", "prefill", "decode", "train-gpt2"}
+    for r in record.results:
+        assert r.status in ("ok", "unsupported", "does_not_fit"), (r.workload, r.message)
+        if r.throughput is not None:
+            assert r.energy is None and r.energy_note  # no meter on this machine: None with a reason
+    assert "Wrote" in res.output and "decode" in res.output
+    # a second run never overwrites the first
+    first = files[0].read_bytes()
+    res2 = CliRunner().invoke(main, ["run", "--suite", "quick", "--machine", MACHINE, "--data", str(data),
+                                     "--workload", "fit"])
+    assert res2.exit_code == 0, res2.output
+    assert len(runs_in(data)) == 2 and files[0].read_bytes() == first
+
+
+def test_interrupt_mid_suite_writes_valid_interrupted_record(data: Path) -> None:
+    machine = store.load(data).machines[MACHINE]
+    seen: list[str] = []
+
+    def on_start(task: object, i: int, n: int) -> None:
+        if i == 3:
+            raise KeyboardInterrupt
+        seen.append(task.id)  # type: ignore[attr-defined]
+
+    record = runner.run(runner.RunOptions(suite="quick", workloads=("memcpy", "matmul")), machine, MACHINE, "0.1.0",
+                        on_start=on_start)
+    assert record.status == "interrupted" and len(record.results) == 3
+    path = store.write_run(data, record)
+    assert RunRecord.model_validate_json(path.read_text()).status == "interrupted"
+    assert not store.load(data).problems
+
+
+def test_sigint_leaves_no_file_or_a_valid_one(data: Path) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", "from collectors.cli import main; main()", "run", "--suite",
+                             "quick", "--machine", MACHINE, "--data", str(data)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:  # wait until a few tasks have finished, then press Ctrl-C
+        lines.append(line)
+        if "matmul-bf16:" in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    out = "".join(lines) + proc.stdout.read()
+    assert proc.wait(timeout=60) == 130, out
+    files = runs_in(data)
+    assert len(files) <= 1
+    for f in files:
+        record = RunRecord.model_validate_json(f.read_text())
+        assert record.status == "interrupted" and record.results
+    assert not list(data.rglob(".costperf-tmp-*"))
+    assert not store.load(data).problems
+
+
+def test_unknown_machine_and_missing_machine_are_clear_errors(data: Path) -> None:
+    res = CliRunner().invoke(main, ["run", "--machine", "no-such-box", "--data", str(data)])
+    assert res.exit_code == 2 and "costperf machine new no-such-box" in res.output
+    res = CliRunner().invoke(main, ["run", "--data", str(data)])
+    assert res.exit_code == 2 and "--machine" in res.output and "Traceback" not in res.output
+    res = CliRunner().invoke(main, ["run", "--machine", MACHINE, "--data", str(data), "--workload", "nope"])
+    assert res.exit_code == 2 and "matches no task" in res.output
+
+
+def test_list_and_importing_collectors_does_not_import_torch(data: Path) -> None:
+    res = CliRunner().invoke(main, ["run", "--list", "--suite", "standard"])
+    assert res.exit_code == 0 and "decode-llama-3-1b-bf16-compiled-b1" in res.output
+    code = "import sys, collectors, collectors.cli, collectors.meters; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
