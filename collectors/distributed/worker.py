@@ -63,6 +63,9 @@ def tasks_for(args: argparse.Namespace, dctx: DistContext) -> list[Task]:
     quick = args.suite == "quick"
     wanted = set(args.workloads or WORKLOADS)
     tasks: list[Task] = []
+    if "allreduce" in wanted and not any(s >= 2 for s in scales):
+        tasks.append(Task("allreduce-one-rank", "allreduce", 1, WorkloadParams(engine="torch.distributed"),
+                          lambda c: _unsupported(c, "allreduce", "an all-reduce needs at least 2 ranks")))
     if "allreduce" in wanted:
         if quick:
             sizes = [1 << 16, 1 << 20] if not gpu else [1 << 20, 1 << 26]
@@ -90,7 +93,7 @@ def tasks_for(args: argparse.Namespace, dctx: DistContext) -> list[Task]:
             if name in wanted:
                 wanted.discard(name)
                 tasks.append(Task(f"{name}-mps", name, world, WorkloadParams(engine="torch.distributed"),
-                                  lambda c, name=name: _unsupported(c, name)))
+                                  lambda c, name=name: _unsupported(c, name, MPS_UNSUPPORTED)))
     if "decode-tp" in wanted:
         from collectors.distributed import tp_decode  # noqa: PLC0415
 
@@ -116,12 +119,14 @@ def tasks_for(args: argparse.Namespace, dctx: DistContext) -> list[Task]:
     return tasks
 
 
-def _unsupported(dctx: DistContext, workload: str) -> Result | None:
+MPS_UNSUPPORTED = "needs collectives on device tensors; gloo, the only backend for MPS, takes CPU tensors"
+
+
+def _unsupported(dctx: DistContext, workload: str, why: str) -> Result | None:
     if dctx.rank != 0:
         return None
     return Result(workload=workload, params=WorkloadParams(engine="torch.distributed"), status="unsupported",
-                  message="needs collectives on device tensors; gloo, the only backend for MPS, takes CPU tensors",
-                  started_at=assemble._now())
+                  message=why, started_at=assemble._now())
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
