@@ -67,6 +67,9 @@ def report(settings: tuple[str, ...], data: Path | None, engine: str, jobs: int 
                           "methodology page (details: costperf validate).", markup=False)
 
     started = time.perf_counter()
+    from report.charts import bundle_js  # noqa: PLC0415
+
+    bundle_js()  # build the chart libraries' bundle once here, not in every page kernel at once
     quarto = shutil.which("quarto")
     if engine == "quarto" and quarto is None:
         err_console.print("--engine quarto: the quarto CLI is not on PATH (https://quarto.org); "

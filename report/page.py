@@ -70,6 +70,15 @@ def report() -> metrics.Report:
     return build_cached(root, assumptions.resolve(root))
 
 
+def new_page() -> None:
+    """Forget what the previous page emitted (the fallback engine reuses kernels across pages):
+    the next chart carries the chart libraries again, the next table the CSS."""
+    from report import charts, present  # noqa: PLC0415
+
+    charts._bundle_done = False
+    present._style_done = False
+
+
 def show(*parts: str) -> None:
     """Display already-escaped HTML (from report.present, report.views or report.charts)."""
     from IPython.display import HTML, display  # noqa: PLC0415

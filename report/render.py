@@ -4,6 +4,8 @@ Reads `_quarto.yml` (output dir, render globs, site title, navbar), then for eac
 R Markdown reader turns the ```{python} chunks into a notebook (jupytext's own qmd reader would call
 the quarto CLI), nbclient executes it in a real python3 kernel with the page's folder as working
 directory, and nbconvert writes the HTML, wrapped in the same navigation as Quarto's navbar.
+Pages render in parallel (one kernel per job); a kernel that goes on to another page first runs
+`%reset -f` and `report.page.new_page()`, so each page starts from a clean namespace, as under Quarto.
 
 Quarto cell options are honoured by hand, since nbclient ignores them: `#| eval: false` (not run,
 shown as code when echoed), `#| echo` (show the source), `#| output: false` (hide outputs) and
@@ -145,17 +147,34 @@ def to_notebook(source: Path, defaults: dict[str, Any]) -> tuple[Any, dict[str, 
     return nb, meta
 
 
-async def execute(nb: Any, cwd: Path, source: Path, timeout_s: int) -> None:
+RESET_CELL = """%reset -f
+import report.page
+report.page.new_page()"""
+"""Run first on a kernel that already rendered a page: a clean namespace and per-page state, as if new."""
+
+
+async def execute(nb: Any, km: Any, source: Path, timeout_s: int) -> None:
     from nbclient import NotebookClient  # noqa: PLC0415
     from nbclient.exceptions import CellExecutionError  # noqa: PLC0415
 
-    client = NotebookClient(nb, timeout=timeout_s, kernel_name="python3", allow_errors=False,
-                            resources={"metadata": {"path": str(cwd)}})
+    client = NotebookClient(nb, km=km, timeout=timeout_s, kernel_name="python3", allow_errors=False,
+                            resources={"metadata": {"path": str(source.parent)}})
     try:
-        # the kernel's stderr carries only start-up chatter; cell errors come back as messages
-        await client.async_execute(stderr=subprocess.DEVNULL)
+        await client.async_execute()
     except CellExecutionError as exc:
         raise RenderError(f"{source}: a cell failed:\n{exc}") from None
+    finally:
+        if client.kc is not None:
+            client.kc.stop_channels()
+
+
+async def start_kernel(cwd: Path) -> Any:
+    from jupyter_client.manager import AsyncKernelManager  # noqa: PLC0415
+
+    km = AsyncKernelManager(kernel_name="python3")
+    # the kernel's stderr carries only start-up chatter; cell errors come back as messages
+    await km.start_kernel(cwd=str(cwd), stderr=subprocess.DEVNULL)
+    return km
 
 
 def apply_visibility(nb: Any) -> None:
@@ -230,10 +249,7 @@ def page_html(site: Site, source: Path, meta: dict[str, Any], body: str) -> str:
     )
 
 
-async def _render_one(site: Site, source: Path, gate: asyncio.Semaphore, timeout_s: int) -> Path:
-    async with gate:
-        nb, meta = to_notebook(source, site.execute)
-        await execute(nb, source.parent, source, timeout_s)
+def _write_page(site: Site, source: Path, meta: dict[str, Any], nb: Any) -> Path:
     apply_visibility(nb)
     body = to_html_body(nb)
     out = site.output_of(source)
@@ -244,15 +260,48 @@ async def _render_one(site: Site, source: Path, gate: asyncio.Semaphore, timeout
     return out
 
 
+async def _worker(site: Site, queue: asyncio.Queue[Path], timeout_s: int, written: list[Path]) -> None:
+    """Renders pages from the queue, reusing one kernel while pages share a folder (starting a
+    kernel and importing pandas and altair costs seconds; a reset between pages keeps them apart)."""
+    km, km_cwd, used = None, None, False
+    try:
+        while True:
+            try:
+                source = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            if km is None or km_cwd != source.parent:
+                if km is not None:
+                    await km.shutdown_kernel(now=True)
+                km, km_cwd, used = await start_kernel(source.parent), source.parent, False
+            nb, meta = to_notebook(source, site.execute)
+            if used:
+                import nbformat  # noqa: PLC0415
+
+                reset = nbformat.v4.new_code_cell(RESET_CELL)
+                reset.metadata["costperf"] = {"echo": False, "output": False}
+                nb.cells.insert(0, reset)
+            await execute(nb, km, source, timeout_s)
+            used = True
+            written.append(_write_page(site, source, meta, nb))
+    finally:
+        if km is not None:
+            await km.shutdown_kernel(now=True)
+
+
 def render_site(root: Path, jobs: int | None = None, timeout_s: int = 600,
                 log: Any = None) -> list[Path]:
     """Render every page of the site into its output folder; returns the pages written."""
     site = read_site(root)
-    jobs = jobs or max(os.cpu_count() or 1, 1)
+    jobs = min(jobs or max(os.cpu_count() or 1, 1), len(site.pages))
 
     async def run_all() -> list[Path]:
-        gate = asyncio.Semaphore(jobs)
-        return list(await asyncio.gather(*(_render_one(site, p, gate, timeout_s) for p in site.pages)))
+        queue: asyncio.Queue[Path] = asyncio.Queue()
+        for page in site.pages:
+            queue.put_nowait(page)
+        written: list[Path] = []
+        await asyncio.gather(*(_worker(site, queue, timeout_s, written) for _ in range(jobs)))
+        return written
 
     started = time.perf_counter()
     written = asyncio.run(run_all())
