@@ -54,11 +54,15 @@ def import_group() -> None:
               help="Output format of llama-bench (default: detected from the content).")
 @click.option("--model", help="Model name to record instead of llama-bench's description, e.g. llama-2-7b.")
 @click.option("--time", "time_", help="UTC time the benchmark ran; needed for markdown, which prints none.")
+@click.option("--weights", type=click.Choice(["real", "random"]), default="real", show_default=True,
+              help="random: the GGUF holds random weights of the model's shape (speed does not depend on values).")
+@click.option("--note", help="A sentence added to the run record's notes (how the model file was made ...).")
 @click.option("--dry-run", is_flag=True, help="Print the record instead of writing it.")
 @data_option
 def llama_bench(file: Path, machine_id: str | None, source_url: str | None, title: str | None, hardware: str | None,
                 set_id: str | None,
-                fmt: str | None, model: str | None, time_: str | None, dry_run: bool, data: Path) -> None:
+                fmt: str | None, model: str | None, time_: str | None, weights: str, note: str | None, dry_run: bool,
+                data: Path) -> None:
     """Import llama-bench output (json, jsonl, csv or markdown; any llama.cpp version).
 
     Without --source the output is your own measurement on --machine and becomes a run record,
@@ -92,7 +96,7 @@ def llama_bench(file: Path, machine_id: str | None, source_url: str | None, titl
         if source_url is None:
             assert machine_id is not None
             record = to_run(rows, machine=machine_id, path=file, fmt=fmt, costperf_version=costperf_version(),
-                            model=model, started=started)
+                            model=model, started=started, weights=weights, note=note)
             text = store.dump_run(record)
             target = data / "runs" / machine_id / f"{record.stamp}.json"
         else:

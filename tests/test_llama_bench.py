@@ -207,3 +207,20 @@ def test_fixture_files_are_untouched_by_parsing(tmp_path: Path) -> None:
     shutil.copy(FIXTURES / "new" / "bench.json", copy)
     parse_file(copy)
     assert copy.read_bytes() == (FIXTURES / "new" / "bench.json").read_bytes()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_real_gpu_output_in_every_format(fmt: str) -> None:
+    fmt_seen, rows = parse_file(FIXTURES / "h100" / f"q4_0.{fmt}")
+    assert fmt_seen == fmt and [r.workload for r in rows] == ["prefill", "decode"]
+    assert (rows[0].dtype, rows[0].model, rows[0].values["backends"]) == ("q4_0", "llama-7b", "CUDA")
+    assert rows[0].values["n_gpu_layers"] == -1
+    if fmt != "md":
+        assert rows[1].values["gpu_info"] == "NVIDIA H100 80GB HBM3" and rows[1].values["flash_attn"] == -1
+    assert rows[0].values["build_commit"] == "unknown"
+
+
+def test_real_gpu_runs_agree_across_formats() -> None:
+    # Four separate llama-bench runs of the same model on the same H100: decode within 2% of each other.
+    decode = [parse_file(FIXTURES / "h100" / f"q4_0.{fmt}")[1][1].avg_ts for fmt in FORMATS]
+    assert max(decode) / min(decode) < 1.02

@@ -75,8 +75,13 @@ def result_of(row: BenchRow, started_at: dt.datetime, model: str | None = None) 
 
 
 def to_run(rows: Sequence[BenchRow], *, machine: str, path: Path | str, fmt: str, costperf_version: str,
-           model: str | None = None, started: dt.datetime | None = None, git_commit: str | None = None) -> RunRecord:
-    """A measured run record of `machine` from one llama-bench output."""
+           model: str | None = None, started: dt.datetime | None = None, git_commit: str | None = None,
+           weights: str = "real", note: str | None = None) -> RunRecord:
+    """A measured run record of `machine` from one llama-bench output.
+
+    weights: 'real' for a released GGUF, 'random' for a random-weight GGUF of the same shape (llama.cpp's
+    speed does not depend on weight values); `note` is appended to the record's notes.
+    """
     check_consistent(rows, path)
     times = _times(rows, path, started)
     first = rows[0].values
@@ -94,10 +99,12 @@ def to_run(rows: Sequence[BenchRow], *, machine: str, path: Path | str, fmt: str
     return RunRecord(
         machine=machine, started_at=min(times), ended_at=max(ends), tool="llama-bench",
         costperf_version=costperf_version, git_commit=git_commit, environment=env, suite="llama-bench",
-        weights="real", results=[result_of(r, t, model) for r, t in zip(rows, times)], status="complete",
+        weights=weights, results=[result_of(r, t, model) for r, t in zip(rows, times)],  # type: ignore[arg-type]
+        status="complete",
         notes=(f"Imported with `costperf import llama-bench` from {Path(path).name} ({fmt}); llama.cpp build "
                f"{build}, backends {backends}. Throughput is llama-bench's per repetition "
-               "1e9 x (n_prompt + n_gen) / ns; os is 'unknown' where llama-bench does not print it."),
+               "1e9 x (n_prompt + n_gen) / ns; os is 'unknown' where llama-bench does not print it."
+               + (f" {note}" if note else "")),
     )
 
 
