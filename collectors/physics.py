@@ -321,3 +321,59 @@ def _published_flags(ds: DataSet, path: Path, ps: PublishedSet) -> Iterator[Flag
         if claim.machine is not None and claim.machine not in ds.machines:
             yield Flag(path, f"claims.{i}.machine", f"names unknown machine {claim.machine!r}", "violation",
                        "unknown-machine", ps.id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cross-check: costperf's own measurements beside published figures at the same setting
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    """A measured result and a published figure for the same machine, model, dtype, engine and test."""
+
+    machine: str
+    workload: str
+    model: str
+    dtype: str
+    measured_tokens_per_s: float  # median of the run's samples
+    published_tokens_per_s: float
+    run: str  # '<machine>/<stamp>'
+    published: str  # '<set id>#<row index>'
+    published_url: str
+
+    @property
+    def ratio(self) -> float:
+        """measured / published."""
+        return self.measured_tokens_per_s / self.published_tokens_per_s
+
+
+def _model_key(model: str | None) -> str:
+    key = (model or "").strip().lower()
+    return MODEL_ALIASES.get(key, key)
+
+
+def cross_checks(ds: DataSet) -> list[CrossCheck]:
+    """Pairs of a measured single-stream result and a published row that agree on machine, workload,
+    model (aliases resolved), dtype, engine and the prompt/generation lengths the publication states."""
+    out = []
+    for run in ds.runs:
+        for r in run.results:
+            if r.status != "ok" or r.throughput is None or r.throughput.unit != "tokens/s" or (r.params.batch or 1) > 1:
+                continue
+            for ps in ds.published:
+                for i, row in enumerate(ps.results):
+                    if row.machine != run.machine or row.workload != r.workload or (row.batch or 1) > 1:
+                        continue
+                    same_dtype = row.dtype.lower() == (r.params.dtype or "").lower()
+                    if _model_key(row.model) != _model_key(r.params.model) or not same_dtype:
+                        continue
+                    if (r.params.engine or "torch").lower() != row.engine.lower():
+                        continue
+                    if any(p is not None and p != q for p, q in ((row.prompt_tokens, r.params.prompt_tokens),
+                                                                  (row.gen_tokens, r.params.gen_tokens))):
+                        continue
+                    cite = row.citation or ps.citation
+                    out.append(CrossCheck(run.machine, r.workload, _model_key(row.model), row.dtype,
+                                          r.throughput.median, row.tokens_per_s, f"{run.machine}/{run.stamp}",
+                                          f"{ps.id}#{i}", cite.url))
+    return out

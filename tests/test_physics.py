@@ -175,3 +175,24 @@ def test_seeded_data_has_only_explained_flags() -> None:
     assert [f for f in flags if f.severity == "violation"] == []
     unexplained = [str(f) for f in flags if (f.record, f.index) not in EXPLAINED]
     assert unexplained == []
+
+
+def test_cross_check_pairs_measured_and_published_at_the_same_setting(tmp_path: Path) -> None:
+    decode = result("decode", 250.0)
+    decode["params"] = {"model": "llama-7b", "dtype": "q4_0", "batch": 1, "prompt_tokens": 0, "gen_tokens": 128,
+                        "engine": "llama.cpp"}
+    other = copy.deepcopy(decode)
+    other["params"]["dtype"] = "f16"
+    run = run_dict()
+    run["results"] = [decode, other]
+    root = write_folder(tmp_path / "data", runs=[run])
+    (root / "published").mkdir()
+    pub = published([row(200.0), row(200.0, gen_tokens=256), row(200.0, engine="mlx")])
+    (root / "published" / "pub.yaml").write_text(yaml.safe_dump(pub, sort_keys=False))
+    (check,) = physics.cross_checks(store.load(root))
+    assert (check.model, check.dtype, check.published, check.ratio) == ("llama-2-7b", "q4_0", "pub#0", 1.25)
+
+
+def test_seeded_h100_cross_check() -> None:
+    pairs = {(c.workload, c.dtype): c for c in physics.cross_checks(store.load(DATA)) if c.machine == "h100-sxm"}
+    assert ("decode", "q4_0") in pairs and 0.5 < pairs[("decode", "q4_0")].ratio < 2

@@ -357,7 +357,8 @@ def _md_row(titles: list[str], cells: list[str], path: Path, line: int, index: i
         elif title == "size":
             m = _MD_SIZE.match(cell)
             if not m:
-                raise LlamaBenchError(path, f"expected a size such as '3.56 GiB'; got {cell!r}", line=line, field="size")
+                raise LlamaBenchError(path, f"expected a size such as '3.56 GiB'; got {cell!r}", line=line,
+                                      field="size")
             obj["model_size"] = round(float(m[1]) * {"GiB": 2**30, "MiB": 2**20, "KiB": 2**10}[m[2]])
         elif title == "params":
             m = _MD_PARAMS.match(cell)

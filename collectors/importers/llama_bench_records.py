@@ -127,7 +127,8 @@ def to_published(rows: Sequence[BenchRow], *, set_id: str, source_url: str, titl
         if r.samples_ts:
             settings["samples_ts"] = ", ".join(f"{x:g}" for x in r.samples_ts)
         # Every other field of the row as the file spelled it, unknown ones included.
-        settings.update({k: v for k, v in r.raw.items() if isinstance(v, (str, int, float, bool)) and k not in settings})
+        settings.update({k: v for k, v in r.raw.items()
+                         if isinstance(v, (str, int, float, bool)) and k not in settings})
         results.append(PublishedResult(
             hardware=hardware, machine=machine, workload=PUBLISHED_WORKLOAD[r.workload],  # type: ignore[arg-type]
             model=model or r.model, dtype=r.dtype, engine=ENGINE, prompt_tokens=r.n_prompt, gen_tokens=r.n_gen,
