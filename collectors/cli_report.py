@@ -49,6 +49,11 @@ def report(settings: tuple[str, ...], data: Path | None, engine: str, jobs: int 
         err_console.print(f"{root / '_quarto.yml'}: not found; run in the project folder or pass --project PATH.",
                           markup=False)
         sys.exit(1)
+    quarto = shutil.which("quarto")
+    if engine == "quarto" and quarto is None:
+        err_console.print("--engine quarto: the quarto CLI is not on PATH (https://quarto.org); "
+                          "--engine fallback renders without it.", markup=False)
+        sys.exit(1)
     pairs = list(settings) + ([f"data_dir={data.resolve()}"] if data is not None else [])
     try:
         overrides = assumptions.parse_set(pairs)
@@ -57,6 +62,7 @@ def report(settings: tuple[str, ...], data: Path | None, engine: str, jobs: int 
         err_console.print(str(exc), markup=False)
         sys.exit(2)
     os.environ[assumptions.ENV_VAR] = json.dumps(overrides)
+    started = time.perf_counter()
     # Built once here and cached, so that the page kernels (one per page) need not validate the data again.
     built = build_cached(root, resolved)
     if built.problems and not any(built.counts.values()):
@@ -66,15 +72,9 @@ def report(settings: tuple[str, ...], data: Path | None, engine: str, jobs: int 
         err_console.print(f"{len(built.problems)} data problem(s): those files are left out and listed on the "
                           "methodology page (details: costperf validate).", markup=False)
 
-    started = time.perf_counter()
     from report.charts import bundle_js  # noqa: PLC0415
 
     bundle_js()  # build the chart libraries' bundle once here, not in every page kernel at once
-    quarto = shutil.which("quarto")
-    if engine == "quarto" and quarto is None:
-        err_console.print("--engine quarto: the quarto CLI is not on PATH (https://quarto.org); "
-                          "--engine fallback renders without it.", markup=False)
-        sys.exit(1)
     if quarto and engine != "fallback":
         console.print("Rendering with quarto render ...", markup=False)
         done = subprocess.run([quarto, "render"], cwd=root, check=False)

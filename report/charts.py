@@ -24,6 +24,7 @@ alt.data_transformers.disable_max_rows()
 VENDOR_COLOURS = {"nvidia": "#4d8f00", "apple": "#0a66c2", "amd": "#d62728", "other": "#8c6bb1"}
 PROVENANCE_SHAPES = {"measured": "circle", "published": "square", "estimated": "triangle-up"}
 WIDTH = 620
+LABEL_LIMIT = 320  # pixels of a machine name shown beside a chart row (full name in the tooltip)
 
 _vendor = alt.Color("vendor:N", title="vendor", scale=alt.Scale(domain=list(VENDOR_COLOURS),
                                                                 range=list(VENDOR_COLOURS.values())))
@@ -91,7 +92,7 @@ def ranking(df: pd.DataFrame, value: str, title: str, axis_title: str, provenanc
         tooltip.append(alt.Tooltip(f"{detail}:N", title="basis"))
     return alt.Chart(d).mark_point(filled=True, size=110).encode(
         x=alt.X(f"{value}:Q", title=axis_title, scale=_log_or_linear(d[value])),
-        y=alt.Y("name:N", title=None, sort=alt.EncodingSortField(field=value, order="descending")),
+        y=alt.Y("name:N", title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT), sort=alt.EncodingSortField(field=value, order="descending")),
         color=_vendor, shape=_shape, tooltip=tooltip,
     ).properties(width=WIDTH - 160, height=max(22 * len(d), 60), title=title)
 
@@ -108,7 +109,7 @@ def settings(results: pd.DataFrame, kind: str, title: str) -> alt.Chart | None:
         x=alt.X("tokens_per_s:Q", title=f"{kind} throughput (tokens/s, log scale)" if
                 _log_or_linear(d["tokens_per_s"]).type == "log" else f"{kind} throughput (tokens/s)",
                 scale=_log_or_linear(d["tokens_per_s"])),
-        y=alt.Y("name:N", title=None, sort=alt.EncodingSortField(field="tokens_per_s", op="max", order="descending")),
+        y=alt.Y("name:N", title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT), sort=alt.EncodingSortField(field="tokens_per_s", op="max", order="descending")),
         color=_vendor, shape=_shape,
         tooltip=[alt.Tooltip("name:N", title="machine"), alt.Tooltip("setting:N"),
                  alt.Tooltip("tokens_per_s:Q", title="tokens/s", format=",.1f"), alt.Tooltip("provenance:N"),
@@ -126,7 +127,7 @@ def fit_grid(fits: pd.DataFrame) -> alt.Chart | None:
     order = list(dict.fromkeys(d["model_size"]))
     base = alt.Chart(d).encode(
         x=alt.X("model_size:N", title="model size (parameters)", sort=order),
-        y=alt.Y("name:N", title=None, sort=alt.EncodingSortField(field="usable_gb", order="descending")),
+        y=alt.Y("name:N", title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT), sort=alt.EncodingSortField(field="usable_gb", order="descending")),
     )
     rects = base.mark_rect(stroke="white").encode(
         color=alt.Color("fits_at:N", title="weights fit at", scale=alt.Scale(domain=list(FIT_COLOURS),

@@ -128,10 +128,12 @@ def results_table(d: pd.DataFrame, with_roofline: bool) -> str:
 def inference(r: Report) -> tuple[pd.DataFrame, str]:
     d = M.priced(r.results, r.machines, r.assumptions)
     d = d[d["kind"].isin(["decode", "prefill"])]
-    html = (C.embed(C.settings(r.results[r.results["kind"] == "decode"], "decode",
-                               "Decode: every setting, per machine"))
-            + C.embed(C.settings(r.results[r.results["kind"] == "prefill"], "prefill",
-                                 "Prefill: every setting, per machine"))
+    eight_b = r.results[[M.is_8b_class(m) for m in r.results["model"]]]
+    html = (C.embed(C.settings(eight_b[eight_b["kind"] == "decode"], "decode",
+                               "Decode, 8B-class models: every setting, per machine"))
+            + C.embed(C.settings(eight_b[eight_b["kind"] == "prefill"], "prefill",
+                                 "Prefill, 8B-class models: every setting, per machine"))
+            + P.note("The charts show the 8B-class models of the headline; the table has every model.")
             + results_table(d, with_roofline=True))
     return d, html
 
