@@ -197,6 +197,7 @@ def test_two_gloo_ranks_ddp_and_allreduce(tmp_path: Path) -> None:
     assert ar["throughput"]["unit"] == "GB/s" and ar["outputs"]["sum_check"] == "ok"
     assert ar["outputs"]["bus_factor"] == 1.0  # 2(n-1)/n at n = 2
     assert ar["outputs"]["busbw_gbps"] == pytest.approx(ar["outputs"]["algbw_gbps"])
+    assert ar["outputs"]["busbw_gbps"] == pytest.approx(ar["throughput"]["median"])
     assert ar["outputs"]["algbw_gbps"] == pytest.approx((1 << 20) / (ar["outputs"]["time_us"] / 1e6) / 1e9)
     assert ar["distributed"]["interconnect"] == "loopback"
 

@@ -67,12 +67,14 @@ def run(spec: AllReduceSpec, dctx: DistContext, size: int) -> Result | None:
     members = [p for p in payloads if p is not None]
     factor = scaling.allreduce_bus_factor(size)
     times = [sum(p["seconds"][i] for p in members) / len(members) for i in range(len(members[0]["seconds"]))]
-    algbw = [scaling.algbw_gbps(spec.size_bytes, t) for t in times]
+    # one figure, three views: the median bus bandwidth, its algorithm bandwidth and its time
+    busbw = runtime.median([scaling.busbw_gbps(spec.size_bytes, t, size) for t in times])
+    algbw = busbw / factor
     return assemble.ok_result(
         WORKLOAD, params, "GB/s", members, runtime.scale_of(dctx, size), started,
         work_per_step=spec.size_bytes * factor / 1e9, how="mean",
         rank_value=lambda p: runtime.median([scaling.busbw_gbps(spec.size_bytes, s, size) for s in p["seconds"]]),
-        outputs={"size_bytes": spec.size_bytes, "busbw_gbps": runtime.median([a * factor for a in algbw]),
-                 "algbw_gbps": runtime.median(algbw), "time_us": runtime.median(times) * 1e6,
+        outputs={"size_bytes": spec.size_bytes, "busbw_gbps": busbw, "algbw_gbps": algbw,
+                 "time_us": spec.size_bytes / (algbw * 1e9) * 1e6,
                  "bus_factor": factor, "sum_check": "ok"},
     )
