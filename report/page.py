@@ -76,6 +76,7 @@ def new_page() -> None:
     from report import charts, present  # noqa: PLC0415
 
     charts._bundle_done = False
+    charts._counter = 0
     present._style_done = False
 
 
