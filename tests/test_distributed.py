@@ -269,3 +269,30 @@ def test_rank_raising_reports_its_message(tmp_path: Path) -> None:
     (failed,) = run["results"]
     assert failed["status"] == "error" and "rank 1: RuntimeError: injected fault" in failed["message"]
     assert failed["distributed"]["per_rank"][1]["message"].startswith("RuntimeError: injected fault")
+
+
+@pytest.mark.slow
+def test_two_nodes_through_c10d_rendezvous(tmp_path: Path) -> None:
+    """Two torchrun agents on this host as two 'nodes' (--nnodes 2 --rdzv-endpoint): one run file,
+    written by whichever node holds global rank 0, saying nodes = 2."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    folders = [fd.write_folder(tmp_path / f"node{i}", runs=[]) for i in range(2)]
+    common = ["run", "--suite", "quick", "--machine", "test-desktop", "--device", "cpu", "--nproc-per-node", "1",
+              "--nnodes", "2", "--rdzv-endpoint", f"127.0.0.1:{port}", "--workload", "allreduce", "--energy", "off"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("COSTPERF_FAULT", None)
+    procs = [subprocess.Popen(COSTPERF + common + ["--data", str(f)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for f in folders]
+    outs = [p.communicate(timeout=180)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], "\n".join(o[-2000:] for o in outs)
+    files = [f for folder in folders for f in _run_files(folder)]
+    assert len(files) == 1
+    run = json.loads(files[0].read_text())
+    d = run["results"][0]["distributed"]
+    assert d["nodes"] == 2 and d["nproc_per_node"] == 1 and d["interconnect"] == "loopback"
+    assert sorted(p["node_rank"] for p in d["per_rank"]) == [0, 1]
+    assert any("another host" in o for o in outs)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import platform
 import re
 import shutil
+import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,8 +128,19 @@ def _run(cmd: list[str]) -> str | None:
         return None
 
 
+def resolve(address: str) -> str | None:
+    """An IP address for a host name (torchrun's MASTER_ADDR may be a name, `ip route` wants a number)."""
+    try:
+        infos = socket.getaddrinfo(address, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return None
+    ipv4 = [i[4][0] for i in infos if i[0] == socket.AF_INET]
+    return (ipv4 or [str(i[4][0]) for i in infos] or [None])[0]
+
+
 def route_interface(address: str) -> str | None:
     """The interface this host uses to reach `address` (Linux `ip route get`, macOS `route get`)."""
+    address = resolve(address) or address
     if platform.system() == "Darwin":
         out = _run(["route", "-n", "get", address]) or ""
         m = re.search(r"interface:\s*(\S+)", out)
