@@ -296,3 +296,22 @@ def test_two_nodes_through_c10d_rendezvous(tmp_path: Path) -> None:
     assert d["nodes"] == 2 and d["nproc_per_node"] == 1 and d["interconnect"] == "loopback"
     assert sorted(p["node_rank"] for p in d["per_rank"]) == [0, 1]
     assert any("another host" in o for o in outs)
+
+
+def test_link_for_subgroups_of_gpus_and_hosts() -> None:
+    import torch
+
+    from collectors.distributed import runtime
+    from collectors.workloads.common import TimingPolicy
+
+    ranks = [runtime.RankInfo(r, r % 4, r // 4, f"h{r // 4}", f"cuda:{r % 4}", r % 4, None, None, None)
+             for r in range(8)]
+    nodes = {0: runtime.NodeInfo(0, TOPO, interconnect.Link("loopback", "interface lo (one host)")),
+             1: runtime.NodeInfo(1, TOPO, interconnect.Link("infiniband", "interface ib0 (IP over InfiniBand)"))}
+    dctx = runtime.DistContext(rank=0, local_rank=0, world_size=8, node_rank=0, nnodes=2, nproc_per_node=4,
+                               device=torch.device("cuda", 0), backend="nccl", control=None, policy=TimingPolicy(),
+                               meter=None, ranks=ranks, nodes=nodes)  # type: ignore[arg-type]
+    assert runtime.link_for(dctx, 1).kind == "none"
+    assert runtime.link_for(dctx, 2).kind == "nvlink"  # GPU0-GPU1: NV18
+    assert runtime.link_for(dctx, 4).kind == "pcie"  # GPU3 hangs off the other socket (SYS)
+    assert runtime.link_for(dctx, 8).kind == "infiniband"  # across hosts: the slowest hop
