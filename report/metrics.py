@@ -264,6 +264,7 @@ def machines_table(machines: dict[str, Machine], a: Assumptions) -> pd.DataFrame
             "system_max_w": m.power.system_max_w if m.power else None,
             "spec_power_w": watts,
             "spec_power_basis": watts_basis,
+            "spec_power_provenance": m.power.provenance if m.power else None,
             "price_usd": price.amount if price else None,
             "price_kind": price.kind if price else None,
             "price_date": price.date if price else None,
@@ -283,7 +284,7 @@ MACHINE_COLUMNS = [
     "machine", "name", "vendor", "form", "accelerator", "accelerator_count", "memory_kind", "memory_gb",
     "usable_gb", "usable_rule", "usable_provenance", "bandwidth_gbps", "peak_bf16_tflops", "host_link",
     "host_link_gbps", "spec_provenance", "spec_source", "spec_source_url", "spec_source_date", "accelerator_tdp_w",
-    "system_max_w", "spec_power_w", "spec_power_basis", "price_usd", "price_kind", "price_date", "price_url",
+    "system_max_w", "spec_power_w", "spec_power_basis", "spec_power_provenance", "price_usd", "price_kind", "price_date", "price_url",
     "price_provenance", "price_note", "usd_per_usable_gb", "largest_4bit_b", "largest_8bit_b",
     "largest_16bit_b",
 ]
@@ -491,7 +492,8 @@ HEADLINE_COLUMNS = [
     "machine", "name", "vendor", "form", "decode_tok_s", "decode_provenance", "decode_setting", "decode_source",
     "prefill_tok_s", "prefill_provenance", "prefill_setting", "price_usd", "price_kind", "price_date",
     "watts", "watts_basis", "watts_provenance", "tokens_per_dollar", "tokens_per_dollar_provenance",
-    "tokens_per_dollar_note", "tokens_per_joule", "tokens_per_joule_provenance", "tok_s_per_usable_gb", "usable_gb", "usd_per_usable_gb",
+    "tokens_per_dollar_note", "tokens_per_joule", "tokens_per_joule_provenance", "tok_s_per_usable_gb", "usable_gb",
+    "usable_provenance", "usd_per_usable_gb",
     "largest_4bit_b", "largest_8bit_b", "largest_16bit_b",
 ]
 
@@ -548,7 +550,8 @@ HEADLINE_COLUMNS = [
     "machine", "name", "vendor", "form", "decode_tok_s", "decode_provenance", "decode_setting", "decode_source",
     "prefill_tok_s", "prefill_provenance", "prefill_setting", "price_usd", "price_kind", "price_date",
     "watts", "watts_basis", "watts_provenance", "tokens_per_dollar", "tokens_per_dollar_provenance",
-    "tokens_per_dollar_note", "tokens_per_joule", "tokens_per_joule_provenance", "tok_s_per_usable_gb", "usable_gb", "usd_per_usable_gb",
+    "tokens_per_dollar_note", "tokens_per_joule", "tokens_per_joule_provenance", "tok_s_per_usable_gb", "usable_gb",
+    "usable_provenance", "usd_per_usable_gb",
     "largest_4bit_b", "largest_8bit_b", "largest_16bit_b",
 ]
 
@@ -579,7 +582,8 @@ def headline_table(results: pd.DataFrame, machines: pd.DataFrame, a: Assumptions
             "price_usd": m["price_usd"], "price_kind": m["price_kind"], "price_date": m["price_date"],
             **costs,
             "tok_s_per_usable_gb": per_usable_gb(tps, m["usable_gb"]),
-            "usable_gb": m["usable_gb"], "usd_per_usable_gb": m["usd_per_usable_gb"],
+            "usable_gb": m["usable_gb"], "usable_provenance": m["usable_provenance"],
+            "usd_per_usable_gb": m["usd_per_usable_gb"],
             "largest_4bit_b": m["largest_4bit_b"], "largest_8bit_b": m["largest_8bit_b"],
             "largest_16bit_b": m["largest_16bit_b"],
         })

@@ -28,6 +28,9 @@ table.cp-table th{background:#f3f4f6;text-align:left;padding:.25rem .45rem;borde
 table.cp-table td{padding:.22rem .45rem;border-bottom:1px solid #e5e7eb;vertical-align:top}
 table.cp-table td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 table.cp-table tr.cp-best td{background:#fffbea}
+table.cp-table caption{caption-side:bottom;text-align:left;padding-top:.3rem}
+table.cp-table td.num .cp-note{white-space:normal}
+div.cp-scroll{overflow-x:auto;max-width:100%}
 .cp-cards{display:flex;flex-wrap:wrap;gap:.6rem;margin:.3rem 0 .8rem 0}
 .cp-card{flex:1 1 14rem;border:1px solid #d1d5db;border-radius:.4rem;padding:.45rem .7rem;background:#fafafa}
 .cp-card .cp-q{font-size:.78rem;color:#4b5563;text-transform:uppercase;letter-spacing:.03em}
@@ -119,8 +122,8 @@ def table(df: pd.DataFrame, columns: Sequence[tuple[str, Cell, bool]], highlight
                         for _, fn, numeric in columns)
         body.append(f"<tr{cls}>{cells}</tr>")
     cap = f'<caption class="cp-note">{esc(caption)}</caption>' if caption else ""
-    return (style_once() + f'<table class="cp-table">{cap}<thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table>")
+    return (style_once() + f'<div class="cp-scroll"><table class="cp-table">{cap}<thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
 def col(name: str, digits: int = 3, prov: str | None = None) -> Cell:

@@ -73,10 +73,12 @@ def headline_table(r: Report) -> str:
         ("Tokens per USD", tokens_per_usd, True),
         ("Tokens per J", P.col("tokens_per_joule", prov="tokens_per_joule_provenance"), True),
         ("Tokens/s per usable GB", P.col("tok_s_per_usable_gb", prov="decode_provenance"), True),
-        ("Usable GB", P.col("usable_gb"), True),
+        ("Usable GB", P.col("usable_gb", prov="usable_provenance"), True),
         ("USD per usable GB", P.col("usd_per_usable_gb"), True),
         ("Largest model, B params (4 / 8 / 16-bit)", largest, True),
-    ], highlight=lambda row: row["machine"] in best.values())
+    ], highlight=lambda row: row["machine"] in best.values(),
+       caption="★ best on a headline metric. Prices are cited list prices (machines page); USD per usable GB and "
+               "the largest model follow from the usable-memory figure and its label.")
 
 
 def tokens_per_usd(row: pd.Series) -> str:
@@ -227,7 +229,7 @@ def machines(r: Report) -> str:
         if P.is_missing(row["price_usd"]):
             return "–"
         unit = " per hour" if row["price_kind"] == "cloud_hourly" else ""
-        text = f"{P.number(row['price_usd'], 4)} USD{unit} ({P.esc(row['price_kind'])}, {P.date(row['price_date'])})"
+        text = f"{P.number(row['price_usd'], 3)} USD{unit} ({P.esc(row['price_kind'])}, {P.date(row['price_date'])})"
         return P.with_badge(P.link(text, row["price_url"]) if row["price_url"] else text, row["price_provenance"])
 
     def spec_source(row: pd.Series) -> str:
@@ -244,7 +246,7 @@ def machines(r: Report) -> str:
         ("Bandwidth GB/s", P.col("bandwidth_gbps", prov="spec_provenance"), True),
         ("BF16 TFLOP/s", P.col("peak_bf16_tflops", prov="spec_provenance"), True),
         ("Host link", P.text("host_link"), False),
-        ("Power W", lambda row: P.with_badge(P.number(row["spec_power_w"]), "published")
+        ("Power W", lambda row: P.with_badge(P.number(row["spec_power_w"]), row["spec_power_provenance"])
          + (f'<br><span class="cp-note">{P.esc(row["spec_power_basis"])}</span>' if row["spec_power_basis"] else ""),
          True),
         ("Price", price, False),
