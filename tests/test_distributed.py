@@ -175,7 +175,8 @@ def _run_files(data: Path) -> list[Path]:
 def test_two_gloo_ranks_ddp_and_allreduce(tmp_path: Path) -> None:
     data = _data(tmp_path)
     out = _costperf(["run", "--suite", "quick", "--machine", "test-desktop", "--data", str(data), "--device", "cpu",
-                     "--nproc-per-node", "2", "--workload", "allreduce", "--workload", "train-gpt2-ddp"])
+                     "--nproc-per-node", "2", "--workload", "allreduce", "--workload", "train-gpt2-ddp",
+                     "--energy", "off"])  # zeus finds no meter on this CPU anyway; importing it costs seconds
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     files = _run_files(data)
     assert len(files) == 1 and files[0].suffix == ".json"
@@ -191,7 +192,7 @@ def test_two_gloo_ranks_ddp_and_allreduce(tmp_path: Path) -> None:
     for r in run["results"]:
         assert r["status"] == "ok" and r["distributed"]["backend"] == "gloo"
         assert r["distributed"]["launched_world_size"] == 2 and r["distributed"]["nodes"] == 1
-        assert r["energy"] is None and r["energy_note"]  # no readable meter on this CPU: None, with the reason
+        assert r["energy"] is None and "turned off" in r["energy_note"]  # None with the reason, never 0
 
     ar = by[("allreduce", 2, 1 << 20)]
     assert ar["throughput"]["unit"] == "GB/s" and ar["outputs"]["sum_check"] == "ok"
