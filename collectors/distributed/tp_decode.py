@@ -12,6 +12,7 @@ Tokens per second counts the group's tokens once: the ranks share every token's 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,28 @@ class TpSpec:
             compile_mode=self.compile_mode(device_type), engine="torch tensor parallel (gpt-fast tp.py layout)",
             extra={"tp_degree": n, "context": self.prompt + self.gen, "weights": "random", "sampling": "greedy"},
         )
+
+
+def _configure_inductor() -> dict[str, bool]:
+    """gpt-fast's settings for compiled decode; returned to be recorded with the figure."""
+    import torch._inductor.config as inductor  # noqa: PLC0415
+
+    inductor.coordinate_descent_tuning = True
+    inductor.triton.unique_kernel_names = True
+    inductor.fx_graph_cache = True
+    return {"coordinate_descent_tuning": True}
+
+
+def decode_step(model: llama.Llama, tokens: torch.Tensor, input_pos: torch.Tensor) -> torch.Tensor:
+    """One greedy token per sequence."""
+    return model(tokens, input_pos)[:, -1].argmax(dim=-1, keepdim=True)
+
+
+def _sdpa_context(device_type: str) -> Any:
+    # as gpt-fast: one query against a boolean mask goes through the math kernel, which inductor fuses
+    from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: PLC0415
+
+    return sdpa_kernel([SDPBackend.MATH]) if device_type == "cuda" else contextlib.nullcontext()
 
 
 def _rows(w: torch.Tensor, sizes: list[int], n: int, i: int) -> torch.Tensor:
@@ -107,16 +130,16 @@ def run(spec: TpSpec, dctx: DistContext, size: int) -> Result | None:
         model.setup_caches(spec.batch, spec.prompt + spec.gen)
         mode = spec.compile_mode(kind)
         if spec.compiled:
-            llm._configure_inductor()
+            params.extra.update(_configure_inductor())
             torch._dynamo.reset()
         gen = torch.Generator(device="cpu").manual_seed(0)  # the same prompt on every rank
         prompt = torch.randint(0, model.cfg.vocab_size, (spec.batch, spec.prompt), generator=gen).to(dctx.device)
         prompt_pos = torch.arange(spec.prompt, device=dctx.device)
-        step = torch.compile(llm._decode_step, mode=mode, fullgraph=True, dynamic=False) if spec.compiled \
-            else llm._decode_step
+        step = torch.compile(decode_step, mode=mode, fullgraph=True, dynamic=False) if spec.compiled \
+            else decode_step
         positions = [torch.tensor([spec.prompt + k], device=dctx.device) for k in range(spec.gen)]
-        with torch.no_grad(), llm._sdpa_context(kind):
-            first = llm._prefill(model, prompt, prompt_pos)
+        with torch.no_grad(), _sdpa_context(kind):
+            first = decode_step(model, prompt, prompt_pos)  # the prefill, eager
 
             generated: list[torch.Tensor] = []
 
