@@ -149,7 +149,7 @@ _EIGHT_B = re.compile(r"(?<![0-9.])(7|8)(\.0)?\s*b\b", re.IGNORECASE)
 
 def is_8b_class(model: str | None) -> bool:
     """Llama-2-7B / Llama-3-8B class models (the headline's reference size)."""
-    return bool(model) and bool(_EIGHT_B.search(model.replace("_", "-")))  # type: ignore[union-attr]
+    return isinstance(model, str) and bool(_EIGHT_B.search(model.replace("_", "-")))
 
 
 def precision_class(dtype: str | None) -> str:

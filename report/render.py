@@ -162,7 +162,8 @@ async def execute(nb: Any, km: Any, source: Path, timeout_s: int) -> None:
     try:
         await client.async_execute()
     except CellExecutionError as exc:
-        raise RenderError(f"{source}: a cell failed:\n{exc}") from None
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # the kernel's traceback comes coloured
+        raise RenderError(f"{source}: a cell failed:\n{plain}") from None
     finally:
         if client.kc is not None:
             client.kc.stop_channels()
