@@ -9,6 +9,7 @@ pace of its slowest hop. It is what the system offers, not proof of the path NCC
 
 from __future__ import annotations
 
+import ipaddress
 import platform
 import re
 import shutil
@@ -141,6 +142,11 @@ def resolve(address: str) -> str | None:
 def route_interface(address: str) -> str | None:
     """The interface this host uses to reach `address` (Linux `ip route get`, macOS `route get`)."""
     address = resolve(address) or address
+    try:
+        if ipaddress.ip_address(address).is_loopback:  # this host: no routing tool needed
+            return "lo0" if platform.system() == "Darwin" else "lo"
+    except ValueError:
+        pass
     if platform.system() == "Darwin":
         out = _run(["route", "-n", "get", address]) or ""
         m = re.search(r"interface:\s*(\S+)", out)
