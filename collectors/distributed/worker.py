@@ -238,7 +238,6 @@ class RunWriter:
 
     def _write(self, failure: BaseException | None) -> None:
         from collectors import runner  # noqa: PLC0415
-        from collectors.cli import costperf_version  # noqa: PLC0415
 
         results = list(self.results)
         status = "complete"
@@ -283,6 +282,16 @@ class RunWriter:
             return
         self.path = store.write_run(self.args.data, record)
         print(f"costperf: rank 0 wrote {self.path} ({len(results)} results, {status})", flush=True)
+
+
+def costperf_version() -> str:
+    # not collectors.cli's: importing the CLI registers every command module, which rank 0 need not load
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+    try:
+        return version("costperf")
+    except PackageNotFoundError:
+        return "0+unknown"
 
 
 def _is_comm_error(exc: BaseException) -> bool:
