@@ -163,7 +163,7 @@ def test_no_page_loads_anything_from_the_network(site: Path) -> None:
 
 
 def test_every_page_with_a_table_offers_its_csv(site: Path) -> None:
-    for name in ("index", "inference", "training", "memory", "energy", "machines", "claims"):
+    for name in ("index", "inference", "training", "memory", "energy", "machines", "claims", "methodology"):
         text = page(site, name)
         match = re.search(r'download="([^"]+\.csv)" href="data:text/csv;charset=utf-8;base64,([^"]+)"', text)
         assert match, name
