@@ -212,6 +212,7 @@ def test_two_gloo_ranks_ddp_and_allreduce(tmp_path: Path) -> None:
         assert [p["rank"] for p in d["per_rank"]] == list(range(n))
         assert len(r["throughput"]["samples"]) == steps
         assert d["interconnect"] == ("none" if n == 1 else "loopback")
+        assert r["outputs"]["replicas_equal"] is True  # each rank trained on its own data, weights stay equal
     rows = scaling.scaling_table(run["results"], "train-gpt2-ddp")
     assert [row["world_size"] for row in rows] == [1, 2] and rows[0]["efficiency"] == 1.0
     assert rows[1]["efficiency"] == pytest.approx(by[("train-gpt2-ddp", 2, None)]["throughput"]["median"]
@@ -316,3 +317,19 @@ def test_link_for_subgroups_of_gpus_and_hosts() -> None:
     assert runtime.link_for(dctx, 2).kind == "nvlink"  # GPU0-GPU1: NV18
     assert runtime.link_for(dctx, 4).kind == "pcie"  # GPU3 hangs off the other socket (SYS)
     assert runtime.link_for(dctx, 8).kind == "infiniband"  # across hosts: the slowest hop
+
+
+@pytest.mark.slow
+def test_mac_data_parallel_path_on_cpu_ranks(tmp_path: Path) -> None:
+    """The path Macs take (gradients averaged through CPU copies, no DDP), run on CPU ranks."""
+    data = _data(tmp_path)
+    out = subprocess.run([sys.executable, "-m", "collectors.distributed", "--nproc-per-node", "2", "--machine",
+                          "test-desktop", "--data", str(data), "--device", "cpu", "--workload", "train-gpt2-ddp",
+                          "--scales", "2", "--energy", "off", "--stage-through-cpu"],
+                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                         timeout=180)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    (result,) = json.loads(_run_files(data)[0].read_text())["results"]
+    assert result["status"] == "ok" and result["distributed"]["staged_through_cpu"] is True
+    assert result["params"]["engine"] == "torch data parallel (CPU-staged)"
+    assert result["outputs"]["replicas_equal"] is True

@@ -16,7 +16,8 @@ def run_distributed(data: Path, machine_id: str | None, machine: Machine | None,
                     nnodes: int = 1, rdzv_endpoint: str | None = None, suite: str = "quick",
                     workloads: tuple[str, ...] | list[str] = (), device: str | None = None, energy: str = "auto",
                     no_save: bool = False, scales: list[int] | None = None, compile: bool = False,
-                    eager_decode: bool = False, timeout_s: float = 1800.0, rdzv_id: str = "costperf") -> int:
+                    eager_decode: bool = False, timeout_s: float = 1800.0, rdzv_id: str = "costperf",
+                    stage_through_cpu: bool = False) -> int:
     """Launch through torchrun; print where the run file is and what failed. Returns the exit status."""
     from collectors.distributed.launcher import LaunchOptions, launch  # noqa: PLC0415
 
@@ -29,7 +30,8 @@ def run_distributed(data: Path, machine_id: str | None, machine: Machine | None,
     opts = LaunchOptions(data=data, machine=machine_id or "unsaved", nproc_per_node=nproc_per_node, nnodes=nnodes,
                          rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id, suite=suite, workloads=list(workloads),
                          scales=scales or [], device=device, energy=energy, tdp_w=tdp, timeout_s=timeout_s,
-                         compile=compile, eager_decode=eager_decode, no_save=no_save)
+                         compile=compile, eager_decode=eager_decode, no_save=no_save,
+                         stage_through_cpu=stage_through_cpu)
     try:
         outcome = launch(opts)
     except ValueError as exc:
@@ -68,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eager-decode", action="store_true", help="Tensor-parallel decode without torch.compile.")
     p.add_argument("--timeout-s", type=float, default=1800.0, help="Process-group timeout, s.")
     p.add_argument("--no-save", action="store_true")
+    p.add_argument("--stage-through-cpu", action="store_true", help=argparse.SUPPRESS)  # the Mac path, on CPU
     a = p.parse_args(argv)
     machine = None
     if a.machine and not a.no_save:
@@ -84,4 +87,4 @@ def main(argv: list[str] | None = None) -> int:
         p.error("name the machine with --machine ID (a file in data/machines/), or pass --no-save")
     return run_distributed(a.data, a.machine, machine, a.nproc_per_node, a.nnodes, a.rdzv_endpoint, a.suite,
                            a.workload, a.device, a.energy, a.no_save, a.scales, a.compile, a.eager_decode,
-                           a.timeout_s, a.rdzv_id)
+                           a.timeout_s, a.rdzv_id, a.stage_through_cpu)

@@ -71,7 +71,7 @@ def run(spec: DdpSpec, dctx: DistContext, size: int) -> Result | None:
         group = dctx.group(size)
         if kind == "cuda":
             ddp: torch.nn.Module = DDP(model, device_ids=[dctx.device.index], process_group=group)
-        elif kind == "mps":
+        elif dctx.staged_through_cpu:
             ddp = model  # same seed on every rank: the weights start equal without a broadcast
         else:
             ddp = DDP(model, process_group=group)
@@ -86,13 +86,16 @@ def run(spec: DdpSpec, dctx: DistContext, size: int) -> Result | None:
             with torch.autocast(kind, dtype=amp, enabled=amp is not None):
                 loss = fwd(x, y)
             loss.backward()
-            if kind == "mps":
+            if dctx.staged_through_cpu:
                 average_grads_through_cpu(model, group)
             opt.step()
             opt.zero_grad(set_to_none=True)
 
         timing = runtime.timed_steps(dctx, size, WORKLOAD, step, warmup_reps=3 if spec.compiled else None)
-        pl = runtime.payload(dctx, timing, tokens_per_step=tokens_per_step)
+        # data parallelism keeps every replica equal: a checksum of the weights after training shows it
+        with torch.no_grad():
+            checksum = float(sum(p.double().sum() for p in model.parameters()))
+        pl = runtime.payload(dctx, timing, tokens_per_step=tokens_per_step, weights_checksum=checksum)
         del ddp, fwd, model, opt
         runtime.reset_memory(dctx)
     payloads = runtime.gather(dctx, pl)
@@ -104,5 +107,10 @@ def run(spec: DdpSpec, dctx: DistContext, size: int) -> Result | None:
         work_per_step=float(tokens_per_step * size),
         rank_value=lambda p: runtime.median([tokens_per_step / s for s in p["seconds"]]),
         tokens_total=sum(p["tokens"] for p in members), flops_per_token=float(cfg.flops_per_token(spec.seq_len)),
-        outputs={"steps": len(members[0]["seconds"]), "tokens_per_step_per_rank": tokens_per_step},
+        outputs={"steps": len(members[0]["seconds"]), "tokens_per_step_per_rank": tokens_per_step,
+                 "replicas_equal": _equal([p["weights_checksum"] for p in members])},
     )
+
+
+def _equal(values: list[float]) -> bool:
+    return max(values) - min(values) <= 1e-9 * max(1.0, max(abs(v) for v in values))

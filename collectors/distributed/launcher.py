@@ -43,6 +43,7 @@ class LaunchOptions:
     eager_decode: bool = False
     no_save: bool = False
     log_dir: Path | None = None
+    stage_through_cpu: bool = False  # the Mac data-parallel path on CPU ranks (tests)
 
 
 @dataclass
@@ -87,6 +88,8 @@ def torchrun_argv(opts: LaunchOptions, started_at: dt.datetime) -> list[str]:
         worker.append("--eager-decode")
     if opts.no_save:
         worker.append("--no-save")
+    if opts.stage_through_cpu:
+        worker.append("--stage-through-cpu")
     return argv + ["-m", "collectors.distributed.worker", *worker]
 
 

@@ -73,11 +73,12 @@ class DistContext:
     nodes: dict[int, NodeInfo] = field(default_factory=dict)
     groups: dict[int, Any] = field(default_factory=dict)  # size -> group of ranks [0, size)
     quick: bool = False
+    force_staging: bool = False  # run the Mac (MPS) data-parallel path on CPU ranks, to test it
     log: Callable[[str], None] = lambda msg: None
 
     @property
     def staged_through_cpu(self) -> bool:
-        return self.device.type == "mps"
+        return self.device.type == "mps" or self.force_staging
 
     def group(self, size: int) -> Any:
         return self.groups[size]

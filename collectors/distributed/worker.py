@@ -145,6 +145,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--eager-decode", action="store_true", help="Tensor-parallel decode without torch.compile.")
     p.add_argument("--settings", default="{}", help="JSON of launcher settings to record.")
     p.add_argument("--no-save", action="store_true")
+    p.add_argument("--stage-through-cpu", action="store_true", help=argparse.SUPPRESS)  # tests the Mac path on CPU
     return p.parse_args(argv)
 
 
@@ -344,6 +345,7 @@ def main(argv: list[str] | None = None) -> None:
     args.scales = scales
     dctx = runtime.init(args.device, policy, args.energy, args.tdp_w, [s for s in scales if s <= world] + [world],
                         args.timeout_s, args.suite == "quick", probe(use_torch=False).hostname_hash)
+    dctx.force_staging = args.stage_through_cpu
     tasks = tasks_for(args, dctx)
     writer = RunWriter(args, dctx, tasks) if dctx.rank == 0 else None
     if writer is not None:
