@@ -195,7 +195,7 @@ def _pick_rows(d: pd.DataFrame, pattern: str, exclude: str | None = None) -> pd.
 
 def c11_max_vs_4090(r: Report, c: Check) -> None:
     dec = evidence_rows(r, "decode")
-    dec = dec[[M.is_8b_class(m) for m in dec["model"]]]
+    dec = M.eight_b_rows(dec)
     apple = _pick_rows(dec, r"\bM[34] Max\b")
     nv = _pick_rows(dec, r"RTX 4090", exclude=r"laptop|\b\d+x\b")
     pairs = []
@@ -242,7 +242,7 @@ def c13_m5(r: Report, c: Check) -> None:
                                   f"({number(est[0] / 1e9)} GB per token) has a ceiling of {number(ceiling)} tokens/s; "
                                   f"{number(said)} is {said / ceiling:.0%} of it.")
     dec = evidence_rows(r, "decode")
-    dec = dec[[M.is_8b_class(x) for x in dec["model"]]]
+    dec = M.eight_b_rows(dec)
     own = dec[dec["machine"] == "macbook-pro-m5-24gb"]
     if not own.empty:
         best = own.loc[own["tokens_per_s"].idxmax()]

@@ -152,6 +152,11 @@ def is_8b_class(model: str | None) -> bool:
     return isinstance(model, str) and bool(_EIGHT_B.search(model.replace("_", "-")))
 
 
+def eight_b_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of 8B-class models (a boolean mask, so an empty table keeps its columns)."""
+    return df[df["model"].map(is_8b_class).astype(bool)]
+
+
 def precision_class(dtype: str | None) -> str:
     d = (dtype or "").lower()
     if not d:
@@ -561,7 +566,7 @@ def headline_table(results: pd.DataFrame, machines: pd.DataFrame, a: Assumptions
     rows = []
     llm = results[results["tokens_per_s"].notna() & results["machine"].notna()
                   & results["batch"].fillna(1).eq(1)]  # the headline is single-stream (batch 1)
-    llm = llm[[is_8b_class(x) for x in llm["model"]]] if not llm.empty else llm
+    llm = eight_b_rows(llm)
     for _, m in machines.iterrows():
         mine = llm[llm["machine"] == m["machine"]]
         dec = _pick(mine[mine["kind"] == "decode"], a.headline_precision)

@@ -71,7 +71,7 @@ def headline_table(r: Report) -> str:
         ("Prefill tokens/s", P.col("prefill_tok_s", prov="prefill_provenance"), True),
         ("Price USD", price, True),
         ("Tokens per USD", tokens_per_usd, True),
-        ("Tokens per J", P.col("tokens_per_joule", prov="tokens_per_joule_provenance"), True),
+        ("Tokens per J", tokens_per_joule, True),
         ("Tokens/s per usable GB", P.col("tok_s_per_usable_gb", prov="decode_provenance"), True),
         ("Usable GB", P.col("usable_gb", prov="usable_provenance"), True),
         ("USD per usable GB", P.col("usd_per_usable_gb"), True),
@@ -85,6 +85,14 @@ def tokens_per_usd(row: pd.Series) -> str:
     cell = P.col("tokens_per_dollar", prov="tokens_per_dollar_provenance")(row)
     note = row.get("tokens_per_dollar_note")
     return f'<span title="{P.esc(note)}">≤ {cell}</span>' if isinstance(note, str) and note else cell
+
+
+def tokens_per_joule(row: pd.Series) -> str:
+    """The figure, with the power it divides by (and what that power covers) on hover."""
+    cell = P.col("tokens_per_joule", prov="tokens_per_joule_provenance")(row)
+    if P.is_missing(row.get("watts")) or P.is_missing(row.get("tokens_per_joule")):
+        return cell
+    return f'<span title="{P.esc(P.number(row["watts"]))} W: {P.esc(row.get("watts_basis"))}">{cell}</span>'
 
 
 def headline_csv(r: Report) -> str:
@@ -130,7 +138,7 @@ def results_table(d: pd.DataFrame, with_roofline: bool) -> str:
 def inference(r: Report) -> tuple[pd.DataFrame, str]:
     d = M.priced(r.results, r.machines, r.assumptions)
     d = d[d["kind"].isin(["decode", "prefill"])]
-    eight_b = r.results[[M.is_8b_class(m) for m in r.results["model"]]]
+    eight_b = M.eight_b_rows(r.results)
     html = (C.embed(C.settings(eight_b[eight_b["kind"] == "decode"], "decode",
                                "Decode, 8B-class models: every setting, per machine"))
             + C.embed(C.settings(eight_b[eight_b["kind"] == "prefill"], "prefill",

@@ -72,3 +72,13 @@ def test_claims_from_the_committed_data() -> None:
     if "dgx-spark" in set(rep.machines["machine"]):
         assert by_number[6].verdict == claims.SUPPORTED
     assert by_number[1].verdict == claims.NOT_MEASURED
+
+
+def test_every_view_renders_without_any_data(tmp_path: Path) -> None:
+    (tmp_path / "machines").mkdir()
+    empty = metrics.build(store.load(tmp_path), Assumptions())
+    assert "not measured yet" in views.winner_cards(empty)
+    for block in (views.headline_table(empty), views.inference(empty)[1], views.training(empty)[1],
+                  views.memory(empty), views.energy(empty)[1], views.machines(empty), views.claims(empty)[1],
+                  views.data_summary(empty), views.micro(empty)[1], views.unmatched_published(empty)):
+        assert isinstance(block, str)
