@@ -122,7 +122,7 @@ def table(df: pd.DataFrame, columns: Sequence[tuple[str, Cell, bool]], highlight
                         for _, fn, numeric in columns)
         body.append(f"<tr{cls}>{cells}</tr>")
     cap = f'<caption class="cp-note">{esc(caption)}</caption>' if caption else ""
-    return (style_once() + f'<div class="cp-scroll"><table class="cp-table">{cap}<thead><tr>{head}</tr></thead>'
+    return (style_once() + f'<div class="cp-scroll"><table class="cp-table" data-quarto-disable-processing="true">{cap}<thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
