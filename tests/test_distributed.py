@@ -333,3 +333,15 @@ def test_mac_data_parallel_path_on_cpu_ranks(tmp_path: Path) -> None:
     assert result["status"] == "ok" and result["distributed"]["staged_through_cpu"] is True
     assert result["params"]["engine"] == "torch data parallel (CPU-staged)"
     assert result["outputs"]["replicas_equal"] is True
+
+
+@pytest.mark.slow
+def test_rank_zero_failing_itself_names_itself(tmp_path: Path) -> None:
+    data = _data(tmp_path)
+    out = _costperf(["run", "--suite", "quick", "--machine", "test-desktop", "--data", str(data), "--device", "cpu",
+                     "--nproc-per-node", "2", "--workload", "train-gpt2-ddp", "--energy", "off"],
+                    env={"COSTPERF_FAULT": "raise:0:train-gpt2-ddp:1"})
+    assert out.returncode == 1
+    failed = [r for r in json.loads(_run_files(data)[0].read_text())["results"] if r["status"] == "error"]
+    assert len(failed) == 1 and failed[0]["distributed"]["world_size"] == 1
+    assert failed[0]["message"].endswith("rank 0: RuntimeError: injected fault (COSTPERF_FAULT=raise:0:train-gpt2-ddp:1)")

@@ -102,9 +102,14 @@ def tasks_for(args: argparse.Namespace, dctx: DistContext) -> list[Task]:
         else:
             spec_t = tp_decode.TpSpec("llama-3-8b", compiled=not args.eager_decode)
         for n in scales:
+            tid = f"decode-tp-{spec_t.model}-n{n}"
             if spec_t.shardable(n):
-                tasks.append(Task(f"decode-tp-{spec_t.model}-n{n}", "decode-tp", n, spec_t.params(dctx.device.type, n),
+                tasks.append(Task(tid, "decode-tp", n, spec_t.params(dctx.device.type, n),
                                   lambda c, s=spec_t, n=n: tp_decode.run(s, c, n)))
+            else:
+                why = f"{spec_t.model}'s heads and feed-forward width do not split into {n} equal parts"
+                tasks.append(Task(tid, "decode-tp", n, spec_t.params(dctx.device.type, n),
+                                  lambda c, why=why: _unsupported(c, "decode-tp", why)))
     if "train-llama-fsdp" in wanted:
         from collectors.distributed import fsdp_train  # noqa: PLC0415
 
@@ -224,10 +229,11 @@ class RunWriter:
         world = self.dctx.world_size
         reported = reported_errors(world)
         own = describe(failure)
-        if 0 not in reported and not isinstance(failure, Stopped) and not _is_comm_error(failure):
+        consequence = isinstance(failure, Stopped) or _is_comm_error(failure)  # of another rank's failure
+        if 0 not in reported and not consequence:
             reported[0] = own
         parts = [f"rank {r}: {m}" for r, m in sorted(reported.items())]
-        if not any(r != 0 for r in reported):
+        if consequence and not any(r != 0 for r in reported):
             parts.append("a peer rank stopped without reporting an error (killed or crashed; torchrun's failure "
                          f"summary names it); rank 0 saw: {own}")
         message = f"{task.id} failed on {world} launched rank(s): " + "; ".join(parts)
