@@ -101,6 +101,15 @@ def test_network_interfaces_classified() -> None:
     assert interconnect.classify_interface("thunderbolt0").kind == "thunderbolt"
 
 
+def test_rdma_adapters_read_from_sysfs(tmp_path: Path) -> None:
+    assert interconnect.rdma_link(tmp_path / "absent") is None
+    (tmp_path / "ib").mkdir()
+    assert interconnect.rdma_link(tmp_path / "ib") is None
+    (tmp_path / "ib" / "mlx5_0").mkdir()
+    link = interconnect.rdma_link(tmp_path / "ib")
+    assert link is not None and link.kind == "infiniband" and "mlx5_0" in link.detail
+
+
 def _payload(rank: int, node: int, joules: float | None, covers: str = "gpu_board") -> dict:
     return {"rank": rank, "local_rank": rank, "node_rank": node, "host": "h", "device": "cpu",
             "seconds": [0.5, 0.25], "window_s": 0.8, "joules": joules, "method": "nvml", "covers": covers,

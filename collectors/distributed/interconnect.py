@@ -156,9 +156,10 @@ def route_interface(address: str) -> str | None:
     return m.group(1) if m else None
 
 
-def network_link(address: str) -> Link:
-    """The link from this host towards `address` (the rendezvous host)."""
-    name = route_interface(address)
+def network_link(address: str, interface: str | None = None) -> Link:
+    """The link from this host towards `address` (the rendezvous host), or through `interface` when
+    the backend was told which one to use (GLOO_SOCKET_IFNAME, NCCL_SOCKET_IFNAME)."""
+    name = interface.split(",")[0].lstrip("=^") if interface else route_interface(address)
     if name is None:
         return Link("unknown", f"no route to {address} could be read")
     if platform.system() == "Darwin":
@@ -177,6 +178,19 @@ def network_link(address: str) -> Link:
     speed = read("speed")
     return classify_interface(name, read("type"), driver, None,
                               int(speed) if speed and speed.lstrip("-").isdigit() else None)
+
+
+def rdma_link(root: Path = Path("/sys/class/infiniband")) -> Link | None:
+    """NCCL's link between hosts when RDMA adapters are present: it prefers them to sockets unless
+    NCCL_IB_DISABLE=1. RoCE adapters show up here too, so the detail says so."""
+    try:
+        hcas = sorted(p.name for p in root.iterdir())
+    except OSError:
+        return None
+    if not hcas:
+        return None
+    return Link("infiniband", f"RDMA adapters {', '.join(hcas[:8])} (InfiniBand, or RoCE over Ethernet; "
+                              "NCCL_DEBUG=INFO names the transport NCCL chose)")
 
 
 def nvidia_smi_topo() -> str | None:

@@ -179,7 +179,11 @@ def init(requested_device: str | None, policy: TimingPolicy, energy: str, tdp_w:
     if local_rank == 0:
         topo = interconnect.nvidia_smi_topo() if device.type == "cuda" and nproc > 1 else None
         nnodes_guess = env_int("GROUP_WORLD_SIZE", 1)
-        network = interconnect.network_link(os.environ.get("MASTER_ADDR", "127.0.0.1")) if nnodes_guess > 1 else None
+        chosen = os.environ.get("NCCL_SOCKET_IFNAME" if backend == "nccl" else "GLOO_SOCKET_IFNAME")
+        network = None
+        if nnodes_guess > 1:
+            rdma = interconnect.rdma_link() if backend == "nccl" and os.environ.get("NCCL_IB_DISABLE") != "1" else None
+            network = rdma or interconnect.network_link(os.environ.get("MASTER_ADDR", "127.0.0.1"), chosen)
         node = NodeInfo(node_rank, topo, network)
     nodes: list[Any] = [None] * world
     dist.all_gather_object(nodes, node, group=control)
