@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 import torch
 
-from collectors.models.int8 import chosen_configs
+from collectors.models.int8 import CONFIGS as chosen_configs
 from collectors.workloads import llm, train
 from collectors.workloads.common import Context
 from collectors.workloads.suites import POLICIES
@@ -29,21 +28,19 @@ def main() -> None:
     ctx = Context(device=torch.device("cuda"), policy=POLICIES["standard"], usable_memory_gb=79.0)
     which = sys.argv[1:]
     if "decode" in which:
-        for cd in ("0", "1") if "cd" in which else ("0",):
-            os.environ["COSTPERF_COORD_DESCENT"] = cd
+        for gemv in ("1", "0"):
+            os.environ["COSTPERF_TRITON_GEMV"] = gemv
             ctx.cache.clear()
             r = llm.run(llm.LlmSpec("decode", "llama-3-8b", "bf16", True), ctx)
-            show(f"bf16 b1 cd={cd} gemv=triton", r)
-        os.environ["COSTPERF_COORD_DESCENT"] = "0"
+            show(f"bf16 b1 cd=1 triton_gemv={gemv}", r)
         r = llm.run(llm.LlmSpec("decode", "llama-3-8b", "int8", True), ctx)
-        show("int8 b1 cd=0", r)
-        print(chosen_configs(), flush=True)
+        show("int8 b1 cd=1", r)
+        print(chosen_configs, flush=True)
         ctx.cache.clear()
     if "train" in which:
-        for b in (32, 48):
-            t0 = time.time()
-            r = train.run(train.TrainSpec("gpt2-124m", batch=b, compiled=True), ctx)
-            show(f"train b{b} compiled", r)
+        for b, mode in ((32, "reduce-overhead"), (32, "max-autotune-no-cudagraphs")):
+            r = train.run(train.TrainSpec("gpt2-124m", batch=b, compiled=True, mode=mode), ctx)
+            show(f"train b{b} {mode}", r)
 
 
 if __name__ == "__main__":

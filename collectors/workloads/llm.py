@@ -33,6 +33,7 @@ class LlmSpec:
     batch: int = 1
     prompt: int = 512
     gen: int = 128
+    coord_descent: bool | None = None  # None: the COSTPERF_COORD_DESCENT knob (on unless set to 0)
 
     @property
     def context(self) -> int:
@@ -48,7 +49,7 @@ class LlmSpec:
             model=self.model, dtype=DTYPE_LABEL[self.dtype], batch=self.batch, prompt_tokens=self.prompt,
             gen_tokens=self.gen if self.workload == "decode" else 0, compile_mode=self.compile_mode(device_type),
             engine="torch", extra={"context": self.context, "weights": "random", "sampling": "greedy",
-                                   **({k: v for k, v in knobs().items()} if device_type == "cuda" else {})},
+                                   **(knobs(self) if device_type == "cuda" else {})},
         )
 
 
@@ -66,18 +67,22 @@ def _env_flag(name: str, default: bool) -> bool:
     return default if value is None else value.strip().lower() not in ("0", "false", "no", "")
 
 
-def knobs() -> dict[str, bool]:
+def knobs(spec: "LlmSpec | None" = None) -> dict[str, bool]:
     """How the compiled paths are tuned (recorded with each figure). COSTPERF_COORD_DESCENT: inductor's
-    coordinate-descent tuning (gpt-fast turns it on; it lengthens compiling). COSTPERF_TRITON_GEMV: the
-    batch-1 Triton GEMV for 16-bit linear layers instead of cuBLAS (int8 always uses it on CUDA)."""
-    return {"coordinate_descent_tuning": _env_flag("COSTPERF_COORD_DESCENT", False),
-            "triton_gemv_16bit": _env_flag("COSTPERF_TRITON_GEMV", True)}
+    coordinate-descent tuning (gpt-fast turns it on; on an H100 it took 8B bf16 decode from 148 to
+    165 tok/s and added ~30 s of compiling). COSTPERF_TRITON_GEMV: the batch-1 Triton GEMV for 16-bit
+    linear layers instead of cuBLAS (off: cuBLAS gave 169 tok/s against 165; int8 always uses it)."""
+    cd = _env_flag("COSTPERF_COORD_DESCENT", True)
+    if spec is not None and spec.coord_descent is not None:
+        cd = spec.coord_descent
+    return {"coordinate_descent_tuning": cd and spec is not None and spec.compiled,
+            "triton_gemv_16bit": _env_flag("COSTPERF_TRITON_GEMV", False)}
 
 
-def _configure_inductor() -> None:
+def _configure_inductor(spec: LlmSpec) -> None:
     import torch._inductor.config as inductor  # noqa: PLC0415
 
-    inductor.coordinate_descent_tuning = knobs()["coordinate_descent_tuning"]
+    inductor.coordinate_descent_tuning = knobs(spec)["coordinate_descent_tuning"]
     inductor.triton.unique_kernel_names = True
     inductor.fx_graph_cache = True
 
@@ -143,7 +148,7 @@ def run(spec: LlmSpec, ctx: Context) -> Result:
         reset_peak_memory(ctx.device)
         model.setup_caches(spec.batch, spec.context)
         if spec.compiled:
-            _configure_inductor()
+            _configure_inductor(spec)
             torch._dynamo.reset()
         gen = torch.Generator(device="cpu").manual_seed(0)
         vocab = model.cfg.vocab_size

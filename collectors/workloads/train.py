@@ -24,6 +24,8 @@ class TrainSpec:
     batch: int = 16
     seq_len: int = 1024
     compiled: bool = False
+    mode: str = "default"  # torch.compile mode when compiled
+    steps_per_rep: int = 1  # several steps per timed repeat smooth out per-step launch jitter
 
     def autocast_dtype(self, device_type: str) -> torch.dtype | None:
         return torch.bfloat16 if device_type in ("cuda", "mps") else None
@@ -32,9 +34,9 @@ class TrainSpec:
         dt = self.autocast_dtype(device_type)
         return WorkloadParams(
             model=self.model, dtype="bf16-autocast" if dt is not None else "fp32", batch=self.batch,
-            seq_len=self.seq_len, compile_mode="default" if self.compiled else "eager", engine="torch",
+            seq_len=self.seq_len, compile_mode=self.mode if self.compiled else "eager", engine="torch",
             extra={"optimizer": "AdamW (fused)" if fused else "AdamW", "data": "synthetic random tokens",
-                   "weights": "random"},
+                   "weights": "random", "steps_per_repeat": self.steps_per_rep},
         )
 
 
@@ -52,7 +54,7 @@ def run(spec: TrainSpec, ctx: Context) -> Result:
         opt = gpt2.adamw(model, ctx.kind)
         fused = bool(opt.defaults.get("fused"))
         params = spec.params(ctx.kind, fused=fused)
-        fwd = torch.compile(model) if spec.compiled else model
+        fwd = torch.compile(model, mode=spec.mode) if spec.compiled else model
         if spec.compiled:
             torch._dynamo.reset()
         x = torch.randint(0, cfg.vocab_size, (spec.batch, spec.seq_len), device=ctx.device)
@@ -67,8 +69,13 @@ def run(spec: TrainSpec, ctx: Context) -> Result:
             opt.zero_grad(set_to_none=True)
 
         compile_s = warmup(step, ctx, reps=3 if spec.compiled else 2)
-        tokens = spec.batch * spec.seq_len
-        timed = measure(step, tokens, "tokens/s", ctx, tokens_per_call=tokens)
+
+        def rep() -> None:
+            for _ in range(spec.steps_per_rep):
+                step()
+
+        tokens = spec.batch * spec.seq_len * spec.steps_per_rep
+        timed = measure(rep, tokens, "tokens/s", ctx, tokens_per_call=tokens)
         return ok_result("train-gpt2", params, timed, started, ctx, compile_s=compile_s,
                          flops_per_token=float(cfg.flops_per_token(spec.seq_len)))
     except Exception as exc:  # noqa: BLE001
