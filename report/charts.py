@@ -79,7 +79,7 @@ def price_vs_throughput(headline: pd.DataFrame) -> alt.LayerChart | None:
 
 
 def ranking(df: pd.DataFrame, value: str, title: str, axis_title: str, provenance: str,
-            detail: str | None = None) -> alt.Chart | None:
+            detail: str | None = None, extra: list[tuple[str, str]] | None = None) -> alt.Chart | None:
     """One dot per machine, best at the top: colour vendor, shape provenance."""
     d = df[df[value].notna()].copy()
     if d.empty:
@@ -90,6 +90,8 @@ def ranking(df: pd.DataFrame, value: str, title: str, axis_title: str, provenanc
                alt.Tooltip("provenance:N")]
     if detail:
         tooltip.append(alt.Tooltip(f"{detail}:N", title="basis"))
+    for col, label in extra or []:
+        tooltip.append(alt.Tooltip(f"{col}:N", title=label))
     return alt.Chart(d).mark_point(filled=True, size=110).encode(
         x=alt.X(f"{value}:Q", title=axis_title, scale=_log_or_linear(d[value])),
         y=alt.Y("name:N", title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT), sort=alt.EncodingSortField(field=value, order="descending")),
@@ -115,6 +117,46 @@ def settings(results: pd.DataFrame, kind: str, title: str) -> alt.Chart | None:
                  alt.Tooltip("tokens_per_s:Q", title="tokens/s", format=",.1f"), alt.Tooltip("provenance:N"),
                  alt.Tooltip("source:N"), alt.Tooltip("basis:N")],
     ).properties(width=WIDTH - 160, height=max(22 * d["name"].nunique(), 60), title=title)
+
+
+PRICE_KIND_TITLES = {"purchase": "purchase price (USD)", "used": "used price (USD)",
+                     "cloud_hourly": "cloud price (USD per hour)"}
+
+
+def price_history(history: pd.DataFrame, machine: str) -> alt.VConcatChart | None:
+    """One machine's prices over time: one point per price, one colour per provider (several
+    providers quoted together are a spread, so each is its own series, joined by a line only across
+    its own dates); a ring marks the price tokens per dollar uses. Purchase and hourly prices get a
+    panel each, with their own axis and unit."""
+    d = history[history["machine"] == machine]
+    if d.empty:
+        return None
+    panels = []
+    for kind in [k for k in ("purchase", "used", "cloud_hourly") if (d["kind"] == k).any()]:
+        k = d[d["kind"] == kind].copy()
+        currencies = sorted(set(k["currency"]))
+        k["date"] = k["date"].dt.strftime("%Y-%m-%d")
+        k["fetched_at"] = k["fetched_at"].astype(str).replace("NaT", None)
+        k = _plain(k)
+        y_title = PRICE_KIND_TITLES[kind] if currencies == ["USD"] else f"{kind} price ({', '.join(currencies)})"
+        base = alt.Chart(k).encode(
+            x=alt.X("date:T", title="date observed", axis=alt.Axis(format="%Y-%m")),
+            y=alt.Y("amount:Q", title=y_title, scale=alt.Scale(zero=False, padding=12)),
+            color=alt.Color("series:N", title="provider / source", legend=alt.Legend(orient="bottom", columns=1,
+                                                                                    labelLimit=520)),
+        )
+        lines = base.mark_line(opacity=0.6, strokeWidth=1.5).encode(detail="series:N")
+        points = base.mark_point(filled=True, size=70, opacity=0.95).encode(
+            tooltip=[alt.Tooltip("date:T", title="date", format="%Y-%m-%d"),
+                     alt.Tooltip("amount:Q", title=y_title, format=",.3~f"), alt.Tooltip("currency:N"),
+                     alt.Tooltip("series:N", title="provider / source"), alt.Tooltip("provenance:N"),
+                     alt.Tooltip("used:N", title="used for tokens per dollar"), alt.Tooltip("note:N")])
+        ring = base.transform_filter(alt.datum.used).mark_point(size=260, strokeWidth=2, color="#111827",
+                                                                filled=False)
+        panels.append((lines + points + ring).properties(width=WIDTH - 260, height=150))
+    name = str(d["name"].iloc[0])
+    return alt.vconcat(*panels).resolve_scale(color="independent").properties(
+        title=alt.TitleParams(f"{name}: price history", subtitle="ringed: the price tokens per dollar uses"))
 
 
 FIT_COLOURS = {"16-bit": "#1b7837", "8-bit": "#7fbf7b", "4-bit": "#d9f0d3", "does not fit": "#f4f4f4"}

@@ -306,6 +306,10 @@ def c16_studio_vs_h200(r: Report, c: Check) -> None:
     c.verdict = SUPPORTED if mac["usable_gb"] > h200["usable_gb"] else CONTRADICTED
 
 
+def _day(value: object) -> str:
+    return value.isoformat()[:10] if hasattr(value, "isoformat") else str(value)
+
+
 def c24_conclusion(r: Report, c: Check) -> None:
     h = r.headline[r.headline["price_kind"].isin(["purchase", "used"]) & r.headline["tokens_per_dollar"].notna()
                    & r.headline["decode_provenance"].isin(["measured", "published"])]
@@ -314,7 +318,8 @@ def c24_conclusion(r: Report, c: Check) -> None:
         return
     a, n = apple.loc[apple["tokens_per_dollar"].idxmax()], nv.loc[nv["tokens_per_dollar"].idxmax()]
     line = (f"Best decode tokens per USD bought: Apple {a['name']}, {number(a['tokens_per_dollar'])} "
-            f"({a['decode_setting']}); NVIDIA {n['name']}, {number(n['tokens_per_dollar'])} ({n['decode_setting']}).")
+            f"({a['decode_setting']}; price as of {_day(a['price_as_of'])}); NVIDIA {n['name']}, "
+            f"{number(n['tokens_per_dollar'])} ({n['decode_setting']}; price as of {_day(n['price_as_of'])}).")
     c.verdict = SUPPORTED if a["tokens_per_dollar"] >= n["tokens_per_dollar"] else CONTRADICTED
     (c.evidence_for if c.verdict == SUPPORTED else c.evidence_against).append(line)
     big = r.machines[r.machines["largest_4bit_b"] >= 70]

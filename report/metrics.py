@@ -19,6 +19,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from collectors import physics, store
+from collectors.prices import latest_price, price_history
 from collectors.records import Machine, Price, PublishedSet, RunRecord
 from report.assumptions import Assumptions
 
@@ -212,16 +213,43 @@ def usable_memory_gb(m: Machine, a: Assumptions) -> float:
 
 
 def current_price(m: Machine) -> Price | None:
-    """The price the report uses: the newest purchase price (cloud machines: the newest hourly
-    price); a used price only when no new one is known. Non-USD prices are not converted."""
-    usd = [p for p in m.prices if p.currency == "USD"]
-    by_kind = {k: sorted((p for p in usd if p.kind == k), key=lambda p: p.date) for k in
-               ("purchase", "used", "cloud_hourly")}
+    """The one price the report uses for a machine, and so the one whose date it prints ("price as
+    of DATE") beside every tokens-per-dollar figure: the newest USD purchase price (cloud machines:
+    the newest hourly price), a used price only when no new one is known. Non-USD prices are not
+    converted. Of several prices on the newest date (cloud providers quoted the same day: a spread,
+    not a series) the one listed last in the file wins, as `collectors.prices.price_as_of` decides."""
     order = ["cloud_hourly", "purchase", "used"] if m.form == "cloud" else ["purchase", "used", "cloud_hourly"]
     for kind in order:
-        if by_kind[kind]:
-            return by_kind[kind][-1]
+        price = latest_price(m, kind, "USD")
+        if price is not None:
+            return price
     return None
+
+
+def price_history_table(machines: dict[str, Machine]) -> pd.DataFrame:
+    """Every price of every machine, one row each (oldest first per machine), with `used` marking the
+    observation `current_price` picked for tokens per dollar and `series` the provider (or source)
+    it belongs to: prices of several providers in one file are a spread, one series each."""
+    frames = []
+    for m in sorted(machines.values(), key=lambda m: m.id):
+        if not m.prices:
+            continue
+        h = price_history(m)
+        chosen = current_price(m)
+        # the index of the chosen Price among the machine's prices, matched by identity
+        chosen_at = next((i for i, p in enumerate(m.prices) if p is chosen), None)
+        order = sorted(range(len(m.prices)), key=lambda i: m.prices[i].date)  # price_history's stable order
+        h["used"] = [order[j] == chosen_at for j in range(len(h))]
+        h["name"] = m.name
+        h["vendor"] = m.vendor
+        h["series"] = [p if isinstance(p, str) and p else (s if s != "manual" else "unnamed")
+                       for p, s in zip(h["provider"], h["source"])]
+        frames.append(h)
+    cols = ["machine", "name", "vendor", "date", "amount", "currency", "kind", "series", "provider", "source",
+            "provenance", "source_url", "fetched_at", "note", "used"]
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(frames, ignore_index=True)[cols]
 
 
 def spec_power_w(m: Machine) -> tuple[float | None, str]:
@@ -275,6 +303,7 @@ def machines_table(machines: dict[str, Machine], a: Assumptions) -> pd.DataFrame
             "price_date": price.date if price else None,
             "price_url": price.source_url if price else None,
             "price_provenance": price.provenance if price else None,
+            "price_provider": price.provider if price else None,
             "price_note": price.note if price else None,
             "usd_per_usable_gb": (per_usable_gb(price.amount, usable)
                                   if price and price.kind != "cloud_hourly" else None),
@@ -290,7 +319,7 @@ MACHINE_COLUMNS = [
     "usable_gb", "usable_rule", "usable_provenance", "bandwidth_gbps", "peak_bf16_tflops", "host_link",
     "host_link_gbps", "spec_provenance", "spec_source", "spec_source_url", "spec_source_date", "accelerator_tdp_w",
     "system_max_w", "spec_power_w", "spec_power_basis", "spec_power_provenance", "price_usd", "price_kind", "price_date", "price_url",
-    "price_provenance", "price_note", "usd_per_usable_gb", "largest_4bit_b", "largest_8bit_b",
+    "price_provenance", "price_provider", "price_note", "usd_per_usable_gb", "largest_4bit_b", "largest_8bit_b",
     "largest_16bit_b",
 ]
 
@@ -497,7 +526,8 @@ HEADLINE_COLUMNS = [
     "machine", "name", "vendor", "form", "decode_tok_s", "decode_provenance", "decode_setting", "decode_source",
     "prefill_tok_s", "prefill_provenance", "prefill_setting", "price_usd", "price_kind", "price_date",
     "watts", "watts_basis", "watts_provenance", "tokens_per_dollar", "tokens_per_dollar_provenance",
-    "tokens_per_dollar_note", "tokens_per_joule", "tokens_per_joule_provenance", "tok_s_per_usable_gb", "usable_gb",
+    "tokens_per_dollar_note", "price_as_of", "price_used_usd", "price_used_kind", "price_used_provider",
+    "tokens_per_joule", "tokens_per_joule_provenance", "tok_s_per_usable_gb", "usable_gb",
     "usable_provenance", "usd_per_usable_gb",
     "largest_4bit_b", "largest_8bit_b", "largest_16bit_b",
 ]
@@ -529,12 +559,23 @@ def cost_metrics(tps: float | None, prov: str | None, avg_w: float | None, power
     note = None
     if tpd is not None and watts is None and m["price_kind"] != "cloud_hourly":
         note = "upper bound: no power figure, so electricity is not counted"
+    # The price and its date travel with the figure (from the same `current_price` observation), so
+    # every page prints "price as of DATE" beside the tokens per dollar that used it.
+    used = tpd is not None
     return {
         "watts": watts, "watts_basis": basis, "watts_provenance": wprov,
         "tokens_per_dollar": tpd, "tokens_per_dollar_provenance": tpd_prov if tpd is not None else None,
         "tokens_per_dollar_note": note,
+        "price_as_of": m["price_date"] if used else None,
+        "price_used_usd": price if used else None,
+        "price_used_kind": m["price_kind"] if used else None,
+        "price_used_provider": m.get("price_provider") if used else None,
         "tokens_per_joule": tpj, "tokens_per_joule_provenance": weakest(prov, wprov) if tpj is not None else None,
     }
+
+
+PRICE_USED_COLUMNS = ["price_as_of", "price_used_usd", "price_used_kind", "price_used_provider"]
+"""The price observation behind a row's tokens per dollar (empty where there is no such figure)."""
 
 
 def priced(results: pd.DataFrame, machines: pd.DataFrame, a: Assumptions) -> pd.DataFrame:
@@ -544,7 +585,7 @@ def priced(results: pd.DataFrame, machines: pd.DataFrame, a: Assumptions) -> pd.
     extra = [cost_metrics(r.tokens_per_s, r.provenance, r.avg_w, r.power_covers, by_id.loc[r.machine], a)
              for r in d.itertuples()]
     cols = ["watts", "watts_basis", "watts_provenance", "tokens_per_dollar", "tokens_per_dollar_provenance",
-            "tokens_per_dollar_note", "tokens_per_joule", "tokens_per_joule_provenance"]
+            "tokens_per_dollar_note", *PRICE_USED_COLUMNS, "tokens_per_joule", "tokens_per_joule_provenance"]
     extra_df = pd.DataFrame(extra, index=d.index, columns=cols)
     d = d.drop(columns=["tokens_per_joule"]).join(extra_df)
     d["setting"] = [setting_label(row) for _, row in d.iterrows()]
@@ -555,7 +596,8 @@ HEADLINE_COLUMNS = [
     "machine", "name", "vendor", "form", "decode_tok_s", "decode_provenance", "decode_setting", "decode_source",
     "prefill_tok_s", "prefill_provenance", "prefill_setting", "price_usd", "price_kind", "price_date",
     "watts", "watts_basis", "watts_provenance", "tokens_per_dollar", "tokens_per_dollar_provenance",
-    "tokens_per_dollar_note", "tokens_per_joule", "tokens_per_joule_provenance", "tok_s_per_usable_gb", "usable_gb",
+    "tokens_per_dollar_note", "price_as_of", "price_used_usd", "price_used_kind", "price_used_provider",
+    "tokens_per_joule", "tokens_per_joule_provenance", "tok_s_per_usable_gb", "usable_gb",
     "usable_provenance", "usd_per_usable_gb",
     "largest_4bit_b", "largest_8bit_b", "largest_16bit_b",
 ]
@@ -606,6 +648,7 @@ class Winner:
     provenance: str | None = None
     setting: str | None = None
     note: str = ""
+    price_as_of: Any = None  # tokens per dollar only: the date of the price it used
 
 
 WINNER_METRICS = [
@@ -631,6 +674,8 @@ def winners(headline: pd.DataFrame) -> list[Winner]:
             top = pool.sort_values(col, ascending=False).iloc[0]
             w.machine, w.name, w.value = top["machine"], top["name"], float(top[col])
             w.provenance, w.setting = top[prov_col], top["decode_setting"]
+            if col == "tokens_per_dollar":
+                w.price_as_of = top["price_as_of"]
             if col == "tokens_per_dollar" and isinstance(top["tokens_per_dollar_note"], str):
                 w.note = w.note or top["tokens_per_dollar_note"]
             uses_power = col == "tokens_per_joule" or (col == "tokens_per_dollar" and top["price_kind"] != "cloud_hourly")
@@ -672,6 +717,7 @@ class Report:
     fits: pd.DataFrame
     statuses: pd.DataFrame
     seed: list[PublishedSet] = field(default_factory=list)
+    prices: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def status_table(ds: store.DataSet) -> pd.DataFrame:
@@ -688,7 +734,8 @@ def build(ds: store.DataSet, a: Assumptions) -> Report:
     counts = {"machines": len(ds.machines), "runs": len(ds.runs), "published": len(ds.published)}
     return Report(assumptions=a, counts=counts, problems=[str(p) for p in ds.problems], machines=machines, results=results, headline=headline,
                   winners=winners(headline), fits=fit_grid(machines, a), statuses=status_table(ds),
-                  seed=[p for p in ds.published if p.role == "seed_article"])
+                  seed=[p for p in ds.published if p.role == "seed_article"],
+                  prices=price_history_table(ds.machines))
 
 
 def load(root: Path, a: Assumptions) -> Report:

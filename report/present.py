@@ -170,3 +170,15 @@ def bullets(items: list[str]) -> str:
     if not items:
         return "–"
     return '<ul class="cp-ev">' + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>"
+
+
+def price_as_of(row: Any, date_col: str = "price_as_of", provider_col: str = "price_used_provider") -> str:
+    """'price as of DATE' under a tokens-per-dollar figure: the date of the very price it divided by
+    (the row carries both from one `metrics.current_price` observation); '' when there is no figure."""
+    when = row.get(date_col) if hasattr(row, "get") else None
+    if is_missing(when):
+        return ""
+    provider = row.get(provider_col) if hasattr(row, "get") else None
+    title = f' title="{esc(provider)}"' if not is_missing(provider) and provider else ""
+    return f'<br><span class="cp-note cp-price-date"{title}>price as of {date(when)}</span>'
+

@@ -32,6 +32,8 @@ def winner_cards(r: Report) -> str:
             value += f'<br><span class="cp-note">{P.esc(w.setting)}</span>'
         if w.note:
             value += f'<br><span class="cp-note">{P.esc(w.note)}</span>'
+        if w.price_as_of is not None:
+            value += P.price_as_of({"price_as_of": w.price_as_of})
         items.append((f"Most {w.label}", w.name or w.machine, value, w.provenance or ""))
     return P.cards(items)
 
@@ -82,9 +84,14 @@ def headline_table(r: Report) -> str:
 
 
 def tokens_per_usd(row: pd.Series) -> str:
+    """The figure with the date of the price it used beneath it ('price as of DATE')."""
     cell = P.col("tokens_per_dollar", prov="tokens_per_dollar_provenance")(row)
     note = row.get("tokens_per_dollar_note")
-    return f'<span title="{P.esc(note)}">≤ {cell}</span>' if isinstance(note, str) and note else cell
+    if isinstance(note, str) and note:
+        cell = f'<span title="{P.esc(note)}">≤ {cell}</span>'
+    if P.is_missing(row.get("tokens_per_dollar")):
+        return cell
+    return cell + P.price_as_of(row)
 
 
 def tokens_per_joule(row: pd.Series) -> str:
@@ -260,6 +267,22 @@ def machines(r: Report) -> str:
         ("Price", price, False),
         ("Spec source", spec_source, False),
     ])
+
+
+def price_histories(r: Report) -> str:
+    """A price-history chart per machine with prices, two to a row."""
+    h = r.prices
+    if h is None or h.empty:
+        return P.note("No machine file has a price yet.")
+    order = r.machines.sort_values(["vendor", "name"])["machine"]
+    charts = [C.embed(C.price_history(h, m)) for m in order if (h["machine"] == m).any()]
+    cells = "".join(f'<div class="cp-cell">{c}</div>' for c in charts)
+    return ('<div class="cp-grid" style="display:flex;flex-wrap:wrap;gap:1rem 2rem">' + cells + "</div>"
+            + P.note(f"{len(h)} prices of {len(charts)} machines. Each point is one price as its machine file "
+                     "records it (date observed, source, provider); several providers quoted at once are a "
+                     "spread, so each provider is its own colour. The ringed point is the price every tokens-per-"
+                     "dollar figure of this report uses (the newest USD price of the machine's kind), and its "
+                     "date is the one printed beside those figures."))
 
 
 # ---------------------------------------------------------------------------------------------
