@@ -115,7 +115,7 @@ def settings(results: pd.DataFrame, kind: str, title: str) -> alt.Chart | None:
         color=_vendor, shape=_shape,
         tooltip=[alt.Tooltip("name:N", title="machine"), alt.Tooltip("setting:N"),
                  alt.Tooltip("tokens_per_s:Q", title="tokens/s", format=",.1f"), alt.Tooltip("provenance:N"),
-                 alt.Tooltip("source:N"), alt.Tooltip("basis:N")],
+                 alt.Tooltip("source:N"), alt.Tooltip("basis:N"), alt.Tooltip("flags:N", title="physics check")],
     ).properties(width=WIDTH - 160, height=max(22 * d["name"].nunique(), 60), title=title)
 
 

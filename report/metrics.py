@@ -264,7 +264,11 @@ def spec_power_w(m: Machine) -> tuple[float | None, str]:
     return None, ""
 
 
-def machines_table(machines: dict[str, Machine], a: Assumptions) -> pd.DataFrame:
+def machines_table(machines: dict[str, Machine], a: Assumptions,
+                   flags: dict[tuple[str, int | None], list[Any]] | None = None) -> pd.DataFrame:
+    """One row per machine; `flags` carries the physics checks' findings on the machine file itself
+    (usable memory above total memory), shown beside the figure and never dropped."""
+    flags = flags or {}
     rows = []
     for m in sorted(machines.values(), key=lambda m: (m.vendor, m.id)):
         acc = m.accelerators[0]
@@ -310,6 +314,7 @@ def machines_table(machines: dict[str, Machine], a: Assumptions) -> pd.DataFrame
             "largest_4bit_b": largest_model_b(usable, 4, a.kv_cache_gb),
             "largest_8bit_b": largest_model_b(usable, 8, a.kv_cache_gb),
             "largest_16bit_b": largest_model_b(usable, 16, a.kv_cache_gb),
+            "flags": _flag_text(flags, m.id, None),
         })
     return pd.DataFrame(rows, columns=MACHINE_COLUMNS)
 
@@ -320,7 +325,7 @@ MACHINE_COLUMNS = [
     "host_link_gbps", "spec_provenance", "spec_source", "spec_source_url", "spec_source_date", "accelerator_tdp_w",
     "system_max_w", "spec_power_w", "spec_power_basis", "spec_power_provenance", "price_usd", "price_kind", "price_date", "price_url",
     "price_provenance", "price_provider", "price_note", "usd_per_usable_gb", "largest_4bit_b", "largest_8bit_b",
-    "largest_16bit_b",
+    "largest_16bit_b", "flags",
 ]
 
 
@@ -481,10 +486,17 @@ def _estimated_rows(machines: dict[str, Machine], a: Assumptions) -> list[dict[s
 PRECISION_BITS_LABEL = {v: k for k, v in PRECISION_BITS.items()}
 
 
-def results_table(ds: store.DataSet, a: Assumptions) -> pd.DataFrame:
+def physics_flags(ds: store.DataSet) -> dict[tuple[str, int | None], list[Any]]:
+    """The physics checks of `costperf validate`, keyed (record, index) to mark the report's rows."""
+    return physics.flags_by_record(physics.check(ds))
+
+
+def results_table(ds: store.DataSet, a: Assumptions,
+                  flags: dict[tuple[str, int | None], list[Any]] | None = None) -> pd.DataFrame:
     """Measured, published and estimated figures, one row per machine, workload and setting;
     `flags` carries the physics checks' findings (flagged rows are shown, never dropped)."""
-    flags = physics.flags_by_record(physics.check(ds))
+    if flags is None:
+        flags = physics_flags(ds)
     rows = (_measured_rows(ds.runs, ds.machines, flags) + _published_rows(ds, flags)
             + _estimated_rows(ds.machines, a))
     df = pd.DataFrame(rows, columns=RESULT_COLUMNS)
@@ -599,7 +611,7 @@ HEADLINE_COLUMNS = [
     "tokens_per_dollar_note", "price_as_of", "price_used_usd", "price_used_kind", "price_used_provider",
     "tokens_per_joule", "tokens_per_joule_provenance", "tok_s_per_usable_gb", "usable_gb",
     "usable_provenance", "usd_per_usable_gb",
-    "largest_4bit_b", "largest_8bit_b", "largest_16bit_b",
+    "largest_4bit_b", "largest_8bit_b", "largest_16bit_b", "decode_flags", "prefill_flags", "usable_flags",
 ]
 
 
@@ -626,6 +638,9 @@ def headline_table(results: pd.DataFrame, machines: pd.DataFrame, a: Assumptions
             "prefill_tok_s": float(pre["tokens_per_s"]) if pre is not None else None,
             "prefill_provenance": pre["provenance"] if pre is not None else None,
             "prefill_setting": setting_label(pre) if pre is not None else None,
+            "decode_flags": dec["flags"] if dec is not None and _given(dec["flags"]) else None,
+            "prefill_flags": pre["flags"] if pre is not None and _given(pre["flags"]) else None,
+            "usable_flags": m["flags"] if _given(m["flags"]) else None,
             "price_usd": m["price_usd"], "price_kind": m["price_kind"], "price_date": m["price_date"],
             **costs,
             "tok_s_per_usable_gb": per_usable_gb(tps, m["usable_gb"]),
@@ -649,6 +664,7 @@ class Winner:
     setting: str | None = None
     note: str = ""
     price_as_of: Any = None  # tokens per dollar only: the date of the price it used
+    flags: str | None = None  # the physics checks' findings on the figure behind it
 
 
 WINNER_METRICS = [
@@ -676,6 +692,9 @@ def winners(headline: pd.DataFrame) -> list[Winner]:
             w.provenance, w.setting = top[prov_col], top["decode_setting"]
             if col == "tokens_per_dollar":
                 w.price_as_of = top["price_as_of"]
+            found = [top[k] for k in ("decode_flags", "usable_flags" if col == "tok_s_per_usable_gb" else "")
+                     if k and _given(top[k])]
+            w.flags = "; ".join(found) or None
             if col == "tokens_per_dollar" and isinstance(top["tokens_per_dollar_note"], str):
                 w.note = w.note or top["tokens_per_dollar_note"]
             uses_power = col == "tokens_per_joule" or (col == "tokens_per_dollar" and top["price_kind"] != "cloud_hourly")
@@ -699,6 +718,40 @@ def fit_grid(machines: pd.DataFrame, a: Assumptions) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------
+# Cross-check: costperf's own measurements against published figures at the same setting
+
+CROSS_CHECK_COLUMNS = [
+    "machine", "name", "workload", "model", "dtype", "engine", "prompt_tokens", "gen_tokens",
+    "measured_tokens_per_s", "published_tokens_per_s", "ratio", "run", "run_tool", "published", "published_source",
+    "published_url", "published_date",
+]
+
+
+def cross_check_table(ds: store.DataSet) -> pd.DataFrame:
+    """One row per pair `collectors.physics.cross_checks` matches (same machine, workload, model,
+    dtype, engine and test lengths), with its ratio measured ÷ published (`CrossCheck.ratio`)."""
+    runs = {f"{r.machine}/{r.stamp}": r for r in ds.runs}
+    sets = {ps.id: ps for ps in ds.published}
+    rows = []
+    for c in physics.cross_checks(ds):
+        set_id, _, index = c.published.partition("#")
+        ps = sets[set_id]
+        row = ps.results[int(index)]
+        cit = row.citation or ps.citation
+        m = ds.machines.get(c.machine)
+        run = runs.get(c.run)
+        rows.append({
+            "machine": c.machine, "name": m.name if m else c.machine, "workload": c.workload, "model": c.model,
+            "dtype": c.dtype, "engine": row.engine, "prompt_tokens": row.prompt_tokens, "gen_tokens": row.gen_tokens,
+            "measured_tokens_per_s": c.measured_tokens_per_s, "published_tokens_per_s": c.published_tokens_per_s,
+            "ratio": c.ratio, "run": c.run, "run_tool": run.tool if run else None, "published": c.published,
+            "published_source": cit.title, "published_url": c.published_url, "published_date": cit.date,
+        })
+    df = pd.DataFrame(rows, columns=CROSS_CHECK_COLUMNS)
+    return df.sort_values(["machine", "model", "dtype", "workload", "run"], kind="stable").reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
 # Everything a page needs, built once
 
 
@@ -718,6 +771,7 @@ class Report:
     statuses: pd.DataFrame
     seed: list[PublishedSet] = field(default_factory=list)
     prices: pd.DataFrame = field(default_factory=pd.DataFrame)
+    cross_checks: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CROSS_CHECK_COLUMNS))
 
 
 def status_table(ds: store.DataSet) -> pd.DataFrame:
@@ -728,14 +782,17 @@ def status_table(ds: store.DataSet) -> pd.DataFrame:
 
 
 def build(ds: store.DataSet, a: Assumptions) -> Report:
-    machines = machines_table(ds.machines, a)
-    results = results_table(ds, a)
+    flags = physics_flags(ds)
+    machines = machines_table(ds.machines, a, flags)
+    results = results_table(ds, a, flags)
     headline = headline_table(results, machines, a)
-    counts = {"machines": len(ds.machines), "runs": len(ds.runs), "published": len(ds.published)}
+    counts = {"machines": len(ds.machines), "runs": len(ds.runs), "published": len(ds.published),
+              "flags_violation": sum(f.severity == "violation" for fs in flags.values() for f in fs),
+              "flags_review": sum(f.severity == "review" for fs in flags.values() for f in fs)}
     return Report(assumptions=a, counts=counts, problems=[str(p) for p in ds.problems], machines=machines, results=results, headline=headline,
                   winners=winners(headline), fits=fit_grid(machines, a), statuses=status_table(ds),
                   seed=[p for p in ds.published if p.role == "seed_article"],
-                  prices=price_history_table(ds.machines))
+                  prices=price_history_table(ds.machines), cross_checks=cross_check_table(ds))
 
 
 def load(root: Path, a: Assumptions) -> Report:

@@ -182,3 +182,17 @@ def price_as_of(row: Any, date_col: str = "price_as_of", provider_col: str = "pr
     title = f' title="{esc(provider)}"' if not is_missing(provider) and provider else ""
     return f'<br><span class="cp-note cp-price-date"{title}>price as of {date(when)}</span>'
 
+
+def flagged(cell: str, flags: Any) -> str:
+    """A figure the physics checks question, marked where it stands (never dropped): '⚑ flagged'
+    after it, the findings on hover and in the page's CSV."""
+    if is_missing(flags) or not flags:
+        return cell
+    return f'{cell} <span class="cp-flag cp-flagged" title="{esc(flags)}">⚑ flagged</span>'
+
+
+def col_flagged(name: str, flags: str = "flags", digits: int = 3, prov: str | None = None) -> Cell:
+    """A numeric cell (as `col`) marked when the row's `flags` column holds physics findings."""
+    inner = col(name, digits, prov)
+    return lambda r: flagged(inner(r), r.get(flags))
+

@@ -34,6 +34,8 @@ def winner_cards(r: Report) -> str:
             value += f'<br><span class="cp-note">{P.esc(w.note)}</span>'
         if w.price_as_of is not None:
             value += P.price_as_of({"price_as_of": w.price_as_of})
+        if w.flags:
+            value += "<br>" + P.flagged("", w.flags).strip()
         items.append((f"Most {w.label}", w.name or w.machine, value, w.provenance or ""))
     return P.cards(items)
 
@@ -69,17 +71,18 @@ def headline_table(r: Report) -> str:
 
     return P.table(h, [
         ("Machine", machine_cell, False),
-        ("Decode tokens/s", P.col("decode_tok_s", prov="decode_provenance"), True),
-        ("Prefill tokens/s", P.col("prefill_tok_s", prov="prefill_provenance"), True),
+        ("Decode tokens/s", P.col_flagged("decode_tok_s", "decode_flags", prov="decode_provenance"), True),
+        ("Prefill tokens/s", P.col_flagged("prefill_tok_s", "prefill_flags", prov="prefill_provenance"), True),
         ("Price USD", price, True),
         ("Tokens per USD", tokens_per_usd, True),
         ("Tokens per J", tokens_per_joule, True),
         ("Tokens/s per usable GB", P.col("tok_s_per_usable_gb", prov="decode_provenance"), True),
-        ("Usable GB", P.col("usable_gb", prov="usable_provenance"), True),
+        ("Usable GB", P.col_flagged("usable_gb", "usable_flags", prov="usable_provenance"), True),
         ("USD per usable GB", P.col("usd_per_usable_gb"), True),
         ("Largest model, B params (4 / 8 / 16-bit)", largest, True),
     ], highlight=lambda row: row["machine"] in best.values(),
-       caption="★ best on a headline metric. Prices are cited list prices (machines page); USD per usable GB and "
+       caption="★ best on a headline metric. ⚑ flagged: a physics check questions the figure (hover for why; "
+               "the inference page and `costperf validate` give the details). Prices are cited list prices (machines page); USD per usable GB and "
                "the largest model follow from the usable-memory figure and its label.")
 
 
@@ -132,7 +135,7 @@ def results_table(d: pd.DataFrame, with_roofline: bool) -> str:
         ("Machine", P.text("name"), False),
         ("Workload", P.text("workload"), False),
         ("Setting", P.text("setting"), False),
-        ("Tokens/s", P.col("tokens_per_s", prov="provenance"), True),
+        ("Tokens/s", P.col_flagged("tokens_per_s", prov="provenance"), True),
         ("Tokens per USD", tokens_per_usd, True),
         ("Tokens per J", P.col("tokens_per_joule", prov="tokens_per_joule_provenance"), True),
     ]
@@ -164,8 +167,10 @@ def unmatched_published(r: Report) -> str:
         ("Hardware (as published)", P.text("name"), False),
         ("Workload", P.text("workload"), False),
         ("Setting", P.text("setting"), False),
-        ("Tokens/s", P.col("tokens_per_s", prov="provenance"), True),
+        ("Tokens/s", P.col_flagged("tokens_per_s", prov="provenance"), True),
         ("Source", lambda row: P.link(row["source"], row["source_url"]), False),
+        ("Physics check", lambda row: "" if P.is_missing(row["flags"]) else
+         f'<span class="cp-flag cp-note">{P.esc(row["flags"])}</span>', False),
     ], caption="Published figures for hardware that has no machine file yet (not in the headline).")
 
 
@@ -186,7 +191,8 @@ def micro(r: Report) -> tuple[pd.DataFrame, str]:
         ("Machine", P.text("name"), False),
         ("Benchmark", P.text("workload"), False),
         ("Setting", lambda row: P.esc(M.setting_label(row)), False),
-        ("Value", lambda row: P.with_badge(f"{P.number(row['value'])} {P.esc(row['unit'])}", row["provenance"]), True),
+        ("Value", lambda row: P.flagged(P.with_badge(f"{P.number(row['value'])} {P.esc(row['unit'])}",
+                                                     row["provenance"]), row["flags"]), True),
         ("Source", P.text("source"), False),
     ])
 
@@ -201,7 +207,7 @@ def memory(r: Report) -> str:
         ("Machine", P.text("name"), False),
         ("Memory GB", P.col("memory_gb"), True),
         ("Kind", P.text("memory_kind"), False),
-        ("Usable GB", P.col("usable_gb", prov="usable_provenance"), True),
+        ("Usable GB", P.col_flagged("usable_gb", prov="usable_provenance"), True),
         ("Rule", P.text("usable_rule"), False),
         ("Bandwidth GB/s", P.col("bandwidth_gbps", prov="spec_provenance"), True),
         ("Bandwidth per usable GB (1/s)", lambda row: P.number(
@@ -229,8 +235,8 @@ def energy(r: Report) -> tuple[pd.DataFrame, str]:
         ("Setting", P.text("setting"), False),
         ("Power covers", P.text("power_covers"), False),
         ("Average W", P.col("avg_w", prov="power_provenance"), True),
-        ("Tokens/s", P.col("tokens_per_s", prov="provenance"), True),
-        ("Tokens per J", P.col("tokens_per_joule", prov="provenance"), True),
+        ("Tokens/s", P.col_flagged("tokens_per_s", prov="provenance"), True),
+        ("Tokens per J", P.col_flagged("tokens_per_joule", prov="provenance"), True),
         ("J per token", P.col("joules_per_token", prov="provenance"), True),
         ("Source", P.text("source"), False),
     ], caption="Grouped by what the meter covers: figures of different coverage are not comparable.")
@@ -257,7 +263,7 @@ def machines(r: Report) -> str:
         ("Vendor", P.text("vendor"), False),
         ("Form", P.text("form"), False),
         ("Accelerator", P.text("accelerator"), False),
-        ("Memory GB", P.col("memory_gb"), True),
+        ("Memory GB", P.col_flagged("memory_gb"), True),
         ("Bandwidth GB/s", P.col("bandwidth_gbps", prov="spec_provenance"), True),
         ("BF16 TFLOP/s", P.col("peak_bf16_tflops", prov="spec_provenance"), True),
         ("Host link", P.text("host_link"), False),
@@ -295,12 +301,53 @@ def assumptions_table(r: Report) -> str:
                           ("Meaning", P.text("description"), False)])
 
 
+def cross_checks(r: Report) -> str:
+    """costperf's own measurements beside published figures at the same setting, with the ratio."""
+    d = r.cross_checks
+    if d is None or d.empty:
+        return P.note("No measured result matches a published figure at the same setting yet (same machine, "
+                      "model, precision, engine and prompt/generation lengths).")
+
+    def setting(row: pd.Series) -> str:
+        test = (f"pp{int(row['prompt_tokens'])}" if row["workload"] == "prefill" and not P.is_missing(row["prompt_tokens"])
+                else f"tg{int(row['gen_tokens'])}" if not P.is_missing(row["gen_tokens"]) else "")
+        return P.esc(" · ".join(x for x in (row["model"], row["dtype"], row["engine"], test) if x))
+
+    def measured(row: pd.Series) -> str:
+        how = "llama-bench run by costperf" if row["run_tool"] == "llama-bench" else "costperf suite"
+        return (P.with_badge(P.number(row["measured_tokens_per_s"]), "measured")
+                + f'<br><span class="cp-note">{P.esc(row["run"])} ({how})</span>')
+
+    def published(row: pd.Series) -> str:
+        when = "" if P.is_missing(row["published_date"]) else f", {P.date(row['published_date'])}"
+        return (P.with_badge(P.number(row["published_tokens_per_s"]), "published")
+                + f'<br><span class="cp-note">{P.link(row["published_source"], row["published_url"])}{when}</span>')
+
+    def ratio(row: pd.Series) -> str:
+        return f"{row['ratio']:.2f}×"
+
+    return P.table(d, [
+        ("Machine", P.text("name"), False),
+        ("Workload", P.text("workload"), False),
+        ("Setting", setting, False),
+        ("Measured tokens/s", measured, True),
+        ("Published tokens/s", published, True),
+        ("Ratio measured ÷ published", ratio, True),
+    ], caption="A ratio near 1 says costperf's harness and the publication agree. Newer llama.cpp builds "
+               "and drivers are usually faster than an older published row; a ratio far below 1 at the same "
+               "setting would point at the harness or the machine.")
+
+
 def data_summary(r: Report) -> str:
     c = r.counts
     counts = {p: int((r.results["provenance"] == p).sum()) for p in M.PROVENANCE_ORDER}
     text = (f"{c['machines']} machine files, {c['runs']} run files, {c['published']} published sets "
             f"({len(r.seed)} of them the seed article). Result rows: {counts['measured']} measured, "
             f"{counts['published']} published, {counts['estimated']} estimated.")
+    violations, reviews = c.get("flags_violation", 0), c.get("flags_review", 0)
+    text += (f" Physics checks (the same as costperf validate runs): {violations} violation(s), {reviews} figure(s) "
+             "for review; each flagged figure is shown, marked ⚑ flagged where it appears, with the finding on "
+             "hover and in the CSVs (column flags).")
     out = P.note(text)
     if r.problems:
         items = "".join(f"<li>{P.esc(p)}</li>" for p in r.problems[:50])
