@@ -159,6 +159,38 @@ def price_history(history: pd.DataFrame, machine: str) -> alt.VConcatChart | Non
         title=alt.TitleParams(f"{name}: price history", subtitle="ringed: the price tokens per dollar uses"))
 
 
+def scaling(table: pd.DataFrame) -> alt.HConcatChart | None:
+    """Group tokens/s against ranks, with the linear ideal (N × one rank) dashed, and the scaling
+    efficiency beside it: one colour per machine, workload and model."""
+    d = table[table["tokens_per_s"].notna()].copy()
+    if d.empty:
+        return None
+    d["provenance"] = "measured"
+    d = _plain(d)
+    ranks = sorted(int(n) for n in d["world_size"].unique())
+    x = alt.X("world_size:Q", title="ranks (world size)", scale=alt.Scale(domain=[0, max(ranks) + 0.5], nice=False),
+              axis=alt.Axis(values=ranks, format="d"))
+    colour = alt.Color("series:N", title="machine · workload · model", legend=alt.Legend(orient="bottom", columns=1,
+                                                                                       labelLimit=600))
+    tooltip = [alt.Tooltip("name:N", title="machine"), alt.Tooltip("workload:N"), alt.Tooltip("model:N"),
+               alt.Tooltip("world_size:Q", title="ranks"), alt.Tooltip("nodes:Q"), alt.Tooltip("backend:N"),
+               alt.Tooltip("interconnect:N"), alt.Tooltip("tokens_per_s:Q", title="tokens/s", format=",.1f"),
+               alt.Tooltip("efficiency:Q", title="scaling efficiency", format=".0%"), alt.Tooltip("run:N")]
+    base = alt.Chart(d).encode(x=x, color=colour)
+    speed = (base.mark_line(point=alt.OverlayMarkDef(filled=True, size=70)).encode(
+        y=alt.Y("tokens_per_s:Q", title="group throughput (tokens/s)", scale=alt.Scale(zero=True)), tooltip=tooltip)
+        + base.transform_filter(alt.datum.ideal_tokens_per_s != None).mark_line(strokeDash=[4, 3], opacity=0.6)  # noqa: E711
+        .encode(y="ideal_tokens_per_s:Q")).properties(width=(WIDTH - 80) // 2, height=240,
+                                                      title="Throughput (dashed: N × one rank)")
+    eff = base.transform_filter(alt.datum.efficiency != None).mark_line(  # noqa: E711
+        point=alt.OverlayMarkDef(filled=True, size=70)).encode(
+        y=alt.Y("efficiency:Q", title="scaling efficiency (tokens/s at N ÷ (N × at 1))",
+                axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, max(1.1, float(d["efficiency"].dropna().max()
+                                                                                      if d["efficiency"].notna().any() else 1.1))])),
+        tooltip=tooltip).properties(width=(WIDTH - 80) // 2, height=240, title="Scaling efficiency (100% = linear)")
+    return alt.hconcat(speed, eff)
+
+
 FIT_COLOURS = {"16-bit": "#1b7837", "8-bit": "#7fbf7b", "4-bit": "#d9f0d3", "does not fit": "#f4f4f4"}
 
 

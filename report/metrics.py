@@ -337,7 +337,7 @@ RESULT_COLUMNS = [
     "compile_mode", "batch", "prompt_tokens", "gen_tokens", "provenance", "source", "source_url", "date",
     "n_runs", "value", "unit", "spread", "tokens_per_s", "avg_w", "power_covers", "power_provenance",
     "tokens_per_joule", "joules_per_token", "bytes_per_token", "effective_bw_gbps", "peak_bw_gbps",
-    "roofline_efficiency", "above_roofline", "basis", "flags",
+    "roofline_efficiency", "above_roofline", "basis", "flags", "ranks",
 ]
 
 
@@ -360,7 +360,8 @@ def _measured_rows(runs: Iterable[RunRecord], machines: dict[str, Machine],
             p = res.params
             engine = p.engine or run.environment.backend
             key = (run.machine, res.workload, p.model, p.dtype, engine, p.compile_mode, p.batch,
-                   p.prompt_tokens, p.gen_tokens, res.throughput.unit, p.seq_len)
+                   p.prompt_tokens, p.gen_tokens, res.throughput.unit, p.seq_len,
+                   res.distributed.world_size if res.distributed else None)  # 1 and N ranks are two figures
             counts[key] = counts.get(key, 0) + 1
             tps = res.throughput.median if res.throughput.unit == "tokens/s" else None
             e = res.energy
@@ -399,6 +400,7 @@ def _measured_rows(runs: Iterable[RunRecord], machines: dict[str, Machine],
                 "above_roofline": bool(ratio is not None and ratio > 1.0),
                 "basis": "median of timed repeats" + (f"; energy {e.method} over {e.window_s:.0f} s" if e else ""),
                 "flags": _flag_text(flags, f"{run.machine}/{run.stamp}", index),
+                "ranks": res.distributed.world_size if res.distributed else None,
             }
     for key, row in latest.items():
         row["n_runs"] = counts[key]
@@ -531,6 +533,8 @@ def setting_label(row: pd.Series) -> str:
     """'llama-3-8b · bf16 · torch reduce-overhead': what a figure was measured with."""
     engine = " ".join(str(row[k]) for k in ("engine", "compile_mode") if _given(row.get(k)))
     parts = [str(row[k]) for k in ("model", "dtype") if _given(row.get(k))] + ([engine] if engine else [])
+    if _given(row.get("ranks")) and row["ranks"] > 1:
+        parts.append(f"{int(row['ranks'])} ranks")
     return " · ".join(parts)
 
 
@@ -619,7 +623,8 @@ def headline_table(results: pd.DataFrame, machines: pd.DataFrame, a: Assumptions
     """One row per machine: its 8B-class decode and prefill figures and what they cost."""
     rows = []
     llm = results[results["tokens_per_s"].notna() & results["machine"].notna()
-                  & results["batch"].fillna(1).eq(1)]  # the headline is single-stream (batch 1)
+                  & results["batch"].fillna(1).eq(1)   # the headline is single-stream (batch 1)
+                  & results["ranks"].fillna(1).eq(1)]  # on one device (scaling has its own table)
     llm = eight_b_rows(llm)
     for _, m in machines.iterrows():
         mine = llm[llm["machine"] == m["machine"]]
@@ -752,6 +757,96 @@ def cross_check_table(ds: store.DataSet) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------
+# Scaling over ranks (torchrun workloads)
+
+SCALING_COLUMNS = [
+    "machine", "name", "vendor", "workload", "model", "dtype", "batch", "seq_len", "compile_mode", "world_size",
+    "nodes", "backend", "interconnect", "staged_through_cpu", "tokens_per_s", "ideal_tokens_per_s", "efficiency",
+    "group_share", "group_price_usd", "watts", "watts_basis", "watts_provenance", "tokens_per_dollar",
+    "tokens_per_dollar_provenance", "tokens_per_dollar_note", *PRICE_USED_COLUMNS, "tokens_per_joule",
+    "tokens_per_joule_provenance", "run", "series", "flags",
+]
+
+
+def group_share(devices_in_machine: int, world_size: int, nodes: int) -> tuple[float, str]:
+    """The share of the machine(s) a group of ranks pays for: its devices' share of each machine
+    (`collectors.distributed.scaling.group_hourly_price`, one machine per node); whole machines when
+    the ranks outnumber the devices (CPU ranks sharing a host)."""
+    from collectors.distributed import scaling  # noqa: PLC0415  (pure functions; no torch)
+
+    try:
+        share = scaling.group_hourly_price(float(nodes), devices_in_machine * nodes, world_size)
+        return share, f"{world_size} of {devices_in_machine * nodes} device(s)"
+    except ValueError:
+        return float(nodes), f"{nodes} whole machine(s): {world_size} ranks share their devices"
+
+
+def scaling_table(ds: store.DataSet, machines: pd.DataFrame, a: Assumptions,
+                  flags: dict[tuple[str, int | None], list[Any]] | None = None) -> pd.DataFrame:
+    """One row per machine, distributed workload, setting and world size (the latest run of each):
+    the group's tokens/s, its scaling efficiency against the one-rank figure of the same setting
+    (`collectors.distributed.scaling.scaling_table`), and tokens per dollar and per joule of the
+    whole group: the devices' share of the machine price (`group_share`) and every rank's meter
+    summed (the result's energy), else the spec power of those devices, labelled estimated."""
+    from collectors.distributed import scaling  # noqa: PLC0415
+
+    flags = flags or {}
+    by_id = machines.set_index("machine") if not machines.empty else machines
+    latest: dict[tuple[Any, ...], tuple[RunRecord, int, Any]] = {}
+    for run in sorted(ds.runs, key=lambda r: r.started_at):
+        for index, res in enumerate(run.results):
+            if (res.status != "ok" or res.distributed is None or res.throughput is None
+                    or res.throughput.unit != "tokens/s"):
+                continue
+            p = res.params
+            key = (run.machine, res.workload, p.model, p.batch, p.seq_len, p.dtype, p.compile_mode,
+                   res.distributed.world_size)
+            latest[key] = (run, index, res)
+    groups: dict[tuple[str, str], list[tuple[RunRecord, int, Any]]] = {}
+    for key, item in latest.items():
+        groups.setdefault((key[0], key[1]), []).append(item)
+    rows = []
+    for (machine_id, workload), items in sorted(groups.items()):
+        table = scaling.scaling_table([res for _, _, res in items], workload)
+        found = {(r["model"], r["batch"], r["seq_len"], r["dtype"], r["compile_mode"], r["world_size"]): r
+                 for r in table}
+        ones = {k[:5]: r["tokens_per_s"] for k, r in found.items() if k[5] == 1}
+        known = machine_id in by_id.index
+        m = by_id.loc[machine_id] if known else None
+        for run, index, res in sorted(items, key=lambda t: (str(t[2].params.model), t[2].distributed.world_size)):
+            p, d = res.params, res.distributed
+            k = (p.model, p.batch, p.seq_len, p.dtype, p.compile_mode, d.world_size)
+            tps = found[k]["tokens_per_s"]
+            row: dict[str, Any] = {
+                "machine": machine_id, "name": m["name"] if known else machine_id,
+                "vendor": m["vendor"] if known else "other", "workload": workload, "model": p.model,
+                "dtype": p.dtype, "batch": p.batch, "seq_len": p.seq_len, "compile_mode": p.compile_mode,
+                "world_size": d.world_size, "nodes": d.nodes, "backend": d.backend, "interconnect": d.interconnect,
+                "staged_through_cpu": d.staged_through_cpu, "tokens_per_s": tps,
+                "ideal_tokens_per_s": ones[k[:5]] * d.world_size if k[:5] in ones else None,
+                "efficiency": found[k]["efficiency"], "run": f"{run.machine}/{run.stamp}",
+                "series": " · ".join(str(x) for x in (m["name"] if known else machine_id, workload, p.model,
+                                                       p.dtype) if x),
+                "flags": _flag_text(flags, f"{run.machine}/{run.stamp}", index),
+            }
+            if known:
+                devices = int(m["accelerator_count"]) or 1
+                share, share_basis = group_share(devices, d.world_size, d.nodes)
+                group_m = m.copy()
+                group_m["price_usd"] = m["price_usd"] * share if pd.notna(m["price_usd"]) else m["price_usd"]
+                if pd.notna(m["spec_power_w"]):
+                    group_m["spec_power_w"] = m["spec_power_w"] * share
+                    group_m["spec_power_basis"] = f"{m['spec_power_basis']} × {share:g} ({share_basis})"
+                e = res.energy
+                costs = cost_metrics(tps, "measured", e.avg_w if e else None,
+                                     f"{POWER_COVERS_LABEL.get(e.covers, e.covers)}, every rank's meter summed"
+                                     if e else None, group_m, a)
+                row.update(costs, group_share=share, group_price_usd=group_m["price_usd"])
+            rows.append(row)
+    return pd.DataFrame(rows, columns=SCALING_COLUMNS)
+
+
+# ---------------------------------------------------------------------------------------------
 # Everything a page needs, built once
 
 
@@ -772,6 +867,7 @@ class Report:
     seed: list[PublishedSet] = field(default_factory=list)
     prices: pd.DataFrame = field(default_factory=pd.DataFrame)
     cross_checks: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CROSS_CHECK_COLUMNS))
+    scaling: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SCALING_COLUMNS))
 
 
 def status_table(ds: store.DataSet) -> pd.DataFrame:
@@ -792,7 +888,8 @@ def build(ds: store.DataSet, a: Assumptions) -> Report:
     return Report(assumptions=a, counts=counts, problems=[str(p) for p in ds.problems], machines=machines, results=results, headline=headline,
                   winners=winners(headline), fits=fit_grid(machines, a), statuses=status_table(ds),
                   seed=[p for p in ds.published if p.role == "seed_article"],
-                  prices=price_history_table(ds.machines), cross_checks=cross_check_table(ds))
+                  prices=price_history_table(ds.machines), cross_checks=cross_check_table(ds),
+                  scaling=scaling_table(ds, machines, a, flags))
 
 
 def load(root: Path, a: Assumptions) -> Report:

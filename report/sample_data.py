@@ -14,8 +14,8 @@ import yaml
 
 from collectors import store
 from collectors.records import (
-    Accelerator, Citation, Energy, Environment, Machine, PcieLink, Power, Price, PublishedResult,
-    PublishedSet, Result, RunRecord, Source, Stats, UsableMemory, WorkloadParams,
+    Accelerator, Citation, Distributed, Energy, Environment, Machine, PcieLink, Power, Price, PublishedResult,
+    PublishedSet, RankFigure, Result, RunRecord, Source, Stats, UsableMemory, WorkloadParams,
 )
 
 SOURCE = Source(id="spec", url="https://example.org/spec", title="Example spec sheet",
@@ -55,6 +55,25 @@ def result(workload: str, samples: list[float], model: str = "llama-3-8b", dtype
                                                            compile_mode=compile_mode, engine="torch"),
                   status="ok", throughput=Stats.of(samples, unit), energy=energy,
                   bytes_per_token=bytes_per_token)
+
+
+def distributed_result(workload: str, world_size: int, samples: list[float], model: str = "gpt2-124m",
+                       avg_w: float | None = None, window_s: float = 10.0, backend: str = "nccl",
+                       nodes: int = 1, launched: int | None = None) -> Result:
+    """A torchrun workload's result at `world_size` ranks: group tokens/s samples, the group's
+    summed energy (`avg_w` for all ranks together), one RankFigure per rank."""
+    energy = None
+    if avg_w:
+        energy = Energy(joules=avg_w * window_s, avg_w=avg_w, window_s=window_s, method="nvml", covers="gpu_board")
+    per_node = max(world_size // nodes, 1)
+    ranks = [RankFigure(rank=i, local_rank=i % per_node, node_rank=i // per_node, device=f"cuda:{i % per_node}")
+             for i in range(world_size)]
+    dist = Distributed(world_size=world_size, launched_world_size=launched or world_size, nodes=nodes,
+                       nproc_per_node=per_node, backend=backend,
+                       interconnect="nvlink" if world_size > 1 else "none", per_rank=ranks)
+    return Result(workload=workload, params=WorkloadParams(model=model, dtype="bf16", batch=8, seq_len=1024,
+                                                           compile_mode="eager", engine="torch"),
+                  status="ok", throughput=Stats.of(samples, "tokens/s"), energy=energy, distributed=dist)
 
 
 def run(machine_id: str, started_at: dt.datetime, results: list[Result]) -> RunRecord:

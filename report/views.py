@@ -183,6 +183,43 @@ def training(r: Report) -> tuple[pd.DataFrame, str]:
     return d, html
 
 
+def scaling(r: Report) -> tuple[pd.DataFrame, str]:
+    """The scaling chart and table, or a plain statement that no distributed run exists yet."""
+    d = r.scaling
+    if d is None or d.empty:
+        return d, P.note("No distributed runs are committed yet, so there is no scaling figure to show. "
+                         "They come from costperf run --nproc-per-node N (torchrun) on a machine with several "
+                         "GPUs, or several machines with --nnodes; this section fills in from their run files.")
+
+    def efficiency(row: pd.Series) -> str:
+        if P.is_missing(row["efficiency"]):
+            return "–"
+        return P.with_badge(f"{row['efficiency']:.0%}", "measured")
+
+    def link(row: pd.Series) -> str:
+        text = f"{int(row['nodes'])} node(s), {P.esc(row['backend'])}, {P.esc(row['interconnect'])}"
+        return text + (" (staged through CPU)" if row["staged_through_cpu"] else "")
+
+    html = C.embed(C.scaling(d)) + P.table(d, [
+        ("Machine", P.text("name"), False),
+        ("Workload", P.text("workload"), False),
+        ("Setting", lambda row: P.esc(" · ".join(str(row[k]) for k in ("model", "dtype") if not P.is_missing(row[k]))
+                                      + (f" · batch {int(row['batch'])}/rank" if not P.is_missing(row["batch"]) else "")),
+         False),
+        ("Ranks", lambda row: str(int(row["world_size"])), True),
+        ("Link", link, False),
+        ("Group tokens/s", lambda row: P.flagged(P.with_badge(P.number(row["tokens_per_s"]), "measured"),
+                                                 row["flags"]), True),
+        ("Scaling efficiency", efficiency, True),
+        ("Group tokens per USD", tokens_per_usd, True),
+        ("Group tokens per J", tokens_per_joule, True),
+        ("Run", P.text("run"), False),
+    ], caption="Scaling efficiency = tokens/s at N ranks ÷ (N × tokens/s at one rank), against the one-rank "
+               "figure of the same setting (– where none was measured). Tokens per USD: the devices' share of "
+               "the machine price (N of its GPUs, per node); tokens per J: every rank's meter summed.")
+    return d, html
+
+
 def micro(r: Report) -> tuple[pd.DataFrame, str]:
     d = r.results[(r.results["kind"] == "micro")]
     if d.empty:
