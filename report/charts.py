@@ -132,7 +132,11 @@ def price_history(history: pd.DataFrame, machine: str) -> alt.VConcatChart | Non
     if d.empty:
         return None
     panels = []
-    for kind in [k for k in ("purchase", "used", "cloud_hourly") if (d["kind"] == k).any()]:
+    kinds = [k for k in ("purchase", "used", "cloud_hourly") if (d["kind"] == k).any()]
+    used_kind = d.loc[d["used"], "kind"]
+    if not used_kind.empty:  # the kind tokens per dollar uses comes first
+        kinds.sort(key=lambda k: k != used_kind.iloc[0])
+    for kind in kinds:
         k = d[d["kind"] == kind].copy()
         currencies = sorted(set(k["currency"]))
         k["date"] = k["date"].dt.strftime("%Y-%m-%d")
@@ -140,8 +144,9 @@ def price_history(history: pd.DataFrame, machine: str) -> alt.VConcatChart | Non
         k = _plain(k)
         y_title = PRICE_KIND_TITLES[kind] if currencies == ["USD"] else f"{kind} price ({', '.join(currencies)})"
         base = alt.Chart(k).encode(
-            x=alt.X("date:T", title="date observed", axis=alt.Axis(format="%Y-%m")),
-            y=alt.Y("amount:Q", title=y_title, scale=alt.Scale(zero=False, padding=12)),
+            x=alt.X("date:T", title="date observed", axis=alt.Axis(format="%Y-%m"), scale=alt.Scale(padding=16)),
+            y=alt.Y("amount:Q", title=y_title, scale=alt.Scale(zero=False, padding=12),
+                    axis=alt.Axis(format=",.2~f")),
             color=alt.Color("series:N", title="provider / source", legend=alt.Legend(orient="bottom", columns=1,
                                                                                     labelLimit=520)),
         )

@@ -337,7 +337,7 @@ RESULT_COLUMNS = [
     "compile_mode", "batch", "prompt_tokens", "gen_tokens", "provenance", "source", "source_url", "date",
     "n_runs", "value", "unit", "spread", "tokens_per_s", "avg_w", "power_covers", "power_provenance",
     "tokens_per_joule", "joules_per_token", "bytes_per_token", "effective_bw_gbps", "peak_bw_gbps",
-    "roofline_efficiency", "above_roofline", "basis", "flags", "ranks",
+    "roofline_efficiency", "above_roofline", "basis", "flags", "ranks", "nodes",
 ]
 
 
@@ -401,6 +401,7 @@ def _measured_rows(runs: Iterable[RunRecord], machines: dict[str, Machine],
                 "basis": "median of timed repeats" + (f"; energy {e.method} over {e.window_s:.0f} s" if e else ""),
                 "flags": _flag_text(flags, f"{run.machine}/{run.stamp}", index),
                 "ranks": res.distributed.world_size if res.distributed else None,
+                "nodes": res.distributed.nodes if res.distributed else None,
             }
     for key, row in latest.items():
         row["n_runs"] = counts[key]
@@ -598,7 +599,8 @@ def priced(results: pd.DataFrame, machines: pd.DataFrame, a: Assumptions) -> pd.
     """Token-throughput rows of known machines with their tokens per dollar and per joule."""
     d = results[results["tokens_per_s"].notna() & results["machine"].isin(machines["machine"])].copy()
     by_id = machines.set_index("machine")
-    extra = [cost_metrics(r.tokens_per_s, r.provenance, r.avg_w, r.power_covers, by_id.loc[r.machine], a)
+    extra = [cost_metrics(r.tokens_per_s, r.provenance, r.avg_w, r.power_covers,
+                          group_machine(by_id.loc[r.machine], r.ranks, r.nodes), a)
              for r in d.itertuples()]
     cols = ["watts", "watts_basis", "watts_provenance", "tokens_per_dollar", "tokens_per_dollar_provenance",
             "tokens_per_dollar_note", *PRICE_USED_COLUMNS, "tokens_per_joule", "tokens_per_joule_provenance"]
@@ -781,6 +783,24 @@ def group_share(devices_in_machine: int, world_size: int, nodes: int) -> tuple[f
         return float(nodes), f"{nodes} whole machine(s): {world_size} ranks share their devices"
 
 
+def group_machine(m: pd.Series, ranks: Any, nodes: Any) -> pd.Series:
+    """A machines-table row priced and powered for the group of ranks a distributed figure used
+    (`group_share`), so that every table gives one figure the same tokens per dollar and per joule;
+    the row itself for a single-process figure."""
+    if not _given(ranks):
+        return m
+    devices = int(m["accelerator_count"]) or 1
+    share, basis = group_share(devices, int(ranks), int(nodes) if _given(nodes) else 1)
+    g = m.copy()
+    g["group_share"] = share
+    if pd.notna(m["price_usd"]):
+        g["price_usd"] = m["price_usd"] * share
+    if pd.notna(m["spec_power_w"]):
+        g["spec_power_w"] = m["spec_power_w"] * share
+        g["spec_power_basis"] = f"{m['spec_power_basis']} × {share:g} ({basis})"
+    return g
+
+
 def scaling_table(ds: store.DataSet, machines: pd.DataFrame, a: Assumptions,
                   flags: dict[tuple[str, int | None], list[Any]] | None = None) -> pd.DataFrame:
     """One row per machine, distributed workload, setting and world size (the latest run of each):
@@ -830,13 +850,8 @@ def scaling_table(ds: store.DataSet, machines: pd.DataFrame, a: Assumptions,
                 "flags": _flag_text(flags, f"{run.machine}/{run.stamp}", index),
             }
             if known:
-                devices = int(m["accelerator_count"]) or 1
-                share, share_basis = group_share(devices, d.world_size, d.nodes)
-                group_m = m.copy()
-                group_m["price_usd"] = m["price_usd"] * share if pd.notna(m["price_usd"]) else m["price_usd"]
-                if pd.notna(m["spec_power_w"]):
-                    group_m["spec_power_w"] = m["spec_power_w"] * share
-                    group_m["spec_power_basis"] = f"{m['spec_power_basis']} × {share:g} ({share_basis})"
+                group_m = group_machine(m, d.world_size, d.nodes)
+                share = group_m["group_share"]
                 e = res.energy
                 costs = cost_metrics(tps, "measured", e.avg_w if e else None,
                                      f"{POWER_COVERS_LABEL.get(e.covers, e.covers)}, every rank's meter summed"

@@ -180,7 +180,8 @@ def price_as_of(row: Any, date_col: str = "price_as_of", provider_col: str = "pr
         return ""
     provider = row.get(provider_col) if hasattr(row, "get") else None
     title = f' title="{esc(provider)}"' if not is_missing(provider) and provider else ""
-    return f'<br><span class="cp-note cp-price-date"{title}>price as of {date(when)}</span>'
+    return (f'<br><span class="cp-note cp-price-date"{title}>price as of '
+            f'<span style="white-space:nowrap">{date(when)}</span></span>')
 
 
 def flagged(cell: str, flags: Any) -> str:

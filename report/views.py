@@ -141,7 +141,7 @@ def results_table(d: pd.DataFrame, with_roofline: bool) -> str:
     ]
     if with_roofline:
         columns.append(("Share of peak bandwidth", roof, True))
-    columns += [("Runs", P.col("n_runs"), True), ("Source", source, False), ("Physics check", flags, False)]
+    columns += [("Runs", P.col("n_runs", digits=1), True), ("Source", source, False), ("Physics check", flags, False)]
     return P.table(d, columns)
 
 
@@ -370,9 +370,9 @@ def cross_checks(r: Report) -> str:
         ("Measured tokens/s", measured, True),
         ("Published tokens/s", published, True),
         ("Ratio measured ÷ published", ratio, True),
-    ], caption="A ratio near 1 says costperf's harness and the publication agree. Newer llama.cpp builds "
-               "and drivers are usually faster than an older published row; a ratio far below 1 at the same "
-               "setting would point at the harness or the machine.")
+    ], caption="A ratio near 1 says costperf's harness and the publication agree. The two sides may still "
+               "differ in llama.cpp build, driver and clocks (see each source): a ratio far from 1 at the same "
+               "setting is a question to look into, not a verdict.")
 
 
 def data_summary(r: Report) -> str:
