@@ -692,6 +692,10 @@ def winners(headline: pd.DataFrame) -> list[Winner]:
         if not have.empty:
             solid = have[have["decode_provenance"].isin(["measured", "published"])]
             pool = solid if not solid.empty else have
+            # a figure physics rules out (a violation) stays in the table, marked, but wins nothing
+            # while any other machine has the metric
+            sound = pool[~pool["decode_flags"].fillna("").str.contains("violation:")]
+            pool = sound if not sound.empty else pool
             if solid.empty:
                 w.note = "from spec-based ceilings only: nothing measured or published yet"
             top = pool.sort_values(col, ascending=False).iloc[0]

@@ -82,7 +82,7 @@ def headline_table(r: Report) -> str:
         ("Largest model, B params (4 / 8 / 16-bit)", largest, True),
     ], highlight=lambda row: row["machine"] in best.values(),
        caption="★ best on a headline metric. ⚑ flagged: a physics check questions the figure (hover for why; "
-               "the inference page and `costperf validate` give the details). Prices are cited list prices (machines page); USD per usable GB and "
+               "the inference page and costperf validate give the details); a violation wins no card. Prices are cited list prices (machines page); USD per usable GB and "
                "the largest model follow from the usable-memory figure and its label.")
 
 

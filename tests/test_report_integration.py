@@ -127,6 +127,7 @@ def test_flagged_records_appear_marked(tmp_path: Path) -> None:
     assert h["decode_tok_s"] == 100.0 and h["decode_flags"] == decode["flags"]  # shown, not dropped
     marked = re.compile(r'<span class="cp-flag cp-flagged" title="([^"]*)">⚑ flagged</span>')
     assert marked.search(views.headline_table(rep))
+    assert [w.machine for w in rep.winners] == ["desk", "desk", "desk"]  # the only candidate: still shown
     assert "⚑ flagged" in views.winner_cards(rep)
     _, inference = views.inference(rep)
     assert marked.search(inference)
@@ -221,3 +222,14 @@ def test_scaling_without_distributed_runs_says_so(tmp_path: Path) -> None:
     rep = build(S.write_example(tmp_path, n_runs=3))
     table, html = views.scaling(rep)
     assert table.empty and "No distributed runs are committed yet" in html and "cp-chart" not in html
+
+
+def test_a_violation_wins_no_card_while_a_sound_figure_exists(tmp_path: Path) -> None:
+    S.write_machine(tmp_path, S.machine("bad", "Impossible GPU", bandwidth_gbps=1000.0))
+    S.write_machine(tmp_path, S.machine("good", "Sound GPU", bandwidth_gbps=1000.0))
+    store.write_run(tmp_path, S.run("bad", T0, [S.result("decode", [100.0], avg_w=300.0, bytes_per_token=15.01e9)]))
+    store.write_run(tmp_path, S.run("good", T0, [S.result("decode", [50.0], avg_w=300.0, bytes_per_token=15.01e9)]))
+    rep = build(tmp_path)
+    assert [w.machine for w in rep.winners] == ["good", "good", "good"]
+    assert "⚑ flagged" in views.headline_table(rep)  # the impossible figure is still in the table, marked
+
