@@ -1,0 +1,46 @@
+"""The rendered site (committed data, fallback engine) shows the other issues' work: price dates,
+price histories, physics flags, the cross-check and the scaling section. Reuses the render of
+tests/test_report_render.py (its `site` fixture renders once per module)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from test_report_render import expected_report, page, site, without_scripts  # noqa: F401  (site: fixture)
+
+pytestmark = pytest.mark.slow
+
+
+def test_index_prints_the_date_of_each_price_used(site: Path) -> None:  # noqa: F811
+    rep = expected_report(site)
+    text = without_scripts(page(site, "index"))
+    shown = re.findall(r"price as of <span[^>]*>([0-9-]+)</span>", text)
+    with_tpd = rep.headline[rep.headline["tokens_per_dollar"].notna()]
+    assert len(with_tpd) >= 5
+    # one date per tokens-per-dollar figure in the table, plus the winner card's
+    assert sorted(shown) == sorted([d.isoformat() for d in with_tpd["price_as_of"]]
+                                   + [rep.winners[0].price_as_of.isoformat()])
+    for _, h in with_tpd.iterrows():
+        assert h["price_as_of"] == h["price_date"]  # the machine's chosen price, nothing else
+
+
+def test_machines_page_has_a_price_history_per_priced_machine(site: Path) -> None:  # noqa: F811
+    rep = expected_report(site)
+    text = page(site, "machines")
+    history = text[text.index("Price history"):]
+    assert history.count('class="cp-chart"') == rep.prices["machine"].nunique() >= 10
+    assert "Download every price (CSV)" in history and f"({len(rep.prices)} rows)" in history
+
+
+def test_flags_cross_check_and_scaling_on_their_pages(site: Path) -> None:  # noqa: F811
+    rep = expected_report(site)
+    flagged = rep.results[rep.results["flags"].notna() & rep.results["kind"].isin(["decode", "prefill"])]
+    assert len(flagged) >= 1
+    assert without_scripts(page(site, "inference")).count("⚑ flagged") >= len(flagged)
+    methodology = without_scripts(page(site, "methodology"))
+    assert len(rep.cross_checks) >= 1
+    for ratio in rep.cross_checks["ratio"]:
+        assert f"{ratio:.2f}×" in methodology
+    assert "No distributed runs are committed yet" in page(site, "training")
