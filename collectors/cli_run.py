@@ -92,7 +92,9 @@ def summary(record: RunRecord, machine: Machine | None) -> Table:
     fits = [r for r in record.results if r.workload == "fit"]
     if fits:
         ok = [f"{r.params.model} {r.params.dtype}" for r in fits if r.status == "ok"]
-        t.caption = f"fits in {fits[0].outputs.get('usable_memory_gb', '?')} GB usable: " + (", ".join(ok) or "none")
+        usable = fits[0].outputs.get("usable_memory_gb")
+        shown = f"{usable:.1f}" if isinstance(usable, float) else "?"
+        t.caption = f"fits in {shown} GB usable: " + (", ".join(ok) or "none")
     return t
 
 

@@ -51,7 +51,8 @@ def git_commit() -> str | None:
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
                                capture_output=True, text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return None
+        # a copy without .git (a benchmark machine, a container): the launcher may say which commit
+        return os.environ.get("COSTPERF_GIT_COMMIT") or None
     return head + ("+dirty" if dirty else "") if head else None
 
 
