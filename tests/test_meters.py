@@ -45,7 +45,7 @@ class RecordedMeter:
 def test_this_machine_has_no_meter_and_says_why() -> None:
     cpu = zeus_meter("cpu")
     assert isinstance(cpu, NullMeter) and not cpu.available
-    assert "RAPL" in (cpu.reason or "")
+    assert "RAPL" in (cpu.reason or "") or "zeus is not installed" in (cpu.reason or "")
     assert cpu.end() is None
     gpu = zeus_meter("cuda")
     assert isinstance(gpu, NullMeter) and gpu.reason
