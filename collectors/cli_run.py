@@ -102,7 +102,8 @@ def summary(record: RunRecord, machine: Machine | None) -> Table:
 @click.option("--suite", type=click.Choice(["quick", "standard"]), default="quick", show_default=True,
               help="quick: tiny shapes, ~1 min on a laptop CPU; standard: the full suite (8B decode, GPT-2 training).")
 @click.option("--workload", "workloads", multiple=True, metavar="NAME",
-              help="Only these workloads (decode, prefill, train-gpt2, matmul, memcpy, h2d, d2h, toy-mlp, fit) "
+              help="Only these workloads (decode, prefill, train-gpt2, matmul, memcpy, h2d, d2h, toy-mlp, fit, "
+                   "llama-cpp) "
                    "or task ids (see --list); repeatable.")
 @click.option("--machine", "machine_id", metavar="ID", help="Machine id: data/machines/ID.yaml must exist and validate.")
 @click.option("--device", type=click.Choice(["cuda", "mps", "cpu"]), default=None,
@@ -115,6 +116,10 @@ def summary(record: RunRecord, machine: Machine | None) -> Table:
 @click.option("--list", "list_only", is_flag=True, help="List the suite's tasks and exit.")
 @click.option("--data", "data", type=click.Path(path_type=Path, file_okay=False), default=Path("data"),
               show_default=True, help="The data folder (machines/, runs/, published/).")
+@click.option("--gguf", type=click.Path(path_type=Path, dir_okay=False), default=None, metavar="MODEL.gguf",
+              help="Also run llama.cpp's llama-bench (pp512, tg128) on this GGUF model.")
+@click.option("--llama-bench", "llama_bench", default=None, metavar="PATH",
+              help="The llama-bench binary to use (default: the one on PATH).")
 @click.option("--nproc-per-node", type=click.IntRange(min=1), default=None, metavar="N",
               help="Distributed workloads through torchrun, N ranks on this host (one per GPU): allreduce, "
                    "train-gpt2-ddp, train-llama-fsdp, decode-tp (collectors/distributed).")
@@ -123,7 +128,8 @@ def summary(record: RunRecord, machine: Machine | None) -> Table:
 @click.option("--rdzv-endpoint", metavar="HOST:PORT", default=None,
               help="Distributed: torchrun rendezvous address, the same on every host (needed with --nnodes > 1).")
 def run_command(suite: str, workloads: tuple[str, ...], machine_id: str | None, device: str | None, energy: str,
-                power_estimate: bool, no_save: bool, list_only: bool, data: Path, nproc_per_node: int | None = None,
+                power_estimate: bool, no_save: bool, list_only: bool, data: Path, gguf: Path | None = None,
+                llama_bench: str | None = None, nproc_per_node: int | None = None,
                 nnodes: int = 1, rdzv_endpoint: str | None = None) -> None:
     """Run the benchmark suite here and write data/runs/MACHINE/<UTC stamp>.json.
 
@@ -136,6 +142,7 @@ def run_command(suite: str, workloads: tuple[str, ...], machine_id: str | None, 
       costperf run --suite standard --machine h100-sxm
       costperf run --suite standard --machine h100-sxm --workload decode --workload train-gpt2
       costperf run --suite quick --machine my-desktop --nproc-per-node 2 --device cpu   two gloo ranks
+      costperf run --suite standard --machine my-desktop --gguf llama-2-7b.Q4_0.gguf    with llama.cpp
     """
     import datetime as dt  # noqa: PLC0415
 
@@ -157,7 +164,7 @@ def run_command(suite: str, workloads: tuple[str, ...], machine_id: str | None, 
     from collectors import runner  # noqa: PLC0415
 
     opts = runner.RunOptions(suite=suite, workloads=workloads, device=device,
-                             energy="estimate" if power_estimate else energy)
+                             energy="estimate" if power_estimate else energy, gguf=gguf, llama_bench=llama_bench)
     if list_only:
         try:
             ctx, tasks, info = runner.prepare(opts, machine)

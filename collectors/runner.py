@@ -21,6 +21,7 @@ import torch
 from collectors.meters.base import EstimateMeter, Meter, NullMeter, idle_power
 from collectors.probe import probe
 from collectors.records import Environment, Machine, Result, RunRecord
+from collectors.workloads import llama_cpp
 from collectors.workloads.common import Context, pick_device
 from collectors.workloads.suites import POLICIES, SUITES, Task, select
 
@@ -32,6 +33,8 @@ class RunOptions:
     device: str | None = None
     energy: str = "auto"  # auto | off | estimate
     idle_s: float = 3.0
+    gguf: Path | None = None  # a GGUF model for the llama.cpp workload
+    llama_bench: str | None = None  # the llama-bench binary, when not the one on PATH
 
 
 @dataclass
@@ -109,7 +112,12 @@ def prepare(opts: RunOptions, machine: Machine | None) -> tuple[Context, list[Ta
     device = pick_device(opts.device)
     usable, usable_source = usable_memory(machine, device)
     ctx = Context(device=device, policy=POLICIES[opts.suite], usable_memory_gb=usable, quick=opts.suite == "quick")
-    tasks = select(SUITES[opts.suite](ctx), opts.workloads)
+    tasks = SUITES[opts.suite](ctx)
+    # The standard suite always records llama.cpp (as unsupported, with the reason, when there is no
+    # llama-bench or no model); the quick suite only when asked, to stay quick.
+    if opts.suite == "standard" or opts.gguf is not None or opts.llama_bench is not None:
+        tasks += llama_cpp.tasks(opts.gguf, opts.llama_bench)
+    tasks = select(tasks, opts.workloads)
     info: dict[str, object] = {"usable_memory_gb": usable, "usable_memory_source": usable_source}
     return ctx, tasks, info
 

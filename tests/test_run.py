@@ -112,3 +112,16 @@ def test_list_and_importing_collectors_does_not_import_torch(data: Path) -> None
     assert res.exit_code == 0 and "decode-llama-3-1b-bf16-compiled-b1" in res.output
     code = "import sys, collectors, collectors.cli, collectors.meters; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_llama_cpp_workload_without_llama_bench_is_recorded_unsupported(data: Path, tmp_path: Path) -> None:
+    model = tmp_path / "model.gguf"
+    model.write_bytes(b"GGUF")
+    res = CliRunner().invoke(main, ["run", "--suite", "quick", "--machine", MACHINE, "--data", str(data),
+                                    "--workload", "llama-cpp", "--gguf", str(model),
+                                    "--llama-bench", str(tmp_path / "no-such-llama-bench")])
+    assert res.exit_code == 0, res.output
+    record = store.load(data).runs[0]
+    assert [(r.workload, r.status) for r in record.results] == [("prefill", "unsupported"), ("decode", "unsupported")]
+    assert all("llama-bench not found" in (r.message or "") for r in record.results)
+    assert all(r.params.engine == "llama.cpp" for r in record.results)
