@@ -539,17 +539,6 @@ def setting_label(row: pd.Series) -> str:
     return " · ".join(parts)
 
 
-HEADLINE_COLUMNS = [
-    "machine", "name", "vendor", "form", "decode_tok_s", "decode_provenance", "decode_setting", "decode_source",
-    "prefill_tok_s", "prefill_provenance", "prefill_setting", "price_usd", "price_kind", "price_date",
-    "watts", "watts_basis", "watts_provenance", "tokens_per_dollar", "tokens_per_dollar_provenance",
-    "tokens_per_dollar_note", "price_as_of", "price_used_usd", "price_used_kind", "price_used_provider",
-    "tokens_per_joule", "tokens_per_joule_provenance", "tok_s_per_usable_gb", "usable_gb",
-    "usable_provenance", "usd_per_usable_gb",
-    "largest_4bit_b", "largest_8bit_b", "largest_16bit_b",
-]
-
-
 def cost_metrics(tps: float | None, prov: str | None, avg_w: float | None, power_label: str | None,
                  m: pd.Series, a: Assumptions) -> dict[str, Any]:
     """Tokens per dollar and per joule of one figure on one machine (measured power when the figure
