@@ -6,6 +6,8 @@ that `quarto render` and the fallback engine show exactly the same thing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 
 from report import charts as C
@@ -48,7 +50,8 @@ def headline_basis(r: Report) -> str:
         f"Decode of an 8B-class model (Llama-2-7B / Llama-3-8B), batch 1; {basis}; per machine the best "
         f"provenance available (measured, then published, then a spec-based ceiling). Tokens per dollar: "
         f"{a.amortisation_years:g} years at {a.hours_per_day:g} h/day × {a.utilisation:.0%} use, price plus "
-        f"electricity at {a.usd_per_kwh:g} USD/kWh (≤: an upper bound, no power figure for the machine); "
+        f"electricity at {a.usd_per_kwh:g} USD/kWh; ≤ marks an upper bound (a spec-based decode ceiling, or "
+        f"no power figure for the machine); "
         f"cloud: tokens per hour ÷ hourly price. {PROV_NOTE}")
 
 
@@ -71,12 +74,12 @@ def headline_table(r: Report) -> str:
 
     return P.table(h, [
         ("Machine", machine_cell, False),
-        ("Decode tokens/s", P.col_flagged("decode_tok_s", "decode_flags", prov="decode_provenance"), True),
+        ("Decode tokens/s", _at_most(P.col_flagged("decode_tok_s", "decode_flags", prov="decode_provenance")), True),
         ("Prefill tokens/s", P.col_flagged("prefill_tok_s", "prefill_flags", prov="prefill_provenance"), True),
         ("Price USD", price, True),
         ("Tokens per USD", tokens_per_usd, True),
-        ("Tokens per J", tokens_per_joule, True),
-        ("Tokens/s per usable GB", P.col("tok_s_per_usable_gb", prov="decode_provenance"), True),
+        ("Tokens per J", _at_most(tokens_per_joule), True),
+        ("Tokens/s per usable GB", _at_most(P.col("tok_s_per_usable_gb", prov="decode_provenance")), True),
         ("Usable GB", P.col_flagged("usable_gb", "usable_flags", prov="usable_provenance"), True),
         ("USD per usable GB", P.col("usd_per_usable_gb"), True),
         ("Largest model, B params (4 / 8 / 16-bit)", largest, True),
@@ -86,12 +89,30 @@ def headline_table(r: Report) -> str:
                "the largest model follow from the usable-memory figure and its label.")
 
 
+CEILING_NOTE = ("a spec-based ceiling, memory bandwidth ÷ bytes read per token: no machine decodes at its "
+                "roofline, so the real figure is lower")
+
+
+def _decode_is_ceiling(row: pd.Series) -> bool:
+    return row.get("decode_provenance") == "estimated" and not P.is_missing(row.get("decode_tok_s"))
+
+
+def _at_most(cell_of: Callable[[pd.Series], str]) -> Callable[[pd.Series], str]:
+    """Cells derived from a roofline ceiling read '≤ x': an upper bound, not a throughput."""
+    def cell(row: pd.Series) -> str:
+        text = cell_of(row)
+        return f'<span title="{P.esc(CEILING_NOTE)}">≤ {text}</span>' if _decode_is_ceiling(row) else text
+    return cell
+
+
 def tokens_per_usd(row: pd.Series) -> str:
     """The figure with the date of the price it used beneath it ('price as of DATE')."""
     cell = P.col("tokens_per_dollar", prov="tokens_per_dollar_provenance")(row)
     note = row.get("tokens_per_dollar_note")
     if isinstance(note, str) and note:
         cell = f'<span title="{P.esc(note)}">≤ {cell}</span>'
+    elif _decode_is_ceiling(row) and not P.is_missing(row.get("tokens_per_dollar")):
+        cell = f'<span title="{P.esc(CEILING_NOTE)}">≤ {cell}</span>'
     if P.is_missing(row.get("tokens_per_dollar")):
         return cell
     return cell + P.price_as_of(row)

@@ -82,3 +82,18 @@ def test_every_view_renders_without_any_data(tmp_path: Path) -> None:
                   views.memory(empty), views.energy(empty)[1], views.machines(empty), views.claims(empty)[1],
                   views.data_summary(empty), views.micro(empty)[1], views.unmatched_published(empty)):
         assert isinstance(block, str)
+
+
+def test_spec_ceilings_read_as_upper_bounds() -> None:
+    rep = metrics.build(store.load(Path(__file__).resolve().parents[1] / "data"), Assumptions())
+    table = views.headline_table(rep)
+    rows = table.split("<tr")[2:]  # past the header
+    estimated = [r for r in rows if "A100" in r]
+    measured = [r for r in rows if "H100" in r]
+    assert estimated and measured
+    # the A100 has no run and no published 8B figure: its decode is a roofline ceiling, shown as '≤'
+    assert rep.headline.set_index("machine").loc["a100-80gb-sxm", "decode_provenance"] == "estimated"
+    assert "≤" in estimated[0] and views.CEILING_NOTE.split(",")[0] in html.unescape(estimated[0])
+    assert rep.headline.set_index("machine").loc["h100-sxm", "decode_provenance"] == "measured"
+    decode_cell = measured[0].split("<td")[2]
+    assert "≤" not in decode_cell
