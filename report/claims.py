@@ -77,8 +77,9 @@ def c2_copies(r: Report, c: Check) -> None:
     links = r.machines[r.machines["host_link_gbps"].notna()]
     if not links.empty:
         ratio = (links["bandwidth_gbps"] / links["host_link_gbps"]).dropna()
-        c.evidence_for.append(f"Dedicated GPUs in the data reach their memory over a host link of "
-                              f"{number(links['host_link_gbps'].min())}–{number(links['host_link_gbps'].max())} GB/s "
+        lo, hi = links["host_link_gbps"].min(), links["host_link_gbps"].max()
+        span = f"{number(lo)} GB/s" if lo == hi else f"{number(lo)}–{number(hi)} GB/s"
+        c.evidence_for.append(f"Dedicated GPUs in the data reach their memory over a host link of {span} "
                               f"(spec), {number(ratio.min())}–{number(ratio.max())}× slower than their own VRAM.")
     h2d = r.results[(r.results["workload"] == "h2d") & (r.results["provenance"] == "measured")]
     if not h2d.empty:
@@ -181,7 +182,8 @@ def c8_pcie(r: Report, c: Check) -> None:
     c.evidence_against.append(
         f"{len(beyond)} decode figure(s) on PCIe GPUs read weights faster than their PCIe link could carry them, "
         f"e.g. {top['name']}: {number(top['tokens_per_s'])} tokens/s × {number(top['bytes_per_token'] / 1e9)} GB "
-        f"per token = {gbps(top['effective_bw_gbps'])} against a {gbps(top['link'])} link ({top['provenance']}). "
+        f"per token = {gbps(top['effective_bw_gbps'])} ({top['provenance']}) against a {gbps(top['link'])} "
+        "PCIe link (spec). "
         "Decode reads VRAM, not the PCIe link: the comparison mixes link bandwidth with memory bandwidth.")
     c.evidence_for.append("PCIe does limit what crosses it (loading a model, offloading layers that do not fit).")
 
