@@ -118,6 +118,21 @@ def ok_result(workload: str, params: WorkloadParams, unit: str, payloads: list[d
     )
 
 
+def training_result(workload: str, params: WorkloadParams, payloads: list[dict[str, Any]], scale: Scale,
+                    started: dt.datetime, ranks: int, tokens_per_step: int, flops_per_token: float,
+                    outputs: dict[str, Any] | None = None) -> Result:
+    """A parallel training step's Result: every one of `ranks` ranks trains `tokens_per_step` tokens a
+    step, so the group trains `ranks` times that, and each rank's figure is its own steps'."""
+    return ok_result(
+        workload, params, "tokens/s", payloads, scale, started,
+        work_per_step=float(tokens_per_step * ranks),
+        rank_value=lambda p: statistics.median([tokens_per_step / s for s in p["seconds"]]),
+        tokens_total=sum(p["tokens"] for p in payloads), flops_per_token=flops_per_token,
+        outputs={"steps": len(payloads[0]["seconds"]), "tokens_per_step_per_rank": tokens_per_step,
+                 **(outputs or {})},
+    )
+
+
 def error_result(workload: str, params: WorkloadParams, message: str, rank_infos: list[dict[str, Any]],
                  scale: Scale, started: dt.datetime, rank_messages: dict[int, str] | None = None) -> Result:
     """A failed distributed result: the message, the ranks that took part, no figure."""

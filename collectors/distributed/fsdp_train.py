@@ -103,10 +103,7 @@ def run(spec: FsdpSpec, dctx: DistContext, size: int) -> Result | None:
     if payloads is None:
         return None
     members = [p for p in payloads if p is not None]
-    return assemble.ok_result(
-        WORKLOAD, params, "tokens/s", members, runtime.scale_of(dctx, size), started,
-        work_per_step=float(tokens_per_step * size),
-        rank_value=lambda p: runtime.median([tokens_per_step / s for s in p["seconds"]]),
-        tokens_total=sum(p["tokens"] for p in members), flops_per_token=flops_per_token(cfg, spec.seq_len),
-        outputs={"steps": len(members[0]["seconds"]), "tokens_per_step_per_rank": tokens_per_step},
+    return assemble.training_result(
+        WORKLOAD, params, members, runtime.scale_of(dctx, size), started, size, tokens_per_step,
+        flops_per_token(cfg, spec.seq_len),
     )
