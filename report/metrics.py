@@ -365,7 +365,10 @@ def _measured_rows(runs: Iterable[RunRecord], machines: dict[str, Machine],
             counts[key] = counts.get(key, 0) + 1
             tps = res.throughput.median if res.throughput.unit == "tokens/s" else None
             e = res.energy
-            eff = effective_bandwidth_gbps(tps, res.bytes_per_token)
+            # The roofline bounds single-stream decode only: prefill and batched decode reuse each
+            # weight read for many tokens (the same rule as physics.run_roofline).
+            single_stream_decode = workload_kind(res.workload) == "decode" and (p.batch or 1) <= 1
+            eff = effective_bandwidth_gbps(tps, res.bytes_per_token) if single_stream_decode else None
             ratio = roofline_efficiency(eff, peak)
             latest[key] = {
                 "machine": run.machine,
@@ -511,8 +514,13 @@ def results_table(ds: store.DataSet, a: Assumptions,
 # The headline: one row per machine
 
 
+STANDARD_LENGTH = {"decode": ("gen_tokens", 128), "prefill": ("prompt_tokens", 512)}
+"""DESIGN.md's headline lengths (llama-bench's tg128 / pp512), so published figures line up."""
+
+
 def _pick(rows: pd.DataFrame, precision: str) -> pd.Series | None:
-    """Best provenance first, then the fastest setting (the best way the platform allows)."""
+    """Best provenance first; within it the standard length (pp512 / tg128) when there is one, then
+    the fastest setting (the best way the platform allows)."""
     if rows.empty:
         return None
     if precision != "best":
@@ -521,9 +529,16 @@ def _pick(rows: pd.DataFrame, precision: str) -> pd.Series | None:
             return None
     for prov in PROVENANCE_ORDER:
         tier = rows[rows["provenance"] == prov]
-        if not tier.empty:
-            return tier.sort_values("tokens_per_s", ascending=False).iloc[0]
+        if tier.empty:
+            continue
+        standard = tier[[_standard_length(row) for _, row in tier.iterrows()]]
+        return (standard if not standard.empty else tier).sort_values("tokens_per_s", ascending=False).iloc[0]
     return None
+
+
+def _standard_length(row: pd.Series) -> bool:
+    column, length = STANDARD_LENGTH.get(row.get("kind"), (None, None))
+    return column is not None and _given(row.get(column)) and int(row[column]) == length
 
 
 def _given(value: Any) -> bool:
@@ -534,6 +549,11 @@ def setting_label(row: pd.Series) -> str:
     """'llama-3-8b · bf16 · torch reduce-overhead': what a figure was measured with."""
     engine = " ".join(str(row[k]) for k in ("engine", "compile_mode") if _given(row.get(k)))
     parts = [str(row[k]) for k in ("model", "dtype") if _given(row.get(k))] + ([engine] if engine else [])
+    column, length = STANDARD_LENGTH.get(row.get("kind"), (None, None))
+    if column is not None and row.get("provenance") != "estimated" and not _standard_length(row):
+        # A figure at another length than pp512 / tg128 says so: it is not the like-for-like one.
+        given = int(row[column]) if _given(row.get(column)) else None
+        parts.append(f"{'tg' if row.get('kind') == 'decode' else 'pp'}{given if given is not None else ' length unknown'}")
     if _given(row.get("ranks")) and row["ranks"] > 1:
         parts.append(f"{int(row['ranks'])} ranks")
     return " · ".join(parts)
@@ -550,9 +570,9 @@ def cost_metrics(tps: float | None, prov: str | None, avg_w: float | None, power
     else:
         watts, basis, wprov = None, "", None
     price = float(m["price_usd"]) if pd.notna(m["price_usd"]) else None
-    # Prices are cited (published) by construction; the label follows the performance and power
-    # inputs, and turns "estimated" when the price itself is an estimate.
-    price_prov = "estimated" if m["price_provenance"] == "estimated" else None
+    # The price is an input like the others: a measured throughput priced with a cited price is a
+    # published figure, one priced with an estimated price an estimated one.
+    price_prov = m["price_provenance"] if pd.notna(m["price_provenance"]) else None
     if m["price_kind"] == "cloud_hourly":
         tpd, tpd_prov = tokens_per_dollar_cloud(tps, price), weakest(prov, price_prov)
     elif watts is None:

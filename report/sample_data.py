@@ -51,7 +51,10 @@ def result(workload: str, samples: list[float], model: str = "llama-3-8b", dtype
     energy = None
     if avg_w:
         energy = Energy(joules=avg_w * window_s, avg_w=avg_w, window_s=window_s, method="nvml", covers="gpu_board")
+    # the suite's lengths (DESIGN.md): prefill 512 tokens; decode 128 after a 512-token prompt
+    lengths = {"decode": (512, 128), "prefill": (512, 0)}.get(workload, (None, None))
     return Result(workload=workload, params=WorkloadParams(model=model, dtype=dtype, batch=1,
+                                                           prompt_tokens=lengths[0], gen_tokens=lengths[1],
                                                            compile_mode=compile_mode, engine="torch"),
                   status="ok", throughput=Stats.of(samples, unit), energy=energy,
                   bytes_per_token=bytes_per_token)

@@ -200,7 +200,8 @@ def test_headline_measured_first_batch_one_fastest_setting(rep: metrics.Report) 
     assert desk["decode_setting"] == "llama-3-8b · bf16 · torch reduce-overhead"
     assert desk["prefill_tok_s"] == 4050.0
     assert desk["tokens_per_dollar"] == pytest.approx(61.0 * HOURS * 3600 / (2000.0 + 180.0 * HOURS / 1000 * 0.2))
-    assert desk["tokens_per_dollar_provenance"] == "measured"
+    # measured throughput and power, priced with a cited list price: the weakest input is the price
+    assert desk["tokens_per_dollar_provenance"] == "published"
     assert desk["tokens_per_joule"] == pytest.approx(61.0 / 180.0)
     assert desk["tok_s_per_usable_gb"] == pytest.approx(61.0 / 23.0)
     assert desk["usd_per_usable_gb"] == pytest.approx(2000.0 / 23.0)
@@ -302,3 +303,33 @@ def test_resolve_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "_quarto.yml").write_text("params:\n  utilisation: 2\n")
     with pytest.raises(AssumptionError, match="utilisation"):
         assumptions.resolve(tmp_path)
+
+
+def test_roofline_only_for_single_stream_decode(tmp_path: Path) -> None:
+    S.write_machine(tmp_path, S.machine("desk", "Desk", bandwidth_gbps=1000.0))
+    prefill = S.result("prefill", [5000.0], bytes_per_token=15e9)
+    batched = S.result("decode", [500.0], bytes_per_token=15e9, compile_mode="reduce-overhead")
+    batched = batched.model_copy(update={"params": batched.params.model_copy(update={"batch": 16})})
+    single = S.result("decode", [50.0], bytes_per_token=15e9, compile_mode="reduce-overhead")
+    store.write_run(tmp_path, S.run("desk", T0, [prefill, batched, single]))
+    rep = metrics.build(store.load(tmp_path), A)
+    # prefill and batch-16 decode reuse each weight read for many tokens: no roofline, no violation
+    for r in (row(rep.results, workload="prefill", provenance="measured"),
+              row(rep.results, workload="decode", batch=16)):
+        assert pd.isna(r["roofline_efficiency"]) and not r["above_roofline"]
+    one = row(rep.results, workload="decode", batch=1, provenance="measured")
+    assert one["roofline_efficiency"] == pytest.approx(50.0 * 15.0 / 1000.0) and not one["above_roofline"]
+
+
+def test_headline_prefers_pp512_tg128_and_labels_other_lengths(tmp_path: Path) -> None:
+    S.write_machine(tmp_path, S.machine("desk", "Desk"))
+    common = dict(hardware="Desk GPU", machine="desk", model="llama-2-7b", dtype="q4_0", engine="llama.cpp", batch=1)
+    S.write_published(tmp_path, S.published("bench", [
+        PublishedResult(workload="decode", prompt_tokens=0, gen_tokens=512, tokens_per_s=120.0, **common),
+        PublishedResult(workload="decode", prompt_tokens=0, gen_tokens=128, tokens_per_s=110.0, **common),
+        PublishedResult(workload="prefill", prompt_tokens=1024, gen_tokens=0, tokens_per_s=900.0, **common),
+    ]))
+    h = row(metrics.build(store.load(tmp_path), A).headline, machine="desk")
+    assert h["decode_tok_s"] == 110.0 and h["decode_setting"] == "llama-2-7b · q4_0 · llama.cpp"
+    # no pp512 figure: the pp1024 one stands in, and says so
+    assert h["prefill_tok_s"] == 900.0 and h["prefill_setting"].endswith("· pp1024")
