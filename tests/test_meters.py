@@ -144,3 +144,20 @@ def test_missing_zeus_is_a_reason_not_an_error() -> None:
     with patch.dict(sys.modules, {"zeus": None}), patch("importlib.util.find_spec", return_value=None):
         m = zeus_meter("cuda")
     assert isinstance(m, NullMeter) and "zeus is not installed" in (m.reason or "")
+
+
+def test_a_failing_workload_closes_its_zeus_window() -> None:
+    zeus_monitor = pytest.importorskip("zeus.monitor")
+    from collectors.meters.zeus_meter import ZeusMeter
+
+    # zeus itself, measuring nothing on this machine: it refuses a second window under one name
+    meter = ZeusMeter(zeus_monitor.ZeusMonitor(gpu_indices=[], cpu_indices=[]), "rapl", "cpu_package", 0, None)
+    c = Context(device=torch.device("cpu"), policy=TimingPolicy(3, 0.01, 1, 0), meter=meter)
+
+    def out_of_memory() -> None:
+        raise RuntimeError("CUDA out of memory (simulated by the workload)")
+
+    with pytest.raises(RuntimeError, match="out of memory"):
+        measure(out_of_memory, 1.0, "s", c)
+    timed = measure(lambda: None, 1.0, "s", c)  # the next workload gets its own window
+    assert len(timed.stats.samples) >= 3

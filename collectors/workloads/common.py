@@ -10,6 +10,8 @@ so tokens per joule always matches the tokens per second beside it.
 
 from __future__ import annotations
 
+import contextlib
+
 import datetime as dt
 import gc
 import time
@@ -137,14 +139,21 @@ def measure(fn: Callable[[], Any], work_per_call: float, unit: str, ctx: Context
     sync(ctx.device)
     ctx.meter.begin()
     start = time.perf_counter()
-    while True:
-        t0 = time.perf_counter()
-        fn()
-        sync(ctx.device)
-        samples.append(work_per_call / (time.perf_counter() - t0))
-        elapsed = time.perf_counter() - start
-        if len(samples) >= policy.min_reps and (elapsed >= policy.min_time_s or elapsed >= policy.max_time_s):
-            break
+    try:
+        while True:
+            t0 = time.perf_counter()
+            fn()
+            sync(ctx.device)
+            samples.append(work_per_call / (time.perf_counter() - t0))
+            elapsed = time.perf_counter() - start
+            if len(samples) >= policy.min_reps and (elapsed >= policy.min_time_s or elapsed >= policy.max_time_s):
+                break
+    except BaseException:
+        # Close the window (its reading is void) so the next workload can open its own: zeus refuses
+        # a second window under the same name, which would turn every later task into an error.
+        with contextlib.suppress(Exception):
+            ctx.meter.end()
+        raise
     reading = ctx.meter.end()
     window = time.perf_counter() - start
     tokens = tokens_per_call * len(samples) if tokens_per_call else None
