@@ -58,6 +58,17 @@ def tokens_per_joule(tokens_per_s: float | None, avg_w: float | None) -> float |
     return tokens_per_s / avg_w
 
 
+def window_tokens_per_joule(tps: float | None, energy: Any) -> float | None:
+    """Tokens per joule of a measured result from its own energy window: the tokens counted inside
+    the window over the joules it read (the same repeats that gave tokens/s); tokens/s over the
+    window's average watts when the run did not count the tokens."""
+    if energy is None:
+        return None
+    if energy.tokens:
+        return energy.tokens / energy.joules
+    return tokens_per_joule(tps, energy.avg_w)
+
+
 def tokens_over_period(tokens_per_s: float, a: Assumptions) -> float:
     """Tokens a purchased machine produces over the amortisation period at the stated use."""
     return tokens_per_s * a.active_hours() * 3600.0
@@ -395,7 +406,7 @@ def _measured_rows(runs: Iterable[RunRecord], machines: dict[str, Machine],
                 "avg_w": e.avg_w if e else None,
                 "power_covers": (POWER_COVERS_LABEL.get(e.covers, e.covers) if e else None),
                 "power_provenance": e.provenance if e else None,
-                "tokens_per_joule": tokens_per_joule(tps, e.avg_w if e else None),
+                "tokens_per_joule": window_tokens_per_joule(tps, e),
                 "bytes_per_token": res.bytes_per_token,
                 "effective_bw_gbps": eff,
                 "peak_bw_gbps": peak,
@@ -560,9 +571,10 @@ def setting_label(row: pd.Series) -> str:
 
 
 def cost_metrics(tps: float | None, prov: str | None, avg_w: float | None, power_label: str | None,
-                 m: pd.Series, a: Assumptions) -> dict[str, Any]:
+                 m: pd.Series, a: Assumptions, window_tpj: float | None = None) -> dict[str, Any]:
     """Tokens per dollar and per joule of one figure on one machine (measured power when the figure
-    has it, else the machine's spec power, labelled estimated)."""
+    has it, else the machine's spec power, labelled estimated). `window_tpj` is the measured tokens
+    per joule of the figure's own energy window, used whenever the power is that measurement."""
     if avg_w is not None and pd.notna(avg_w):
         watts, basis, wprov = float(avg_w), str(power_label or ""), prov
     elif pd.notna(m["spec_power_w"]):
@@ -581,7 +593,9 @@ def cost_metrics(tps: float | None, prov: str | None, avg_w: float | None, power
         tpd, tpd_prov = tokens_per_dollar_purchase(tps, price, None, a), "estimated"
     else:
         tpd, tpd_prov = tokens_per_dollar_purchase(tps, price, watts, a), weakest(prov, price_prov, wprov)
-    tpj = tokens_per_joule(tps, watts)
+    measured_power = avg_w is not None and pd.notna(avg_w)
+    tpj = window_tpj if measured_power and window_tpj is not None and pd.notna(window_tpj) \
+        else tokens_per_joule(tps, watts)
     note = None
     if tpd is not None and watts is None and m["price_kind"] != "cloud_hourly":
         note = "upper bound: no power figure, so electricity is not counted"
@@ -609,7 +623,7 @@ def priced(results: pd.DataFrame, machines: pd.DataFrame, a: Assumptions) -> pd.
     d = results[results["tokens_per_s"].notna() & results["machine"].isin(machines["machine"])].copy()
     by_id = machines.set_index("machine")
     extra = [cost_metrics(r.tokens_per_s, r.provenance, r.avg_w, r.power_covers,
-                          group_machine(by_id.loc[r.machine], r.ranks, r.nodes), a)
+                          group_machine(by_id.loc[r.machine], r.ranks, r.nodes), a, r.tokens_per_joule)
              for r in d.itertuples()]
     cols = ["watts", "watts_basis", "watts_provenance", "tokens_per_dollar", "tokens_per_dollar_provenance",
             "tokens_per_dollar_note", *PRICE_USED_COLUMNS, "tokens_per_joule", "tokens_per_joule_provenance"]
@@ -644,7 +658,8 @@ def headline_table(results: pd.DataFrame, machines: pd.DataFrame, a: Assumptions
         tps = float(dec["tokens_per_s"]) if dec is not None else None
         costs = cost_metrics(tps, dec["provenance"] if dec is not None else None,
                              dec["avg_w"] if dec is not None else None,
-                             dec["power_covers"] if dec is not None else None, m, a)
+                             dec["power_covers"] if dec is not None else None, m, a,
+                             dec["tokens_per_joule"] if dec is not None else None)
         rows.append({
             "machine": m["machine"], "name": m["name"], "vendor": m["vendor"], "form": m["form"],
             "decode_tok_s": tps,
@@ -868,7 +883,7 @@ def scaling_table(ds: store.DataSet, machines: pd.DataFrame, a: Assumptions,
                 e = res.energy
                 costs = cost_metrics(tps, "measured", e.avg_w if e else None,
                                      f"{POWER_COVERS_LABEL.get(e.covers, e.covers)}, every rank's meter summed"
-                                     if e else None, group_m, a)
+                                     if e else None, group_m, a, window_tokens_per_joule(tps, e))
                 row.update(costs, group_share=share, group_price_usd=group_m["price_usd"])
             rows.append(row)
     return pd.DataFrame(rows, columns=SCALING_COLUMNS)

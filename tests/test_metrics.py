@@ -333,3 +333,20 @@ def test_headline_prefers_pp512_tg128_and_labels_other_lengths(tmp_path: Path) -
     assert h["decode_tok_s"] == 110.0 and h["decode_setting"] == "llama-2-7b · q4_0 · llama.cpp"
     # no pp512 figure: the pp1024 one stands in, and says so
     assert h["prefill_tok_s"] == 900.0 and h["prefill_setting"].endswith("· pp1024")
+
+
+def test_tokens_per_joule_comes_from_the_figures_own_window(tmp_path: Path) -> None:
+    from collectors.records import Energy
+
+    S.write_machine(tmp_path, S.machine("desk", "Desk", price_usd=2000, tdp_w=400))
+    res = S.result("decode", [100.0, 100.0, 100.0], compile_mode="reduce-overhead")
+    # 5 repeats of 128 tokens inside a 7 s window at 200 W: 640 tokens / 1400 J, while the median
+    # tokens/s over the average watts would say 0.5 tokens/J
+    window = Energy(joules=1400.0, avg_w=200.0, window_s=7.0, method="nvml", covers="gpu_board", tokens=640.0)
+    store.write_run(tmp_path, S.run("desk", T0, [res.model_copy(update={"energy": window})]))
+    rep = metrics.build(store.load(tmp_path), A)
+    assert row(rep.results, workload="decode", provenance="measured")["tokens_per_joule"] == pytest.approx(640 / 1400)
+    h = row(rep.headline, machine="desk")
+    assert h["tokens_per_joule"] == pytest.approx(640 / 1400) and h["tokens_per_joule_provenance"] == "measured"
+    # tokens per dollar still prices the median throughput with the measured power
+    assert h["tokens_per_dollar"] == pytest.approx(100.0 * HOURS * 3600 / (2000 + 200 * HOURS / 1000 * 0.2))
