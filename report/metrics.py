@@ -58,6 +58,15 @@ def tokens_per_joule(tokens_per_s: float | None, avg_w: float | None) -> float |
     return tokens_per_s / avg_w
 
 
+def model_flops_utilisation(tokens_per_s: float | None, flops_per_token: float | None,
+                            peak_tflops: float | None) -> float | None:
+    """MFU: achieved model FLOP/s (tokens/s x FLOPs per token, 6N + attention for training) over the
+    accelerator's published peak dense BF16 FLOP/s (PaLM appendix B, as nanoGPT computes it)."""
+    if not tokens_per_s or not flops_per_token or not peak_tflops:
+        return None
+    return tokens_per_s * flops_per_token / (peak_tflops * 1e12)
+
+
 def window_tokens_per_joule(tps: float | None, energy: Any) -> float | None:
     """Tokens per joule of a measured result from its own energy window: the tokens counted inside
     the window over the joules it read (the same repeats that gave tokens/s); tokens/s over the
@@ -348,7 +357,7 @@ RESULT_COLUMNS = [
     "compile_mode", "batch", "prompt_tokens", "gen_tokens", "provenance", "source", "source_url", "date",
     "n_runs", "value", "unit", "spread", "tokens_per_s", "avg_w", "power_covers", "power_provenance",
     "tokens_per_joule", "joules_per_token", "bytes_per_token", "effective_bw_gbps", "peak_bw_gbps",
-    "roofline_efficiency", "above_roofline", "basis", "flags", "ranks", "nodes",
+    "roofline_efficiency", "above_roofline", "mfu", "basis", "flags", "ranks", "nodes",
 ]
 
 
@@ -365,6 +374,7 @@ def _measured_rows(runs: Iterable[RunRecord], machines: dict[str, Machine],
     for run in sorted(runs, key=lambda r: r.started_at):
         m = machines.get(run.machine)
         peak = m.accelerators[0].memory_bandwidth_gbps if m else None
+        peak_tflops = m.accelerators[0].peak_bf16_tflops if m else None
         for index, res in enumerate(run.results):
             if res.status != "ok" or res.throughput is None:
                 continue
@@ -412,6 +422,9 @@ def _measured_rows(runs: Iterable[RunRecord], machines: dict[str, Machine],
                 "peak_bw_gbps": peak,
                 "roofline_efficiency": ratio,
                 "above_roofline": bool(ratio is not None and ratio > 1.0),
+                # one device's peak: a distributed figure is a group's and has its own scaling table
+                "mfu": model_flops_utilisation(tps, res.flops_per_token, peak_tflops)
+                if res.distributed is None else None,
                 "basis": "median of timed repeats" + (f"; energy {e.method} over {e.window_s:.0f} s" if e else ""),
                 "flags": _flag_text(flags, f"{run.machine}/{run.stamp}", index),
                 "ranks": res.distributed.world_size if res.distributed else None,

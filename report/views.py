@@ -162,6 +162,9 @@ def results_table(d: pd.DataFrame, with_roofline: bool) -> str:
     ]
     if with_roofline:
         columns.append(("Share of peak bandwidth", roof, True))
+    else:
+        columns.append(("MFU (of peak BF16)", lambda row: "–" if P.is_missing(row.get("mfu"))
+                        else P.with_badge(f"{row['mfu']:.1%}", "measured"), True))
     columns += [("Runs", P.col("n_runs", digits=1), True), ("Source", source, False), ("Physics check", flags, False)]
     return P.table(d, columns)
 

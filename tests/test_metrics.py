@@ -350,3 +350,15 @@ def test_tokens_per_joule_comes_from_the_figures_own_window(tmp_path: Path) -> N
     assert h["tokens_per_joule"] == pytest.approx(640 / 1400) and h["tokens_per_joule_provenance"] == "measured"
     # tokens per dollar still prices the median throughput with the measured power
     assert h["tokens_per_dollar"] == pytest.approx(100.0 * HOURS * 3600 / (2000 + 200 * HOURS / 1000 * 0.2))
+
+
+def test_training_mfu_against_the_machine_files_peak(tmp_path: Path) -> None:
+    m = S.machine("desk", "Desk")
+    m = m.model_copy(update={"accelerators": [m.accelerators[0].model_copy(update={"peak_bf16_tflops": 100.0})]})
+    S.write_machine(tmp_path, m)
+    train = S.result("train-gpt2", [50_000.0], model="gpt2-124m").model_copy(update={"flops_per_token": 8e8})
+    store.write_run(tmp_path, S.run("desk", T0, [train]))
+    got = row(metrics.build(store.load(tmp_path), A).results, workload="train-gpt2")
+    # 50,000 tokens/s x 8e8 FLOPs per token = 40 TFLOP/s of a 100 TFLOP/s peak
+    assert got["mfu"] == pytest.approx(0.4)
+    assert metrics.model_flops_utilisation(50_000.0, 8e8, None) is None
