@@ -82,7 +82,8 @@ def make_meter(energy: str, device: torch.device, machine: Machine | None) -> Me
             return NullMeter("--energy estimate needs a machine file with power figures")
         acc = machine.accelerators[0]
         if machine.power.accelerator_tdp_w is not None:
-            return EstimateMeter(machine.power.accelerator_tdp_w * acc.count,
+            # the suite runs on one device, so one accelerator's TDP (not the machine's count of them)
+            return EstimateMeter(machine.power.accelerator_tdp_w,
                                  "gpu_board" if acc.memory_kind == "dedicated" else "soc")
         if machine.power.system_max_w is not None:
             return EstimateMeter(machine.power.system_max_w, "wall")

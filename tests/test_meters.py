@@ -161,3 +161,13 @@ def test_a_failing_workload_closes_its_zeus_window() -> None:
         measure(out_of_memory, 1.0, "s", c)
     timed = measure(lambda: None, 1.0, "s", c)  # the next workload gets its own window
     assert len(timed.stats.samples) >= 3
+
+
+def test_power_estimate_is_one_devices_tdp() -> None:
+    from collectors.runner import make_meter
+    from report import sample_data as S
+
+    eight = S.machine("box", "Eight-GPU box", tdp_w=700.0, count=8)
+    meter = make_meter("estimate", torch.device("cpu"), eight)
+    # the suite runs on one device: its energy estimate is one accelerator's TDP, not eight
+    assert isinstance(meter, EstimateMeter) and meter.watts == 700.0 and meter.covers == "gpu_board"

@@ -60,6 +60,7 @@ def test_llm_prefill_and_decode_tiny(dtype: str) -> None:
     assert_ok(dec, "tokens/s")
     assert dec.params.compile_mode == "eager" and dec.params.gen_tokens == 4 and pre.params.gen_tokens == 0
     assert dec.bytes_per_token == llm.bytes_per_token("llama-tiny", dtype)
+    assert pre.bytes_per_token is None  # prefill is compute-bound: no per-token bytes figure
     assert dec.params.dtype == {"bf16": "bf16", "fp16": "fp16", "int8": "int8-weight-only"}[dtype]
 
 
@@ -126,3 +127,9 @@ def test_suites_and_selection() -> None:
     assert suites.primary_model(gpu) == "llama-3-8b"
     gpu.usable_memory_gb = 12.0
     assert suites.primary_model(gpu) == "llama-3-3b"
+
+
+def test_batched_decode_shares_each_weight_read_across_the_batch() -> None:
+    dec = llm.run(llm.LlmSpec("decode", "llama-tiny", "bf16", False, prompt=16, gen=4, batch=4), ctx())
+    assert_ok(dec, "tokens/s")
+    assert dec.bytes_per_token == pytest.approx(llm.bytes_per_token("llama-tiny", "bf16") / 4)

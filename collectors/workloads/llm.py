@@ -138,7 +138,10 @@ def run(spec: LlmSpec, ctx: Context) -> Result:
     started = now()
     params = spec.params(ctx.kind)
     need = memory_needed_gb(spec.model, spec.dtype, spec.batch, spec.context)
-    extra = {"bytes_per_token": bytes_per_token(spec.model, spec.dtype), "memory_needed_gb": need}
+    # Weights are read once per forward pass and shared by every token in it: per decoded token that
+    # is the weight bytes over the batch; prefill is compute-bound, so it gets no per-token figure.
+    per_token = bytes_per_token(spec.model, spec.dtype) / spec.batch if spec.workload == "decode" else None
+    extra = {"bytes_per_token": per_token, "memory_needed_gb": need}
     if ctx.usable_memory_gb is not None and need > ctx.usable_memory_gb:
         return Result(workload=spec.workload, params=params, status="does_not_fit", started_at=started,
                       message=f"needs {need:.1f} GB (weights + KV cache for {spec.context} tokens), "
@@ -154,7 +157,8 @@ def run(spec: LlmSpec, ctx: Context) -> Result:
         vocab = model.cfg.vocab_size
         prompt = torch.randint(0, vocab, (spec.batch, spec.prompt), generator=gen).to(ctx.device)
         prompt_pos = torch.arange(spec.prompt, device=ctx.device)
-        with torch.no_grad(), _sdpa_context(ctx.kind):
+        # the math attention kernel suits decode's single query only (see _sdpa_context)
+        with torch.no_grad(), _sdpa_context(ctx.kind) if spec.workload == "decode" else _null():
             if spec.workload == "prefill":
                 fn = torch.compile(_prefill, fullgraph=True, dynamic=False) if spec.compiled else _prefill
 
