@@ -74,12 +74,14 @@ def headline_table(r: Report) -> str:
 
     return P.table(h, [
         ("Machine", machine_cell, False),
-        ("Decode tokens/s", _at_most(P.col_flagged("decode_tok_s", "decode_flags", prov="decode_provenance")), True),
+        ("Decode tokens/s", _at_most(P.col_flagged("decode_tok_s", "decode_flags", prov="decode_provenance"),
+                                      "decode_tok_s"), True),
         ("Prefill tokens/s", P.col_flagged("prefill_tok_s", "prefill_flags", prov="prefill_provenance"), True),
         ("Price USD", price, True),
         ("Tokens per USD", tokens_per_usd, True),
-        ("Tokens per J", _at_most(tokens_per_joule), True),
-        ("Tokens/s per usable GB", _at_most(P.col("tok_s_per_usable_gb", prov="decode_provenance")), True),
+        ("Tokens per J", _at_most(tokens_per_joule, "tokens_per_joule"), True),
+        ("Tokens/s per usable GB", _at_most(P.col("tok_s_per_usable_gb", prov="decode_provenance"),
+                                             "tok_s_per_usable_gb"), True),
         ("Usable GB", P.col_flagged("usable_gb", "usable_flags", prov="usable_provenance"), True),
         ("USD per usable GB", P.col("usd_per_usable_gb"), True),
         ("Largest model, B params (4 / 8 / 16-bit)", largest, True),
@@ -97,11 +99,13 @@ def _decode_is_ceiling(row: pd.Series) -> bool:
     return row.get("decode_provenance") == "estimated" and not P.is_missing(row.get("decode_tok_s"))
 
 
-def _at_most(cell_of: Callable[[pd.Series], str]) -> Callable[[pd.Series], str]:
+def _at_most(cell_of: Callable[[pd.Series], str], column: str) -> Callable[[pd.Series], str]:
     """Cells derived from a roofline ceiling read '≤ x': an upper bound, not a throughput."""
     def cell(row: pd.Series) -> str:
         text = cell_of(row)
-        return f'<span title="{P.esc(CEILING_NOTE)}">≤ {text}</span>' if _decode_is_ceiling(row) else text
+        if not _decode_is_ceiling(row) or P.is_missing(row.get(column)):
+            return text
+        return f'<span title="{P.esc(CEILING_NOTE)}">≤ {text}</span>'
     return cell
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from collectors import store
@@ -97,3 +98,10 @@ def test_spec_ceilings_read_as_upper_bounds() -> None:
     assert rep.headline.set_index("machine").loc["h100-sxm", "decode_provenance"] == "measured"
     decode_cell = measured[0].split("<td")[2]
     assert "≤" not in decode_cell
+
+
+def test_a_missing_figure_is_not_an_upper_bound() -> None:
+    rep = metrics.build(store.load(Path(__file__).resolve().parents[1] / "data"), Assumptions())
+    # the 36 GB Mac Studio has a decode ceiling but no power figure: no tokens per joule, no '≤ –'
+    assert pd.isna(rep.headline.set_index("machine").loc["mac-studio-m4-max-36gb", "tokens_per_joule"])
+    assert "≤ –" not in html.unescape(views.headline_table(rep))
