@@ -61,10 +61,9 @@ def run(spec: AllReduceSpec, dctx: DistContext, size: int) -> Result | None:
         per_op = [s / spec.iters for s in timing.seconds]
         pl = runtime.payload(dctx, timing, seconds=per_op)
         del buf
-    payloads = runtime.gather(dctx, pl)
-    if payloads is None:
+    members = runtime.gather(dctx, pl)
+    if members is None:
         return None
-    members = [p for p in payloads if p is not None]
     factor = scaling.allreduce_bus_factor(size)
     times = [sum(p["seconds"][i] for p in members) / len(members) for i in range(len(members[0]["seconds"]))]
     # one figure, three views: the median bus bandwidth, its algorithm bandwidth and its time

@@ -98,10 +98,9 @@ def run(spec: DdpSpec, dctx: DistContext, size: int) -> Result | None:
         pl = runtime.payload(dctx, timing, tokens_per_step=tokens_per_step, weights_checksum=checksum)
         del ddp, fwd, model, opt
         runtime.reset_memory(dctx)
-    payloads = runtime.gather(dctx, pl)
-    if payloads is None:
+    members = runtime.gather(dctx, pl)
+    if members is None:
         return None
-    members = [p for p in payloads if p is not None]
     return assemble.training_result(
         WORKLOAD, params, members, runtime.scale_of(dctx, size), started, size, tokens_per_step,
         float(cfg.flops_per_token(spec.seq_len)),

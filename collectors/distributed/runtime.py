@@ -292,10 +292,11 @@ def timed_steps(dctx: DistContext, size: int, workload: str, step: Callable[[], 
 
 
 def gather(dctx: DistContext, payload: Any) -> list[Any] | None:
-    """Every rank's payload on rank 0 (None elsewhere), over the gloo control group."""
+    """The payloads of the ranks that took part (those that sent one), on rank 0; None on the other
+    ranks. Every rank must call it, over the gloo control group, whether it took part or not."""
     out: list[Any] | None = [None] * dctx.world_size if dctx.rank == 0 else None
     dist.gather_object(payload, out, dst=0, group=dctx.control)
-    return out
+    return None if out is None else [p for p in out if p is not None]
 
 
 def median(values: list[float]) -> float:

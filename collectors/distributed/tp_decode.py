@@ -157,10 +157,9 @@ def run(spec: TpSpec, dctx: DistContext, size: int) -> Result | None:
         pl = runtime.payload(dctx, timing, tokens_head=head)
         del model, step
         runtime.reset_memory(dctx)
-    payloads = runtime.gather(dctx, pl)
-    if payloads is None:
+    members = runtime.gather(dctx, pl)
+    if members is None:
         return None
-    members = [p for p in payloads if p is not None]
     tokens = spec.batch * spec.gen
     reps = len(members[0]["seconds"])
     return assemble.ok_result(
