@@ -105,7 +105,7 @@ def validate(paths: tuple[Path, ...], data: Path, strict: bool) -> None:
     n = len(files) if paths else len(ds.files)
     note = f"; {len(flags)} physics flag(s) to review" if flags else ""
     console.print(f"OK: {n} file(s) valid ({len(ds.machines)} machines, {len(ds.runs)} runs, "
-                  f"{len(ds.published)} published sets){note}.")
+                  f"{len(ds.published)} published sets, {len(ds.hosts)} hosts){note}.")
 
 
 @main.command()

@@ -1,10 +1,11 @@
 """The one schema of costperf's data files, shared by collectors, importers and the report.
 
-Three kinds of file live under `data/`:
+Four kinds of file live under `data/`:
 
 - `machines/<id>.yaml`   -> `Machine`: specs, usable-memory rule, power and prices, each with sources;
 - `runs/<machine>/<stamp>.json` -> `RunRecord`: one `costperf run` session, measured;
-- `published/<id>.yaml`  -> `PublishedSet`: figures from a publication, each with its citation.
+- `published/<id>.yaml`  -> `PublishedSet`: figures from a publication, each with its citation;
+- `hosts/<id>.yaml`      -> `Host`: a reference PC that discrete cards are priced and powered in.
 
 Conventions: units are in field names (`_gb`, `_gbps`, `_w`, `_tflops`, `_s`, `_j`); `None` means
 "not measured / not published" and is never replaced by 0; every model rejects unknown fields and
@@ -67,6 +68,9 @@ NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 PositiveInt = Annotated[int, Field(gt=0)]
 Currency = Annotated[str, AfterValidator(_iso_currency)]
+
+PriceCovers = Literal["system", "card"]
+"""What a price buys: the whole machine, or the accelerator card(s) alone (DESIGN.md: boundary)."""
 
 Provenance = Literal["measured", "published", "estimated"]
 """Where a figure comes from: measured by costperf (or a tool it ran), published (cited), or
@@ -185,9 +189,15 @@ class UsableMemory(Sourced):
 
 
 class Power(Sourced):
-    """Power figures as published (or estimated from parts)."""
+    """Power figures as published (or estimated from parts).
+
+    For a discrete card that goes into a host (a machine with `host`), `idle_w` and `system_max_w`
+    are left out: the whole system's wall power is the host's plus the card's, and the report
+    computes it from both files (`Host.power`)."""
 
     accelerator_tdp_w: PositiveFloat | None = Field(None, description="Accelerator TDP/TGP per accelerator, W.")
+    accelerator_idle_w: PositiveFloat | None = Field(
+        None, description="Accelerator draw at idle per accelerator, W (a discrete card's board power at rest).")
     system_max_w: PositiveFloat | None = Field(None, description="Whole-system maximum draw at the wall, W.")
     idle_w: PositiveFloat | None = Field(None, description="Whole-system idle draw at the wall, W.")
 
@@ -198,9 +208,13 @@ class Price(Record):
     amount: PositiveFloat = Field(description="The price in `currency` (per hour for cloud_hourly).")
     currency: Currency = Field("USD", description="ISO 4217 code.")
     kind: Literal["purchase", "used", "cloud_hourly"] = Field(
-        description="purchase: new, whole machine; used: second-hand; cloud_hourly: per machine-hour."
+        description="purchase: new; used: second-hand; cloud_hourly: per machine-hour."
     )
-    date: dt.date = Field(description="Date the price was observed or announced.")
+    covers: PriceCovers = Field(
+        "system", description="system: the whole machine as sold (a Mac, a laptop, a prebuilt PC, a cloud "
+        "instance); card: the accelerator(s) alone, for a PC the buyer has or the machine's `host`.")
+    date: dt.date = Field(description="Date the price applied: a launch price carries its launch or announcement "
+                          "date, a street or used price the day it was read; never the day it was copied.")
     source_url: Url = Field(description="Where the price was read.")
     provider: str | None = Field(None, description="Seller or cloud provider and tier, e.g. 'RunPod Secure Cloud'.")
     provenance: Literal["published", "estimated"] = Field(
@@ -231,6 +245,7 @@ class PriceSource(Record):
     num_gpus: PositiveInt | None = Field(None, description="vastai: GPUs per offer (default: the machine's count).")
     statistic: Literal["min", "median"] = Field("median", description="vastai: which offer price to record.")
     price_kind: Literal["purchase", "used", "cloud_hourly"] = Field(description="`kind` of the prices it yields.")
+    covers: PriceCovers = Field("system", description="`covers` of the prices it yields.")
     currency: Currency = Field("USD", description="ISO 4217 code of the amounts it yields.")
     provider: str | None = Field(None, description="Seller or cloud provider recorded with each price.")
     note: str | None = Field(None, description="What the price covers, copied into each price.")
@@ -264,6 +279,9 @@ class Machine(Record):
         default_factory=list, description="Where `costperf prices refresh` reads current prices."
     )
     sources: list[Source] = Field(default_factory=list)
+    host: Slug | None = Field(
+        None, description="Id of the reference host PC in data/hosts/ that this discrete card goes into: the "
+        "`system` scenario prices and powers the card plus that host. Needed when a price covers the card alone.")
     cpu: str | None = Field(None, description="Host CPU model, when part of the configuration.")
     runner_label: str | None = Field(None, description="Self-hosted CI runner label that re-benchmarks it.")
     notes: str | None = None
@@ -283,6 +301,20 @@ class Machine(Record):
             missing = [s for s in block.sources if s not in known]
             if missing:
                 raise ValueError(f"{where}.sources names unknown source(s) {missing}; known: {sorted(known)}")
+        return self
+
+    @model_validator(mode="after")
+    def _card_prices_have_a_host(self) -> Self:
+        card = [i for i, p in enumerate(self.prices) if p.covers == "card"]
+        if card and self.host is None and self.form not in ("cloud",):
+            raise ValueError(f"prices {card} cover the card alone: name the reference host it goes into "
+                             "(`host: <id of a file in data/hosts/>`), or mark the price `covers: system`")
+        if self.host is not None:
+            if any(a.memory_kind != "dedicated" for a in self.accelerators):
+                raise ValueError("`host` is for discrete cards with dedicated memory; unified-memory machines "
+                                 "are priced and powered whole")
+            if self.form in ("laptop", "cloud", "mini"):
+                raise ValueError(f"a {self.form} machine is priced whole: remove `host`")
         return self
 
     @model_validator(mode="after")
@@ -311,6 +343,71 @@ class Machine(Record):
         assert rule.reserve_gb is not None
         return max(total - rule.reserve_gb * (sum(a.count for a in self.accelerators)
                                              if rule.rule == "vram_less_reserve" else 1), 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reference hosts (the PC a discrete card goes into)
+
+
+class HostPart(Record):
+    """One part of a reference host, with the price that applied on `date` and where it was read."""
+
+    part: Literal["prebuilt", "cpu", "motherboard", "memory", "storage", "power_supply", "case", "cpu_cooler",
+                  "other"] = Field(description="What the part is; `prebuilt` for a whole PC sold without the card.")
+    name: Text = Field(description="Model, e.g. 'AMD Ryzen 7 9700X' or '32 GB (2x16) DDR5-6000'.")
+    quantity: PositiveInt = 1
+    price_usd: PositiveFloat = Field(description="Price of one, USD.")
+    date: dt.date = Field(description="Date the price applied (launch date for a launch price).")
+    source_url: Url = Field(description="Where the price was read.")
+    provenance: Literal["published", "estimated"] = "published"
+    note: str | None = None
+
+
+class HostPower(Sourced):
+    """Wall power of the host without the card: what the `system` scenario adds to the card's board power.
+
+    Under load the system draws (card board power + `load_w`) / `psu_efficiency` at the wall; at idle
+    `idle_w` + the card's idle board power / `psu_efficiency`."""
+
+    load_w: PositiveFloat = Field(description="DC draw of everything but the card while the card works "
+                                  "(CPU feeding one GPU, board, memory, storage, fans), W.")
+    idle_w: PositiveFloat = Field(description="Wall draw of the host at idle, card excluded, W.")
+    psu_efficiency: Fraction = Field(description="Power supply efficiency at that load (e.g. 0.90 for 80 Plus Gold "
+                                     "at half load).")
+
+
+class Host(Record):
+    """A documented reference PC that discrete cards are priced and powered in (the `system` scenario)."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    id: Slug = Field(description="Equal to the file name without .yaml.")
+    name: Text = Field(description="Display name, e.g. 'Reference desktop (Ryzen 7 9700X, 64 GB DDR5)'.")
+    form: Literal["desktop", "workstation", "server"]
+    max_cards: PositiveInt = Field(1, description="Cards of up to the stated power the host takes.")
+    max_card_w: PositiveFloat | None = Field(None, description="Largest card board power the PSU is sized for, W.")
+    parts: list[HostPart] = Field(min_length=1, description="Itemised parts (or one `prebuilt`), each priced.")
+    power: HostPower
+    sources: list[Source] = Field(default_factory=list)
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _sources_resolve(self) -> Self:
+        known = {s.id for s in self.sources}
+        missing = [s for s in self.power.sources if s not in known]
+        if missing:
+            raise ValueError(f"power.sources names unknown source(s) {missing}; known: {sorted(known)}")
+        if any(p.part == "prebuilt" for p in self.parts) and len(self.parts) > 1:
+            raise ValueError("a `prebuilt` part is the whole host: list it alone")
+        return self
+
+    @property
+    def price_usd(self) -> float:
+        return sum(p.price_usd * p.quantity for p in self.parts)
+
+    @property
+    def price_date(self) -> dt.date:
+        """The newest date among the parts' prices: the host's price is as of then."""
+        return max(p.date for p in self.parts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -628,7 +725,7 @@ class PublishedSet(Record):
         default_factory=list, description="Numeric claims that are not throughput figures (seed article).")
 
 
-KINDS: dict[str, type[Record]] = {"machine": Machine, "run": RunRecord, "published": PublishedSet}
+KINDS: dict[str, type[Record]] = {"machine": Machine, "run": RunRecord, "published": PublishedSet, "host": Host}
 """File kind -> model; also the names of the exported JSON Schemas."""
 
 

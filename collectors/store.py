@@ -21,11 +21,11 @@ from typing import Any, Union
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from collectors.records import KINDS, Machine, PublishedSet, Record, RunRecord, run_stamp
+from collectors.records import KINDS, Host, Machine, PublishedSet, Record, RunRecord, run_stamp
 
 TMP_PREFIX = ".costperf-tmp-"
-FOLDERS = {"machines": "machine", "runs": "run", "published": "published"}
-SUFFIXES = {"machine": (".yaml", ".yml"), "published": (".yaml", ".yml"), "run": (".json",)}
+FOLDERS = {"machines": "machine", "runs": "run", "published": "published", "hosts": "host"}
+SUFFIXES = {"machine": (".yaml", ".yml"), "published": (".yaml", ".yml"), "run": (".json",), "host": (".yaml", ".yml")}
 FUTURE_SLACK = dt.timedelta(minutes=10)
 
 
@@ -58,6 +58,7 @@ class DataSet:
     machines: dict[str, Machine] = field(default_factory=dict)
     runs: list[RunRecord] = field(default_factory=list)
     published: list[PublishedSet] = field(default_factory=list)
+    hosts: dict[str, Host] = field(default_factory=dict)
     files: list[Loaded] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
@@ -194,7 +195,7 @@ def _problems_from(path: Path, model: type[BaseModel], err: ValidationError, nod
 
 
 def kind_of(path: Path) -> str | None:
-    """machine / run / published, from the folder a file sits in."""
+    """machine / run / published / host, from the folder a file sits in."""
     for parent in path.resolve().parents:
         if parent.name in FOLDERS:
             return FOLDERS[parent.name]
@@ -205,7 +206,7 @@ def read_file(path: Path, kind: str | None = None) -> tuple[Record | None, list[
     """Parse and validate one file; never raises for bad content."""
     kind = kind or kind_of(path)
     if kind is None:
-        return None, [Problem(path, "", "not under a machines/, runs/ or published/ folder: cannot tell its kind")]
+        return None, [Problem(path, "", "not under a machines/, runs/, published/ or hosts/ folder: cannot tell its kind")]
     model = KINDS[kind]
     if path.suffix not in SUFFIXES[kind]:
         return None, [Problem(path, "", f"a {kind} file must end in {' or '.join(SUFFIXES[kind])}")]
@@ -292,7 +293,7 @@ def _cross_problems(ds: DataSet) -> list[Problem]:
     for item in ds.files:
         rec = item.record
         key = None
-        if isinstance(rec, (Machine, PublishedSet)):
+        if isinstance(rec, (Machine, PublishedSet, Host)):
             key = (item.kind, rec.id)
         elif isinstance(rec, RunRecord):
             key = ("run", f"{rec.machine}/{rec.stamp}")
@@ -304,11 +305,15 @@ def _cross_problems(ds: DataSet) -> list[Problem]:
     machines = set(ds.machines)
     # A machine file that failed to validate still exists: naming it is not a second problem.
     present = machines | {p.path.stem for p in ds.problems if kind_of(p.path) == "machine"}
+    hosts = set(ds.hosts) | {p.path.stem for p in ds.problems if kind_of(p.path) == "host"}
     for item in ds.files:
         rec = item.record
         if isinstance(rec, RunRecord) and rec.machine not in present:
             out.append(Problem(item.path, "machine", f"names unknown machine {rec.machine!r}; "
                                f"add data/machines/{rec.machine}.yaml (known: {', '.join(sorted(machines))})"))
+        if isinstance(rec, Machine) and rec.host is not None and rec.host not in hosts:
+            out.append(Problem(item.path, "host", f"names unknown host {rec.host!r}; add data/hosts/{rec.host}.yaml "
+                               f"(known: {', '.join(sorted(hosts)) or 'none'})"))
         if isinstance(rec, PublishedSet):
             for i, row in enumerate(rec.results):
                 if row.machine is not None and row.machine not in present:
@@ -321,7 +326,7 @@ def _cross_problems(ds: DataSet) -> list[Problem]:
 
 
 def data_files(root: Path) -> Iterator[tuple[Path, str | None]]:
-    """Every file under the three data folders (temporary files of interrupted writes skipped)."""
+    """Every file under the data folders (temporary files of interrupted writes skipped)."""
     for folder, kind in FOLDERS.items():
         base = root / folder
         if not base.is_dir():
@@ -356,6 +361,8 @@ def load(root: Path | str = "data", extra: Iterable[Path] = (), now: dt.datetime
             ds.runs.append(record)
         elif isinstance(record, PublishedSet):
             ds.published.append(record)
+        elif isinstance(record, Host):
+            ds.hosts.setdefault(record.id, record)
     ds.problems += _cross_problems(ds)
     return ds
 

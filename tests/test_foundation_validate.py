@@ -124,6 +124,9 @@ CASES: dict[str, tuple[Callable[[Path], Path], str, str]] = {
     "id differs from file name": (_edit_machine(lambda m: m.update(id="other-name")), "id", "must equal the file name"),
     "usable rule without its parameter": (
         _edit_machine(lambda m: m["usable_memory"].pop("reserve_gb")), "usable_memory", "needs `reserve_gb`"),
+    "card price without a host": (_edit_machine(lambda m: m["prices"][0].update(covers="card")), "(file)",
+                                  "cover the card alone: name the reference host"),
+    "unknown host": (_edit_machine(lambda m: m.update(host="no-such-host")), "host", "unknown host 'no-such-host'"),
     "citing an unknown source": (_edit_machine(lambda m: m["power"].update(sources=["nope"])), "(file)",
                                  "unknown source(s) ['nope']"),
 }
