@@ -122,6 +122,11 @@ def test_suites_and_selection() -> None:
     assert [t.workload for t in suites.select(quick, ("decode",))] == ["decode"] * 3
     std = suites.standard(Context(device=torch.device("cpu"), usable_memory_gb=20.0))
     assert any(t.id == "decode-llama-3-1b-bf16-compiled-b1" for t in std)  # CPUs run the 1B shape
+    # a full id is exact even where it begins another id (b1 / b16); a partial id still selects by prefix
+    exact = suites.select(std, ("decode-llama-3-1b-bf16-compiled-b1",))
+    assert [t.id for t in exact] == ["decode-llama-3-1b-bf16-compiled-b1"]
+    assert {t.id for t in suites.select(std, ("decode-llama-3-1b-bf16-compiled-b",))} >= {
+        "decode-llama-3-1b-bf16-compiled-b1", "decode-llama-3-1b-bf16-compiled-b16"}
     gpu = Context(device=torch.device("cpu"), usable_memory_gb=79.0)
     object.__setattr__(gpu, "device", torch.device("cuda"))
     assert suites.primary_model(gpu) == "llama-3-8b"

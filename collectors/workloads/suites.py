@@ -134,7 +134,16 @@ SUITES: dict[str, Callable[[Context], list[Task]]] = {"quick": quick, "standard"
 
 
 def select(tasks: list[Task], wanted: tuple[str, ...]) -> list[Task]:
-    """Tasks whose workload or id matches one of `wanted` (an id prefix also matches)."""
+    """Tasks matching one of `wanted`: a full task id selects exactly that task; otherwise a workload
+    name selects its tasks and an id prefix the tasks it begins (decode-llama-3-8b-bf16-compiled-b1
+    is a prefix of ...-b16, so an exact id must not be read as a prefix)."""
     if not wanted:
         return tasks
-    return [t for t in tasks if any(w == t.workload or t.id.startswith(w) for w in wanted)]
+    ids = {t.id for t in tasks}
+
+    def matches(w: str, t: Task) -> bool:
+        if w in ids:
+            return w == t.id
+        return w == t.workload or t.id.startswith(w)
+
+    return [t for t in tasks if any(matches(w, t) for w in wanted)]
