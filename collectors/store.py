@@ -7,10 +7,9 @@ path and what was expected; nothing here prints tracebacks or changes a file whi
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import json
 import os
-import tempfile
+import re
 import types
 import typing
 from collections.abc import Iterable, Iterator
@@ -21,12 +20,29 @@ from typing import Any, Union
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from collectors.records import KINDS, Host, Machine, PublishedSet, Record, RunRecord, run_stamp
+from collectors.atomic_write import (  # noqa: F401 - the store's writing half, re-exported
+    TMP_PREFIX,
+    RunNotSaved,
+    cleanup_temporaries,
+    dump_run,
+    replace,
+    write_new,
+    write_run,
+)
+from collectors.records import KINDS, HardwareNames, Host, Machine, PublishedSet, Record, RunRecord
+from collectors.safe_load import StrictSafeLoader as _StrictSafeLoader  # noqa: F401 - kept for importers
+from collectors.safe_load import UnsafeInput, load_json, load_yaml, shorten, yaml_error_line, yaml_error_reason
 
-TMP_PREFIX = ".costperf-tmp-"
 FOLDERS = {"machines": "machine", "runs": "run", "published": "published", "hosts": "host"}
-SUFFIXES = {"machine": (".yaml", ".yml"), "published": (".yaml", ".yml"), "run": (".json",), "host": (".yaml", ".yml")}
+SUFFIXES = {"machine": (".yaml", ".yml"), "published": (".yaml", ".yml"), "run": (".json",), "host": (".yaml", ".yml"),
+            "names": (".yaml",)}
+NAMES_FILE = "hardware-names.yaml"
+"""The table from published hardware names to machine ids, at the top of the data folder."""
 FUTURE_SLACK = dt.timedelta(minutes=10)
+EARLIEST = dt.date(1990, 1, 1)
+"""No date in a data file is older than this: a year-1 date is a typo, and it would block the file."""
+MAX_FILE_BYTES = {"machine": 1_000_000, "published": 2_000_000, "host": 1_000_000, "run": 20_000_000}
+"""Largest data file of each kind that is read; the largest real ones are a tenth of this."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +55,19 @@ class Problem:
     line: int | None = None
 
     def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else str(self.path)
+        return self.shown()
+
+    def shown(self, base: Path | None = None) -> str:
+        """One line; with `base`, the path relative to it (a published page names no local folder)."""
+        path = self.path
+        if base is not None:
+            try:
+                path = Path(os.path.relpath(self.path.absolute(), Path(base).absolute()))
+            except ValueError:
+                path = Path(self.path.name)  # another drive: the name alone
+            if path.parts[:1] == ("..",):
+                path = Path(self.path.name)
+        where = f"{path}:{self.line}" if self.line else str(path)
         return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 
 
@@ -59,6 +87,7 @@ class DataSet:
     runs: list[RunRecord] = field(default_factory=list)
     published: list[PublishedSet] = field(default_factory=list)
     hosts: dict[str, Host] = field(default_factory=dict)
+    names: HardwareNames | None = None
     files: list[Loaded] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
@@ -75,26 +104,7 @@ class DataError(Exception):
 
 
 # ---------------------------------------------------------------------------------------------
-# YAML: safe loading only, duplicate keys rejected, line numbers kept for error messages
-
-
-class _StrictSafeLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (YAML would silently keep the last one)."""
-
-
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first on line {seen[key] + 1})", key_node.start_mark
-            )
-        seen[key] = key_node.start_mark.line
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictSafeLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# Line numbers for error messages
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
@@ -168,7 +178,7 @@ def _message(model: type[BaseModel], error: Any) -> str:
     if isinstance(value, str) and value.strip().upper().startswith("TODO") and kind != "extra_forbidden":
         if "TODO placeholder" in expected:
             return expected
-        return f"still a TODO placeholder ({value!r}): replace it with {expected}"
+        return f"still a TODO placeholder ({shorten(value)}): replace it with {expected}"
     if kind == "extra_forbidden":
         parent = _model_at(model, loc[:-1])
         allowed = ", ".join(parent.model_fields) if parent else "see data/schema/"
@@ -186,6 +196,7 @@ def _problems_from(path: Path, model: type[BaseModel], err: ValidationError, nod
         loc = tuple(e["loc"])
         # A check across fields reports at its model's location; at the top that is the whole file.
         name = ".".join(str(p) for p in loc) or "(file)"
+        name = name if len(name) <= 120 else name[:119] + "…"
         out.append(Problem(path, name, _message(model, e), _line_of(node, loc)))
     return sorted(out, key=lambda p: p.line or 0)
 
@@ -195,7 +206,9 @@ def _problems_from(path: Path, model: type[BaseModel], err: ValidationError, nod
 
 
 def kind_of(path: Path) -> str | None:
-    """machine / run / published / host, from the folder a file sits in."""
+    """machine / run / published / host, from the folder a file sits in (names: the names table)."""
+    if path.name == NAMES_FILE:
+        return "names"
     for parent in path.resolve().parents:
         if parent.name in FOLDERS:
             return FOLDERS[parent.name]
@@ -211,26 +224,47 @@ def read_file(path: Path, kind: str | None = None) -> tuple[Record | None, list[
     if path.suffix not in SUFFIXES[kind]:
         return None, [Problem(path, "", f"a {kind} file must end in {' or '.join(SUFFIXES[kind])}")]
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [Problem(path, "", f"cannot read: {exc}")]
+        return _parse(path, model)
+    except Exception as exc:  # noqa: BLE001 - one bad file is that file's problem, never everyone's
+        return None, [Problem(path, "", f"could not be checked: internal error {type(exc).__name__} "
+                                        f"({shorten(str(exc), 120)}); please report this file")]
+
+
+def read_text_capped(path: Path, limit: int) -> str:
+    """The file's text, refusing one over `limit` bytes before reading it all."""
+    with path.open("rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > limit:
+            raise UnsafeInput(f"the file is {size:,} bytes; a data file of this kind is at most {limit:,}")
+        raw = f.read(limit + 1)
+    if len(raw) > limit:
+        raise UnsafeInput(f"the file is over {limit:,} bytes; a data file of this kind is at most that")
+    return raw.decode("utf-8")
+
+
+def _parse(path: Path, model: type[BaseModel]) -> tuple[Record | None, list[Problem]]:
+    kind = next(k for k, m in KINDS.items() if m is model)
+    try:
+        text = read_text_capped(path, MAX_FILE_BYTES.get(kind, 1_000_000))
+    except UnsafeInput as exc:
+        return None, [Problem(path, "", exc.message)]
+    except OSError as exc:
+        return None, [Problem(path, "", f"cannot read: {exc.strerror or type(exc).__name__}")]
+    except UnicodeDecodeError as exc:
+        return None, [Problem(path, "", f"not UTF-8 text (byte {exc.start:,})")]
 
     node: yaml.Node | None = None
-    if path.suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return None, [Problem(path, "", f"malformed JSON: {exc.msg}", exc.lineno)]
-    else:
-        try:
-            node = yaml.compose(text, Loader=_StrictSafeLoader)
-            data = yaml.load(text, Loader=_StrictSafeLoader)  # noqa: S506 - a SafeLoader subclass
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-            reason = getattr(exc, "problem", None) or str(exc)
-            if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in str(reason):
-                reason = f"{reason}: only plain YAML is allowed (no !!python or other tags)"
-            return None, [Problem(path, "", f"malformed YAML: {reason}", mark.line + 1 if mark else None)]
+    try:
+        if path.suffix == ".json":
+            data = load_json(text)
+        else:
+            data, node = load_yaml(text)
+    except UnsafeInput as exc:
+        return None, [Problem(path, exc.field, f"refused: {exc.message}", exc.line)]
+    except json.JSONDecodeError as exc:
+        return None, [Problem(path, "", f"malformed JSON: {exc.msg}", exc.lineno)]
+    except yaml.YAMLError as exc:
+        return None, [Problem(path, "", f"malformed YAML: {yaml_error_reason(exc)}", yaml_error_line(exc))]
     if not isinstance(data, dict):
         return None, [Problem(path, "", f"expected a mapping at the top of the file; got {_describe_input(data)}")]
     try:
@@ -270,6 +304,9 @@ def _future_problems(item: Loaded, now: dt.datetime) -> list[Problem]:
             late = value > now.date()
         if late:
             out.append(Problem(item.path, where, f"date {value.isoformat()} is in the future (today is {now.date()})"))
+        elif (value.date() if isinstance(value, dt.datetime) else value) < EARLIEST:
+            out.append(Problem(item.path, where, f"date {value.isoformat()} is before {EARLIEST.year}: "
+                                                 "a typo for a recent date?"))
     return out
 
 
@@ -281,7 +318,8 @@ def _identity_problems(item: Loaded) -> list[Problem]:
         out = []
         if path.parent.name != rec.machine:
             out.append(Problem(path, "machine", f"run of {rec.machine!r} must sit in runs/{rec.machine}/"))
-        if path.stem != rec.stamp:
+        # A second run started in the same second takes <stamp>-2.json (store.write_run).
+        if not re.fullmatch(re.escape(rec.stamp) + r"(-[1-9][0-9]?[0-9]?)?", path.stem):
             out.append(Problem(path, "started_at", f"file name must be the start stamp {rec.stamp}.json"))
         return out
     return []
@@ -325,15 +363,46 @@ def _cross_problems(ds: DataSet) -> list[Problem]:
 # Loading a data folder
 
 
-def data_files(root: Path) -> Iterator[tuple[Path, str | None]]:
-    """Every file under the data folders (temporary files of interrupted writes skipped)."""
+def walk_data(root: Path) -> tuple[list[tuple[Path, str]], list[Problem]]:
+    """Every file under the data folders, and a problem for each folder that cannot be listed, each
+    link that leads out of the data folder and each entry that is not a plain file. Temporary
+    files of interrupted writes are skipped."""
+    files: list[tuple[Path, str]] = []
+    problems: list[Problem] = []
+    inside = root.resolve()
     for folder, kind in FOLDERS.items():
         base = root / folder
-        if not base.is_dir():
+        if not base.exists() and not base.is_symlink():
             continue
-        for path in sorted(base.rglob("*")):
-            if path.is_file() and not path.name.startswith(TMP_PREFIX) and path.name != ".gitkeep":
-                yield path, kind
+        if not base.is_dir():
+            problems.append(Problem(base, "", "expected a folder of data files"))
+            continue
+
+        def unreadable(exc: OSError) -> None:
+            problems.append(Problem(Path(exc.filename or base), "",
+                                    f"cannot list this folder ({exc.strerror or type(exc).__name__}): "
+                                    "its files were not checked"))
+
+        for here, dirs, names in os.walk(base, onerror=unreadable):
+            dirs.sort()
+            for name in sorted(names) + [d for d in dirs if Path(here, d).is_symlink()]:
+                path = Path(here) / name
+                if name.startswith(TMP_PREFIX) or name == ".gitkeep":
+                    continue
+                if not path.resolve().is_relative_to(inside):
+                    problems.append(Problem(path, "", "a link to a file outside the data folder: not read"))
+                elif path.is_dir():
+                    problems.append(Problem(path, "", "a link to a folder: not followed"))
+                elif not path.is_file():
+                    problems.append(Problem(path, "", "not a plain file (a device, pipe or broken link): not read"))
+                else:
+                    files.append((path, kind))
+    return files, problems
+
+
+def data_files(root: Path) -> Iterator[tuple[Path, str | None]]:
+    """Every data file under the data folders (see `walk_data`; its problems are left out)."""
+    yield from walk_data(root)[0]
 
 
 def load(root: Path | str = "data", extra: Iterable[Path] = (), now: dt.datetime | None = None) -> DataSet:
@@ -344,8 +413,11 @@ def load(root: Path | str = "data", extra: Iterable[Path] = (), now: dt.datetime
     if not root.is_dir():
         ds.problems.append(Problem(root, "", "data folder not found (pass --data PATH)"))
         return ds
-    candidates = list(data_files(root))
-    known = {p.resolve() for p, _ in candidates}
+    found, ds.problems = walk_data(root)
+    candidates: list[tuple[Path, str | None]] = list(found)
+    if (root / NAMES_FILE).is_file():
+        candidates.append((root / NAMES_FILE, "names"))
+    known = {p.resolve() for p, _ in candidates} | {p.path.resolve() for p in ds.problems}
     candidates += [(p, None) for p in extra if p.resolve() not in known]
     for path, kind in candidates:
         record, problems = read_file(path, kind)
@@ -363,7 +435,12 @@ def load(root: Path | str = "data", extra: Iterable[Path] = (), now: dt.datetime
             ds.published.append(record)
         elif isinstance(record, Host):
             ds.hosts.setdefault(record.id, record)
+        elif isinstance(record, HardwareNames):
+            ds.names = record
     ds.problems += _cross_problems(ds)
+    from collectors.hardware_names import apply_names  # noqa: PLC0415 - it builds on this module
+
+    ds.problems += apply_names(ds)
     return ds
 
 
@@ -372,107 +449,3 @@ def load_or_raise(root: Path | str = "data") -> DataSet:
     if ds.problems:
         raise DataError(ds.problems)
     return ds
-
-
-# ---------------------------------------------------------------------------------------------
-# Atomic writes
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return  # not every platform can open a directory; the rename is still atomic
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_new(path: Path, text: str) -> Path:
-    """Create `path` with `text`, all or nothing; refuse to overwrite an existing file.
-
-    The content is written and fsynced under no name (Linux O_TMPFILE) or a temporary name in the
-    same folder, then hard-linked to its name, which fails if the name exists. A crash or kill at
-    any point leaves the complete file or nothing under that name; on Linux not even a temporary.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        raise FileExistsError(f"{path} exists; data files are never overwritten")
-    data = text.encode("utf-8")
-    if hasattr(os, "O_TMPFILE") and Path("/proc/self/fd").is_dir():
-        try:
-            fd = os.open(path.parent, os.O_TMPFILE | os.O_WRONLY, 0o644)
-        except OSError:
-            fd = -1  # file system without O_TMPFILE support: fall back to a named temporary
-        if fd >= 0:
-            try:
-                _write_all(fd, data)
-                os.link(f"/proc/self/fd/{fd}", path, follow_symlinks=True)
-                linked = True
-            except OSError as exc:
-                if exc.errno == errno.EEXIST:
-                    raise FileExistsError(f"{path} exists; data files are never overwritten") from None
-                linked = False  # some kernels (sandboxes) refuse linking /proc fds: use a named temporary
-            finally:
-                os.close(fd)
-            if linked:
-                _fsync_dir(path.parent)
-                return path
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
-    try:
-        try:
-            _write_all(fd, data)
-        finally:
-            os.close(fd)
-        os.chmod(tmp, 0o644)
-        os.link(tmp, path)
-    finally:
-        os.unlink(tmp)
-    _fsync_dir(path.parent)
-    return path
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-    os.fsync(fd)
-
-
-def replace(path: Path, text: str) -> Path:
-    """Replace the content of `path` atomically (machine files, whose price history only grows)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
-    try:
-        try:
-            _write_all(fd, text.encode("utf-8"))
-        finally:
-            os.close(fd)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def dump_run(run: RunRecord) -> str:
-    return run.model_dump_json(indent=2, exclude_none=False) + "\n"
-
-
-def write_run(root: Path | str, run: RunRecord) -> Path:
-    """Write a run record to data/runs/<machine>/<stamp>.json; never overwrites."""
-    return write_new(Path(root) / "runs" / run.machine / f"{run_stamp(run.started_at)}.json", dump_run(run))
-
-
-def cleanup_temporaries(root: Path | str) -> list[Path]:
-    """Remove leftovers of writes killed before they finished (they never carry a data file's name)."""
-    removed = []
-    for folder in FOLDERS:
-        for tmp in (Path(root) / folder).rglob(f"{TMP_PREFIX}*"):
-            tmp.unlink()
-            removed.append(tmp)
-    return removed

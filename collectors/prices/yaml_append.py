@@ -110,10 +110,11 @@ def append_prices(text: str, prices: list[Price]) -> str:
 
 def verified_append(text: str, before: Machine, prices: list[Price]) -> str:
     """append_prices, checked: the new text must parse to `before` plus exactly `prices`."""
-    from collectors.store import _StrictSafeLoader, _json_default  # noqa: PLC0415 - store's parser, reused
+    from collectors.safe_load import load_yaml  # noqa: PLC0415
+    from collectors.store import _json_default  # noqa: PLC0415 - store's conversion, reused
 
     new_text = append_prices(text, prices)
-    data = yaml.load(new_text, Loader=_StrictSafeLoader)  # noqa: S506 - a SafeLoader subclass
+    data, _ = load_yaml(new_text)
     after = Machine.model_validate_json(json.dumps(data, default=_json_default))
     expected = before.model_copy(update={"prices": [*before.prices, *prices]})
     if after != expected:
