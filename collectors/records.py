@@ -1,11 +1,12 @@
 """The one schema of costperf's data files, shared by collectors, importers and the report.
 
-Four kinds of file live under `data/`:
+Five kinds of file live under `data/`:
 
 - `machines/<id>.yaml`   -> `Machine`: specs, usable-memory rule, power and prices, each with sources;
 - `runs/<machine>/<stamp>.json` -> `RunRecord`: one `costperf run` session, measured;
 - `published/<id>.yaml`  -> `PublishedSet`: figures from a publication, each with its citation;
-- `hosts/<id>.yaml`      -> `Host`: a reference PC that discrete cards are priced and powered in.
+- `hosts/<id>.yaml`      -> `Host`: a reference PC that discrete cards are priced and powered in;
+- `hardware-names.yaml`  -> `HardwareNames`: which machine each published hardware name is.
 
 Conventions: units are in field names (`_gb`, `_gbps`, `_w`, `_tflops`, `_s`, `_j`); `None` means
 "not measured / not published" and is never replaced by 0; every model rejects unknown fields and
@@ -18,7 +19,7 @@ import math
 import re
 import statistics
 import datetime as dt
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -725,7 +726,56 @@ class PublishedSet(Record):
         default_factory=list, description="Numeric claims that are not throughput figures (seed article).")
 
 
-KINDS: dict[str, type[Record]] = {"machine": Machine, "run": RunRecord, "published": PublishedSet, "host": Host}
+# ---------------------------------------------------------------------------------------------
+# Published hardware names
+
+
+HardwareLabel = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class HardwareNames(Record):
+    """data/hardware-names.yaml: a published hardware name -> the one machine id it is.
+
+    Keys are names exactly as a publication prints them. A name maps to one machine in the section
+    of that machine's vendor, or sits in `not_a_machine` with the reason (a multi-GPU rig, a label
+    that names no single configuration). SXM and PCIe parts, and memory sizes, are different ids."""
+
+    apple: dict[HardwareLabel, Slug] = Field(default_factory=dict, description="Names of Apple machines.")
+    nvidia: dict[HardwareLabel, Slug] = Field(default_factory=dict, description="Names of NVIDIA machines.")
+    other: dict[HardwareLabel, Slug] = Field(
+        default_factory=dict, description="Names of machines of other vendors (AMD and others).")
+    not_a_machine: dict[HardwareLabel, Text] = Field(
+        default_factory=dict, description="Names that are no single machine, each with the reason.")
+
+    SECTIONS: ClassVar[tuple[str, ...]] = ("apple", "nvidia", "other")
+    VENDORS: ClassVar[dict[str, tuple[str, ...]]] = {"apple": ("apple",), "nvidia": ("nvidia",),
+                                                     "other": ("amd", "other")}
+
+    @model_validator(mode="after")
+    def _each_name_once(self) -> Self:
+        seen: dict[str, str] = {}
+        for section in (*self.SECTIONS, "not_a_machine"):
+            for name in getattr(self, section):
+                if name in seen:
+                    raise ValueError(f"{name!r} is listed under both `{seen[name]}` and `{section}`: "
+                                     "a name is one machine or none")
+                seen[name] = section
+        return self
+
+    def machine_for(self, hardware: str) -> str | None:
+        """The machine id a published name maps to; None when unlisted or not a machine."""
+        for section in self.SECTIONS:
+            found = getattr(self, section).get(hardware)
+            if found is not None:
+                return found
+        return None
+
+    def knows(self, hardware: str) -> bool:
+        return self.machine_for(hardware) is not None or hardware in self.not_a_machine
+
+
+KINDS: dict[str, type[Record]] = {"machine": Machine, "run": RunRecord, "published": PublishedSet, "host": Host,
+                                  "names": HardwareNames}
 """File kind -> model; also the names of the exported JSON Schemas."""
 
 
