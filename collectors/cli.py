@@ -19,10 +19,12 @@ from rich.table import Table
 
 from collectors import store
 from collectors.records import KINDS, describe
+from collectors.terminal import cell, clean
 
 # Piped output (CI logs, files) gets wide tables instead of rich's 80-column default.
-console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 180)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# Data is printed as text, never as markup or emoji codes (collectors/terminal.py).
+console = Console(highlight=False, soft_wrap=True, emoji=False, width=None if sys.stdout.isatty() else 180)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def costperf_version() -> str:
@@ -41,7 +43,7 @@ def data_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def fail(problems: list[store.Problem]) -> None:
     for p in problems:
-        err_console.print(str(p), markup=False, soft_wrap=True)
+        err_console.print(clean(p), markup=False, soft_wrap=True)
     err_console.print(f"{len(problems)} problem(s) found.", style="bold red")
     sys.exit(1)
 
@@ -94,7 +96,7 @@ def validate(paths: tuple[Path, ...], data: Path, strict: bool) -> None:
     if paths:
         flags = [f for f in flags if f.path.resolve() in wanted]
     for flag in flags:
-        err_console.print(f"warning (physics {flag.severity}): {flag}", markup=False, soft_wrap=True)
+        err_console.print(f"warning (physics {flag.severity}): {clean(flag)}", markup=False, soft_wrap=True)
     if problems:
         fail(problems)
     failing = [f for f in flags if f.severity == "violation" or strict]
@@ -136,8 +138,9 @@ def machines(data: Path) -> None:
         if latest is not None:
             unit = "/h" if latest.kind == "cloud_hourly" else ""
             price = f"{latest.amount:,.2f} {latest.currency}{unit} ({latest.date})"
-        table.add_row(m.id, m.vendor, m.form, name, f"{m.total_accelerator_memory_gb:,.0f}",
-                      f"{m.usable_memory_gb:,.1f}", bw, price, str(len(ds.runs_for(m.id))))
+        row = [m.id, m.vendor, m.form, name, f"{m.total_accelerator_memory_gb:,.0f}",
+               f"{m.usable_memory_gb:,.1f}", bw, price, str(len(ds.runs_for(m.id)))]
+        table.add_row(*(cell(x) for x in row))
     console.print(table)
 
 

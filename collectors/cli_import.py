@@ -10,10 +10,11 @@ from pathlib import Path
 import click
 
 from collectors.cli import console, costperf_version, data_option, err_console
+from collectors.terminal import clean
 
 
 def _die(message: str) -> None:
-    err_console.print(message, markup=False, soft_wrap=True)
+    err_console.print(clean(message, keep_newlines=True), markup=False, soft_wrap=True)
     sys.exit(1)
 
 

@@ -10,6 +10,7 @@ import click
 from rich.table import Table
 
 from collectors.cli import console, data_option, err_console
+from collectors.terminal import cell, clean
 
 STYLE = {"added": "green", "would_add": "cyan", "unchanged": "dim", "failed": "bold red", "refused": "bold yellow"}
 
@@ -20,13 +21,13 @@ def _print_report(report: object, dry_run: bool) -> None:
     assert isinstance(report, Report)
     for o in report.outcomes:
         label = o.status.replace("_", " ")
-        console.print(f"[{STYLE[o.status]}]{label:>9}[/] {o.machine} / {o.source}: ", end="")
-        console.print(o.message, markup=False)
+        console.print(f"[{STYLE[o.status]}]{label:>9}[/] ", end="")
+        console.print(clean(f"{o.machine} / {o.source}: {o.message}"), markup=False)
     for problem in report.problems:
-        err_console.print(str(problem), markup=False)
+        err_console.print(clean(problem), markup=False)
     if dry_run:
         for diff in report.diffs.values():
-            console.print(diff, markup=False, end="")
+            console.print(clean(diff, keep_newlines=True), markup=False, end="")
         console.print("Dry run: no file was changed." if report.diffs else "Dry run: nothing would change.")
     else:
         for path in report.written:
@@ -114,7 +115,8 @@ def add_command(machine_id: str, data: Path, amount: float, currency: str, kind:
     except ValidationError as exc:
         for e in exc.errors():
             where = ".".join(str(p) for p in e["loc"]) or "price"
-            err_console.print(f"--{where.replace('_', '-')}: {e['msg'].removeprefix('Value error, ')}", markup=False)
+            err_console.print(clean(f"--{where.replace('_', '-')}: {e['msg'].removeprefix('Value error, ')}"),
+                              markup=False)
         sys.exit(1)
     _print_report(add_manual(data, machine_id, price, dry_run=dry_run, accept=accept), dry_run)
 
@@ -137,18 +139,19 @@ def history_command(machine_id: str, data: Path) -> None:
     if machine is None:
         own = [p for p in ds.problems if p.path.stem == machine_id]
         for p in own:
-            err_console.print(str(p), markup=False)
+            err_console.print(clean(p), markup=False)
         if not own:
-            err_console.print(f"no machine {machine_id!r} (known: {', '.join(sorted(ds.machines))})", markup=False)
+            err_console.print(clean(f"no machine {machine_id!r} (known: {', '.join(sorted(ds.machines))})"),
+                              markup=False)
         sys.exit(1)
-    table = Table(title=f"{machine.name}: {len(machine.prices)} price(s)")
+    table = Table(title=cell(f"{machine.name}: {len(machine.prices)} price(s)"))
     for col, just in [("date", "left"), ("kind", "left"), ("amount", "right"), ("source", "left"),
                       ("provider", "left"), ("url", "left")]:
         table.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
     for p in sorted(machine.prices, key=lambda p: p.date):
         unit = "/h" if p.kind == "cloud_hourly" else ""
-        table.add_row(str(p.date), p.kind, f"{money(p.amount)} {p.currency}{unit}", p.source or "manual",
-                      p.provider or "", p.source_url)
+        table.add_row(*(cell(x) for x in (str(p.date), p.kind, f"{money(p.amount)} {p.currency}{unit}",
+                                          p.source or "manual", p.provider or "", p.source_url)))
     console.print(table)
 
 

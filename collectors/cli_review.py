@@ -14,6 +14,7 @@ from rich.table import Table
 
 from collectors import store
 from collectors.cli import data_option, err_console, fail
+from collectors.terminal import cell, clean, markup_safe
 from collectors.review import (
     DEFAULT_FLOOR,
     DEFAULT_STALE_DAYS,
@@ -31,7 +32,7 @@ VERDICT_STYLE = {"regression": "bold red", "improvement": "bold green", "noise":
 def _console() -> Console:
     # Piped output (CI logs, PR bodies) should keep table rows on one line.
     probe = Console()
-    return Console(highlight=False, width=None if probe.is_terminal else 160)
+    return Console(highlight=False, emoji=False, width=None if probe.is_terminal else 160)
 
 
 def _pct(x: float | None) -> str:
@@ -51,18 +52,18 @@ def _when(d: dt.datetime | None) -> str:
 def _track_table(t: TrackReview, window: int) -> Table:
     title = f"{t.machine} · {t.tool}" + (f" · suite {t.suite}" if t.suite else "")
     caption = f"newest {t.newest} vs previous {t.previous} ({t.runs} complete runs)"
-    table = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
+    table = Table(title=cell(title), caption=cell(caption), title_justify="left", caption_justify="left")
     for col, just in [("workload", "left"), ("params", "left"), ("unit", "left"), ("newest", "right"),
                       ("previous", "right"), ("Δ prev", "right"), (f"baseline (≤{window})", "right"),
                       ("Δ baseline", "right"), ("noise ±", "right"), ("verdict", "left")]:
         table.add_column(col, justify=just, no_wrap=col in ("verdict", "Δ baseline"))  # type: ignore[arg-type]
     for s in t.series:
         b, p = s.vs_baseline, s.vs_previous
-        table.add_row(
+        table.add_row(*(cell(x) for x in (
             s.workload, s.params, s.unit, _num(s.newest.median), _num(p.reference if p else None),
             _pct(p.change if p else None), f"{_num(b.reference if b else None)} ({b.runs if b else 0})",
-            _pct(b.change if b else None), f"{b.noise * 100:.1f}%" if b else "-",
-            f"[{VERDICT_STYLE[s.verdict]}]{s.verdict}[/]",
+            _pct(b.change if b else None), f"{b.noise * 100:.1f}%" if b else "-")),
+            cell(s.verdict, VERDICT_STYLE[s.verdict]),
         )
     return table
 
@@ -87,19 +88,20 @@ def print_review(r: Review, console: Console) -> None:
     for t in r.tracks:
         console.print()
         if t.note:
-            console.print(f"[bold]{t.machine}[/] · {t.tool}" + (f" · suite {t.suite}" if t.suite else "")
-                          + f": {t.note} (newest {t.newest}).")
+            console.print(f"[bold]{markup_safe(t.machine)}[/] · "
+                          + markup_safe(f"{t.tool}" + (f" · suite {t.suite}" if t.suite else "")
+                                        + f": {t.note} (newest {t.newest})."))
             continue
         if t.series:
             console.print(_track_table(t, st.window))
         if t.software:
-            console.print("Software changed: " + "; ".join(f"{c.what} {c.before} → {c.after}" for c in t.software),
-                          markup=False)
+            console.print(clean("Software changed: " + "; ".join(f"{c.what} {c.before} → {c.after}"
+                                                                 for c in t.software)), markup=False)
         for w in t.appeared:
-            console.print(f"Appeared: {w.workload} [{w.params}]", markup=False)
+            console.print(clean(f"Appeared: {w.workload} [{w.params}]"), markup=False)
         for w in t.disappeared:
             why = f" ({w.status}: {w.message})" if w.message else f" ({w.status})"
-            console.print(f"Disappeared: {w.workload} [{w.params}]{why}", markup=False)
+            console.print(clean(f"Disappeared: {w.workload} [{w.params}]{why}"), markup=False)
 
     console.print()
     if r.staleness:
@@ -110,8 +112,8 @@ def print_review(r: Review, console: Console) -> None:
         for s in r.staleness:
             state = "never run" if s.last_run is None else ("STALE" if s.stale else "fresh")
             style = "bold yellow" if state == "STALE" else ("dim" if state == "never run" else "")
-            table.add_row(s.machine, s.runner_label or "-", _when(s.last_run),
-                          f"{s.days:.0f}" if s.days is not None else "-", f"[{style}]{state}[/]" if style else state)
+            table.add_row(cell(s.machine), cell(s.runner_label or "-"), cell(_when(s.last_run)),
+                          cell(f"{s.days:.0f}" if s.days is not None else "-"), cell(state, style))
         console.print(table)
 
     console.print()
@@ -134,12 +136,12 @@ def print_review(r: Review, console: Console) -> None:
         where = f"run {p.run} {p.field}" if p.run else p.field
         lines.append(("bold magenta", f"{'PHYSICS':<12} {p.machine}  {where}: {p.message} ({p.severity})"))
     for style, line in lines:
-        console.print(line, style=style or None, markup=False, soft_wrap=True)
+        console.print(clean(line), style=style or None, markup=False, soft_wrap=True)
     if not lines:
         console.print("Nothing moved beyond noise; no software changes; no stale machines.")
     never = ", ".join(s.machine for s in r.never_run)
     if never:
-        console.print(f"No run at all (not counted as stale): {never}", markup=False, soft_wrap=True)
+        console.print(clean(f"No run at all (not counted as stale): {never}"), markup=False, soft_wrap=True)
     if not r.physics_checked:
         console.print("Physics limits not checked (collectors.physics is not available).", style="dim")
     n_sw = sum(len(t.software) for t in r.tracks)
@@ -197,7 +199,7 @@ def review_command(data: Path, machines: tuple[str, ...], since: str | None, as_
     if ds.problems:
         # Status 2, not 1: a workflow must tell broken data from a regression.
         for p in ds.problems:
-            err_console.print(str(p), markup=False, soft_wrap=True)
+            err_console.print(clean(p), markup=False, soft_wrap=True)
         err_console.print(f"{len(ds.problems)} problem(s) found: fix the data (costperf validate), then review.",
                           style="bold red")
         sys.exit(2)
@@ -254,7 +256,7 @@ def runners_command(data: Path, only: str, as_json: bool) -> None:
     table.add_column("machine")
     table.add_column("runner label")
     for row in rows:
-        table.add_row(row["machine"], str(row["runner"]))
+        table.add_row(cell(row["machine"]), cell(row["runner"]))
     console.print(table)
 
 

@@ -191,7 +191,13 @@ def run_command(suite: str, workloads: tuple[str, ...], machine_id: str | None, 
     if record.status == "interrupted" and not record.results:
         err.print("Interrupted before any workload finished: nothing written.", markup=False)
         sys.exit(130)
-    path = store.write_run(data, record)
+    try:
+        path = store.write_run(data, record)
+    except store.RunNotSaved as exc:
+        err.print(str(exc), markup=False, soft_wrap=True)
+        if exc.recovered is None:
+            sys.stderr.write(exc.text)  # the results themselves: the last place they exist
+        sys.exit(1)
     console.print(f"Wrote {path} ({len(record.results)} results, {record.status}).", markup=False)
     failed = [r for r in record.results if r.status in ("error", "oom")]
     if failed:
