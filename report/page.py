@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -80,8 +81,29 @@ def new_page() -> None:
     present._style_done = False
 
 
-def show(*parts: str) -> None:
-    """Display already-escaped HTML (from report.present, report.views or report.charts)."""
-    from IPython.display import HTML, display  # noqa: PLC0415
+def under_quarto() -> bool:
+    """Whether Quarto runs this kernel: Quarto (1.5+) sets QUARTO_DOCUMENT_PATH for the engines it starts."""
+    return bool(os.environ.get("QUARTO_DOCUMENT_PATH"))
 
-    display(HTML("".join(parts)))
+
+def raw_html_block(html: str) -> str:
+    """`html` as a Pandoc raw HTML block, fenced with more backticks than any run inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", html)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{{=html}}\n{html}\n{fence}\n"
+
+
+def show(*parts: str) -> None:
+    """Display already-escaped HTML (from report.present, report.views or report.charts).
+
+    Under Quarto the HTML goes out as markdown holding a raw HTML block, never as text/html:
+    Quarto adds require.js and jQuery from a CDN to the head of any page with a text/html output
+    (it takes them for widgets), which an offline page cannot load. The fallback engine's
+    nbconvert shows text/markdown as markdown, so it gets the text/html output."""
+    from IPython.display import display  # noqa: PLC0415
+
+    html = "".join(parts)
+    if under_quarto():
+        display({"text/markdown": raw_html_block(html)}, raw=True)
+    else:
+        display({"text/html": html}, raw=True)
