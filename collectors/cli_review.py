@@ -120,6 +120,8 @@ def print_review(r: Review, console: Console) -> None:
     console.print("[bold]Flagged[/]")
     lines: list[tuple[str, str]] = []
     lines += [("bold red", _flag_line("REGRESSION", s)) for s in r.regressions]
+    lines += [("bold red", f"{'FAILED':<12} {t.machine}  {w.workload} [{w.params}]: {w.status} in run {t.newest}"
+                           + (f" ({w.message})" if w.message else "")) for t, w in r.failures]
     lines += [("bold green", _flag_line("IMPROVEMENT", s)) for s in r.improvements]
     for t in r.tracks:
         for c in t.software:
@@ -147,7 +149,8 @@ def print_review(r: Review, console: Console) -> None:
     n_sw = sum(len(t.software) for t in r.tracks)
     console.print(f"\n{len(r.regressions)} regression(s), {len(r.improvements)} improvement(s), "
                   f"{n_sw} software change(s), {len(r.stale)} stale machine(s), "
-                  f"{len(r.never_run)} never run, {len(r.physics)} physics flag(s).", style="bold")
+                  f"{len(r.never_run)} never run, {len(r.physics)} physics flag(s), {len(r.failures)} failed workload(s).",
+                  style="bold")
 
 
 def _parse_since(value: str | None) -> dt.datetime | None:
@@ -168,7 +171,8 @@ def _parse_since(value: str | None) -> dt.datetime | None:
               help="Compare the newest run with the runs before DATE (YYYY-MM-DD, UTC): what moved since then.")
 @click.option("--json", "as_json", is_flag=True, help="Print the review as JSON.")
 @click.option("--fail-on", "fail_on", type=click.Choice(["regression", "stale", "physics"]), multiple=True,
-              help="Exit 1 when something regressed beyond noise (stale: a machine is stale; physics: a "
+              help="Exit 1 when something regressed beyond noise or a workload that ran now fails (stale: a "
+                   "machine is stale; physics: a "
                    "reviewed run has a figure beyond a physical limit). Repeatable.")
 @click.option("--stale-days", type=click.IntRange(min=0), default=DEFAULT_STALE_DAYS, show_default=True,
               help="A machine with no run for more than this many days is stale.")
@@ -208,13 +212,18 @@ def review_command(data: Path, machines: tuple[str, ...], since: str | None, as_
         known = ", ".join(sorted(ds.machines)) or "none"
         raise click.BadParameter(f"unknown machine {', '.join(unknown)} (known: {known})", param_hint="--machine")
     settings = Settings(window=window, stale_days=stale_days, floor=noise_floor / 100, since=_parse_since(since))
-    result = review(ds, settings, machines=list(machines) or None)
+    try:
+        result = review(ds, settings, machines=list(machines) or None)
+    except Exception as exc:  # noqa: BLE001 - exit 1 means "regressed" to the workflow: never for a crash
+        err_console.print(clean(f"review failed: internal error {type(exc).__name__}: {exc}"), markup=False)
+        sys.exit(2)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
         print_review(result, _console())
     violations = [p for p in result.physics if p.severity == "violation"]
-    failed = ("regression" in fail_on and result.regressions) or ("stale" in fail_on and result.stale) or \
+    regressed = result.regressions or result.failures
+    failed = ("regression" in fail_on and regressed) or ("stale" in fail_on and result.stale) or \
         ("physics" in fail_on and violations)
     if failed:
         sys.exit(1)

@@ -40,10 +40,24 @@ from collectors.store import DataSet
 MAD_TO_SIGMA = 1.4826
 """MAD x 1.4826 estimates the standard deviation of normally distributed noise."""
 
-DEFAULT_WINDOW = 5
-DEFAULT_STALE_DAYS = 30
-DEFAULT_K = 3.0
-DEFAULT_FLOOR = 0.03
+from collectors.review_results import (  # noqa: F401 - re-exported: review's public names
+    DEFAULT_FLOOR,
+    DEFAULT_K,
+    DEFAULT_STALE_DAYS,
+    DEFAULT_WINDOW,
+    FAILED_STATUSES,
+    Comparison,
+    PhysicsFlag,
+    Point,
+    Review,
+    SeriesReview,
+    Settings,
+    SoftwareChange,
+    Staleness,
+    TrackReview,
+    Verdict,
+    WorkloadChange,
+)
 
 LOWER_IS_BETTER_UNITS = frozenset({"s"})
 
@@ -55,59 +69,6 @@ SOFTWARE_FIELDS: tuple[tuple[str, str], ...] = (
     ("costperf commit", "git_commit"),
 )
 """Software whose change between two runs can explain a change in the figures: (label, path)."""
-
-Verdict = Literal["regression", "improvement", "noise"]
-
-
-# ---------------------------------------------------------------------------------------------
-# Settings and points
-
-
-@dataclass(frozen=True)
-class Settings:
-    """How strict the review is; every value is printed with the review."""
-
-    window: int = DEFAULT_WINDOW
-    stale_days: int = DEFAULT_STALE_DAYS
-    k: float = DEFAULT_K
-    floor: float = DEFAULT_FLOOR
-    since: dt.datetime | None = None
-
-    def __post_init__(self) -> None:
-        if self.window < 1:
-            raise ValueError(f"window must be at least 1 run; got {self.window}")
-        if self.stale_days < 0:
-            raise ValueError(f"stale_days must be 0 or more; got {self.stale_days}")
-        if self.k <= 0 or self.floor < 0:
-            raise ValueError("k must be positive and floor non-negative")
-
-
-@dataclass(frozen=True)
-class Point:
-    """One run's figure for one series."""
-
-    run: str
-    """Run stamp (the file name without .json)."""
-    started_at: dt.datetime
-    median: float
-    rel_sigma: float
-    """Robust relative spread of the repeats: 1.4826 x MAD / median."""
-    repeats: int
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """A new figure against a reference (the previous run, or the baseline median)."""
-
-    reference: float
-    change: float
-    """new / reference - 1."""
-    noise: float
-    """The relative change that counts: max(k x spread, floor)."""
-    verdict: Verdict
-    runs: int
-    """How many runs the reference is made of."""
-
 
 def series_key(result: Result) -> str:
     """Identity of a series within a machine: workload plus every parameter that was set."""
@@ -178,172 +139,6 @@ def compare(new: Point, refs: Sequence[Point], higher_better: bool, k: float = D
 
 
 # ---------------------------------------------------------------------------------------------
-# Results of a review
-
-
-@dataclass
-class SeriesReview:
-    """The newest figure of one series against its previous run and its baseline."""
-
-    machine: str
-    workload: str
-    params: str
-    """Short label of the parameters (see `params_label`)."""
-    key: str
-    unit: str
-    higher_is_better: bool
-    newest: Point
-    previous: Point | None
-    vs_previous: Comparison | None
-    vs_baseline: Comparison | None
-
-    @property
-    def verdict(self) -> Verdict | Literal["first"]:
-        return self.vs_baseline.verdict if self.vs_baseline else "first"
-
-
-@dataclass(frozen=True)
-class SoftwareChange:
-    what: str
-    before: str | None
-    after: str | None
-
-
-@dataclass(frozen=True)
-class WorkloadChange:
-    """A series present (status ok) in one of the two compared runs and not in the other."""
-
-    workload: str
-    params: str
-    key: str
-    status: str
-    """Its status in the newer run: ok (appeared), or oom/error/... or 'absent' (disappeared)."""
-    message: str | None = None
-
-
-@dataclass
-class TrackReview:
-    """The newest run of one machine / tool / suite against the runs before it."""
-
-    machine: str
-    tool: str
-    suite: str | None
-    runs: int
-    newest: str | None
-    newest_at: dt.datetime | None
-    previous: str | None
-    """The run compared with: the one before the newest, or with --since the last one before it."""
-    series: list[SeriesReview] = field(default_factory=list)
-    software: list[SoftwareChange] = field(default_factory=list)
-    appeared: list[WorkloadChange] = field(default_factory=list)
-    disappeared: list[WorkloadChange] = field(default_factory=list)
-    note: str | None = None
-
-    def flagged(self, verdict: Verdict) -> list[SeriesReview]:
-        return [s for s in self.series if s.verdict == verdict]
-
-
-@dataclass(frozen=True)
-class Staleness:
-    machine: str
-    name: str
-    runner_label: str | None
-    last_run: dt.datetime | None
-    days: float | None
-    stale: bool
-
-
-@dataclass(frozen=True)
-class PhysicsFlag:
-    """A figure of a reviewed run (or machine file) that collectors.physics questions."""
-
-    machine: str
-    run: str | None
-    severity: str
-    """violation: beyond a physical limit (a data error); review: odd enough for a person to look."""
-    check: str
-    field: str
-    message: str
-
-
-@dataclass
-class Review:
-    settings: Settings
-    generated_at: dt.datetime
-    tracks: list[TrackReview]
-    staleness: list[Staleness]
-    physics: list[PhysicsFlag] = field(default_factory=list)
-    physics_checked: bool = False
-
-    @property
-    def regressions(self) -> list[SeriesReview]:
-        return [s for t in self.tracks for s in t.flagged("regression")]
-
-    @property
-    def improvements(self) -> list[SeriesReview]:
-        return [s for t in self.tracks for s in t.flagged("improvement")]
-
-    @property
-    def stale(self) -> list[Staleness]:
-        return [s for s in self.staleness if s.stale]
-
-    @property
-    def never_run(self) -> list[Staleness]:
-        return [s for s in self.staleness if s.last_run is None]
-
-    def to_json(self) -> dict[str, Any]:
-        """Plain JSON-ready dict (dates as ISO text, changes as fractions)."""
-        def conv(value: Any) -> Any:
-            if isinstance(value, (dt.datetime, dt.date)):
-                return value.isoformat()
-            if isinstance(value, dict):
-                return {k: conv(v) for k, v in value.items()}
-            if isinstance(value, list):
-                return [conv(v) for v in value]
-            return value
-
-        tracks = []
-        for t in self.tracks:
-            d = asdict(t)
-            for s, obj in zip(d["series"], t.series):
-                s["verdict"] = obj.verdict
-            tracks.append(d)
-        return conv({
-            "generated_at": self.generated_at,
-            "settings": asdict(self.settings),
-            "summary": {
-                "regressions": len(self.regressions),
-                "improvements": len(self.improvements),
-                "software_changes": sum(len(t.software) for t in self.tracks),
-                "appeared": sum(len(t.appeared) for t in self.tracks),
-                "disappeared": sum(len(t.disappeared) for t in self.tracks),
-                "stale": len(self.stale),
-                "never_run": len(self.never_run),
-                "physics_flags": len(self.physics),
-            },
-            "regressions": [_flat(s) for s in self.regressions],
-            "improvements": [_flat(s) for s in self.improvements],
-            "tracks": tracks,
-            "stale": [asdict(s) for s in self.stale],
-            "never_run": [s.machine for s in self.never_run],
-            "staleness": [asdict(s) for s in self.staleness],
-            "physics_checked": self.physics_checked,
-            "physics": [asdict(p) for p in self.physics],
-        })
-
-
-def _flat(s: SeriesReview) -> dict[str, Any]:
-    assert s.vs_baseline is not None
-    return {
-        "machine": s.machine, "workload": s.workload, "params": s.params, "unit": s.unit,
-        "run": s.newest.run, "value": s.newest.median, "baseline": s.vs_baseline.reference,
-        "change": s.vs_baseline.change, "noise": s.vs_baseline.noise,
-        "previous": s.vs_previous.reference if s.vs_previous else None,
-        "change_vs_previous": s.vs_previous.change if s.vs_previous else None,
-    }
-
-
-# ---------------------------------------------------------------------------------------------
 # Reviewing
 
 
@@ -406,6 +201,10 @@ def review_track(machine: str, tool: str, suite: str | None, runs: Sequence[RunR
                         newest_at=newest.started_at if newest else None, previous=None)
     if newest is None:
         return track
+    if not _ok_results(newest):
+        # A run with no figure at all fails, whether or not there is anything to compare it with.
+        track.failed = [WorkloadChange(r.workload, params_label(r.params), key, r.status, r.message)
+                        for key, r in _all_results(newest).items() if r.status in FAILED_STATUSES]
     if since is not None and newest.started_at < since:
         track.note = f"no run since {since.date().isoformat()}"
         return track
@@ -426,8 +225,11 @@ def review_track(machine: str, tool: str, suite: str | None, runs: Sequence[RunR
     for key in sorted(before.keys() - after.keys()):
         r = before[key]
         now = everything_after.get(key)
-        track.disappeared.append(WorkloadChange(r.workload, params_label(r.params), key,
-                                                now.status if now else "absent", now.message if now else None))
+        change = WorkloadChange(r.workload, params_label(r.params), key, now.status if now else "absent",
+                                now.message if now else None)
+        track.disappeared.append(change)
+        if change.status in FAILED_STATUSES and change not in track.failed:
+            track.failed.append(change)
 
     history = series_points(earlier)
     for key, result in after.items():

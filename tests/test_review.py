@@ -302,7 +302,8 @@ def test_cli_json_and_exit_codes(history_folder: Path) -> None:
     assert code == 0
     data = json.loads(out)
     assert data["summary"] == {"regressions": 1, "improvements": 1, "software_changes": 1, "appeared": 0,
-                               "disappeared": 0, "stale": 1, "never_run": 1, "physics_flags": 0}
+                               "disappeared": 0, "stale": 1, "never_run": 1, "physics_flags": 0,
+                               "failures": 0}
     assert [(r["machine"], r["workload"], r["unit"]) for r in data["regressions"]] == [
         ("bench-a", "decode", "tokens/s")]
     assert data["regressions"][0]["change"] < -data["regressions"][0]["noise"]
