@@ -18,10 +18,11 @@ from pathlib import Path
 
 import torch
 
+from collectors import gpu_memory_limit
 from collectors.meters.base import EstimateMeter, Meter, NullMeter, idle_power
 from collectors.probe import probe
 from collectors.records import Environment, Machine, Result, RunRecord
-from collectors.workloads import llama_cpp
+from collectors.workloads import compile_cache, engines
 from collectors.workloads.common import Context, pick_device
 from collectors.workloads.suites import POLICIES, SUITES, Task, select
 
@@ -101,11 +102,15 @@ def environment(device: torch.device, settings: dict[str, str | int | float | bo
     elif device.type == "mps":
         devices = [g.name for g in host.gpus] or ["Apple GPU (MPS)"]
     driver = next((g.driver for g in host.gpus if g.driver), None)
+    limit = gpu_memory_limit.read()  # what macOS lets the GPU use (None off macOS)
+    settings = {**settings, **engines.versions(), **({"gpu_working_set_note": limit.reason} if host.macos_version
+                                                     and limit.reason else {})}
     return Environment(
         os=host.os, os_version=host.os_version, macos_version=host.macos_version, python=host.python,
         torch=torch.__version__, backend=device.type, driver=driver,  # type: ignore[arg-type]
         cuda=torch.version.cuda if device.type == "cuda" else None, devices=devices, cpu=host.cpu,
         cpu_cores=host.cpu_cores, ram_gb=host.ram_gb, hostname_hash=host.hostname_hash, settings=settings,
+        **limit.environment_fields(),
     )
 
 
@@ -114,10 +119,8 @@ def prepare(opts: RunOptions, machine: Machine | None) -> tuple[Context, list[Ta
     usable, usable_source = usable_memory(machine, device)
     ctx = Context(device=device, policy=POLICIES[opts.suite], usable_memory_gb=usable, quick=opts.suite == "quick")
     tasks = SUITES[opts.suite](ctx)
-    # The standard suite always records llama.cpp (as unsupported, with the reason, when there is no
-    # llama-bench or no model); the quick suite only when asked, to stay quick.
-    if opts.suite == "standard" or opts.gguf is not None or opts.llama_bench is not None:
-        tasks += llama_cpp.tasks(opts.gguf, opts.llama_bench)
+    # llama.cpp in process where llama-cpp-python is installed, and through llama-bench (engines.py)
+    tasks += engines.llama_tasks(opts.suite, opts.gguf, opts.llama_bench)
     tasks = select(tasks, opts.workloads)
     info: dict[str, object] = {"usable_memory_gb": usable, "usable_memory_source": usable_source}
     return ctx, tasks, info
@@ -139,6 +142,7 @@ def run(opts: RunOptions, machine: Machine | None, machine_id: str, version: str
         "torch_num_threads": torch.get_num_threads(), "platform": platform.platform(),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
     }
+    settings.update(compile_cache.use_persistent_cache())
     idle_w: float | None = None
     try:
         if meter.available:

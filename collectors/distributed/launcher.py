@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from collectors.records import run_stamp
+from collectors.workloads import compile_cache
 
 MULTICAST_OFF = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}
 
@@ -101,6 +102,8 @@ def launch(opts: LaunchOptions, started_at: dt.datetime | None = None) -> Launch
     started_at = started_at or dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     for name, value in MULTICAST_OFF.items():
         os.environ.setdefault(name, value)
+    # compiled workloads (tensor-parallel decode) reuse what earlier runs on this host compiled
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(compile_cache.default_dir()))
     # workers must import this checkout's collectors whatever their working directory
     root = str(Path(__file__).resolve().parents[2])
     os.environ["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])

@@ -268,7 +268,8 @@ class RunWriter:
             "failure": describe(failure) if failure is not None else None,
         })
         for name in ("NCCL_NVLS_ENABLE", "TORCH_SYMM_MEM_DISABLE_MULTICAST", "NVSHMEM_DISABLE_NVLS",
-                     "NCCL_P2P_DISABLE", "NCCL_IB_DISABLE", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS"):
+                     "NCCL_P2P_DISABLE", "NCCL_IB_DISABLE", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS",
+                     "TORCHINDUCTOR_CACHE_DIR"):
             settings[name.lower()] = os.environ.get(name)
         env = runner.environment(dctx.device, settings)
         started = dt.datetime.fromisoformat(self.args.started_at)

@@ -2,22 +2,26 @@
 
 The llama-bench convention (pp512 / tg128), batch 1 plus larger batches for throughput; bf16,
 fp16 and int8 weight-only. Each runs eager and compiled, and the mode is recorded with the figure.
-Compiled decode follows gpt-fast: static KV cache, one decode step under
-torch.compile(mode="reduce-overhead", fullgraph=True) so it replays as a CUDA graph, inductor's
-coordinate-descent tuning on. On MPS and CPU the compiled mode is the default (no CUDA graphs).
+Compiled decode follows gpt-fast (static KV cache, inductor's coordinate-descent tuning on, each
+step replayed as a CUDA graph) with one change: torch.compile compiles one layer function reused by
+all layers (collectors/models/llama_fast.py), once per shape, instead of the whole model; at batch 1
+on CUDA its linear layers are fused Triton matrix-vector kernels. The whole-model compile
+(mode reduce-overhead) stays selectable: COSTPERF_DECODE_RUNNER=whole. On MPS and CPU there are no
+CUDA graphs.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 import torch
 
-from collectors.models import llama
+from collectors.models import llama, llama_fast
 from collectors.models.int8 import quantize_int8, use_gemv_kernel
 from collectors.records import Result, WorkloadParams
-from collectors.workloads.common import Context, failed_result, free_memory, measure, now, ok_result, \
+from collectors.workloads.common import Context, Timed, failed_result, free_memory, measure, now, ok_result, \
     reset_peak_memory, warmup
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.bfloat16}
@@ -42,7 +46,10 @@ class LlmSpec:
     def compile_mode(self, device_type: str) -> str:
         if not self.compiled:
             return "eager"
-        return "reduce-overhead" if device_type == "cuda" and self.workload == "decode" else "default"
+        if runner() == "whole":
+            return "reduce-overhead" if device_type == "cuda" and self.workload == "decode" else "default"
+        # one compiled layer function reused by every layer (llama_fast); decode steps as CUDA graphs
+        return "layer-compiled+cuda-graph" if device_type == "cuda" and self.workload == "decode" else "layer-compiled"
 
     def params(self, device_type: str) -> WorkloadParams:
         return WorkloadParams(
@@ -67,16 +74,36 @@ def _env_flag(name: str, default: bool) -> bool:
     return default if value is None else value.strip().lower() not in ("0", "false", "no", "")
 
 
-def knobs(spec: "LlmSpec | None" = None) -> dict[str, bool]:
+def runner() -> str:
+    """COSTPERF_DECODE_RUNNER: 'layers' (default: llama_fast, one compiled layer function and a CUDA
+    graph per decode step, compiled once per shape) or 'whole' (torch.compile of the whole model,
+    mode reduce-overhead: ~100 s of compiling per variant for Llama-3-8B)."""
+    value = os.environ.get("COSTPERF_DECODE_RUNNER", "layers").strip().lower()
+    if value not in ("layers", "whole"):
+        raise ValueError(f"COSTPERF_DECODE_RUNNER={value!r}: expected 'layers' or 'whole'")
+    return value
+
+
+def knobs(spec: "LlmSpec | None" = None) -> dict[str, bool | str]:
     """How the compiled paths are tuned (recorded with each figure). COSTPERF_COORD_DESCENT: inductor's
     coordinate-descent tuning (gpt-fast turns it on; on an H100 it took 8B bf16 decode from 148 to
-    165 tok/s and added ~30 s of compiling). COSTPERF_TRITON_GEMV: the batch-1 Triton GEMV for 16-bit
-    linear layers instead of cuBLAS (off: cuBLAS gave 169 tok/s against 165; int8 always uses it)."""
+    165 tok/s and added ~30 s of compiling). COSTPERF_TRITON_GEMV (whole-model runner only): the
+    batch-1 Triton GEMV for 16-bit linear layers instead of cuBLAS (off: cuBLAS gave 169 tok/s against
+    165; int8 always uses it). With the layers runner, COSTPERF_FUSED_GEMV: batch-1 linear layers
+    through the fused Triton kernel (gemv_fused; on unless 0), COSTPERF_PDL: with programmatic
+    dependent launch."""
     cd = _env_flag("COSTPERF_COORD_DESCENT", True)
     if spec is not None and spec.coord_descent is not None:
         cd = spec.coord_descent
-    return {"coordinate_descent_tuning": cd and spec is not None and spec.compiled,
-            "triton_gemv_16bit": _env_flag("COSTPERF_TRITON_GEMV", False)}
+    out: dict[str, bool | str] = {"coordinate_descent_tuning": cd and spec is not None and spec.compiled,
+                                  "runner": runner()}
+    if runner() == "whole":
+        out["triton_gemv_16bit"] = _env_flag("COSTPERF_TRITON_GEMV", False)
+    else:
+        fused = _env_flag("COSTPERF_FUSED_GEMV", True) and (spec is None or (spec.batch == 1 and spec.compiled))
+        out["fused_gemv_b1"] = fused
+        out["pdl"] = fused and _env_flag("COSTPERF_PDL", True)
+    return out
 
 
 def _configure_inductor(spec: LlmSpec) -> None:
@@ -103,7 +130,7 @@ def get_model(ctx: Context, model: str, dtype: str) -> llama.Llama:
         base = llama.build(model, DTYPES[dtype], ctx.device)
     if dtype == "int8":
         quantize_int8(base, random=True)
-    elif ctx.kind == "cuda" and knobs()["triton_gemv_16bit"]:
+    elif ctx.kind == "cuda" and knobs().get("triton_gemv_16bit"):
         use_gemv_kernel(base)
     ctx.cache[key] = base
     return base
@@ -134,6 +161,36 @@ class _null:
         return None
 
 
+def _run_layers(spec: LlmSpec, ctx: Context, model: llama.Llama) -> tuple[Timed, float]:
+    """Compiled prefill or decode through llama_fast: compiled once per shape (no dynamo reset, so a
+    later task of the same shape reuses the compiled layer); on CUDA, decode replays one CUDA graph
+    per step. Returns the timing and the warm-up seconds (compiling and graph capture)."""
+    k = knobs(spec)
+    fast = llama_fast.FastLlama(model, spec.batch, spec.context, compile=True, fused_b1=bool(k.get("fused_gemv_b1")),
+                                pdl=bool(k.get("pdl")), coordinate_descent=bool(k["coordinate_descent_tuning"]))
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    prompt = torch.randint(0, model.cfg.vocab_size, (spec.batch, spec.prompt), generator=gen).to(ctx.device)
+    prompt_pos = torch.arange(spec.prompt, device=ctx.device)
+    with torch.no_grad():
+        if spec.workload == "prefill":
+            def call() -> None:
+                fast.forward(prompt, prompt_pos)
+
+            compile_s = warmup(call, ctx)
+            return measure(call, spec.batch * spec.prompt, "tokens/s", ctx,
+                           tokens_per_call=spec.batch * spec.prompt), compile_s
+        first = _prefill(model, prompt, prompt_pos)  # eager: fills the KV cache for the prompt
+        t0 = time.perf_counter()
+        if ctx.kind == "cuda":
+            fast.capture(first, spec.prompt)
+
+        def step() -> None:
+            fast.decode(first, spec.prompt, spec.gen)
+
+        compile_s = time.perf_counter() - t0 + warmup(step, ctx)
+        return measure(step, spec.batch * spec.gen, "tokens/s", ctx, tokens_per_call=spec.batch * spec.gen), compile_s
+
+
 def run(spec: LlmSpec, ctx: Context) -> Result:
     started = now()
     params = spec.params(ctx.kind)
@@ -149,6 +206,9 @@ def run(spec: LlmSpec, ctx: Context) -> Result:
     try:
         model = get_model(ctx, spec.model, spec.dtype)
         reset_peak_memory(ctx.device)
+        if spec.compiled and runner() == "layers":
+            timed, compile_s = _run_layers(spec, ctx, model)
+            return ok_result(spec.workload, params, timed, started, ctx, compile_s=compile_s, **extra)
         model.setup_caches(spec.batch, spec.context)
         if spec.compiled:
             _configure_inductor(spec)

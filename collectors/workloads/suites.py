@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from collectors.records import Result
-from collectors.workloads import fit, llm, micro, toy, train
+from collectors.workloads import engines, fit, llm, micro, toy, train
 from collectors.workloads.common import Context, TimingPolicy
 
 
@@ -90,6 +90,7 @@ def quick(ctx: Context) -> list[Task]:
         tasks.append(_llm_task(llm.LlmSpec("decode", m, "bf16", True, prompt=64, gen=16), 20))
     tasks.append(Task("train-gpt2-tiny-eager-b4", "train-gpt2", 2,
                       _one(lambda c: train.run(train.TrainSpec("gpt2-tiny", batch=4, seq_len=64), c))))
+    tasks += engines.mlx_tasks(ctx, quick=True)  # MLX where installed (its CPU build off macOS)
     return tasks
 
 
@@ -97,20 +98,21 @@ def standard(ctx: Context) -> list[Task]:
     """Headline figures first (bf16 and int8 batch-1 decode), so that a run cut short by a time
     limit still has them. Compiled decode uses inductor's coordinate-descent tuning: without it the
     H100 gave 732 instead of 1,943 tok/s at batch 16 (its untuned reductions over the 128k-entry
-    vocabulary are slow); it adds about 30 s of compiling per variant."""
+    vocabulary are slow). Compiled LLM tasks compile one layer function per shape and dtype
+    (llm.runner 'layers'), not the whole 32-layer model, which took about 100 s per variant."""
     m = primary_model(ctx)
     eager_gen = 16  # eager decode is launch-bound and slow: fewer tokens per repeat (recorded)
     tasks = _micro_tasks(ctx, quick=False) + _toy_tasks(ctx)
     tasks.append(Task("fit", "fit", 0.1, lambda c: fit.run_all(c)))
     tasks += [
-        _llm_task(llm.LlmSpec("decode", m, "bf16", True, coord_descent=True), 120),
+        _llm_task(llm.LlmSpec("decode", m, "bf16", True, coord_descent=True), 40),
         _llm_task(llm.LlmSpec("decode", m, "bf16", False, gen=eager_gen), 8),
         _llm_task(llm.LlmSpec("prefill", m, "bf16", False), 5),
-        _llm_task(llm.LlmSpec("decode", m, "bf16", True, batch=16, coord_descent=True), 100),
-        _llm_task(llm.LlmSpec("decode", m, "bf16", True, batch=4, coord_descent=True), 100),
-        _llm_task(llm.LlmSpec("prefill", m, "bf16", True, coord_descent=False), 50),
+        _llm_task(llm.LlmSpec("decode", m, "bf16", True, batch=16, coord_descent=True), 40),
+        _llm_task(llm.LlmSpec("decode", m, "bf16", True, batch=4, coord_descent=True), 40),
+        _llm_task(llm.LlmSpec("prefill", m, "bf16", True, coord_descent=False), 30),
         # int8 is derived in place from the bf16 model
-        _llm_task(llm.LlmSpec("decode", m, "int8", True, coord_descent=True), 90),
+        _llm_task(llm.LlmSpec("decode", m, "int8", True, coord_descent=True), 30),
         _llm_task(llm.LlmSpec("decode", m, "int8", False, gen=eager_gen), 10),
     ]
     big = ctx.kind != "cpu"
@@ -125,8 +127,9 @@ def standard(ctx: Context) -> list[Task]:
     tasks += [
         _llm_task(llm.LlmSpec("decode", m, "fp16", False, gen=eager_gen), 8),
         _llm_task(llm.LlmSpec("prefill", m, "fp16", False), 5),
-        _llm_task(llm.LlmSpec("decode", m, "fp16", True, coord_descent=True), 120),
+        _llm_task(llm.LlmSpec("decode", m, "fp16", True, coord_descent=True), 40),
     ]
+    tasks += engines.mlx_tasks(ctx, quick=False, model=m)  # on Metal only
     return tasks
 
 

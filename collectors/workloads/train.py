@@ -8,6 +8,8 @@ the machine file's peak.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass
 
 import torch
@@ -26,18 +28,47 @@ class TrainSpec:
     compiled: bool = False
     mode: str = "default"  # torch.compile mode when compiled
     steps_per_rep: int = 1  # several steps per timed repeat smooth out per-step launch jitter
+    attention: str | None = None  # SDPA backend first tried on CUDA: None = COSTPERF_SDPA (default cudnn)
 
     def autocast_dtype(self, device_type: str) -> torch.dtype | None:
         return torch.bfloat16 if device_type in ("cuda", "mps") else None
 
+    def attention_backend(self, device_type: str) -> str | None:
+        if device_type != "cuda":
+            return None
+        value = (self.attention or os.environ.get("COSTPERF_SDPA") or "cudnn").strip().lower()
+        if value not in SDPA_ORDER:
+            raise ValueError(f"attention backend {value!r}: expected one of {', '.join(SDPA_ORDER)}")
+        return value
+
     def params(self, device_type: str, fused: bool) -> WorkloadParams:
         dt = self.autocast_dtype(device_type)
+        extra: dict[str, str | int | float | bool | None] = {
+            "optimizer": "AdamW (fused)" if fused else "AdamW", "data": "synthetic random tokens",
+            "weights": "random", "steps_per_repeat": self.steps_per_rep}
+        if self.attention_backend(device_type):
+            extra["sdpa_backend_first"] = self.attention_backend(device_type)
         return WorkloadParams(
             model=self.model, dtype="bf16-autocast" if dt is not None else "fp32", batch=self.batch,
             seq_len=self.seq_len, compile_mode=self.mode if self.compiled else "eager", engine="torch",
-            extra={"optimizer": "AdamW (fused)" if fused else "AdamW", "data": "synthetic random tokens",
-                   "weights": "random", "steps_per_repeat": self.steps_per_rep},
+            extra=extra,
         )
+
+
+# The SDPA backends tried in turn, by the one asked for first. On Hopper, cuDNN's fused attention
+# is the fastest torch offers for GPT-2's causal 12-head, 64-wide attention; torch's own default
+# order tries flash (FlashAttention-2) first. A backend that cannot take the inputs is skipped.
+SDPA_ORDER = {"cudnn": ["CUDNN_ATTENTION", "FLASH_ATTENTION", "EFFICIENT_ATTENTION", "MATH"],
+              "flash": ["FLASH_ATTENTION", "CUDNN_ATTENTION", "EFFICIENT_ATTENTION", "MATH"],
+              "auto": []}
+
+
+def _sdpa_context(backend: str | None):  # noqa: ANN202
+    if not backend or not SDPA_ORDER[backend]:
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: PLC0415
+
+    return sdpa_kernel([getattr(SDPBackend, name) for name in SDPA_ORDER[backend]], set_priority=True)
 
 
 def run(spec: TrainSpec, ctx: Context) -> Result:
@@ -61,8 +92,10 @@ def run(spec: TrainSpec, ctx: Context) -> Result:
         y = torch.randint(0, cfg.vocab_size, (spec.batch, spec.seq_len), device=ctx.device)
         dtype = spec.autocast_dtype(ctx.kind)
 
+        backend = spec.attention_backend(ctx.kind)
+
         def step() -> None:
-            with torch.autocast(ctx.kind, dtype=dtype, enabled=dtype is not None):
+            with torch.autocast(ctx.kind, dtype=dtype, enabled=dtype is not None), _sdpa_context(backend):
                 loss = fwd(x, y)
             loss.backward()
             opt.step()

@@ -1,0 +1,161 @@
+"""Batch-1 matrix-vector products with the layer's small steps folded in (Triton, CUDA).
+
+At batch 1 a decode step is a chain of weight reads; every kernel boundary in it (an RMSNorm, the
+SwiGLU product, a residual add) costs a ramp-down and ramp-up of the memory pipeline, which the
+weights cannot hide. So one kernel does all of a linear layer's neighbours:
+
+  y = rstd(x) * (W @ (g * x)) * scale  [+ residual]       RMSNorm before the product folded in
+  y = silu(W_gate @ x') * (W_up @ x')                       SwiGLU's two products in one pass
+
+rstd needs the sum of squares of all of x, and each program walks all of x anyway (it multiplies
+its rows by every column), so that sum is accumulated in the same loop at no extra read. With
+programmatic dependent launch (PDL, Hopper and later) a program loads its first weight block,
+then waits for the previous kernel: weights do not depend on it, so their reads overlap that
+kernel's tail. Weights are int8 (with one scale per output row) or 16-bit.
+
+The kernels have no masks: the block shape must tile the matrix (checked by `fits`).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+
+import torch
+
+# (BLOCK_N, BLOCK_K, warps, stages) by (rows out, K, weight itemsize, swiglu); anything else takes
+# DEFAULT (or DEFAULT_LONG for the output layer's 128k rows). Chosen with benchmarks/h200_explore.py.
+DEFAULT = (2, 2048, 4, 3)
+DEFAULT_LONG = (4, 1024, 4, 3)
+TUNED: dict[tuple[int, int, int, bool], tuple[int, int, int, int]] = {}
+
+
+def available() -> bool:
+    return importlib.util.find_spec("triton") is not None and torch.cuda.is_available()
+
+
+def config_for(n_out: int, k: int, itemsize: int, swiglu: bool) -> tuple[int, int, int, int]:
+    key = (n_out, k, itemsize, swiglu)
+    if key in TUNED:
+        return TUNED[key]
+    return DEFAULT_LONG if n_out > 65536 else DEFAULT
+
+
+def fits(n_out: int, k: int, cfg: tuple[int, int, int, int]) -> bool:
+    return n_out % cfg[0] == 0 and k % cfg[1] == 0
+
+
+@functools.cache
+def _kernel():  # noqa: ANN202 - built lazily: importing triton needs an install that has it
+    import triton  # noqa: PLC0415
+    import triton.language as tl  # noqa: PLC0415
+    from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait  # noqa: PLC0415
+
+    @triton.jit
+    def gemv_fused(x_ptr, w_ptr, s_ptr, g_ptr, r_ptr, y_ptr, eps, N: tl.constexpr, K: tl.constexpr,
+                   HAS_SCALE: tl.constexpr, HAS_NORM: tl.constexpr, HAS_RES: tl.constexpr,
+                   SWIGLU: tl.constexpr, PDL: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+        pid = tl.program_id(0)
+        rows = pid * BLOCK_N + tl.arange(0, BLOCK_N)
+        cols = tl.arange(0, BLOCK_K)
+        w_ptrs = w_ptr + rows[:, None].to(tl.int64) * K + cols[None, :]
+        u_ptrs = w_ptrs + N * K  # SwiGLU: the up rows follow the N gate rows
+        # The first weight block does not depend on the previous kernel: read it before waiting.
+        w = tl.load(w_ptrs, eviction_policy="evict_first")
+        if SWIGLU:
+            u = tl.load(u_ptrs, eviction_policy="evict_first")
+        if PDL:
+            gdc_wait()
+            gdc_launch_dependents()
+        acc = tl.zeros((BLOCK_N, BLOCK_K), dtype=tl.float32)
+        acc_u = tl.zeros((BLOCK_N, BLOCK_K), dtype=tl.float32)
+        ss = tl.zeros((BLOCK_K,), dtype=tl.float32)
+        x = tl.load(x_ptr + cols).to(tl.float32)
+        if HAS_NORM:
+            ss += x * x
+            x = x * tl.load(g_ptr + cols).to(tl.float32)
+        acc += w.to(tl.float32) * x[None, :]
+        if SWIGLU:
+            acc_u += u.to(tl.float32) * x[None, :]
+        for k0 in range(BLOCK_K, K, BLOCK_K):
+            x = tl.load(x_ptr + k0 + cols).to(tl.float32)
+            if HAS_NORM:
+                ss += x * x
+                x = x * tl.load(g_ptr + k0 + cols).to(tl.float32)
+            w = tl.load(w_ptrs + k0, eviction_policy="evict_first")
+            acc += w.to(tl.float32) * x[None, :]
+            if SWIGLU:
+                u = tl.load(u_ptrs + k0, eviction_policy="evict_first")
+                acc_u += u.to(tl.float32) * x[None, :]
+        out = tl.sum(acc, axis=1)
+        if HAS_SCALE:
+            out = out * tl.load(s_ptr + rows).to(tl.float32)
+        if HAS_NORM:
+            rstd = 1.0 / tl.sqrt(tl.sum(ss, axis=0) / K + eps)
+            out = out * rstd
+        if SWIGLU:
+            up = tl.sum(acc_u, axis=1)
+            if HAS_SCALE:
+                up = up * tl.load(s_ptr + N + rows).to(tl.float32)
+            if HAS_NORM:
+                up = up * rstd
+            out = out / (1.0 + tl.exp(-out)) * up
+        if HAS_RES:
+            out = out + tl.load(r_ptr + rows).to(tl.float32)
+        tl.store(y_ptr + rows, out.to(y_ptr.dtype.element_ty))
+
+    return gemv_fused
+
+
+def launch(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor | None = None,
+           norm_weight: torch.Tensor | None = None, residual: torch.Tensor | None = None, eps: float = 1e-5,
+           swiglu: bool = False, pdl: bool = False,
+           config: tuple[int, int, int, int] | None = None, out: torch.Tensor | None = None) -> torch.Tensor:
+    """y[1, N'] for x[1, K] (N' = rows of weight, or half of them with swiglu)."""
+    rows, k = weight.shape
+    n = rows // 2 if swiglu else rows
+    bn, bk, warps, stages = config or config_for(n, k, weight.element_size(), swiglu)
+    if not fits(n, k, (bn, bk, warps, stages)):
+        raise ValueError(f"gemv_fused: block {bn}x{bk} does not tile a {n}x{k} matrix")
+    y = out if out is not None else torch.empty((1, n), dtype=x.dtype, device=x.device)
+    dummy = x
+    _kernel()[(n // bn,)](x, weight, scales if scales is not None else dummy,
+                          norm_weight if norm_weight is not None else dummy,
+                          residual if residual is not None else dummy, y, eps, N=n, K=k,
+                          HAS_SCALE=scales is not None, HAS_NORM=norm_weight is not None,
+                          HAS_RES=residual is not None, SWIGLU=swiglu, PDL=pdl, BLOCK_N=bn, BLOCK_K=bk,
+                          num_warps=warps, num_stages=stages, **({"launch_pdl": True} if pdl else {}))
+    return y
+
+
+@torch.library.custom_op("costperf::gemv_fused", mutates_args=())
+def gemv_fused(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor | None, norm_weight: torch.Tensor | None,
+               residual: torch.Tensor | None, eps: float, swiglu: bool, pdl: bool) -> torch.Tensor:
+    """The fused batch-1 product as an operator torch.compile keeps whole (see module doc)."""
+    return launch(x.reshape(1, -1).contiguous(), weight, scales, norm_weight,
+                  None if residual is None else residual.reshape(1, -1).contiguous(), eps, swiglu, pdl)
+
+
+@gemv_fused.register_fake
+def _(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor | None, norm_weight: torch.Tensor | None,
+      residual: torch.Tensor | None, eps: float, swiglu: bool, pdl: bool) -> torch.Tensor:
+    rows = weight.shape[0]
+    return x.new_empty((1, rows // 2 if swiglu else rows))
+
+
+def reference(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor | None = None,
+              norm_weight: torch.Tensor | None = None, residual: torch.Tensor | None = None, eps: float = 1e-5,
+              swiglu: bool = False) -> torch.Tensor:
+    """The same function in float64 with plain torch ops, for checks."""
+    xf = x.double().reshape(1, -1)
+    if norm_weight is not None:
+        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps) * norm_weight.double()
+    y = xf @ weight.double().T
+    if scales is not None:
+        y = y * scales.double()
+    if swiglu:
+        gate, up = y.chunk(2, dim=-1)
+        y = torch.nn.functional.silu(gate) * up
+    if residual is not None:
+        y = y + residual.double().reshape(1, -1)
+    return y
