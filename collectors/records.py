@@ -421,6 +421,14 @@ class Environment(Record):
     os: Text = Field(description="Operating system family: Linux, Darwin, Windows.")
     os_version: str = Field(description="Kernel or OS release.")
     macos_version: str | None = Field(None, description="macOS product version on Apple machines.")
+    gpu_working_set_gb: PositiveFloat | None = Field(
+        None, description="What macOS lets the GPU use, GB: Metal's recommendedMaxWorkingSetSize as read during "
+        "the run (Apple machines; None elsewhere). The report prefers it to the machine file's rule.")
+    gpu_working_set_source: str | None = Field(
+        None, description="Which API read gpu_working_set_gb, e.g. 'torch.mps.recommended_max_memory()'.")
+    gpu_wired_limit_mb: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="sysctl iogpu.wired_limit_mb during the run: 0 is macOS's default GPU limit, more is a "
+        "limit the user raised.")
     python: str
     torch: str | None = Field(None, description="torch.__version__, None when torch was not used.")
     backend: Literal["cuda", "mps", "cpu", "none"] = Field(description="torch device type the suite ran on.")
