@@ -23,8 +23,10 @@ alt.data_transformers.disable_max_rows()
 
 VENDOR_COLOURS = {"nvidia": "#4d8f00", "apple": "#0a66c2", "amd": "#d62728", "other": "#8c6bb1"}
 PROVENANCE_SHAPES = {"measured": "circle", "published": "square", "estimated": "triangle-up"}
-WIDTH = 620
-LABEL_LIMIT = 320  # pixels of a machine name shown beside a chart row (full name in the tooltip)
+WIDTH = 620  # for concatenated charts; a single chart takes its container's width ("container")
+LABEL_LIMIT = 190  # pixels of a machine name beside a chart row (short names; the full name in the tooltip)
+ROW_STEP = 20  # pixels per machine row of a dot chart, shrunk so that the chart keeps within MAX_HEIGHT
+MAX_HEIGHT = 520  # plot area: with title, axis and legend a chart fits a 1,000-pixel screen, axes in view
 
 _vendor = alt.Color("vendor:N", title="vendor", scale=alt.Scale(domain=list(VENDOR_COLOURS),
                                                                 range=list(VENDOR_COLOURS.values())))
@@ -39,6 +41,31 @@ def _log_or_linear(values: pd.Series) -> alt.Scale:
     if len(v) >= 2 and v.max() / v.min() > 10:
         return alt.Scale(type="log", nice=False, padding=10)
     return alt.Scale(zero=True)
+
+
+def _rows_height(n: int) -> int:
+    return int(max(60, min(MAX_HEIGHT, n * ROW_STEP)))
+
+
+def _value_axis(values: pd.Series, title: str) -> alt.Axis:
+    """A quantitative axis whose labels never run together: SI units past ten thousand ("400k",
+    not "400,000500,000" on a log axis), and labels dropped rather than overlapped."""
+    v = pd.to_numeric(values, errors="coerce").dropna().abs()
+    big = bool(len(v)) and float(v.max()) >= 10_000
+    return alt.Axis(title=title, format="~s" if big else ",.3~g", labelOverlap="greedy", labelSeparation=10,
+                    labelFlush=True)
+
+
+def _labels(d: pd.DataFrame) -> pd.DataFrame:
+    """A `label` column: each machine's short name, or its full name where two would read the same."""
+    from report.present import short_name  # noqa: PLC0415
+
+    names = d["name"].astype(str)
+    short = {n: short_name(n) for n in names.unique()}
+    clashes = {s for s in short.values() if list(short.values()).count(s) > 1}
+    out = d.copy()
+    out["label"] = [n if short[n] in clashes else short[n] for n in names]
+    return out
 
 
 def _plain(df: pd.DataFrame) -> pd.DataFrame:
@@ -61,9 +88,10 @@ def price_vs_throughput(headline: pd.DataFrame) -> alt.LayerChart | None:
     df = _plain(df)
     base = alt.Chart(df)
     points = base.mark_point(filled=True, size=110, opacity=0.9).encode(
-        x=alt.X("price_usd:Q", title="purchase price (USD, log scale)", scale=_log_or_linear(df["price_usd"])),
-        y=alt.Y("decode_tok_s:Q", title="decode, 8B-class model (tokens/s, log scale)",
-                scale=_log_or_linear(df["decode_tok_s"])),
+        x=alt.X("price_usd:Q", scale=_log_or_linear(df["price_usd"]),
+                axis=_value_axis(df["price_usd"], "purchase price (USD, log scale)")),
+        y=alt.Y("decode_tok_s:Q", scale=_log_or_linear(df["decode_tok_s"]),
+                axis=_value_axis(df["decode_tok_s"], "decode, 8B-class model (tokens/s, log scale)")),
         color=_vendor, shape=_shape,
         tooltip=[alt.Tooltip("name:N", title="machine"), alt.Tooltip("price_usd:Q", title="price (USD)", format=",.0f"),
                  alt.Tooltip("decode_tok_s:Q", title="decode tokens/s", format=",.1f"),
@@ -75,7 +103,7 @@ def price_vs_throughput(headline: pd.DataFrame) -> alt.LayerChart | None:
     labels = base.mark_text(align="left", dx=8, dy=-6, fontSize=10, color="#374151").encode(
         x="price_usd:Q", y="decode_tok_s:Q", text="machine:N")
     return (front + points + labels).properties(
-        width=WIDTH, height=300, title="Price vs decode throughput (dashed: Pareto front)")
+        width="container", height=320, title="Price vs decode throughput (dashed: Pareto front)")
 
 
 def ranking(df: pd.DataFrame, value: str, title: str, axis_title: str, provenance: str,
@@ -85,38 +113,42 @@ def ranking(df: pd.DataFrame, value: str, title: str, axis_title: str, provenanc
     if d.empty:
         return None
     d["provenance"] = d[provenance]
-    d = _plain(d)
+    d = _labels(_plain(d))
     tooltip = [alt.Tooltip("name:N", title="machine"), alt.Tooltip(f"{value}:Q", title=axis_title, format=",.4~g"),
                alt.Tooltip("provenance:N")]
     if detail:
         tooltip.append(alt.Tooltip(f"{detail}:N", title="basis"))
     for col, label in extra or []:
         tooltip.append(alt.Tooltip(f"{col}:N", title=label))
-    return alt.Chart(d).mark_point(filled=True, size=110).encode(
-        x=alt.X(f"{value}:Q", title=axis_title, scale=_log_or_linear(d[value])),
-        y=alt.Y("name:N", title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT), sort=alt.EncodingSortField(field=value, order="descending")),
+    return alt.Chart(d).mark_point(filled=True, size=100).encode(
+        x=alt.X(f"{value}:Q", scale=_log_or_linear(d[value]), axis=_value_axis(d[value], axis_title)),
+        y=alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT),
+                sort=alt.EncodingSortField(field=value, order="descending")),
         color=_vendor, shape=_shape, tooltip=tooltip,
-    ).properties(width=WIDTH - 160, height=max(22 * len(d), 60), title=title)
+    ).properties(width="container", height=_rows_height(len(d)), title=title)
 
 
 def settings(results: pd.DataFrame, kind: str, title: str) -> alt.Chart | None:
     """Every setting measured, published or estimated for one workload kind, per machine."""
-    d = results[(results["kind"] == kind) & results["tokens_per_s"].notna()].copy()
+    # machines with a file only: published figures of other hardware are in the page's own table,
+    # and forty more rows would push the axis out of the screen
+    d = results[(results["kind"] == kind) & results["tokens_per_s"].notna() & results["machine"].notna()].copy()
     if d.empty:
         return None
     d["setting"] = [" · ".join(str(x) for x in (m, t, e, c) if x is not None and x == x)
                     for m, t, e, c in zip(d["model"], d["dtype"], d["engine"], d["compile_mode"])]
-    d = _plain(d)
+    d = _labels(_plain(d))
     return alt.Chart(d).mark_point(filled=True, size=70, opacity=0.85).encode(
-        x=alt.X("tokens_per_s:Q", title=f"{kind} throughput (tokens/s, log scale)" if
-                _log_or_linear(d["tokens_per_s"]).type == "log" else f"{kind} throughput (tokens/s)",
-                scale=_log_or_linear(d["tokens_per_s"])),
-        y=alt.Y("name:N", title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT), sort=alt.EncodingSortField(field="tokens_per_s", op="max", order="descending")),
+        x=alt.X("tokens_per_s:Q", scale=_log_or_linear(d["tokens_per_s"]), axis=_value_axis(
+            d["tokens_per_s"], f"{kind} throughput (tokens/s, log scale)" if
+            _log_or_linear(d["tokens_per_s"]).type == "log" else f"{kind} throughput (tokens/s)")),
+        y=alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT),
+                sort=alt.EncodingSortField(field="tokens_per_s", op="max", order="descending")),
         color=_vendor, shape=_shape,
         tooltip=[alt.Tooltip("name:N", title="machine"), alt.Tooltip("setting:N"),
                  alt.Tooltip("tokens_per_s:Q", title="tokens/s", format=",.1f"), alt.Tooltip("provenance:N"),
                  alt.Tooltip("source:N"), alt.Tooltip("basis:N"), alt.Tooltip("flags:N", title="physics check")],
-    ).properties(width=WIDTH - 160, height=max(22 * d["name"].nunique(), 60), title=title)
+    ).properties(width="container", height=_rows_height(d["label"].nunique()), title=title)
 
 
 PRICE_KIND_TITLES = {"purchase": "purchase price (USD)", "used": "used price (USD)",
@@ -202,11 +234,12 @@ FIT_COLOURS = {"16-bit": "#1b7837", "8-bit": "#7fbf7b", "4-bit": "#d9f0d3", "doe
 def fit_grid(fits: pd.DataFrame) -> alt.Chart | None:
     if fits.empty:
         return None
-    d = _plain(fits)
+    d = _labels(_plain(fits))
     order = list(dict.fromkeys(d["model_size"]))
     base = alt.Chart(d).encode(
-        x=alt.X("model_size:N", title="model size (parameters)", sort=order),
-        y=alt.Y("name:N", title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT), sort=alt.EncodingSortField(field="usable_gb", order="descending")),
+        x=alt.X("model_size:N", title="model size (parameters)", sort=order, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT),
+                sort=alt.EncodingSortField(field="usable_gb", order="descending")),
     )
     rects = base.mark_rect(stroke="white").encode(
         color=alt.Color("fits_at:N", title="weights fit at", scale=alt.Scale(domain=list(FIT_COLOURS),
@@ -215,7 +248,7 @@ def fit_grid(fits: pd.DataFrame) -> alt.Chart | None:
                  alt.Tooltip("usable_gb:Q", title="usable GB", format=",.1f"), alt.Tooltip("fits_at:N")],
     )
     text = base.mark_text(fontSize=10).encode(text="fits_at:N")
-    return (rects + text).properties(width=WIDTH - 120, height=max(24 * d["name"].nunique(), 60),
+    return (rects + text).properties(width="container", height=_rows_height(d["label"].nunique()),
                                      title="Largest precision at which a model's weights fit in usable memory")
 
 

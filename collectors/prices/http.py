@@ -9,6 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -18,6 +24,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from collectors.safe_load import UnsafeInput, load_json
 
 
 def _version() -> str:
@@ -51,6 +58,8 @@ class HttpSettings:
     retry_after_max_s: float = 60.0
     max_bytes: int = 5_000_000
     max_redirects: int = 5
+    deadline_s: float = 90.0
+    """Whole fetch of one source, retries and a slow trickle of bytes included."""
     user_agent: str = USER_AGENT
 
 
@@ -63,14 +72,55 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_url(url: str) -> None:
-    """https anywhere; plain http only to this machine (the tests' local server)."""
+def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The host's addresses: itself if it is one, else what it resolves to (none if it does not)."""
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        pass
+    if host == "localhost" or host.endswith(".localhost"):
+        return [ipaddress.ip_address("127.0.0.1")]
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return []  # the fetch itself will say it cannot connect
+    out = []
+    for info in infos:
+        try:
+            out.append(ipaddress.ip_address(str(info[4][0]).split("%")[0]))
+        except ValueError:
+            continue
+    return out
+
+
+def _internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    mapped = getattr(address, "ipv4_mapped", None)
+    address = mapped or address
+    return (address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
+            or address.is_multicast or address.is_unspecified)
+
+
+def check_url(url: str, origin: str | None = None) -> None:
+    """https to public addresses; plain http only to this machine (the tests' local server).
+
+    A private, link-local or otherwise internal address is refused, so a data file or a redirect
+    cannot point a refresh at the network it runs in. Loopback is allowed only where the source
+    itself is on loopback (`origin`, the address a redirect comes from; a source names its own).
+    """
     parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return
-    if parts.scheme == "http" and parts.hostname and is_loopback(parts.hostname):
-        return
-    raise FetchError(f"refused {url}: only https:// addresses are fetched (http:// only for loopback)")
+    host = parts.hostname
+    if not host or parts.scheme not in ("https", "http"):
+        raise FetchError(f"refused {url}: only https:// addresses are fetched (http:// only for loopback)")
+    loopback_ok = origin is None or is_loopback(urlsplit(origin).hostname or "")
+    addresses = _addresses(host)
+    if parts.scheme == "http" and not (is_loopback(host) and loopback_ok):
+        raise FetchError(f"refused {url}: only https:// addresses are fetched (http:// only for loopback)")
+    for address in addresses:
+        if address.is_loopback and loopback_ok:
+            continue
+        if _internal(address):
+            raise FetchError(f"refused {url}: {host} is a loopback, private or reserved address ({address}); "
+                             "prices are read from public sites only")
 
 
 class _Retry(Retry):
@@ -97,7 +147,7 @@ class _Session(requests.Session):
         target = super().get_redirect_target(resp)
         if target is not None:
             try:
-                check_url(urljoin(resp.url, target))
+                check_url(urljoin(resp.url, target), origin=resp.url)
             except FetchError as exc:
                 raise FetchError(f"{resp.url}: redirect {exc}") from None
         return target
@@ -127,15 +177,45 @@ def make_session(settings: HttpSettings = HttpSettings()) -> requests.Session:
     return session
 
 
-def _read_capped(resp: requests.Response, max_bytes: int) -> bytes:
+class _DeadlinePassed(BaseException):
+    """Raised by the timer inside whatever blocking call the fetch is in (a BaseException, so that no
+    `except Exception` on the way turns it into a retry)."""
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[float]:
+    """Interrupt the block after `seconds` (a timer signal, where this is the main thread; elsewhere
+    the body loop checks the returned monotonic end time)."""
+    end = time.monotonic() + seconds
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield end
+        return
+
+    def on_alarm(signum: int, frame: object) -> None:
+        raise _DeadlinePassed
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield end
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _read_capped(resp: requests.Response, max_bytes: int, end: float) -> bytes:
     declared = resp.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(f"{resp.url}: response of {int(declared):,} bytes is over the {max_bytes:,}-byte limit")
     body = bytearray()
-    for chunk in resp.iter_content(chunk_size=65536):
+    # read1 returns what one receive brings, so a trickle of bytes still reaches the deadline check.
+    while chunk := resp.raw.read1(65536, decode_content=True):
         body += chunk
         if len(body) > max_bytes:
             raise FetchError(f"{resp.url}: response is over the {max_bytes:,}-byte limit")
+        if time.monotonic() > end:
+            raise _DeadlinePassed
     return bytes(body)
 
 
@@ -149,6 +229,16 @@ def get_json(session: requests.Session, url: str, settings: HttpSettings = HttpS
              params: dict[str, str] | None = None) -> Any:
     """GET `url` and return its JSON; raise FetchError naming the reason for anything else."""
     check_url(url)
+    try:
+        with deadline(settings.deadline_s) as end:
+            return _get_json(session, url, settings, params, end)
+    except _DeadlinePassed:
+        raise FetchError(f"{url}: no complete answer within the {settings.deadline_s:g} s deadline "
+                         "for one source") from None
+
+
+def _get_json(session: requests.Session, url: str, settings: HttpSettings, params: dict[str, str] | None,
+              end: float) -> Any:
     try:
         resp = session.get(url, params=params, timeout=(settings.connect_timeout_s, settings.read_timeout_s),
                            stream=True, allow_redirects=True)
@@ -172,7 +262,7 @@ def get_json(session: requests.Session, url: str, settings: HttpSettings = HttpS
         raise FetchError(f"{url}: {_reason(exc)}") from None
     with resp:
         try:
-            body = _read_capped(resp, settings.max_bytes)
+            body = _read_capped(resp, settings.max_bytes, end)
         except requests.exceptions.RequestException as exc:
             raise FetchError(f"{url}: reading the response failed ({_reason(exc)})") from None
         where = f"{url} (redirected to {resp.url})" if resp.history else url
@@ -185,9 +275,11 @@ def get_json(session: requests.Session, url: str, settings: HttpSettings = HttpS
             raise RefusedPrice(f"{where}: HTML where JSON was expected (Content-Type {content_type or 'none'!r}, "
                              f"starts {start!r})")
         try:
-            return json.loads(body.decode("utf-8-sig"))  # RFC 8259: JSON between systems is UTF-8
+            return load_json(body.decode("utf-8-sig"))  # RFC 8259: JSON between systems is UTF-8
         except UnicodeDecodeError:
             raise RefusedPrice(f"{where}: response is not UTF-8 text") from None
+        except UnsafeInput as exc:
+            raise RefusedPrice(f"{where}: refused JSON ({exc})") from None
         except json.JSONDecodeError as exc:
             raise RefusedPrice(f"{where}: malformed JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
 

@@ -24,6 +24,10 @@ from collectors.records import Machine, Price, PriceSource
 
 MAX_JUMP = 10.0
 """A new price more than this many times above or below the last one is refused without --accept."""
+PLAUSIBLE = {"purchase": (1.0, 50_000_000.0), "used": (1.0, 50_000_000.0), "cloud_hourly": (0.001, 50_000.0)}
+"""Bounds of any price of a kind, the first one included (in any currency: the yen is ~150 to the
+dollar, so an 8-GPU server's 45 million yen fits, and 1e308 never does); not overridden by --accept."""
+EARLIEST_PRICE = dt.date(2000, 1, 1)
 
 Status = Literal["added", "would_add", "unchanged", "failed", "refused"]
 
@@ -77,6 +81,19 @@ def jump_problem(new: Price, previous: Price | None, max_jump: float = MAX_JUMP)
     return None
 
 
+def bounds_problem(new: Price, today: dt.date) -> str | None:
+    """What is implausible about a price on its own: its amount for its kind, or its date."""
+    low, high = PLAUSIBLE.get(new.kind, (0.001, 50_000_000.0))
+    if not low <= new.amount <= high:
+        return (f"{money(new.amount)} {new.currency} is outside the plausible range of a {new.kind} price "
+                f"({money(low)} to {money(high)}): refused")
+    if new.date > today:
+        return f"date {new.date} is in the future (today is {today}): refused"
+    if new.date < EARLIEST_PRICE:
+        return f"date {new.date} is before {EARLIEST_PRICE.year}: a typo? refused"
+    return None
+
+
 def _same_as_today(new: Price, history: list[Price]) -> bool:
     """The same source already recorded the same amount today: a second refresh adds nothing."""
     return any(p.source == new.source and p.date == new.date and p.amount == new.amount
@@ -85,6 +102,8 @@ def _same_as_today(new: Price, history: list[Price]) -> bool:
 
 def money(amount: float) -> str:
     """1,599 / 1,849.50 / 0.375: cents only where there are any, four figures for hourly prices."""
+    if amount >= 1e9:
+        return f"{amount:.3g}"
     if amount >= 100:
         return f"{amount:,.2f}".removesuffix(".00")
     return f"{amount:.2f}" if round(amount, 2) == amount else f"{amount:.4g}"
@@ -110,13 +129,18 @@ def fetch_price(src: PriceSource, machine: Machine, session: object, settings: H
 
 
 def check_and_collect(machine: Machine, path: Path, candidates: list[tuple[str, Price]], accept: bool,
-                      dry_run: bool) -> tuple[list[Outcome], list[Price]]:
-    """Jump and duplicate checks against the history (including prices accepted just before)."""
+                      dry_run: bool, today: dt.date | None = None) -> tuple[list[Outcome], list[Price]]:
+    """Bounds, jump and duplicate checks against the history (including prices accepted just before)."""
+    today = today or utc_now().date()
     outcomes: list[Outcome] = []
     history = list(machine.prices)
     new: list[Price] = []
     for name, price in candidates:
         previous = last_comparable(history, price.kind, price.currency, price.source)
+        implausible = bounds_problem(price, today)
+        if implausible:
+            outcomes.append(Outcome(machine.id, path, name, "refused", implausible, price, previous))
+            continue
         if _same_as_today(price, history):
             outcomes.append(Outcome(machine.id, path, name, "unchanged",
                                     f"{describe(price)} already recorded today", price, previous))
@@ -198,7 +222,13 @@ def refresh(root: Path | str = "data", machine_ids: Iterable[str] = (), dry_run:
             candidates: list[tuple[str, Price]] = []
             for src in machine.price_sources:
                 try:
-                    candidates.append((src.id, fetch_price(src, machine, session, settings, readers, now)))
+                    try:
+                        candidates.append((src.id, fetch_price(src, machine, session, settings, readers, now)))
+                    except FetchError:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - one source's failure never stops the others
+                        raise FetchError(f"{src.id}: reading the answer failed ({type(exc).__name__}: "
+                                         f"{str(exc)[:200]})") from None
                 except FetchError as exc:
                     last = last_comparable(machine.prices, src.price_kind, src.currency, src.id)
                     kept = (f"; kept last good price {describe(last)}" if last
@@ -206,7 +236,7 @@ def refresh(root: Path | str = "data", machine_ids: Iterable[str] = (), dry_run:
                     status: Status = "refused" if isinstance(exc, RefusedPrice) else "failed"
                     report.outcomes.append(Outcome(machine.id, path, src.id, status, f"{exc}{kept}",
                                                    previous=last))
-            outcomes, new = check_and_collect(machine, path, candidates, accept, dry_run)
+            outcomes, new = check_and_collect(machine, path, candidates, accept, dry_run, now.date())
             if new and not write_prices(path, machine, original, new, dry_run, report):
                 for o in outcomes:
                     if o.status in ("added", "would_add"):
