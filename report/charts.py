@@ -25,6 +25,8 @@ VENDOR_COLOURS = {"nvidia": "#4d8f00", "apple": "#0a66c2", "amd": "#d62728", "ot
 PROVENANCE_SHAPES = {"measured": "circle", "published": "square", "estimated": "triangle-up"}
 WIDTH = 620  # for concatenated charts; a single chart takes its container's width ("container")
 LABEL_LIMIT = 190  # pixels of a machine name beside a chart row (short names; the full name in the tooltip)
+# narrower on a phone, where the plot would otherwise get what is left of 350 pixels
+NAME_LIMIT = {"expr": f"containerSize()[0] < 500 ? 110 : {LABEL_LIMIT}"}
 ROW_STEP = 20  # pixels per machine row of a dot chart, shrunk so that the chart keeps within MAX_HEIGHT
 MAX_HEIGHT = 520  # plot area: with title, axis and legend a chart fits a 1,000-pixel screen, axes in view
 
@@ -122,7 +124,7 @@ def ranking(df: pd.DataFrame, value: str, title: str, axis_title: str, provenanc
         tooltip.append(alt.Tooltip(f"{col}:N", title=label))
     return alt.Chart(d).mark_point(filled=True, size=100).encode(
         x=alt.X(f"{value}:Q", scale=_log_or_linear(d[value]), axis=_value_axis(d[value], axis_title)),
-        y=alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT),
+        y=alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=NAME_LIMIT),
                 sort=alt.EncodingSortField(field=value, order="descending")),
         color=_vendor, shape=_shape, tooltip=tooltip,
     ).properties(width="container", height=_rows_height(len(d)), title=title)
@@ -142,7 +144,7 @@ def settings(results: pd.DataFrame, kind: str, title: str) -> alt.Chart | None:
         x=alt.X("tokens_per_s:Q", scale=_log_or_linear(d["tokens_per_s"]), axis=_value_axis(
             d["tokens_per_s"], f"{kind} throughput (tokens/s, log scale)" if
             _log_or_linear(d["tokens_per_s"]).type == "log" else f"{kind} throughput (tokens/s)")),
-        y=alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT),
+        y=alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=NAME_LIMIT),
                 sort=alt.EncodingSortField(field="tokens_per_s", op="max", order="descending")),
         color=_vendor, shape=_shape,
         tooltip=[alt.Tooltip("name:N", title="machine"), alt.Tooltip("setting:N"),
@@ -238,7 +240,7 @@ def fit_grid(fits: pd.DataFrame) -> alt.Chart | None:
     order = list(dict.fromkeys(d["model_size"]))
     base = alt.Chart(d).encode(
         x=alt.X("model_size:N", title="model size (parameters)", sort=order, axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT),
+        y=alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=NAME_LIMIT),
                 sort=alt.EncodingSortField(field="usable_gb", order="descending")),
     )
     rects = base.mark_rect(stroke="white").encode(
@@ -247,7 +249,7 @@ def fit_grid(fits: pd.DataFrame) -> alt.Chart | None:
         tooltip=[alt.Tooltip("name:N", title="machine"), alt.Tooltip("model_size:N", title="model"),
                  alt.Tooltip("usable_gb:Q", title="usable GB", format=",.1f"), alt.Tooltip("fits_at:N")],
     )
-    text = base.mark_text(fontSize=10).encode(text="fits_at:N")
+    text = base.mark_text(fontSize=10, opacity={"expr": "containerSize()[0] < 500 ? 0 : 1"}).encode(text="fits_at:N")
     return (rects + text).properties(width="container", height=_rows_height(d["label"].nunique()),
                                      title="Largest precision at which a model's weights fit in usable memory")
 
@@ -293,7 +295,11 @@ def embed(chart: Any, empty: str = "No data for this chart yet.") -> str:
     global _bundle_done, _counter
     if chart is None:
         return f'<p class="cp-note">{empty}</p>'
-    spec = json.dumps(chart.to_dict(validate=False), separators=(",", ":")).replace("</", "<\\/")
+    as_dict = chart.to_dict(validate=False)
+    # legends under the plot, so that a chart as wide as its column keeps its width for the data
+    as_dict.setdefault("config", {}).setdefault("legend", {"orient": "bottom", "direction": "horizontal",
+                                                           "columns": 4, "labelLimit": 260})
+    spec = json.dumps(as_dict, separators=(",", ":")).replace("</", "<\\/")
     _counter += 1
     div = f"cp-chart-{_counter}"
     head = ""
