@@ -22,6 +22,7 @@ from collectors import physics, store
 from collectors.prices import latest_price, price_history
 from collectors.records import Machine, Price, PublishedSet, RunRecord
 from report.assumptions import Assumptions
+from report.measured_memory import prefer_measured
 
 PROVENANCE_ORDER = ["measured", "published", "estimated"]
 """Best first: a headline figure comes from the best provenance available for the machine."""
@@ -936,6 +937,7 @@ def status_table(ds: store.DataSet) -> pd.DataFrame:
 def build(ds: store.DataSet, a: Assumptions) -> Report:
     flags = physics_flags(ds)
     machines = machines_table(ds.machines, a, flags)
+    machines = prefer_measured(machines, ds.runs, ds.machines, a)  # a Mac's own measured GPU limit
     results = results_table(ds, a, flags)
     headline = headline_table(results, machines, a)
     counts = {"machines": len(ds.machines), "runs": len(ds.runs), "published": len(ds.published),
