@@ -31,8 +31,7 @@ import json
 import math
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from collectors.records import Result, RunRecord, WorkloadParams
 from collectors.store import DataSet

@@ -10,12 +10,10 @@ import datetime as dt
 import json
 import os
 import re
-import types
-import typing
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -28,6 +26,13 @@ from collectors.atomic_write import (  # noqa: F401 - the store's writing half, 
     replace,
     write_new,
     write_run,
+)
+from collectors.problems import (  # noqa: F401 - Problem and the JSON conversion are re-exported
+    Problem,
+    _describe_input,
+    _json_default,
+    _line_of,
+    _problems_from,
 )
 from collectors.records import KINDS, HardwareNames, Host, Machine, PublishedSet, Record, RunRecord
 from collectors.safe_load import StrictSafeLoader as _StrictSafeLoader  # noqa: F401 - kept for importers
@@ -43,32 +48,6 @@ EARLIEST = dt.date(1990, 1, 1)
 """No date in a data file is older than this: a year-1 date is a typo, and it would block the file."""
 MAX_FILE_BYTES = {"machine": 1_000_000, "published": 2_000_000, "host": 1_000_000, "run": 20_000_000}
 """Largest data file of each kind that is read; the largest real ones are a tenth of this."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with one data file."""
-
-    path: Path
-    field: str
-    message: str
-    line: int | None = None
-
-    def __str__(self) -> str:
-        return self.shown()
-
-    def shown(self, base: Path | None = None) -> str:
-        """One line; with `base`, the path relative to it (a published page names no local folder)."""
-        path = self.path
-        if base is not None:
-            try:
-                path = Path(os.path.relpath(self.path.absolute(), Path(base).absolute()))
-            except ValueError:
-                path = Path(self.path.name)  # another drive: the name alone
-            if path.parts[:1] == ("..",):
-                path = Path(self.path.name)
-        where = f"{path}:{self.line}" if self.line else str(path)
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 
 
 @dataclass
@@ -101,104 +80,6 @@ class DataError(Exception):
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
-
-
-# ---------------------------------------------------------------------------------------------
-# Line numbers for error messages
-
-
-def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
-    """1-based line of the YAML node at a pydantic error location (the nearest existing parent)."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            pair = next(((k, v) for k, v in node.value if getattr(k, "value", None) == str(part)), None)
-            if pair is None:
-                return line
-            node, line = pair[1], pair[0].start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    raise TypeError(f"a {type(value).__name__} value cannot appear in a data file")
-
-
-# ---------------------------------------------------------------------------------------------
-# Error messages
-
-
-def _describe_input(value: Any) -> str:
-    if isinstance(value, str):
-        return f"text {value[:60]!r}"
-    if isinstance(value, (dict, list)):
-        return "a mapping" if isinstance(value, dict) else "a list"
-    if value is None:
-        return "nothing (null)"
-    return repr(value)
-
-
-def _unwrap(annotation: Any) -> list[Any]:
-    """Candidate types inside Optional/list/Annotated/Union."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _unwrap(typing.get_args(annotation)[0])
-    if origin in (Union, types.UnionType, list, dict):
-        out: list[Any] = []
-        for arg in typing.get_args(annotation):
-            out += _unwrap(arg)
-        return out
-    return [annotation]
-
-
-def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
-    current: type[BaseModel] | None = model
-    for part in loc:
-        if current is None:
-            return None
-        if isinstance(part, int):
-            continue
-        info = current.model_fields.get(part)
-        if info is None:
-            return None
-        candidates = [t for t in _unwrap(info.annotation) if isinstance(t, type) and issubclass(t, BaseModel)]
-        current = candidates[0] if candidates else None
-    return current
-
-
-def _message(model: type[BaseModel], error: Any) -> str:
-    kind, value, loc = error["type"], error.get("input"), tuple(error["loc"])
-    expected = error["msg"].removeprefix("Value error, ").removeprefix("Input should be ").removeprefix("expected ")
-    if isinstance(value, str) and value.strip().upper().startswith("TODO") and kind != "extra_forbidden":
-        if "TODO placeholder" in expected:
-            return expected
-        return f"still a TODO placeholder ({shorten(value)}): replace it with {expected}"
-    if kind == "extra_forbidden":
-        parent = _model_at(model, loc[:-1])
-        allowed = ", ".join(parent.model_fields) if parent else "see data/schema/"
-        return f"unknown field; expected one of: {allowed}"
-    if kind == "missing":
-        return "required field is missing"
-    if kind == "value_error":
-        return expected
-    return f"expected {expected}; got {_describe_input(value)}"
-
-
-def _problems_from(path: Path, model: type[BaseModel], err: ValidationError, node: yaml.Node | None) -> list[Problem]:
-    out = []
-    for e in err.errors():
-        loc = tuple(e["loc"])
-        # A check across fields reports at its model's location; at the top that is the whole file.
-        name = ".".join(str(p) for p in loc) or "(file)"
-        name = name if len(name) <= 120 else name[:119] + "…"
-        out.append(Problem(path, name, _message(model, e), _line_of(node, loc)))
-    return sorted(out, key=lambda p: p.line or 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -252,7 +133,11 @@ def _parse(path: Path, model: type[BaseModel]) -> tuple[Record | None, list[Prob
         return None, [Problem(path, "", f"cannot read: {exc.strerror or type(exc).__name__}")]
     except UnicodeDecodeError as exc:
         return None, [Problem(path, "", f"not UTF-8 text (byte {exc.start:,})")]
+    return parse_text(path, model, text)
 
+
+def parse_text(path: Path, model: type[BaseModel], text: str) -> tuple[Record | None, list[Problem]]:
+    """Validate `text` as the content of the data file `path` (of kind `model`)."""
     node: yaml.Node | None = None
     try:
         if path.suffix == ".json":
@@ -442,6 +327,36 @@ def load(root: Path | str = "data", extra: Iterable[Path] = (), now: dt.datetime
 
     ds.problems += apply_names(ds)
     return ds
+
+
+def check_new_file(root: Path | str, path: Path, text: str, kind: str,
+                   now: dt.datetime | None = None) -> list[Problem]:
+    """What `costperf validate` would say about `text` written at `path` in the data folder `root`:
+    a file is only written once this is empty."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    try:
+        record, problems = parse_text(path, KINDS[kind], text)
+        if record is None:
+            return problems
+        ds = load(root, now=now)
+        item = Loaded(path, kind, record)
+        ds.files.append(item)
+        if isinstance(record, RunRecord):
+            ds.runs.append(record)
+        elif isinstance(record, PublishedSet):
+            ds.published.append(record)
+        problems = _identity_problems(item) + _future_problems(item, now)
+        problems += [p for p in _cross_problems(ds) if p.path == path]
+        try:
+            from collectors import physics  # noqa: PLC0415 - the physics checks validate runs too
+        except ImportError:
+            return problems
+        problems += [Problem(path, f.field, f"beyond a physical limit: {f.message}") for f in physics.check(ds)
+                     if f.path == path and f.severity == "violation"]
+        return problems
+    except Exception as exc:  # noqa: BLE001 - an unexpected failure refuses the write, with its reason
+        return [Problem(path, "", f"could not be checked: internal error {type(exc).__name__} "
+                                  f"({shorten(str(exc), 120)})")]
 
 
 def load_or_raise(root: Path | str = "data") -> DataSet:
