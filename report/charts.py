@@ -190,9 +190,11 @@ def price_history(history: pd.DataFrame, machine: str) -> alt.VConcatChart | Non
                      alt.Tooltip("amount:Q", title=y_title, format=",.3~f"), alt.Tooltip("currency:N"),
                      alt.Tooltip("series:N", title="provider / source"), alt.Tooltip("provenance:N"),
                      alt.Tooltip("used:N", title="used for tokens per dollar"), alt.Tooltip("note:N")])
-        ring = base.transform_filter(alt.datum.used).mark_point(size=260, strokeWidth=2, color="#111827",
-                                                                filled=False)
-        panels.append((lines + points + ring).properties(width=WIDTH - 260, height=150))
+        layers = lines + points
+        if k["used"].astype(str).eq("True").any():  # an empty ring layer draws nothing but warns (infinite extent)
+            layers += base.transform_filter(alt.datum.used).mark_point(size=260, strokeWidth=2, color="#111827",
+                                                                       filled=False)
+        panels.append(layers.properties(width=WIDTH - 260, height=150))
     name = str(d["name"].iloc[0])
     return alt.vconcat(*panels).resolve_scale(color="independent").properties(
         title=alt.TitleParams(f"{name}: price history", subtitle="ringed: the price tokens per dollar uses"))
@@ -297,8 +299,8 @@ def embed(chart: Any, empty: str = "No data for this chart yet.") -> str:
         return f'<p class="cp-note">{empty}</p>'
     as_dict = chart.to_dict(validate=False)
     # legends under the plot, so that a chart as wide as its column keeps its width for the data
-    as_dict.setdefault("config", {}).setdefault("legend", {"orient": "bottom", "direction": "horizontal",
-                                                           "columns": 4, "labelLimit": 260})
+    as_dict.setdefault("config", {}).setdefault("legend", {"orient": "bottom", "direction": "vertical",
+                                                           "labelLimit": 240})
     spec = json.dumps(as_dict, separators=(",", ":")).replace("</", "<\\/")
     _counter += 1
     div = f"cp-chart-{_counter}"

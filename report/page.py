@@ -79,6 +79,7 @@ def new_page() -> None:
     charts._bundle_done = False
     charts._counter = 0
     present._style_done = False
+    present._table_counter = 0
 
 
 def under_quarto() -> bool:

@@ -11,6 +11,7 @@ import base64
 import datetime as dt
 import html
 import math
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,17 +23,28 @@ STYLE = """<style>
 .cp-prov-measured{background:#dff3e4;color:#155d27;border:1px solid #9bd3ab}
 .cp-prov-published{background:#e3ecfb;color:#1d4289;border:1px solid #a9c1ee}
 .cp-prov-estimated{background:#fdf0d9;color:#7a4b00;border:1px solid #f0c87a}
-table.cp-table{border-collapse:collapse;font-size:.82rem;margin:.4rem 0 .6rem 0;width:100%}
-table.cp-table th{background:#f3f4f6;text-align:left;padding:.25rem .45rem;border-bottom:2px solid #d1d5db;
-  vertical-align:bottom}
-table.cp-table td{padding:.22rem .45rem;border-bottom:1px solid #e5e7eb;vertical-align:top}
-table.cp-table td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-table.cp-table tr.cp-best td{background:#fffbea}
-table.cp-table caption{caption-side:bottom;text-align:left;padding-top:.3rem}
+table.cp-table{border-collapse:collapse;font-size:.8rem;margin:.2rem 0 .6rem 0;width:100%;max-width:100%}
+table.cp-table th{background:#f3f4f6;text-align:left;padding:.25rem .4rem;border-bottom:2px solid #d1d5db;
+  vertical-align:bottom;cursor:pointer;user-select:none}
+div.cp-long table.cp-table th{position:sticky;top:0;z-index:1}
+table.cp-table th[aria-sort=descending]::after{content:" ▼";font-size:.7em}
+table.cp-table th[aria-sort=ascending]::after{content:" ▲";font-size:.7em}
+table.cp-table td{padding:.2rem .4rem;border-bottom:1px solid #e5e7eb;vertical-align:top;overflow-wrap:anywhere}
+table.cp-table td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap;overflow-wrap:normal}
+table.cp-table td.num .cp-prov{display:block;width:fit-content;margin:.1rem 0 0 auto}
 table.cp-table td.num .cp-note{white-space:normal}
-div.cp-scroll{overflow-x:auto;max-width:100%}
+table.cp-table tr.cp-best td{background:#fffbea}
+table.cp-table tr.cp-detail td{background:#f9fafb;font-size:.95em;white-space:normal;text-align:left}
+table.cp-table caption{caption-side:bottom;text-align:left;padding-top:.3rem}
+table.cp-table .cp-m{font-weight:600}
+button.cp-tog{border:none;background:none;cursor:pointer;padding:0 .25rem 0 0;color:#4b5563;font-size:.9em}
+div.cp-scroll{max-width:100%;overflow-x:auto}
+div.cp-long{max-height:70vh;overflow-y:auto;border-bottom:1px solid #d1d5db}
+div.cp-tools{display:flex;flex-wrap:wrap;gap:.3rem .8rem;align-items:center;margin:.3rem 0 .1rem 0}
+input.cp-filter{font:inherit;font-size:.85rem;padding:.15rem .4rem;width:18rem;max-width:100%;
+  border:1px solid #d1d5db;border-radius:.25rem}
 .cp-cards{display:flex;flex-wrap:wrap;gap:.6rem;margin:.3rem 0 .8rem 0}
-.cp-card{flex:1 1 14rem;border:1px solid #d1d5db;border-radius:.4rem;padding:.45rem .7rem;background:#fafafa}
+.cp-card{flex:1 1 14rem;min-width:0;border:1px solid #d1d5db;border-radius:.4rem;padding:.45rem .7rem;background:#fafafa}
 .cp-card .cp-q{font-size:.78rem;color:#4b5563;text-transform:uppercase;letter-spacing:.03em}
 .cp-card .cp-a{font-size:1.15rem;font-weight:700;margin:.1rem 0}
 .cp-card .cp-v{font-size:.85rem;color:#374151}
@@ -42,20 +54,90 @@ a.cp-csv{font-size:.82rem}
 .cp-verdict{display:inline-block;padding:.05em .45em;border-radius:.3em;font-weight:700;font-size:.8em;white-space:nowrap}
 .cp-verdict-supported{background:#dff3e4;color:#155d27}
 .cp-verdict-contradicted{background:#fde2e1;color:#991b1b}
+.cp-verdict-partly{background:#fef3c7;color:#92400e}
 .cp-verdict-not-measured-yet{background:#eceff3;color:#374151}
 ul.cp-ev{margin:0;padding-left:1.1em}
+.cp-chart{width:100%;max-width:100%;overflow:hidden}
+.cp-chart svg{max-width:100%;height:auto}
+.cp-chart .vega-bindings{display:flex;flex-wrap:wrap;gap:.3rem 1rem;font-size:.85rem;margin-top:.3rem}
+.cp-chart .vega-bind select,.cp-chart .vega-bind input{font:inherit;max-width:100%}
+/* a phone: each row is a block of "header: value" lines; nothing scrolls sideways */
+@media (max-width:700px){
+  table.cp-table,table.cp-table tbody,table.cp-table tr,table.cp-table td,table.cp-table caption{display:block;width:100%}
+  table.cp-table thead{display:none}
+  table.cp-table tr{border-bottom:1px solid #d1d5db;padding:.25rem 0}
+  table.cp-table td,table.cp-table td.num{border:none;padding:.05rem .2rem;text-align:left;white-space:normal}
+  table.cp-table td.num .cp-prov{display:inline-block;margin-left:.3em}
+  table.cp-table td[data-label]::before{content:attr(data-label) ": ";font-weight:600;color:#4b5563}
+  table.cp-table td.cp-na{display:none}
+  table.cp-table tr.cp-detail[hidden]{display:none}
+  div.cp-long{max-height:80vh}
+}
 </style>"""
+
+SCRIPT = """<script>
+(function () {
+  if (window.cpTables) return;
+  window.cpTables = true;
+  // A cell's sort key: its first number ("≤ 1,279" sorts as 1279), else its text; blanks last.
+  function key(td) {
+    var t = (td ? td.textContent : "").trim();
+    if (t === "" || t === "–") return [2, ""];
+    var m = t.replace(/,/g, "").match(/-?\\d+(?:\\.\\d+)?(?:e[+-]?\\d+)?/i);
+    return m ? [0, parseFloat(m[0])] : [1, t.toLowerCase()];
+  }
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest("button.cp-tog");
+    if (b) {
+      var d = b.closest("tbody").querySelector("tr.cp-detail");
+      d.hidden = !d.hidden;
+      b.setAttribute("aria-expanded", String(!d.hidden));
+      b.textContent = d.hidden ? "▸" : "▾";
+      return;
+    }
+    var th = e.target.closest("table.cp-table thead th");
+    if (!th) return;
+    var table = th.closest("table"), i = Array.prototype.indexOf.call(th.parentNode.children, th);
+    var dir = th.getAttribute("aria-sort") === "descending" ? "ascending" : "descending";
+    table.querySelectorAll("thead th").forEach(function (h) { h.removeAttribute("aria-sort"); });
+    th.setAttribute("aria-sort", dir);
+    var bodies = Array.prototype.slice.call(table.tBodies);
+    bodies.sort(function (a, b) {
+      var x = key(a.rows[0].cells[i]), y = key(b.rows[0].cells[i]);
+      if (x[0] !== y[0]) return x[0] - y[0];
+      var c = x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0;
+      return dir === "ascending" ? c : -c;
+    });
+    bodies.forEach(function (b) { table.appendChild(b); });
+  });
+  document.addEventListener("input", function (e) {
+    var box = e.target.closest("input.cp-filter");
+    if (!box) return;
+    var table = document.getElementById(box.getAttribute("data-table"));
+    var terms = box.value.toLowerCase().split(/\\s+/).filter(Boolean), shown = 0;
+    Array.prototype.forEach.call(table.tBodies, function (tb) {
+      var text = tb.textContent.toLowerCase() + " " + (tb.getAttribute("data-search") || "");
+      tb.hidden = !terms.every(function (t) { return text.indexOf(t) >= 0; });
+      if (!tb.hidden) shown += 1;
+    });
+    document.getElementById(box.getAttribute("data-table") + "-n").textContent =
+      shown + " of " + table.tBodies.length + " rows";
+  });
+})();
+</script>"""
 
 _style_done = False
 
 
 def style_once() -> str:
-    """The page's CSS, emitted with the first table or card of a page (each page is one kernel)."""
+    """The page's CSS and table script, emitted with the first table or card of a page (each page
+    is one kernel). The script sorts a table by a clicked header, filters it by the words typed
+    in its box and opens a row's details: plain DOM code, inline, so the page needs no network."""
     global _style_done
     if _style_done:
         return ""
     _style_done = True
-    return STYLE
+    return STYLE + SCRIPT
 
 
 def esc(value: Any) -> str:
@@ -111,19 +193,95 @@ def date(value: Any) -> str:
 Cell = Callable[[pd.Series], str]
 
 
+LONG_ROWS = 20
+"""A table with more rows than this gets a filter box and scrolls inside a box of 70% of the screen's
+height, so that no page grows to dozens of screens; its CSV link has every row."""
+
+_table_counter = 0
+
+
 def table(df: pd.DataFrame, columns: Sequence[tuple[str, Cell, bool]], highlight: Callable[[pd.Series], bool]
-          | None = None, caption: str = "") -> str:
-    """An HTML table. Each column is (header, cell → *already escaped* HTML, numeric?)."""
+          | None = None, caption: str = "", details: Callable[[pd.Series], str] | None = None,
+          filter_box: bool | None = None) -> str:
+    """An HTML table. Each column is (header, cell → *already escaped* HTML, numeric?), in order of
+    importance. `details` gives a row's secondary facts (source, basis, findings), shown in a row
+    beneath it that its ▸ button opens. Headers sort on click; long tables get a filter box.
+    On a phone each row turns into a block of "header: value" lines (the cells carry their header)."""
+    global _table_counter
+    _table_counter += 1
+    tid = f"cp-t{_table_counter}"
+    long = len(df) > LONG_ROWS
+    want_filter = long if filter_box is None else filter_box
     head = "".join(f"<th>{esc(h)}</th>" for h, _, _ in columns)
-    body = []
+    bodies = []
     for _, row in df.iterrows():
         cls = ' class="cp-best"' if highlight and highlight(row) else ""
-        cells = "".join(f'<td class="num">{fn(row)}</td>' if numeric else f"<td>{fn(row)}</td>"
-                        for _, fn, numeric in columns)
-        body.append(f"<tr{cls}>{cells}</tr>")
+        cells = []
+        for j, (header, fn, numeric) in enumerate(columns):
+            inner = fn(row)
+            classes = (["num"] if numeric else []) + (["cp-na"] if inner in ("", "–") else [])
+            if j == 0 and details is not None:
+                inner = '<button class="cp-tog" type="button" aria-expanded="false" title="details">▸</button>' + inner
+            attr = f' class="{" ".join(classes)}"' if classes else ""
+            cells.append(f'<td data-label="{esc(header)}"{attr}>{inner}</td>')
+        extra = ""
+        if details is not None:
+            extra = f'<tr class="cp-detail" hidden><td colspan="{len(columns)}">{details(row)}</td></tr>'
+        names = " ".join(str(row[c]) for c in ("name", "machine") if c in row.index and not is_missing(row[c]))
+        search = f' data-search="{esc(names.lower())}"' if names else ""
+        bodies.append(f"<tbody{search}><tr{cls}>{''.join(cells)}</tr>{extra}</tbody>")
     cap = f'<caption class="cp-note">{esc(caption)}</caption>' if caption else ""
-    return (style_once() + f'<div class="cp-scroll"><table class="cp-table" data-quarto-disable-processing="true">{cap}<thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table></div>")
+    tools = ""
+    if want_filter:
+        tools = (f'<div class="cp-tools"><input class="cp-filter" type="search" data-table="{tid}" '
+                 f'aria-label="Filter the rows" placeholder="Filter rows: machine, model, precision…">'
+                 f'<span class="cp-note" id="{tid}-n">{len(df)} rows</span>'
+                 '<span class="cp-note">Click a header to sort.</span></div>')
+    wrap = "cp-scroll cp-long" if long else "cp-scroll"
+    return (style_once() + tools + f'<div class="{wrap}"><table class="cp-table" id="{tid}" '
+            f'data-quarto-disable-processing="true">{cap}<thead><tr>{head}</tr></thead>'
+            f"{''.join(bodies)}</table></div>")
+
+
+_DROPPED_PART = re.compile(
+    r"^(\d{4}|[A-Z][a-z]{2} \d{4}|\d+-core (CPU|GPU)|\d+(\.\d+)? ?W( TGP)?|\d+ ?TB|Founders Edition)$")
+_MEMORY_PART = re.compile(r"^(\d+(\.\d+)?) ?GB( unified)?$")
+_VENDOR_WORDS = re.compile(r"^(one |two |four |eight )?(NVIDIA |GeForce |AMD |Apple )*")
+
+
+def short_name(name: Any) -> str:
+    """A machine's name short enough for a table column or a chart axis: the product, its chip
+    and its memory ("Mac Studio (2025, M3 Ultra, 32-core CPU, 80-core GPU, 512 GB)" → "Mac Studio
+    M3 Ultra, 512 GB"). Names without a parenthesis stay as they are. The full name goes on hover."""
+    text = "" if is_missing(name) else str(name)
+    m = re.match(r"^(.*?)\s*\((.*)\)\s*$", text)
+    if not m:
+        return text
+    base, inner = m.group(1), m.group(2)
+    chip, memory = "", ""
+    for part in (p.strip() for p in inner.split(",")):
+        if not part or _DROPPED_PART.match(part):
+            continue
+        mem = _MEMORY_PART.match(part)
+        if mem:
+            memory = memory or f"{mem.group(1)} GB"
+            continue
+        if not chip:
+            chip = _VENDOR_WORDS.sub("", part)
+            if "Laptop" in base:
+                chip = chip.replace(" Laptop GPU", "")
+    short = f"{base} {chip}".strip()
+    if memory and memory.replace(" ", "") not in short.replace(" ", ""):
+        short += f", {memory}"
+    return short
+
+
+def machine(row: Any, column: str = "name") -> str:
+    """A table's machine cell: the short name, the full one on hover (and in the filter's reach)."""
+    full = row[column] if column in row else None
+    if is_missing(full):
+        return "–"
+    return f'<span class="cp-m" title="{esc(full)}">{esc(short_name(full))}</span>'
 
 
 def col(name: str, digits: int = 3, prov: str | None = None) -> Cell:

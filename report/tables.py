@@ -1,0 +1,238 @@
+"""The detail pages' blocks (inference, training, energy, memory, machines): charts sized to a screen
+and tables that fit their column, split by what may be compared (decode apart from prefill, one
+table per power coverage), with the secondary facts of a row (source, basis, physics findings, the
+machine's full name) in a details row it opens. Long tables filter, sort and scroll in their own box.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from report import charts as C
+from report import metrics as M
+from report import present as P
+from report.metrics import Report
+from report.views import tokens_per_joule, tokens_per_usd
+
+
+def _details(*parts: tuple[str, str]) -> str:
+    """A details row's content: 'label: value' items, already escaped, the empty ones left out."""
+    items = [f"<b>{P.esc(label)}:</b> {value}" for label, value in parts if value and value != "–"]
+    return '<span class="cp-note">' + " · ".join(items) + "</span>"
+
+
+def _flags(row: pd.Series) -> str:
+    return "" if P.is_missing(row.get("flags")) else f'<span class="cp-flag">{P.esc(row["flags"])}</span>'
+
+
+def _source(row: pd.Series) -> str:
+    return P.link(row["source"], row.get("source_url"))
+
+
+def _result_details(row: pd.Series) -> str:
+    when = "" if P.is_missing(row.get("date")) else P.date(row["date"])
+    return _details(("Machine", P.esc(row["name"])), ("Source", _source(row)), ("Date", when),
+                    ("Basis", P.esc(row.get("basis")) if not P.is_missing(row.get("basis")) else ""),
+                    ("Physics check", _flags(row)))
+
+
+def results_table(d: pd.DataFrame, with_roofline: bool) -> str:
+    """One row per figure: machine, setting, throughput and what it costs; source, basis and the
+    physics findings in the row's details."""
+    d = d.sort_values(["name", "tokens_per_s"], ascending=[True, False])
+
+    def roof(row: pd.Series) -> str:
+        if P.is_missing(row["roofline_efficiency"]) or row["provenance"] == "estimated":
+            return "–"
+        text = f"{row['roofline_efficiency']:.0%}"
+        if row["above_roofline"]:
+            verdict = "data error" if row["provenance"] == "measured" else "review: bytes per token are estimated"
+            return P.flag(f"{text}: above the limit") + f'<br><span class="cp-note">{P.esc(verdict)}</span>'
+        return text
+
+    columns = [
+        ("Machine", P.machine, False),
+        ("Setting", P.text("setting"), False),
+        ("Tokens/s", P.col_flagged("tokens_per_s", prov="provenance"), True),
+        ("Tokens per USD", tokens_per_usd, True),
+        ("Tokens per J", P.col("tokens_per_joule", prov="tokens_per_joule_provenance"), True),
+    ]
+    if with_roofline:
+        columns.append(("Share of peak bandwidth", roof, True))
+    else:
+        columns.append(("MFU (of peak BF16)", lambda row: "–" if P.is_missing(row.get("mfu"))
+                        else P.with_badge(f"{row['mfu']:.1%}", "measured"), True))
+    columns.append(("Runs", P.col("n_runs", digits=1), True))
+    return P.table(d, columns, details=_result_details)
+
+
+def inference(r: Report) -> tuple[pd.DataFrame, str]:
+    d = M.priced(r.results, r.machines, r.assumptions)
+    d = d[d["kind"].isin(["decode", "prefill"])]
+    eight_b = M.eight_b_rows(r.results)
+    html = (C.embed(C.settings(eight_b[eight_b["kind"] == "decode"], "decode",
+                               "Decode, 8B-class models: every setting, per machine"))
+            + C.embed(C.settings(eight_b[eight_b["kind"] == "prefill"], "prefill",
+                                 "Prefill, 8B-class models: every setting, per machine"))
+            + P.note("The charts show the 8B-class models of the headline on machines with a machine file; the "
+                     "tables have every model, and published figures of other hardware are further down."))
+    for kind, title in (("decode", "Decode (generation), every setting"), ("prefill", "Prefill (prompt), every setting")):
+        part = d[d["kind"] == kind]
+        html += f"<h3>{P.esc(title)}</h3>"
+        html += results_table(part, with_roofline=kind == "decode") if not part.empty else P.note("None yet.")
+    return d, html
+
+
+def unmatched_published(r: Report) -> str:
+    d = r.results[(r.results["provenance"] == "published") & r.results["machine"].isna()]
+    if d.empty:
+        return ""
+    d = d.assign(setting=[f"{row['workload']} · {M.setting_label(row)}" for _, row in d.iterrows()])
+    d = d.sort_values(["name", "tokens_per_s"], ascending=[True, False])
+    return P.table(d, [
+        ("Hardware (as published)", P.text("name"), False),
+        ("Setting", P.text("setting"), False),
+        ("Tokens/s", P.col_flagged("tokens_per_s", prov="provenance"), True),
+        ("Source", _source, False),
+    ], details=lambda row: _details(("Physics check", _flags(row)), ("Basis", P.esc(row.get("basis")))),
+        caption="Published figures for hardware that has no machine file yet (not in the headline).")
+
+
+def training(r: Report) -> tuple[pd.DataFrame, str]:
+    d = M.priced(r.results, r.machines, r.assumptions)
+    d = d[d["kind"] == "train"]
+    html = (C.embed(C.settings(r.results[r.results["kind"] == "train"], "train",
+                               "Training throughput, per machine"), empty="No training runs yet.")
+            + (results_table(d, with_roofline=False) if not d.empty else ""))
+    return d, html
+
+
+def micro(r: Report) -> tuple[pd.DataFrame, str]:
+    d = r.results[(r.results["kind"] == "micro")]
+    if d.empty:
+        return d, ""
+    return d, P.table(d.sort_values(["name", "workload"]), [
+        ("Machine", P.machine, False),
+        ("Benchmark", P.text("workload"), False),
+        ("Setting", lambda row: P.esc(M.setting_label(row)), False),
+        ("Value", lambda row: P.flagged(P.with_badge(f"{P.number(row['value'])} {P.esc(row['unit'])}",
+                                                     row["provenance"]), row["flags"]), True),
+    ], details=lambda row: _details(("Machine", P.esc(row["name"])), ("Source", P.esc(row["source"]))))
+
+
+def energy(r: Report) -> tuple[pd.DataFrame, str]:
+    """The ranking chart, then one table per power coverage: figures of different coverage are not
+    comparable, so they never share a table."""
+    d = r.results[r.results["tokens_per_joule"].notna()].copy()
+    d["setting"] = [f"{row['workload']} · {M.setting_label(row)}" for _, row in d.iterrows()]
+    html = C.embed(C.ranking(r.headline, "tokens_per_joule", "Decode tokens per joule (headline setting)",
+                             "tokens per joule (tokens/s ÷ W)", "tokens_per_joule_provenance", "watts_basis"),
+                   empty="No decode figure with a power figure yet.")
+    if d.empty:
+        return d, html + P.note("No run has an energy measurement yet.")
+    for covers, part in d.groupby("power_covers", dropna=False, sort=True):
+        label = "power of unknown coverage" if P.is_missing(covers) else f"Power covers: {covers}"
+        html += f"<h3>{P.esc(label)}</h3>" + P.table(part.sort_values("tokens_per_joule", ascending=False), [
+            ("Machine", P.machine, False),
+            ("Setting", P.text("setting"), False),
+            ("Tokens per J", P.col_flagged("tokens_per_joule", prov="provenance"), True),
+            ("J per token", P.col("joules_per_token", prov="provenance"), True),
+            ("Average W", P.col("avg_w", prov="power_provenance"), True),
+            ("Tokens/s", P.col_flagged("tokens_per_s", prov="provenance"), True),
+        ], details=lambda row: _details(("Machine", P.esc(row["name"])), ("Source", P.esc(row["source"]))))
+    return d, html
+
+
+MEMORY_COLUMNS = ["machine", "name", "usable_gb", "usable_provenance", "memory_gb", "memory_kind", "usable_rule",
+                  "bandwidth_gbps", "usd_per_usable_gb", "largest_4bit_b", "largest_8bit_b", "largest_16bit_b"]
+
+
+def memory_rows(r: Report) -> pd.DataFrame:
+    """The memory table's rows, as shown (and as its CSV)."""
+    m = r.machines.sort_values("usable_gb", ascending=False)
+    out = m[[c for c in MEMORY_COLUMNS if c in m.columns]].copy()
+    out["bandwidth_per_usable_gb"] = [M.per_usable_gb(b, u) if not P.is_missing(b) else None
+                                      for b, u in zip(m["bandwidth_gbps"], m["usable_gb"])]
+    return out
+
+
+def memory(r: Report) -> tuple[pd.DataFrame, str]:
+    m = r.machines.sort_values("usable_gb", ascending=False)
+
+    def largest(row: pd.Series) -> str:
+        return " / ".join(P.number(row[f"largest_{b}bit_b"], 2) for b in (4, 8, 16))
+
+    def details(row: pd.Series) -> str:
+        per_gb = M.per_usable_gb(row["bandwidth_gbps"], row["usable_gb"]) \
+            if not P.is_missing(row["bandwidth_gbps"]) else None
+        return _details(("Machine", P.esc(row["name"])), ("Memory", P.esc(row["memory_kind"])),
+                        ("Usable rule", P.esc(row["usable_rule"])),
+                        ("Bandwidth per usable GB", f"{P.number(per_gb)} /s" if per_gb is not None else ""))
+
+    html = C.embed(C.fit_grid(r.fits), empty="No machines yet.") + P.table(m, [
+        ("Machine", P.machine, False),
+        ("Usable GB", P.col_flagged("usable_gb", prov="usable_provenance"), True),
+        ("Memory GB", P.col("memory_gb"), True),
+        ("Largest model, B params (4 / 8 / 16-bit)", largest, True),
+        ("USD per usable GB", P.col("usd_per_usable_gb"), True),
+        ("Bandwidth GB/s", P.col("bandwidth_gbps", prov="spec_provenance"), True),
+    ], details=details)
+    return memory_rows(r), html
+
+
+def machines(r: Report) -> str:
+    m = r.machines.sort_values(["vendor", "name"])
+
+    def price(row: pd.Series) -> str:
+        if P.is_missing(row["price_usd"]):
+            return "–"
+        unit = "/h" if row["price_kind"] == "cloud_hourly" else ""
+        text = f"{P.number(row['price_usd'], 3)} USD{unit}"
+        text = P.link(text, row["price_url"]) if row["price_url"] else P.esc(text)
+        return (P.with_badge(text, row["price_provenance"])
+                + f'<br><span class="cp-note">{P.esc(row["price_kind"])}, {P.date(row["price_date"])}</span>')
+
+    def power(row: pd.Series) -> str:
+        return P.with_badge(P.number(row["spec_power_w"]), row["spec_power_provenance"])
+
+    def details(row: pd.Series) -> str:
+        source = "" if P.is_missing(row["spec_source"]) else \
+            f"{P.link(row['spec_source'], row['spec_source_url'])} ({P.date(row['spec_source_date'])})"
+        return _details(("Machine", P.esc(row["name"])), ("Vendor", P.esc(row["vendor"])),
+                        ("Host link", P.esc(row["host_link"]) if not P.is_missing(row["host_link"]) else ""),
+                        ("Power basis", P.esc(row["spec_power_basis"]) if row["spec_power_basis"] else ""),
+                        ("Spec source", source), ("Physics check", _flags(row)))
+
+    return P.table(m, [
+        ("Machine", P.machine, False),
+        ("Accelerator", P.text("accelerator"), False),
+        ("Memory GB", P.col_flagged("memory_gb"), True),
+        ("Bandwidth GB/s", P.col("bandwidth_gbps", prov="spec_provenance"), True),
+        ("BF16 TFLOP/s", P.col("peak_bf16_tflops", prov="spec_provenance"), True),
+        ("Power W", power, True),
+        ("Price", price, True),
+        ("Form", P.text("form"), False),
+    ], details=details, caption="▸ opens a machine's details: its full name, vendor, host link, the basis of its "
+                                "power figure and the source of its specs.")
+
+
+def price_histories(r: Report) -> str:
+    """A price-history chart for each machine with two prices or more (one price is no history:
+    the machines table shows it)."""
+    h = r.prices
+    if h is None or h.empty:
+        return P.note("No machine file has a price yet.")
+    counts = h.groupby("machine").size()
+    order = [m for m in r.machines.sort_values(["vendor", "name"])["machine"] if counts.get(m, 0) >= 2]
+    if not order:
+        return P.note("No machine has two prices yet: each machine's one price is in the table above.")
+    charts = [C.embed(C.price_history(h, m)) for m in order]
+    cells = "".join(f'<div class="cp-cell" style="flex:1 1 26rem;min-width:0">{c}</div>' for c in charts)
+    single = int((counts == 1).sum())
+    return ('<div class="cp-grid" style="display:flex;flex-wrap:wrap;gap:1rem 2rem">' + cells + "</div>"
+            + P.note(f"{len(h)} prices of {counts.size} machines; {len(order)} machine(s) with two prices or more "
+                     f"are drawn ({single} with one price: see the table above). Each point is one price as its "
+                     "machine file records it (date observed, source, provider); several providers quoted at once "
+                     "are a spread, so each provider is its own colour. The ringed point is the price every "
+                     "tokens-per-dollar figure of this report uses (the newest USD price of the machine's kind), "
+                     "and its date is the one printed beside those figures."))
