@@ -32,6 +32,11 @@ def _parse_time(value: str | None) -> dt.datetime | None:
                                  param_hint="--time") from None
     if t.utcoffset() is None:
         raise click.BadParameter("give the time zone, e.g. a trailing Z for UTC", param_hint="--time")
+    from collectors.importers.llama_bench import time_problem  # noqa: PLC0415
+
+    problem = time_problem(t)
+    if problem:
+        raise click.BadParameter(problem, param_hint="--time")
     return t.astimezone(dt.timezone.utc)
 
 
@@ -115,8 +120,15 @@ def llama_bench(file: Path, machine_id: str | None, source_url: str | None, titl
         lines = [f"  {'.'.join(map(str, e['loc'])) or '(record)'}: {e['msg']}" for e in exc.errors()]
         _die(f"{file}: the imported record does not validate:\n" + "\n".join(lines) + "\nNothing imported.")
         return
+    if target.exists() and not dry_run:
+        _die(f"{target} exists: this output was already imported (data files are never overwritten)")
+    # What is written must pass `costperf validate` as it stands, with the rest of the data folder.
+    problems = store.check_new_file(data, target, text, "run" if source_url is None else "published")
+    if problems:
+        _die(f"{file}: the imported record would not validate:\n"
+             + "\n".join(f"  {p}" for p in problems) + "\nNothing imported.")
     if dry_run:
-        click.echo(text, nl=False)
+        click.echo(clean(text, keep_newlines=True), nl=False)
         return
     try:
         store.write_new(target, text)

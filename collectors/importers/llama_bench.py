@@ -29,10 +29,12 @@ import json
 import math
 import re
 import statistics
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from collectors.importers.llama_bench_names import dtype_of, model_of  # noqa: F401 - re-exported
+from collectors.safe_load import UnsafeInput, load_json
 
 FORMATS = ("json", "jsonl", "csv", "md")
 
@@ -53,6 +55,15 @@ STRING_FIELDS = frozenset({
 })
 OLD_BACKEND_FLAGS = {"cuda": "CUDA", "vulkan": "Vulkan", "kompute": "Kompute", "metal": "Metal", "sycl": "SYCL",
                      "opencl": "OpenCL", "rpc": "RPC", "blas": "BLAS"}
+
+MAX_TOKENS = 10_000_000
+"""Most prompt, generated or context tokens of one test (the longest contexts are about 1e6)."""
+MAX_TOKENS_PER_S = 10_000_000.0
+MAX_MODEL = 10**15
+"""Largest model file in bytes, or parameter count."""
+EARLIEST_TEST = dt.datetime(2023, 3, 1, tzinfo=dt.timezone.utc)
+"""llama.cpp's first release: no llama-bench output is older."""
+FUTURE_SLACK = dt.timedelta(minutes=10)
 
 # What every format must carry for a row to mean anything.
 REQUIRED_ALL = ("model_type", "model_size", "model_n_params", "n_prompt", "n_gen", "avg_ts", "stddev_ts")
@@ -155,40 +166,6 @@ class BenchRow:
 
 
 # ---------------------------------------------------------------------------------------------
-# Model description -> model name and dtype
-
-
-_SIZE_TOKEN = re.compile(r"^(?:\?B|[\d.]+[KMBT](?:\.A[\d.]+[KMBT])?|\d+x[\d.]+[KMBT])$", re.IGNORECASE)
-
-
-def _split_desc(desc: str) -> tuple[str, str, str]:
-    """'llama 7B Q4_0' -> ('llama', '7B', 'Q4_0'): llama_model_desc prints arch, size, file type."""
-    parts = desc.split()
-    if len(parts) >= 3 and _SIZE_TOKEN.match(parts[1]):
-        return parts[0], parts[1], " ".join(parts[2:])
-    return (parts[0] if parts else desc), "", " ".join(parts[1:])
-
-
-def dtype_of(desc: str) -> str:
-    """Weight type from llama-bench's model_type: 'Q4_K - Medium' -> q4_k_m, 'mostly Q4_0' -> q4_0."""
-    ftype = _split_desc(desc)[2]
-    ftype = re.sub(r"\(guessed\)", "", ftype)
-    ftype = re.sub(r"^(mostly|all)\s+", "", ftype.strip(), flags=re.IGNORECASE)
-    ftype = re.sub(r"\s+MoE$", "", ftype.strip())
-    m = re.match(r"^(\S+)\s*-\s*(Small|Medium|Large)$", ftype.strip(), re.IGNORECASE)
-    if m:  # K-quant mixes: 'Q4_K - Medium' -> q4_k_m
-        return f"{m.group(1)}_{m.group(2)[0]}".lower()
-    ftype = re.sub(r"\s*-\s*[\d.]+\s*bpw.*$", "", ftype)  # 'IQ4_XS - 4.25 bpw' -> IQ4_XS
-    return ftype.strip().lower().replace(" ", "_") or "unknown"
-
-
-def model_of(desc: str) -> str:
-    """Model shape name from model_type: 'llama 7B Q4_0' -> 'llama-7b'."""
-    arch, size, _ = _split_desc(desc)
-    return f"{arch}-{size}".lower() if size else arch.lower()
-
-
-# ---------------------------------------------------------------------------------------------
 # Parsing
 
 
@@ -225,7 +202,9 @@ def parse_text(text: str, fmt: str | None = None, path: Path | str = "<text>") -
     fmt = fmt or detect_format(text, path)
     if fmt not in FORMATS:
         raise LlamaBenchError(path, f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    parser = {"json": _parse_json, "jsonl": _parse_jsonl, "csv": _parse_csv, "md": _parse_md}[fmt]
+    from collectors.importers.llama_bench_md import parse_md  # noqa: PLC0415 - it builds on this module
+
+    parser = {"json": _parse_json, "jsonl": _parse_jsonl, "csv": _parse_csv, "md": parse_md}[fmt]
     rows = parser(text, Path(path))
     if not rows:
         raise LlamaBenchError(path, f"no tests in this {fmt} output (did llama-bench fail before the first test?)")
@@ -234,7 +213,9 @@ def parse_text(text: str, fmt: str | None = None, path: Path | str = "<text>") -
 
 def _parse_json(text: str, path: Path) -> list[BenchRow]:
     try:
-        data = json.loads(text)
+        data = load_json(text)
+    except UnsafeInput as exc:
+        raise LlamaBenchError(path, f"refused: {exc.message}", line=exc.line) from None
     except json.JSONDecodeError as exc:
         hint = " (the file looks truncated)" if exc.pos >= len(text.rstrip()) - 1 else ""
         raise LlamaBenchError(path, f"malformed JSON: {exc.msg}{hint}", line=exc.lineno) from None
@@ -250,7 +231,9 @@ def _parse_jsonl(text: str, path: Path) -> list[BenchRow]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = load_json(line)
+        except UnsafeInput as exc:
+            raise LlamaBenchError(path, f"refused: {exc.message}", line=n) from None
         except json.JSONDecodeError as exc:
             last = n == len(lines) or not any(x.strip() for x in lines[n:])
             hint = " (the last line looks truncated)" if last else ""
@@ -284,94 +267,6 @@ def _parse_csv(text: str, path: Path) -> list[BenchRow]:
     if header is not None and "build_commit" not in header:
         raise LlamaBenchError(path, "the CSV header has no build_commit column: not llama-bench -o csv output", line=1)
     return rows
-
-
-_MD_SIZE = re.compile(r"^([\d.]+)\s*(GiB|MiB|KiB)$")
-_MD_PARAMS = re.compile(r"^([\d.]+)\s*([BMK])$")
-_MD_TEST = re.compile(r"^(?:pp\s*(?P<pp>\d+))?(?:\+?tg\s*(?P<tg>\d+))?(?:\s*@\s*d(?P<d>\d+))?$")
-_MD_TS = re.compile(r"^(?P<avg>[\d.]+)\s*(?:±|\+/-|\+-)\s*(?P<sd>[\d.]+)$")
-_MD_FOOTER = re.compile(r"^build:\s*(?P<commit>\S+)\s*\((?P<number>-?\d+)\)\s*$")
-
-
-def _cells(line: str) -> list[str]:
-    inner = line.strip()
-    if inner.startswith("|"):
-        inner = inner[1:]
-    if inner.endswith("|"):
-        inner = inner[:-1]
-    return [c.strip() for c in inner.split("|")]
-
-
-def _parse_md(text: str, path: Path) -> list[BenchRow]:
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.lstrip().startswith("|")
-                  and {"model", "test", "t/s"} <= set(_cells(line))), None)
-    if start is None:
-        raise LlamaBenchError(path, "no llama-bench markdown table: expected a header row with model, test and t/s")
-    titles = _cells(lines[start])
-    if start + 1 >= len(lines) or not set(lines[start + 1].replace("|", "").strip()) <= set("-: "):
-        raise LlamaBenchError(path, "the header row is not followed by a '|---|' separator row", line=start + 2)
-    rows: list[BenchRow] = []
-    previous: list[str] | None = None
-    i = start + 2
-    while i < len(lines) and lines[i].lstrip().startswith("|"):
-        n = i + 1
-        cells = _cells(lines[i])
-        if len(cells) != len(titles):
-            raise LlamaBenchError(path, f"row has {len(cells)} cells but the header has {len(titles)} "
-                                        "(the file looks truncated or edited)", line=n)
-        # Old builds leave a cell blank when it repeats the row above.
-        for j, cell in enumerate(cells):
-            if cell == "":
-                if previous is None:
-                    raise LlamaBenchError(path, "the first row has an empty cell", line=n, field=titles[j])
-                cells[j] = previous[j]
-        previous = cells
-        rows.append(_md_row(titles, cells, path, n, len(rows) + 1))
-        i += 1
-    footer = next((m for line in lines[i:] if (m := _MD_FOOTER.match(line.strip()))), None)
-    if footer is None:
-        raise LlamaBenchError(path, "the table ends without llama-bench's footer 'build: <commit> (<number>)': "
-                                    "the output looks truncated", line=i + 1)
-    for row in rows:
-        row.values["build_commit"] = footer["commit"]
-        row.values["build_number"] = int(footer["number"])
-    return rows
-
-
-def _md_row(titles: list[str], cells: list[str], path: Path, line: int, index: int) -> BenchRow:
-    obj: dict[str, Any] = {}
-    for title, cell in zip(titles, cells):
-        if title == "test":
-            m = _MD_TEST.match(cell)
-            if not m or not (m["pp"] or m["tg"]):
-                raise LlamaBenchError(path, f"expected a test such as pp512, tg128 or pp512+tg128; got {cell!r}",
-                                      line=line, field="test")
-            obj["n_prompt"], obj["n_gen"] = int(m["pp"] or 0), int(m["tg"] or 0)
-            obj["n_depth"] = int(m["d"] or 0)
-        elif title == "t/s":
-            m = _MD_TS.match(cell)
-            if not m:
-                raise LlamaBenchError(path, f"expected 'mean ± stddev'; got {cell!r}", line=line, field="t/s")
-            obj["avg_ts"], obj["stddev_ts"] = float(m["avg"]), float(m["sd"])
-        elif title == "size":
-            m = _MD_SIZE.match(cell)
-            if not m:
-                raise LlamaBenchError(path, f"expected a size such as '3.56 GiB'; got {cell!r}", line=line,
-                                      field="size")
-            obj["model_size"] = round(float(m[1]) * {"GiB": 2**30, "MiB": 2**20, "KiB": 2**10}[m[2]])
-        elif title == "params":
-            m = _MD_PARAMS.match(cell)
-            if not m:
-                raise LlamaBenchError(path, f"expected a count such as '6.74 B'; got {cell!r}", line=line,
-                                      field="params")
-            obj["model_n_params"] = round(float(m[1]) * {"B": 1e9, "M": 1e6, "K": 1e3}[m[2]])
-        else:
-            name = MD_COLUMNS.get(title, title)
-            obj[name] = _from_text(name, cell, path, line)
-    row = _typed_row(obj, path, row=index, line=line, fmt="md", raw=dict(zip(titles, cells)))
-    row.notes.append("markdown rounds size to 0.01 GiB/MiB and params to 0.01 B/M")
-    return row
 
 
 def _from_text(name: str, value: str, path: Path, line: int) -> Any:
@@ -463,14 +358,18 @@ def _check_row(r: BenchRow, obj: dict[str, Any], path: Path) -> None:
         return LlamaBenchError(path, message, line=r.line, row=r.row, field=name)
 
     for name in ("n_prompt", "n_gen", "n_depth"):
-        if r.values[name] < 0:
-            raise err("must not be negative", name)
+        if not 0 <= r.values[name] <= MAX_TOKENS:
+            raise err(f"expected 0 to {MAX_TOKENS:,} tokens; got {r.values[name]:.6g}", name)
     if r.n_prompt + r.n_gen == 0:
         raise err("n_prompt and n_gen are both 0: not a test", "n_gen")
-    if not math.isfinite(r.avg_ts) or r.avg_ts <= 0:
-        raise err(f"expected a positive tokens/s; got {r.avg_ts}", "avg_ts")
-    if r.values["model_size"] <= 0 or r.values["model_n_params"] <= 0:
-        raise err("expected a positive model size and parameter count", "model_size")
+    if not math.isfinite(r.avg_ts) or not 0 < r.avg_ts <= MAX_TOKENS_PER_S:
+        raise err(f"expected a positive tokens/s up to {MAX_TOKENS_PER_S:g}; got {r.avg_ts:.6g}", "avg_ts")
+    if not math.isfinite(r.stddev_ts) or not 0 <= r.stddev_ts <= MAX_TOKENS_PER_S:
+        raise err(f"expected a spread of 0 or more tokens/s; got {r.stddev_ts:.6g}", "stddev_ts")
+    for name in ("model_size", "model_n_params"):
+        if not 0 < r.values[name] <= MAX_MODEL:
+            raise err(f"expected a positive model size and parameter count up to {MAX_MODEL:g}; "
+                      f"got {r.values[name]:.6g}", name)
     if "test_time" in r.values:
         try:
             t = dt.datetime.fromisoformat(r.values["test_time"].replace("Z", "+00:00"))
@@ -479,14 +378,17 @@ def _check_row(r: BenchRow, obj: dict[str, Any], path: Path) -> None:
                       "test_time") from None
         if t.utcoffset() is None:
             raise err("expected a UTC time ending in Z", "test_time")
+        problem = time_problem(t)
+        if problem:
+            raise err(problem, "test_time")
         r.test_time = t.astimezone(dt.timezone.utc)
     if "samples_ts" in obj:
         ts, ns = obj["samples_ts"], obj.get("samples_ns")
         if not isinstance(ts, list) or not ts or not all(
-                isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in ts):
-            raise err("expected a non-empty list of positive tokens/s", "samples_ts")
+                isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x <= MAX_TOKENS_PER_S for x in ts):
+            raise err(f"expected a non-empty list of positive tokens/s up to {MAX_TOKENS_PER_S:g}", "samples_ts")
         if not isinstance(ns, list) or len(ns) != len(ts) or not all(
-                isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in ns):
+                isinstance(x, int) and not isinstance(x, bool) and 0 < x <= 10**16 for x in ns):
             raise err(f"expected {len(ts)} positive integer nanoseconds, one per samples_ts entry", "samples_ns")
         mean = statistics.fmean(ts)
         # samples_ts is printed to 6 significant digits, avg_ts to 6 decimals.
@@ -496,23 +398,11 @@ def _check_row(r: BenchRow, obj: dict[str, Any], path: Path) -> None:
         r.samples_ts, r.samples_ns = [float(x) for x in ts], list(ns)
 
 
-# ---------------------------------------------------------------------------------------------
-# Shared helpers for the record builders
-
-
-def settings_of(row: BenchRow) -> dict[str, str | int | float | bool | None]:
-    """The normalised settings a reader compares across builds (absent ones stay absent)."""
-    out: dict[str, str | int | float | bool | None] = {"test": row.test}
-    for name in SETTINGS:
-        if name in row.values:
-            out[name] = row.values[name]
-    return out
-
-
-def check_consistent(rows: Sequence[BenchRow], path: Path | str) -> None:
-    """Rows of one file come from one build on one host; refuse a concatenation of several."""
-    for name in ("build_commit", "cpu_info", "gpu_info"):
-        seen = {r.values.get(name) for r in rows if name in r.values}
-        if len(seen) > 1:
-            raise LlamaBenchError(path, f"rows disagree on {name} ({', '.join(sorted(map(str, seen)))}): "
-                                        "import one llama-bench run per file", field=name)
+def time_problem(t: dt.datetime, now: dt.datetime | None = None) -> str | None:
+    """Why a test time cannot be right (before llama.cpp existed, or in the future), or None."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    if t < EARLIEST_TEST:
+        return f"{t.isoformat()} is before llama.cpp's first release ({EARLIEST_TEST.date()})"
+    if t > now + FUTURE_SLACK:
+        return f"{t.isoformat()} is in the future (now {now.replace(microsecond=0).isoformat()})"
+    return None

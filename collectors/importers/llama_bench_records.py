@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from collectors.importers.llama_bench import BenchRow, LlamaBenchError, check_consistent, settings_of
+from collectors.importers.llama_bench import SETTINGS, BenchRow, LlamaBenchError
 from collectors.records import (
     Citation,
     Environment,
@@ -29,6 +29,24 @@ from collectors.records import (
 
 ENGINE = "llama.cpp"
 PUBLISHED_WORKLOAD = {"prefill": "prefill", "decode": "decode", "prefill-decode": "other"}
+
+
+def settings_of(row: BenchRow) -> dict[str, str | int | float | bool | None]:
+    """The normalised settings a reader compares across builds (absent ones stay absent)."""
+    out: dict[str, str | int | float | bool | None] = {"test": row.test}
+    for name in SETTINGS:
+        if name in row.values:
+            out[name] = row.values[name]
+    return out
+
+
+def check_consistent(rows: Sequence[BenchRow], path: Path | str) -> None:
+    """Rows of one file come from one build on one host; refuse a concatenation of several."""
+    for name in ("build_commit", "cpu_info", "gpu_info"):
+        seen = {r.values.get(name) for r in rows if name in r.values}
+        if len(seen) > 1:
+            raise LlamaBenchError(path, f"rows disagree on {name} ({', '.join(sorted(map(str, seen)))}): "
+                                        "import one llama-bench run per file", field=name)
 
 
 def _samples_note(row: BenchRow) -> str:
