@@ -91,6 +91,14 @@ def llama_bench(file: Path, machine_id: str | None, source_url: str | None, titl
     from collectors.importers.llama_bench import LlamaBenchError, parse_file  # noqa: PLC0415
     from collectors.importers.llama_bench_records import dump_published, to_published, to_run  # noqa: PLC0415
 
+    from collectors.records import _slug  # noqa: PLC0415
+
+    for value, hint in ((machine_id, "--machine"), (set_id, "--id")):
+        if value is not None:
+            try:
+                _slug(value)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint=hint) from None
     if machine_id is not None and not _machine_exists(data, machine_id):
         _die(f"--machine: no machine file {data / 'machines' / machine_id}.yaml; add it first "
              f"(costperf machine new {machine_id}) or check the id")

@@ -37,7 +37,13 @@ SCHEMA_VERSION = 1
 # Field types
 
 
+SLUG_MAX = 64
+"""Longest id: ids are file and folder names, which file systems cap (255 bytes) and people read."""
+
+
 def _slug(value: str) -> str:
+    if len(value) > SLUG_MAX:
+        raise ValueError(f"an id of {len(value)} characters: at most {SLUG_MAX}")
     if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", value):
         raise ValueError("expected a slug: lower-case letters, digits and single hyphens, e.g. 'mac-studio-m2-ultra'")
     return value

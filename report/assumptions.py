@@ -22,31 +22,44 @@ ENV_VAR = "COSTPERF_SET"
 class Assumptions(BaseModel):
     """Every assumption behind a derived figure. Units are in the names."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # Every value is finite and within a range a reader could mean (an overflow inside a page, or
+    # "electricity at inf USD/kWh", is refused here, with the range).
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
-    amortisation_years: float = Field(3.0, gt=0, description="Years a purchased machine is written off over.")
+    amortisation_years: float = Field(3.0, gt=0, le=20, description="Years a purchased machine is written off over.")
     hours_per_day: float = Field(8.0, gt=0, le=24, description="Hours a day the machine is available for work.")
     utilisation: float = Field(
         0.5, gt=0, le=1, description="Share of those hours it spends producing tokens (the rest it is idle)."
     )
-    usd_per_kwh: float = Field(0.17, ge=0, description="Electricity price, USD per kWh.")
+    usd_per_kwh: float = Field(0.17, ge=0, le=5, description="Electricity price, USD per kWh.")
     vram_reserve_gb: float | None = Field(
-        None, ge=0,
+        None, ge=0, le=64,
         description="GB kept back per dedicated GPU (CUDA context, fragmentation); blank: each machine file's reserve.",
     )
     kv_cache_gb: float = Field(
-        2.0, ge=0,
+        2.0, ge=0, le=1024,
         description="GB kept free for the KV cache and activations when asking which model fits.",
     )
     headline_precision: Literal["best", "16-bit", "8-bit", "4-bit"] = Field(
         "best",
-        description="Decode/prefill setting the headline compares: the fastest each machine allows, or one precision.",
+        description="Precision of the headline setting: 'best' takes the setting the most machines share, "
+        "whatever its precision; a precision restricts the choice to settings of that precision.",
+    )
+    scenario: Literal["system", "upgrade", "cloud"] = Field(
+        "system",
+        description="What a price and a power figure cover. system: the whole machine (a discrete card plus its "
+        "reference host PC), wall power; upgrade: the card alone into a PC the buyer has (GPUs only), board "
+        "power; cloud: hourly rental at the same utilisation as a purchase.",
     )
     data_dir: str = Field("data", description="The data folder, relative to the project root.")
 
     def active_hours(self) -> float:
         """Hours of token production over the amortisation period."""
         return self.amortisation_years * 365.0 * self.hours_per_day * self.utilisation
+
+    def idle_hours(self) -> float:
+        """Hours the machine is on but idle over the amortisation period (available, not producing)."""
+        return self.amortisation_years * 365.0 * self.hours_per_day * (1.0 - self.utilisation)
 
     def rows(self) -> list[dict[str, Any]]:
         """(name, value, description) rows for the methodology page."""
@@ -73,9 +86,24 @@ def parse_set(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:
         name = name.strip()
         if name not in known:
             raise AssumptionError(f"--set {pair!r}: unknown assumption {name!r}; known: {', '.join(sorted(known))}")
-        out[name] = None if raw.strip() in ("", "null", "none", "None") else yaml.safe_load(raw)
+        out[name] = None if raw.strip() in ("", "null", "none", "None") else _scalar(pair, raw)
     validate(out, where="--set")
     return out
+
+
+def _scalar(pair: str, raw: str) -> Any:
+    """A --set value as a plain YAML scalar: a number, a word, true/false (no tags, lists or anchors)."""
+    from collectors.safe_load import UnsafeInput, load_yaml  # noqa: PLC0415
+
+    try:
+        value, _ = load_yaml(raw)
+    except UnsafeInput as exc:
+        raise AssumptionError(f"--set {pair!r}: {exc.message}") from None
+    except yaml.YAMLError:
+        raise AssumptionError(f"--set {pair!r}: expected a number or a word, e.g. --set usd_per_kwh=0.30") from None
+    if isinstance(value, (dict, list)):
+        raise AssumptionError(f"--set {pair!r}: expected a single value, not a list or mapping")
+    return value
 
 
 def validate(values: dict[str, Any], where: str) -> Assumptions:
@@ -99,8 +127,13 @@ def quarto_params(root: Path) -> dict[str, Any]:
     path = root / "_quarto.yml"
     if not path.is_file():
         return {}
-    config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    params = config.get("params") or {}
+    from collectors.safe_load import UnsafeInput, load_yaml  # noqa: PLC0415
+
+    try:
+        config = load_yaml(path.read_text(encoding="utf-8"))[0] or {}
+    except (UnsafeInput, yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
+        raise AssumptionError(f"{path}: cannot read its params ({exc})") from None
+    params = config.get("params") or {} if isinstance(config, dict) else {}
     if not isinstance(params, dict):
         raise AssumptionError(f"{path}: params: expected a mapping of assumption names to values")
     return params
@@ -113,6 +146,12 @@ def resolve(root: Path | None = None, overrides: dict[str, Any] | None = None) -
     values.update(quarto_params(root))
     env = os.environ.get(ENV_VAR)
     if env:
-        values.update(json.loads(env))
+        try:
+            overrides_env = json.loads(env)
+        except json.JSONDecodeError as exc:
+            raise AssumptionError(f"{ENV_VAR}: not a JSON object ({exc.msg})") from None
+        if not isinstance(overrides_env, dict):
+            raise AssumptionError(f"{ENV_VAR}: expected a JSON object of assumption names to values")
+        values.update(overrides_env)
     values.update(overrides or {})
     return validate(values, where=f"{root / '_quarto.yml'} params / --set")
