@@ -7,6 +7,8 @@ Each page runs in its own kernel; validating a thousand run files takes seconds,
 `Report` is pickled in the user's cache folder under a key made of every data file's path, size
 and modification time, the assumptions and the report code's own files. Any change to any of them
 is a new key, so a stale table is never shown.
+Entries are signed with a key only this user can read and kept where only they can write, so a
+pickle someone else wrote is never loaded (report/cache_file.py).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from report import assumptions, metrics
+from report import assumptions, cache_file, metrics
 
 
 def _fingerprint(root: Path, a: assumptions.Assumptions) -> str:
@@ -44,22 +46,21 @@ def cache_path(root: Path, a: assumptions.Assumptions) -> Path:
 def build_cached(root: Path, a: assumptions.Assumptions) -> metrics.Report:
     """The report's tables for this data and these assumptions, from the cache when current."""
     path = cache_path(root, a)
-    try:
-        with path.open("rb") as f:
-            cached = pickle.load(f)
-        if isinstance(cached, metrics.Report):
-            return cached
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-        pass
+    # Only an entry this user wrote and signed is unpickled (report/cache_file.py).
+    payload = cache_file.read(path)
+    if payload is not None:
+        try:
+            cached = pickle.loads(payload)  # noqa: S301 - signed by this user's key, in a folder only they write
+            if isinstance(cached, metrics.Report):
+                return cached
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+            pass
     rep = metrics.load(root, a)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for old in path.parent.glob("report-*.pkl"):
-            old.unlink(missing_ok=True)  # one entry is enough: keys change with every data change
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with tmp.open("wb") as f:
-            pickle.dump(rep, f, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
+        if path.parent.is_dir():
+            for old in path.parent.glob("report-*.pkl"):
+                old.unlink(missing_ok=True)  # one entry is enough: keys change with every data change
+        cache_file.write(path, pickle.dumps(rep, protocol=pickle.HIGHEST_PROTOCOL))
     except OSError:
         pass  # no writable cache: every page builds its own, which is only slower
     return rep
