@@ -49,12 +49,12 @@ def _rows_height(n: int) -> int:
     return int(max(60, min(MAX_HEIGHT, n * ROW_STEP)))
 
 
-def _value_axis(values: pd.Series, title: str) -> alt.Axis:
+def _value_axis(values: pd.Series) -> alt.Axis:
     """A quantitative axis whose labels never run together: SI units past ten thousand ("400k",
     not "400,000500,000" on a log axis), and labels dropped rather than overlapped."""
     v = pd.to_numeric(values, errors="coerce").dropna().abs()
     big = bool(len(v)) and float(v.max()) >= 10_000
-    return alt.Axis(title=title, format="~s" if big else ",.3~g", labelOverlap="greedy", labelSeparation=10,
+    return alt.Axis(format="~s" if big else ",.3~g", labelOverlap="greedy", labelSeparation=10,
                     labelFlush=True)
 
 
@@ -91,9 +91,9 @@ def price_vs_throughput(headline: pd.DataFrame) -> alt.LayerChart | None:
     base = alt.Chart(df)
     points = base.mark_point(filled=True, size=110, opacity=0.9).encode(
         x=alt.X("price_usd:Q", scale=_log_or_linear(df["price_usd"]),
-                axis=_value_axis(df["price_usd"], "purchase price (USD, log scale)")),
+                title="purchase price (USD, log scale)", axis=_value_axis(df["price_usd"])),
         y=alt.Y("decode_tok_s:Q", scale=_log_or_linear(df["decode_tok_s"]),
-                axis=_value_axis(df["decode_tok_s"], "decode, 8B-class model (tokens/s, log scale)")),
+                title="decode, 8B-class model (tokens/s, log scale)", axis=_value_axis(df["decode_tok_s"])),
         color=_vendor, shape=_shape,
         tooltip=[alt.Tooltip("name:N", title="machine"), alt.Tooltip("price_usd:Q", title="price (USD)", format=",.0f"),
                  alt.Tooltip("decode_tok_s:Q", title="decode tokens/s", format=",.1f"),
@@ -105,7 +105,7 @@ def price_vs_throughput(headline: pd.DataFrame) -> alt.LayerChart | None:
     labels = base.mark_text(align="left", dx=8, dy=-6, fontSize=10, color="#374151").encode(
         x="price_usd:Q", y="decode_tok_s:Q", text="machine:N")
     return (front + points + labels).properties(
-        width="container", height=320, title="Price vs decode throughput (dashed: Pareto front)")
+        width="container", height=320, title="Price vs decode speed (dashed: Pareto front)")
 
 
 def ranking(df: pd.DataFrame, value: str, title: str, axis_title: str, provenance: str,
@@ -123,7 +123,7 @@ def ranking(df: pd.DataFrame, value: str, title: str, axis_title: str, provenanc
     for col, label in extra or []:
         tooltip.append(alt.Tooltip(f"{col}:N", title=label))
     return alt.Chart(d).mark_point(filled=True, size=100).encode(
-        x=alt.X(f"{value}:Q", scale=_log_or_linear(d[value]), axis=_value_axis(d[value], axis_title)),
+        x=alt.X(f"{value}:Q", title=axis_title, scale=_log_or_linear(d[value]), axis=_value_axis(d[value])),
         y=alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=NAME_LIMIT),
                 sort=alt.EncodingSortField(field=value, order="descending")),
         color=_vendor, shape=_shape, tooltip=tooltip,
@@ -141,9 +141,9 @@ def settings(results: pd.DataFrame, kind: str, title: str) -> alt.Chart | None:
                     for m, t, e, c in zip(d["model"], d["dtype"], d["engine"], d["compile_mode"])]
     d = _labels(_plain(d))
     return alt.Chart(d).mark_point(filled=True, size=70, opacity=0.85).encode(
-        x=alt.X("tokens_per_s:Q", scale=_log_or_linear(d["tokens_per_s"]), axis=_value_axis(
-            d["tokens_per_s"], f"{kind} throughput (tokens/s, log scale)" if
-            _log_or_linear(d["tokens_per_s"]).type == "log" else f"{kind} throughput (tokens/s)")),
+        x=alt.X("tokens_per_s:Q", title=f"{kind} throughput (tokens/s, log scale)" if
+                _log_or_linear(d["tokens_per_s"]).type == "log" else f"{kind} throughput (tokens/s)",
+                scale=_log_or_linear(d["tokens_per_s"]), axis=_value_axis(d["tokens_per_s"])),
         y=alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=NAME_LIMIT),
                 sort=alt.EncodingSortField(field="tokens_per_s", op="max", order="descending")),
         color=_vendor, shape=_shape,
@@ -253,7 +253,7 @@ def fit_grid(fits: pd.DataFrame) -> alt.Chart | None:
     )
     text = base.mark_text(fontSize=10, opacity={"expr": "containerSize()[0] < 500 ? 0 : 1"}).encode(text="fits_at:N")
     return (rects + text).properties(width="container", height=_rows_height(d["label"].nunique()),
-                                     title="Largest precision at which a model's weights fit in usable memory")
+                                     title="Largest precision that fits in usable memory")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -299,8 +299,11 @@ def embed(chart: Any, empty: str = "No data for this chart yet.") -> str:
         return f'<p class="cp-note">{empty}</p>'
     as_dict = chart.to_dict(validate=False)
     # legends under the plot, so that a chart as wide as its column keeps its width for the data
-    as_dict.setdefault("config", {}).setdefault("legend", {"orient": "bottom", "direction": "vertical",
-                                                           "labelLimit": 240})
+    config = as_dict.setdefault("config", {})
+    config.setdefault("legend", {"orient": "bottom", "direction": "vertical", "labelLimit": 240})
+    # a title longer than a phone's width ends in an ellipsis instead of widening the chart
+    config.setdefault("title", {"anchor": "start", "fontSize": 13,
+                                "limit": {"expr": "max(containerSize()[0] - 16, 160)"}})
     spec = json.dumps(as_dict, separators=(",", ":")).replace("</", "<\\/")
     _counter += 1
     div = f"cp-chart-{_counter}"

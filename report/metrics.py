@@ -943,7 +943,7 @@ def build(ds: store.DataSet, a: Assumptions) -> Report:
     counts = {"machines": len(ds.machines), "runs": len(ds.runs), "published": len(ds.published),
               "flags_violation": sum(f.severity == "violation" for fs in flags.values() for f in fs),
               "flags_review": sum(f.severity == "review" for fs in flags.values() for f in fs)}
-    return Report(assumptions=a, counts=counts, problems=[str(p) for p in ds.problems], machines=machines, results=results, headline=headline,
+    return Report(assumptions=a, counts=counts, problems=[p.shown(ds.root.parent) for p in ds.problems], machines=machines, results=results, headline=headline,
                   winners=winners(headline), fits=fit_grid(machines, a), statuses=status_table(ds),
                   seed=[p for p in ds.published if p.role == "seed_article"],
                   prices=price_history_table(ds.machines), cross_checks=cross_check_table(ds),

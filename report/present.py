@@ -33,6 +33,7 @@ table.cp-table td{padding:.2rem .4rem;border-bottom:1px solid #e5e7eb;vertical-a
 table.cp-table td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap;overflow-wrap:normal}
 table.cp-table td.num .cp-prov{display:block;width:fit-content;margin:.1rem 0 0 auto}
 table.cp-table td.num .cp-note{white-space:normal}
+table.cp-table td.num .cp-price-date{white-space:nowrap}
 table.cp-table tr.cp-best td{background:#fffbea}
 table.cp-table tr.cp-detail td{background:#f9fafb;font-size:.95em;white-space:normal;text-align:left}
 table.cp-table caption{caption-side:bottom;text-align:left;padding-top:.3rem}

@@ -217,7 +217,7 @@ nav.cp-nav{display:flex;flex-wrap:wrap;align-items:center;gap:.15rem .9rem;paddi
 nav.cp-nav a{color:#e5e7eb;text-decoration:none;font-size:.9rem}
 nav.cp-nav a.active{color:#fff;font-weight:700;border-bottom:2px solid #fbbf24}
 nav.cp-nav .cp-brand{font-weight:700;margin-right:.8rem;color:#fff}
-main{max-width:1100px;margin:0 auto;padding:.4rem 1.2rem 2rem 1.2rem}
+main{max-width:1280px;margin:0 auto;padding:.4rem 1.2rem 2rem 1.2rem}
 main h1.title{font-size:1.55rem;margin:.7rem 0 .2rem 0}
 p.subtitle{color:#4b5563;margin:.1rem 0 .5rem 0}
 h2{font-size:1.2rem;margin:1.1rem 0 .4rem 0;border-bottom:1px solid #e5e7eb}
@@ -225,7 +225,7 @@ h3{font-size:1.05rem}
 .prompt{display:none}
 .anchor-link{display:none}
 pre{background:#f6f8fa;padding:.5rem;overflow-x:auto;font-size:.8rem}
-footer{max-width:1100px;margin:0 auto;padding:1rem 1.2rem;color:#6b7280;font-size:.8rem}
+footer{max-width:1280px;margin:0 auto;padding:1rem 1.2rem;color:#6b7280;font-size:.8rem}
 """
 
 

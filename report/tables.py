@@ -36,7 +36,7 @@ def _result_details(row: pd.Series) -> str:
                     ("Physics check", _flags(row)))
 
 
-def results_table(d: pd.DataFrame, with_roofline: bool) -> str:
+def results_table(d: pd.DataFrame, extra: str | None) -> str:
     """One row per figure: machine, setting, throughput and what it costs; source, basis and the
     physics findings in the row's details."""
     d = d.sort_values(["name", "tokens_per_s"], ascending=[True, False])
@@ -57,9 +57,9 @@ def results_table(d: pd.DataFrame, with_roofline: bool) -> str:
         ("Tokens per USD", tokens_per_usd, True),
         ("Tokens per J", P.col("tokens_per_joule", prov="tokens_per_joule_provenance"), True),
     ]
-    if with_roofline:
+    if extra == "roofline":  # decode is memory-bound: how close it came to the bandwidth
         columns.append(("Share of peak bandwidth", roof, True))
-    else:
+    elif extra == "mfu":  # training is compute-bound: how close it came to the peak FLOP/s
         columns.append(("MFU (of peak BF16)", lambda row: "–" if P.is_missing(row.get("mfu"))
                         else P.with_badge(f"{row['mfu']:.1%}", "measured"), True))
     columns.append(("Runs", P.col("n_runs", digits=1), True))
@@ -71,15 +71,15 @@ def inference(r: Report) -> tuple[pd.DataFrame, str]:
     d = d[d["kind"].isin(["decode", "prefill"])]
     eight_b = M.eight_b_rows(r.results)
     html = (C.embed(C.settings(eight_b[eight_b["kind"] == "decode"], "decode",
-                               "Decode, 8B-class models: every setting, per machine"))
+                               "Decode, 8B-class models: every setting"))
             + C.embed(C.settings(eight_b[eight_b["kind"] == "prefill"], "prefill",
-                                 "Prefill, 8B-class models: every setting, per machine"))
+                                 "Prefill, 8B-class models: every setting"))
             + P.note("The charts show the 8B-class models of the headline on machines with a machine file; the "
                      "tables have every model, and published figures of other hardware are further down."))
     for kind, title in (("decode", "Decode (generation), every setting"), ("prefill", "Prefill (prompt), every setting")):
         part = d[d["kind"] == kind]
         html += f"<h3>{P.esc(title)}</h3>"
-        html += results_table(part, with_roofline=kind == "decode") if not part.empty else P.note("None yet.")
+        html += results_table(part, "roofline" if kind == "decode" else None) if not part.empty else P.note("None yet.")
     return d, html
 
 
@@ -103,7 +103,7 @@ def training(r: Report) -> tuple[pd.DataFrame, str]:
     d = d[d["kind"] == "train"]
     html = (C.embed(C.settings(r.results[r.results["kind"] == "train"], "train",
                                "Training throughput, per machine"), empty="No training runs yet.")
-            + (results_table(d, with_roofline=False) if not d.empty else ""))
+            + (results_table(d, "mfu") if not d.empty else ""))
     return d, html
 
 
