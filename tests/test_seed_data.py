@@ -146,9 +146,10 @@ def test_cloud_machines_have_dated_hourly_prices(machines: dict[str, Machine]) -
     assert not lacking, f"cloud machines without an hourly price: {lacking}"
 
 
-def test_h100_has_purchase_and_several_providers(machines: dict[str, Machine]) -> None:
+def test_h100_has_several_providers(machines: dict[str, Machine]) -> None:
+    # NVIDIA publishes no H100 list price and the only "MSRP" found was an aggregator's, so the H100 is priced
+    # by the hour; a purchase price returns only with a reviewed source (tests/test_data_review.py).
     h100 = machines["h100-sxm"]
-    assert any(p.kind == "purchase" for p in h100.prices)
     providers = {p.provider for p in h100.prices if p.kind == "cloud_hourly"}
     assert len(providers) >= 3, providers
 
