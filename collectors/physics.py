@@ -132,11 +132,17 @@ class Roofline:
 # Estimates the report can call too
 
 
+def bits_per_weight(dtype: str) -> float | None:
+    """Bits per weight of a format, whole file (`BITS_PER_WEIGHT`); None for an unknown one. The one
+    rule for both the physics checks and the report's ceilings and which-model-fits figures."""
+    return BITS_PER_WEIGHT.get(dtype.strip().lower())
+
+
 def estimate_bytes_per_token(model: str, dtype: str) -> tuple[float, str] | None:
     """Weight bytes read per decoded token and how they were estimated; None for an unknown model or dtype."""
     key = model.strip().lower()
     shape = MODEL_SHAPES.get(MODEL_ALIASES.get(key, key))
-    bits = BITS_PER_WEIGHT.get(dtype.strip().lower())
+    bits = bits_per_weight(dtype)
     if shape is None or bits is None:
         return None
     if shape.active is not None:

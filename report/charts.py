@@ -137,8 +137,10 @@ def settings(results: pd.DataFrame, kind: str, title: str) -> alt.Chart | None:
     d = results[(results["kind"] == kind) & results["tokens_per_s"].notna() & results["machine"].notna()].copy()
     if d.empty:
         return None
-    d["setting"] = [" · ".join(str(x) for x in (m, t, e, c) if x is not None and x == x)
-                    for m, t, e, c in zip(d["model"], d["dtype"], d["engine"], d["compile_mode"])]
+    if "setting" not in d.columns:
+        from report.settings import labels  # noqa: PLC0415
+
+        d["setting"] = labels(d)
     d = _labels(_plain(d))
     return alt.Chart(d).mark_point(filled=True, size=70, opacity=0.85).encode(
         x=alt.X("tokens_per_s:Q", title=f"{kind} throughput (tokens/s, log scale)" if
@@ -151,6 +153,30 @@ def settings(results: pd.DataFrame, kind: str, title: str) -> alt.Chart | None:
                  alt.Tooltip("tokens_per_s:Q", title="tokens/s", format=",.1f"), alt.Tooltip("provenance:N"),
                  alt.Tooltip("source:N"), alt.Tooltip("basis:N"), alt.Tooltip("flags:N", title="physics check")],
     ).properties(width="container", height=_rows_height(d["label"].nunique()), title=title)
+
+
+def ceilings(table: pd.DataFrame, title: str) -> alt.LayerChart | None:
+    """Spec-based decode ceilings (open triangles, '≤') beside the figure each machine reached at the
+    same setting (filled marks): an upper bound is drawn apart, never ranked with results."""
+    d = table[table["ceiling_tok_s"].notna()].copy()
+    if d.empty:
+        return None
+    d = _labels(_plain(d))
+    y = alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT),
+              sort=alt.EncodingSortField(field="ceiling_tok_s", order="descending"))
+    values = pd.concat([d["ceiling_tok_s"], d["achieved_tok_s"].dropna()])
+    x = alt.X("ceiling_tok_s:Q", title="decode tokens/s", scale=_log_or_linear(values), axis=_value_axis(values))
+    ceiling = alt.Chart(d).mark_point(shape="triangle-right", filled=False, size=90).encode(
+        x=x, y=y, color=_vendor,
+        tooltip=[alt.Tooltip("name:N", title="machine"), alt.Tooltip("ceiling_tok_s:Q", title="ceiling ≤", format=",.1f"),
+                 alt.Tooltip("ceiling_basis:N", title="formula")])
+    reached = alt.Chart(d[d["achieved_tok_s"].notna()]).mark_point(filled=True, size=80).encode(
+        x="achieved_tok_s:Q", y=y, color=_vendor,
+        tooltip=[alt.Tooltip("name:N", title="machine"), alt.Tooltip("achieved_tok_s:Q", title="reached", format=",.1f"),
+                 alt.Tooltip("achieved_provenance:N", title="provenance"),
+                 alt.Tooltip("achieved_fraction:Q", title="share of the ceiling", format=".0%")])
+    return (ceiling + reached).properties(width="container", height=_rows_height(len(d)),
+                                         title=f"{title} (▷ ceiling, ● reached)")
 
 
 PRICE_KIND_TITLES = {"purchase": "purchase price (USD)", "used": "used price (USD)",

@@ -10,37 +10,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import pandas as pd
 
 from collectors import physics
+from report import claims_boundary as CB
 from report import metrics as M
+from report.claim_check import (  # noqa: F401  (re-exported: the verdicts and Check are this module's API)
+    CONTRADICTED, NOT_MEASURED, PARTLY, SUPPORTED, VERDICTS, Check, gbps, machine,
+)
+from report.claim_check import combine
 from report.metrics import Report
 from report.present import number
-
-SUPPORTED, CONTRADICTED, NOT_MEASURED = "supported", "contradicted", "not measured yet"
-
-
-@dataclass
-class Check:
-    number: int
-    claim: str
-    article: str  # the article's figures as the seed notes give them
-    would_check: str  # what measurement would decide it
-    verdict: str = NOT_MEASURED
-    evidence_for: list[str] = field(default_factory=list)
-    evidence_against: list[str] = field(default_factory=list)
-    seed_ids: tuple[str, ...] = ()
-
+from report.settings import rank_key
 
 # ---------------------------------------------------------------------------------------------
 # Lookups that tolerate missing data
-
-
-def machine(r: Report, machine_id: str) -> pd.Series | None:
-    rows = r.machines[r.machines["machine"] == machine_id]
-    return rows.iloc[0] if not rows.empty else None
 
 
 def seed_claim(r: Report, claim_id: str) -> float | None:
@@ -65,47 +50,8 @@ def evidence_rows(r: Report, kind: str) -> pd.DataFrame:
     return d[(d["kind"] == kind) & d["provenance"].isin(["measured", "published"]) & d["batch"].fillna(1).eq(1)]
 
 
-def gbps(v: float | None) -> str:
-    return f"{number(v)} GB/s"
-
-
 # ---------------------------------------------------------------------------------------------
 # The checks (one function per claim that data can decide)
-
-
-def c2_copies(r: Report, c: Check) -> None:
-    links = r.machines[r.machines["host_link_gbps"].notna()]
-    if not links.empty:
-        ratio = (links["bandwidth_gbps"] / links["host_link_gbps"]).dropna()
-        lo, hi = links["host_link_gbps"].min(), links["host_link_gbps"].max()
-        span = f"{number(lo)} GB/s" if lo == hi else f"{number(lo)}–{number(hi)} GB/s"
-        c.evidence_for.append(f"Dedicated GPUs in the data reach their memory over a host link of {span} "
-                              f"(spec), {number(ratio.min())}–{number(ratio.max())}× slower than their own VRAM.")
-    h2d = r.results[(r.results["workload"] == "h2d") & (r.results["provenance"] == "measured")]
-    if not h2d.empty:
-        c.verdict = SUPPORTED
-        for _, row in h2d.iterrows():
-            c.evidence_for.append(f"Measured host→device copy on {row['name']}: {gbps(row['value'])}.")
-        c.evidence_against.append("A model that fits in VRAM crosses the link once, at load time: per decoded "
-                                  "token only a few bytes (token ids) are copied.")
-
-
-def c3_unified(r: Report, c: Check) -> None:
-    m = r.machines
-    apple = m[(m["memory_kind"] == "unified") & (m["vendor"] == "apple") & m["bandwidth_gbps"].notna()]
-    nv = m[(m["memory_kind"] == "dedicated") & (m["vendor"] == "nvidia") & m["bandwidth_gbps"].notna()]
-    if apple.empty or nv.empty:
-        return
-    a_best, n_best = apple.loc[apple["bandwidth_gbps"].idxmax()], nv.loc[nv["bandwidth_gbps"].idxmax()]
-    c.evidence_for.append("Unified memory needs no host-to-device copy: CPU and GPU share one pool.")
-    line = (f"Highest Apple unified-memory bandwidth in the data: {a_best['name']}, {gbps(a_best['bandwidth_gbps'])}; "
-            f"highest NVIDIA VRAM bandwidth: {n_best['name']}, {gbps(n_best['bandwidth_gbps'])} (specs).")
-    if a_best["bandwidth_gbps"] < n_best["bandwidth_gbps"]:
-        c.verdict = CONTRADICTED
-        c.evidence_against.append(line + " 'Higher bandwidth' does not hold against dedicated GPU memory.")
-    else:
-        c.verdict = SUPPORTED
-        c.evidence_for.append(line)
 
 
 def c4_power(r: Report, c: Check) -> None:
@@ -119,7 +65,11 @@ def c4_power(r: Report, c: Check) -> None:
                           f"NVIDIA accelerators in the data: {number(tdp_lo)}–{number(tdp_hi)} W TDP per GPU.")
     c.evidence_against.append("The 65 W is the whole Mac mini at the wall, not the chip; a GPU's TDP leaves out its "
                               "host. Power alone says nothing of energy per token (see the energy page).")
-    c.verdict = SUPPORTED if mini["system_max_w"] <= claimed * 1.05 and tdp_hi >= 100 else CONTRADICTED
+    c.compare("Mac mini M4 maximum at the wall (published) vs the article", mini["name"], float(mini["system_max_w"]),
+              "article", claimed, "W")
+    c.compare("highest NVIDIA accelerator TDP in the data vs the article's 'hundreds of W' (100 W)", "highest TDP",
+              float(tdp_hi), "threshold", 100.0, "W")
+    c.verdict = combine([bool(mini["system_max_w"] <= claimed * 1.05), bool(tdp_hi >= 100)])
 
 
 def c5_mps(r: Report, c: Check) -> None:
@@ -129,6 +79,7 @@ def c5_mps(r: Report, c: Check) -> None:
     ok = int((s["status"] == "ok").sum())
     bad = s[s["status"].isin(["unsupported", "error"])]
     c.evidence_for.append(f"{ok} of {len(s)} measured workload results ran on MPS.")
+    c.compared.append(f"results that ran on MPS: {ok} of {len(s)} (margin: {len(s) - ok} did not)")
     if not bad.empty:
         c.evidence_against.append(f"{len(bad)} failed as unsupported or error: "
                                   + ", ".join(sorted(set(bad["workload"]))) + ".")
@@ -156,6 +107,8 @@ def c7_bandwidth(r: Report, c: Check) -> None:
             continue
         close = abs(m["bandwidth_gbps"] - said) <= 0.05 * said
         results.append(close)
+        c.compare(f"{m['name']} bandwidth, spec sheet vs the article", "spec", float(m["bandwidth_gbps"]), "article",
+                  said, "GB/s")
         (c.evidence_for if close else c.evidence_against).append(
             f"{m['name']}: {gbps(m['bandwidth_gbps'])} in its spec sheet; the article says {gbps(said)}.")
     for mid in ("desktop-rtx-4090", "desktop-rtx-5090"):
@@ -164,7 +117,9 @@ def c7_bandwidth(r: Report, c: Check) -> None:
             c.evidence_against.append(f"The desktop cards are faster: {m['name']}, {gbps(m['bandwidth_gbps'])}; "
                                       "the article's NVIDIA figures are laptop parts.")
     if results:
-        c.verdict = SUPPORTED if all(results) else CONTRADICTED
+        c.verdict = combine(list(results) + [None] * (len(pairs) - len(results)))
+        if len(results) < len(pairs):
+            c.missing.append("a spec bandwidth for every machine the article names")
 
 
 def c8_pcie(r: Report, c: Check) -> None:
@@ -178,6 +133,8 @@ def c8_pcie(r: Report, c: Check) -> None:
     if beyond.empty:
         return
     top = beyond.loc[(beyond["effective_bw_gbps"] / beyond["link"]).idxmax()]
+    c.compare(f"{top['name']}: bytes read per second in decode vs its PCIe link", "decode", float(top["effective_bw_gbps"]),
+              "link", float(top["link"]), "GB/s")
     c.verdict = CONTRADICTED
     c.evidence_against.append(
         f"{len(beyond)} decode figure(s) on PCIe GPUs read weights faster than their PCIe link could carry them, "
@@ -198,21 +155,25 @@ def _pick_rows(d: pd.DataFrame, pattern: str, exclude: str | None = None) -> pd.
 def c11_max_vs_4090(r: Report, c: Check) -> None:
     dec = evidence_rows(r, "decode")
     dec = M.eight_b_rows(dec)
+    dec = dec.assign(_key=[rank_key(row) for _, row in dec.iterrows()])
     apple = _pick_rows(dec, r"\bM[34] Max\b")
     nv = _pick_rows(dec, r"RTX 4090", exclude=r"laptop|\b\d+x\b")
     pairs = []
-    for (model, dtype), group in apple.groupby(["model", "dtype"]):
-        other = nv[(nv["model"] == model) & (nv["dtype"] == dtype)]
+    for key, group in apple.groupby("_key", sort=False):  # one setting at a time: model, format, engine, length
+        other = nv[nv["_key"] == key]
         if other.empty:
             continue
         a, n = group.loc[group["tokens_per_s"].idxmax()], other.loc[other["tokens_per_s"].idxmax()]
-        pairs.append(n["tokens_per_s"] > a["tokens_per_s"])
-        line = (f"{model} {dtype} decode: {a['name']} {number(a['tokens_per_s'])} tokens/s vs {n['name']} "
+        pairs.append(bool(n["tokens_per_s"] > a["tokens_per_s"]))
+        c.compare(f"decode at {M.setting_label(a)}", a["name"], float(a["tokens_per_s"]), n["name"],
+                  float(n["tokens_per_s"]), "tokens/s")
+        line = (f"{M.setting_label(a)}: {a['name']} {number(a['tokens_per_s'])} tokens/s vs {n['name']} "
                 f"{number(n['tokens_per_s'])} tokens/s ({a['provenance']}, {n['provenance']}).")
         (c.evidence_against if pairs[-1] else c.evidence_for).append(line)
+    c.missing.append("the training half: ResNet-50 training throughput is not in the suite yet")
     if pairs:
-        c.verdict = CONTRADICTED if all(pairs) else (SUPPORTED if not any(pairs) else NOT_MEASURED)
-        c.evidence_for.append("The training half (ResNet-50) is not in the suite yet.")
+        inference_holds = not any(pairs) if all(p == pairs[0] for p in pairs) else None
+        c.verdict = combine([None, inference_holds])
 
 
 def c12_power(r: Report, c: Check) -> None:
@@ -228,7 +189,8 @@ def c12_power(r: Report, c: Check) -> None:
         c.evidence_for.append(f"RTX 4090 TDP {number(m['accelerator_tdp_w'])} W (published spec).")
     if not apple.empty and not nv4090.empty:
         a_max, n_min = apple["avg_w"].max(), nv4090["avg_w"].min()
-        c.verdict = SUPPORTED if a_max < 100 and n_min > 300 else CONTRADICTED
+        c.compare("measured average power", "Apple (highest)", float(a_max), "RTX 4090 (lowest)", float(n_min), "W")
+        c.verdict = combine([bool(a_max < 100), bool(n_min > 300)])
         (c.evidence_for if c.verdict == SUPPORTED else c.evidence_against).append(
             f"Measured: Apple at most {number(a_max)} W, RTX 4090 at least {number(n_min)} W.")
 
@@ -249,7 +211,10 @@ def c13_m5(r: Report, c: Check) -> None:
     if not own.empty:
         best = own.loc[own["tokens_per_s"].idxmax()]
         close = abs(best["tokens_per_s"] - said) <= 0.15 * said
-        c.verdict = SUPPORTED if close else CONTRADICTED
+        c.compare(f"M5 decode ({M.setting_label(best)}) vs the article", best["provenance"], float(best["tokens_per_s"]),
+                  "article", said, "tokens/s")
+        c.missing.append("the M4 and M4 Pro halves at the M5's setting (same model, format, engine and length)")
+        c.verdict = combine([close, None])
         (c.evidence_for if close else c.evidence_against).append(
             f"{best['provenance'].capitalize()}: {number(best['tokens_per_s'])} tokens/s ({M.setting_label(best)}).")
     m4 = dec[dec["machine"] == "mac-mini-m4-16gb"]
@@ -260,81 +225,10 @@ def c13_m5(r: Report, c: Check) -> None:
                               f"{said / best['tokens_per_s'] - 1:+.0%}, from a different source and setting.")
 
 
-def _usd_per_gb(r: Report, vendor: str) -> pd.Series:
-    m = r.machines[(r.machines["vendor"] == vendor) & r.machines["usd_per_usable_gb"].notna()]
-    return m.set_index("name")["usd_per_usable_gb"]
-
-
-def c14_memory_price(r: Report, c: Check) -> None:
-    apple, nv = _usd_per_gb(r, "apple"), _usd_per_gb(r, "nvidia")
-    if apple.empty or nv.empty:
-        return
-    line = (f"USD per usable GB (purchase price ÷ usable memory): Apple median {number(apple.median())} "
-            f"(cheapest {apple.idxmin()}, {number(apple.min())}); NVIDIA median {number(nv.median())} "
-            f"(cheapest {nv.idxmin()}, {number(nv.min())}).")
-    c.verdict = SUPPORTED if apple.median() < nv.median() else CONTRADICTED
-    (c.evidence_for if c.verdict == SUPPORTED else c.evidence_against).append(line)
-
-
-def c15_author_mac(r: Report, c: Check) -> None:
-    mac, lap = machine(r, "macbook-pro-m5-24gb"), machine(r, "laptop-rtx-4090")
-    if mac is None or lap is None:
-        return
-    c.evidence_for.append(f"{mac['name']}: {number(mac['usable_gb'])} GB usable by the GPU by default "
-                          f"({mac['usable_rule']}); {lap['name']}: {number(lap['usable_gb'])} GB usable.")
-    c.evidence_against.append("Free RAM in btop is not what the GPU may wire: macOS caps it at its working-set "
-                              "limit, whatever is free.")
-    if mac["usable_gb"] < lap["usable_gb"]:
-        c.verdict = CONTRADICTED
-    elif pd.notna(mac["price_usd"]) and pd.notna(lap["price_usd"]):
-        c.verdict = SUPPORTED if mac["price_usd"] <= lap["price_usd"] else CONTRADICTED
-        c.evidence_for.append(f"Prices: {number(mac['price_usd'])} vs {number(lap['price_usd'])} USD.")
-    else:
-        c.evidence_against.append("No price for both laptops in the data: the 'costs more' half is unchecked.")
-        c.verdict = SUPPORTED
-
-
-def c16_studio_vs_h200(r: Report, c: Check) -> None:
-    mac, h200 = machine(r, "mac-studio-m3-ultra-512gb"), machine(r, "h200-sxm")
-    if mac is None or h200 is None:
-        return
-    c.evidence_for.append(f"{mac['name']}: {number(mac['memory_gb'])} GB, {number(mac['usable_gb'])} GB usable; "
-                          f"{h200['name']}: {number(h200['memory_gb'])} GB, {number(h200['usable_gb'])} GB usable.")
-    per_gb_mac = mac["bandwidth_gbps"] / mac["usable_gb"]
-    per_gb_h200 = h200["bandwidth_gbps"] / h200["usable_gb"]
-    c.evidence_against.append(f"Bandwidth per usable GB (how often per second the whole memory can be read): "
-                              f"{number(per_gb_mac)} vs {number(per_gb_h200)}; a model filling the Mac decodes "
-                              f"{number(per_gb_h200 / per_gb_mac)}× slower at best.")
-    c.verdict = SUPPORTED if mac["usable_gb"] > h200["usable_gb"] else CONTRADICTED
-
-
-def _day(value: object) -> str:
-    return value.isoformat()[:10] if hasattr(value, "isoformat") else str(value)
-
-
-def c24_conclusion(r: Report, c: Check) -> None:
-    h = r.headline[r.headline["price_kind"].isin(["purchase", "used"]) & r.headline["tokens_per_dollar"].notna()
-                   & r.headline["decode_provenance"].isin(["measured", "published"])]
-    apple, nv = h[h["vendor"] == "apple"], h[h["vendor"] == "nvidia"]
-    if apple.empty or nv.empty:
-        return
-    a, n = apple.loc[apple["tokens_per_dollar"].idxmax()], nv.loc[nv["tokens_per_dollar"].idxmax()]
-    line = (f"Best decode tokens per USD bought: Apple {a['name']}, {number(a['tokens_per_dollar'])} "
-            f"({a['decode_setting']}; price as of {_day(a['price_as_of'])}); NVIDIA {n['name']}, "
-            f"{number(n['tokens_per_dollar'])} ({n['decode_setting']}; price as of {_day(n['price_as_of'])}).")
-    c.verdict = SUPPORTED if a["tokens_per_dollar"] >= n["tokens_per_dollar"] else CONTRADICTED
-    (c.evidence_for if c.verdict == SUPPORTED else c.evidence_against).append(line)
-    big = r.machines[r.machines["largest_4bit_b"] >= 70]
-    if not big.empty:
-        apple_big = big[big["vendor"] == "apple"]
-        c.evidence_for.append(f"For models of 70B parameters and more (4-bit), {len(apple_big)} of the {len(big)} "
-                              "machines with room for them are Macs: capacity per dollar is where unified memory wins.")
-
-
 CHECKS: dict[int, Callable[[Report, Check], None]] = {
-    2: c2_copies, 3: c3_unified, 4: c4_power, 5: c5_mps, 6: c6_nvidia_unified, 7: c7_bandwidth, 8: c8_pcie,
-    11: c11_max_vs_4090, 12: c12_power, 13: c13_m5, 14: c14_memory_price, 15: c15_author_mac,
-    16: c16_studio_vs_h200, 23: c5_mps, 24: c24_conclusion,
+    2: CB.c2_copies, 3: CB.c3_unified, 4: c4_power, 5: c5_mps, 6: c6_nvidia_unified, 7: c7_bandwidth, 8: c8_pcie,
+    11: c11_max_vs_4090, 12: c12_power, 13: c13_m5, 14: CB.c14_memory_price, 15: CB.c15_author_mac,
+    16: CB.c16_studio_vs_h200, 23: c5_mps, 24: CB.c24_conclusion,
 }
 
 CLAIMS: list[tuple[int, str, str, str]] = [
@@ -401,5 +295,6 @@ def table(checks: list[Check]) -> pd.DataFrame:
     return pd.DataFrame([{
         "claim": c.number, "text": c.claim, "article_figures": c.article, "verdict": c.verdict,
         "evidence_for": " | ".join(c.evidence_for), "evidence_against": " | ".join(c.evidence_against),
+        "numbers_compared": " | ".join(c.compared), "not_checked_yet": " | ".join(c.missing),
         "would_check": c.would_check,
     } for c in checks])

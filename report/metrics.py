@@ -20,9 +20,13 @@ import pandas as pd
 
 from collectors import physics, store
 from collectors.prices import latest_price, price_history
-from collectors.records import Machine, Price, PublishedSet, RunRecord
+from collectors.records import Host, Machine, Price, PublishedSet, RunRecord
+from report import boundary as B
+from report import settings as S
 from report.assumptions import Assumptions
 from report.measured_memory import prefer_measured
+from report.ceilings import CEILING_COLUMNS, ceilings_table, decode_estimate
+from report.winners import Winner, winners  # noqa: F401  (the cards' logic; re-exported for the pages)
 
 PROVENANCE_ORDER = ["measured", "published", "estimated"]
 """Best first: a headline figure comes from the best provenance available for the machine."""
@@ -36,7 +40,10 @@ MODEL_SIZES_B: dict[str, float] = {
 }
 """Nominal parameter counts (billions) of common open-model classes, for the which-model-fits grid."""
 
-PRECISION_BITS = {"4-bit": 4, "8-bit": 8, "16-bit": 16}
+FIT_FORMAT = {"4-bit": "q4_0", "8-bit": "q8_0", "16-bit": "f16"}
+"""The format each precision of the which-model-fits figures stands for."""
+PRECISION_BITS: dict[str, float] = {k: physics.bits_per_weight(v) or 0.0 for k, v in FIT_FORMAT.items()}
+"""Bits per weight, whole file, of those formats (4.5 / 8.5 / 16: the physics checks' own rule)."""
 
 POWER_COVERS_LABEL = {
     "gpu_board": "GPU board (NVML)",
@@ -84,26 +91,28 @@ def tokens_over_period(tokens_per_s: float, a: Assumptions) -> float:
     return tokens_per_s * a.active_hours() * 3600.0
 
 
-def electricity_usd(avg_w: float | None, a: Assumptions) -> float:
-    """Cost of the electricity for that work: W × active hours → kWh × $/kWh (0 when power unknown)."""
-    if not avg_w:
-        return 0.0
-    return avg_w * a.active_hours() / 1000.0 * a.usd_per_kwh
+def electricity_usd(avg_w: float | None, a: Assumptions, idle_w: float | None = None) -> float:
+    """Cost of the electricity: load W × active hours + idle W × idle hours → kWh × $/kWh (the load
+    part is 0 when power is unknown; the idle part only where an idle figure is known)."""
+    kwh = (avg_w or 0.0) * a.active_hours() / 1000.0 + (idle_w or 0.0) * a.idle_hours() / 1000.0
+    return kwh * a.usd_per_kwh
 
 
 def tokens_per_dollar_purchase(tokens_per_s: float | None, price_usd: float | None, avg_w: float | None,
-                               a: Assumptions) -> float | None:
-    """Tokens over the amortisation period ÷ (purchase price + electricity for that work)."""
+                               a: Assumptions, idle_w: float | None = None) -> float | None:
+    """Tokens over the amortisation period ÷ (purchase price + electricity at load and at idle)."""
     if not tokens_per_s or not price_usd:
         return None
-    return tokens_over_period(tokens_per_s, a) / (price_usd + electricity_usd(avg_w, a))
+    return tokens_over_period(tokens_per_s, a) / (price_usd + electricity_usd(avg_w, a, idle_w))
 
 
-def tokens_per_dollar_cloud(tokens_per_s: float | None, usd_per_hour: float | None) -> float | None:
-    """Tokens per hour ÷ hourly price (electricity is in the price)."""
+def tokens_per_dollar_cloud(tokens_per_s: float | None, usd_per_hour: float | None,
+                            utilisation: float = 1.0) -> float | None:
+    """Tokens per paid hour ÷ hourly price: tokens/s × 3,600 × utilisation, since a rented hour that
+    sits idle is paid too (electricity is in the price)."""
     if not tokens_per_s or not usd_per_hour:
         return None
-    return tokens_per_s * 3600.0 / usd_per_hour
+    return tokens_per_s * 3600.0 * utilisation / usd_per_hour
 
 
 def largest_model_b(usable_gb: float | None, bits: int, kv_cache_gb: float) -> float | None:
@@ -286,16 +295,22 @@ def spec_power_w(m: Machine) -> tuple[float | None, str]:
 
 
 def machines_table(machines: dict[str, Machine], a: Assumptions,
-                   flags: dict[tuple[str, int | None], list[Any]] | None = None) -> pd.DataFrame:
-    """One row per machine; `flags` carries the physics checks' findings on the machine file itself
-    (usable memory above total memory), shown beside the figure and never dropped."""
+                   flags: dict[tuple[str, int | None], list[Any]] | None = None,
+                   hosts: dict[str, Host] | None = None) -> pd.DataFrame:
+    """One row per machine, priced and powered in the assumptions' scenario (`report.boundary`):
+    price_* and spec_power_* are the scenario's; `flags` carries the physics checks' findings on the
+    machine file itself (usable memory above total memory), shown beside the figure and never dropped."""
     flags = flags or {}
+    hosts = hosts or {}
     rows = []
     for m in sorted(machines.values(), key=lambda m: (m.vendor, m.id)):
         acc = m.accelerators[0]
         usable = usable_memory_gb(m, a)
-        price = current_price(m)
-        watts, watts_basis = spec_power_w(m)
+        inside, outside_why = B.in_scenario(m, a.scenario)
+        price = B.scenario_price(m, hosts, a.scenario)
+        power = B.scenario_power(m, hosts, a.scenario)
+        host = hosts.get(m.host) if m.host else None
+        to_wall = a.scenario == "system" and B.is_discrete(m) and host is not None
         source_of = {s.id: s for s in m.sources}
         spec_sources = [source_of[s] for s in acc.sources if s in source_of]
         rows.append({
@@ -320,21 +335,31 @@ def machines_table(machines: dict[str, Machine], a: Assumptions,
             "spec_source_date": (spec_sources[0].published or spec_sources[0].accessed) if spec_sources else None,
             "accelerator_tdp_w": m.power.accelerator_tdp_w if m.power else None,
             "system_max_w": m.power.system_max_w if m.power else None,
-            "spec_power_w": watts,
-            "spec_power_basis": watts_basis,
-            "spec_power_provenance": m.power.provenance if m.power else None,
-            "price_usd": price.amount if price else None,
-            "price_kind": price.kind if price else None,
-            "price_date": price.date if price else None,
-            "price_url": price.source_url if price else None,
-            "price_provenance": price.provenance if price else None,
-            "price_provider": price.provider if price else None,
-            "price_note": price.note if price else None,
-            "usd_per_usable_gb": (per_usable_gb(price.amount, usable)
-                                  if price and price.kind != "cloud_hourly" else None),
-            "largest_4bit_b": largest_model_b(usable, 4, a.kv_cache_gb),
-            "largest_8bit_b": largest_model_b(usable, 8, a.kv_cache_gb),
-            "largest_16bit_b": largest_model_b(usable, 16, a.kv_cache_gb),
+            "spec_power_w": power.load_w,
+            "spec_power_basis": power.basis,
+            "spec_power_provenance": power.provenance,
+            "power_covers": power.covers,
+            "idle_w": power.idle_w,
+            "scenario": a.scenario,
+            "in_scenario": inside,
+            "scenario_note": outside_why or price.missing or None,
+            "host": m.host,
+            "host_name": host.name if host else None,
+            "host_load_w": host.power.load_w if to_wall and host else None,
+            "psu_efficiency": host.power.psu_efficiency if to_wall and host else None,
+            "price_usd": price.usd,
+            "price_kind": price.kind,
+            "price_date": price.date,
+            "price_url": price.url,
+            "price_provenance": price.provenance,
+            "price_provider": price.provider,
+            "price_note": price.basis or None,
+            "price_covers": price.covers or None,
+            # per usable GB-hour for an hourly price (the cloud scenario's only kind)
+            "usd_per_usable_gb": per_usable_gb(price.usd, usable),
+            "largest_4bit_b": largest_model_b(usable, PRECISION_BITS["4-bit"], a.kv_cache_gb),
+            "largest_8bit_b": largest_model_b(usable, PRECISION_BITS["8-bit"], a.kv_cache_gb),
+            "largest_16bit_b": largest_model_b(usable, PRECISION_BITS["16-bit"], a.kv_cache_gb),
             "flags": _flag_text(flags, m.id, None),
         })
     return pd.DataFrame(rows, columns=MACHINE_COLUMNS)
@@ -344,9 +369,11 @@ MACHINE_COLUMNS = [
     "machine", "name", "vendor", "form", "accelerator", "accelerator_count", "memory_kind", "memory_gb",
     "usable_gb", "usable_rule", "usable_provenance", "bandwidth_gbps", "peak_bf16_tflops", "host_link",
     "host_link_gbps", "spec_provenance", "spec_source", "spec_source_url", "spec_source_date", "accelerator_tdp_w",
-    "system_max_w", "spec_power_w", "spec_power_basis", "spec_power_provenance", "price_usd", "price_kind", "price_date", "price_url",
-    "price_provenance", "price_provider", "price_note", "usd_per_usable_gb", "largest_4bit_b", "largest_8bit_b",
-    "largest_16bit_b", "flags",
+    "system_max_w", "spec_power_w", "spec_power_basis", "spec_power_provenance", "power_covers", "idle_w",
+    "scenario", "in_scenario", "scenario_note", "host", "host_name", "host_load_w", "psu_efficiency",
+    "price_usd", "price_kind", "price_date", "price_url",
+    "price_provenance", "price_provider", "price_note", "price_covers", "usd_per_usable_gb", "largest_4bit_b",
+    "largest_8bit_b", "largest_16bit_b", "flags",
 ]
 
 
@@ -355,8 +382,9 @@ MACHINE_COLUMNS = [
 
 RESULT_COLUMNS = [
     "machine", "name", "vendor", "kind", "workload", "model", "dtype", "precision", "engine",
-    "compile_mode", "batch", "prompt_tokens", "gen_tokens", "provenance", "source", "source_url", "date",
-    "n_runs", "value", "unit", "spread", "tokens_per_s", "avg_w", "power_covers", "power_provenance",
+    "compile_mode", "tuning", "extra", "batch", "prompt_tokens", "gen_tokens", "provenance", "source", "source_url",
+    "date", "n_runs", "value", "unit", "spread", "tokens_per_s", "avg_w", "power_covers", "power_key",
+    "power_provenance",
     "tokens_per_joule", "joules_per_token", "bytes_per_token", "effective_bw_gbps", "peak_bw_gbps",
     "roofline_efficiency", "above_roofline", "mfu", "basis", "flags", "ranks", "nodes",
 ]
@@ -369,7 +397,8 @@ def _flag_text(flags: dict[tuple[str, int | None], list[Any]], record: str, inde
 
 def _measured_rows(runs: Iterable[RunRecord], machines: dict[str, Machine],
                    flags: dict[tuple[str, int | None], list[Any]]) -> list[dict[str, Any]]:
-    """Latest run per setting wins; `n_runs` says how many runs measured that setting."""
+    """Latest run per setting wins; `n_runs` says how many runs measured that identical setting (the
+    key holds every parameter: `report.settings.params_key`)."""
     latest: dict[tuple[Any, ...], dict[str, Any]] = {}
     counts: dict[tuple[Any, ...], int] = {}
     for run in sorted(runs, key=lambda r: r.started_at):
@@ -381,8 +410,7 @@ def _measured_rows(runs: Iterable[RunRecord], machines: dict[str, Machine],
                 continue
             p = res.params
             engine = p.engine or run.environment.backend
-            key = (run.machine, res.workload, p.model, p.dtype, engine, p.compile_mode, p.batch,
-                   p.prompt_tokens, p.gen_tokens, res.throughput.unit, p.seq_len,
+            key = (run.machine, res.workload, engine, S.params_key(p), res.throughput.unit,
                    res.distributed.world_size if res.distributed else None)  # 1 and N ranks are two figures
             counts[key] = counts.get(key, 0) + 1
             tps = res.throughput.median if res.throughput.unit == "tokens/s" else None
@@ -403,6 +431,8 @@ def _measured_rows(runs: Iterable[RunRecord], machines: dict[str, Machine],
                 "precision": precision_class(p.dtype),
                 "engine": engine,
                 "compile_mode": p.compile_mode,
+                "tuning": S.tuning(p.extra),
+                "extra": S.extra_text(p.extra),
                 "batch": p.batch,
                 "prompt_tokens": p.prompt_tokens,
                 "gen_tokens": p.gen_tokens,
@@ -416,6 +446,7 @@ def _measured_rows(runs: Iterable[RunRecord], machines: dict[str, Machine],
                 "tokens_per_s": tps,
                 "avg_w": e.avg_w if e else None,
                 "power_covers": (POWER_COVERS_LABEL.get(e.covers, e.covers) if e else None),
+                "power_key": e.covers if e else None,
                 "power_provenance": e.provenance if e else None,
                 "tokens_per_joule": window_tokens_per_joule(tps, e),
                 "bytes_per_token": res.bytes_per_token,
@@ -458,6 +489,8 @@ def _published_rows(ds: store.DataSet, flags: dict[tuple[str, int | None], list[
                 "precision": precision_class(r.dtype),
                 "engine": r.engine,
                 "compile_mode": None,
+                "tuning": None,
+                "extra": S.extra_text(r.settings),
                 "batch": r.batch,
                 "prompt_tokens": r.prompt_tokens,
                 "gen_tokens": r.gen_tokens,
@@ -472,6 +505,7 @@ def _published_rows(ds: store.DataSet, flags: dict[tuple[str, int | None], list[
                 "tokens_per_s": r.tokens_per_s,
                 "avg_w": r.avg_w,
                 "power_covers": "as published" if r.avg_w else None,
+                "power_key": "as published" if r.avg_w else None,
                 "power_provenance": "published" if r.avg_w else None,
                 "tokens_per_joule": tokens_per_joule(r.tokens_per_s, r.avg_w),
                 "bytes_per_token": roof.bytes_per_token if roof else None,
@@ -486,35 +520,6 @@ def _published_rows(ds: store.DataSet, flags: dict[tuple[str, int | None], list[
     return rows
 
 
-def _estimated_rows(machines: dict[str, Machine], a: Assumptions) -> list[dict[str, Any]]:
-    """Roofline decode ceilings of Llama-3-8B at 16, 8 and 4 bits, where the weights fit."""
-    rows = []
-    for m in machines.values():
-        bw = m.accelerators[0].memory_bandwidth_gbps
-        if not bw:
-            continue
-        usable = usable_memory_gb(m, a)
-        for label, bits in (("bf16", 16), ("8-bit weights", 8), ("4-bit weights", 4)):
-            read_gb = LLAMA3_8B_READ_GB_PER_TOKEN_16BIT * bits / 16
-            if not model_fits(8.03, bits, usable, a.kv_cache_gb):
-                continue
-            tps = roofline_decode_tokens_per_s(bw, read_gb)
-            rows.append({
-                "machine": m.id, "name": m.name, "vendor": m.vendor, "kind": "decode", "workload": "decode",
-                "model": "llama-3-8b", "dtype": label, "precision": PRECISION_BITS_LABEL[bits],
-                "engine": "roofline", "compile_mode": None, "batch": 1, "prompt_tokens": None, "gen_tokens": None,
-                "provenance": "estimated", "source": "spec memory bandwidth", "source_url": None, "date": None,
-                "n_runs": 0, "value": tps, "unit": "tokens/s", "spread": None, "tokens_per_s": tps,
-                "avg_w": None, "power_covers": None, "power_provenance": None, "tokens_per_joule": None,
-                "bytes_per_token": read_gb * 1e9, "effective_bw_gbps": bw, "peak_bw_gbps": bw,
-                "roofline_efficiency": 1.0, "above_roofline": False,
-                "basis": f"ceiling = {bw:,.0f} GB/s ÷ {read_gb:.2f} GB read per token (100% of spec bandwidth)",
-                "flags": None,
-            })
-    return rows
-
-
-PRECISION_BITS_LABEL = {v: k for k, v in PRECISION_BITS.items()}
 
 
 def physics_flags(ds: store.DataSet) -> dict[tuple[str, int | None], list[Any]]:
@@ -524,12 +529,12 @@ def physics_flags(ds: store.DataSet) -> dict[tuple[str, int | None], list[Any]]:
 
 def results_table(ds: store.DataSet, a: Assumptions,
                   flags: dict[tuple[str, int | None], list[Any]] | None = None) -> pd.DataFrame:
-    """Measured, published and estimated figures, one row per machine, workload and setting;
-    `flags` carries the physics checks' findings (flagged rows are shown, never dropped)."""
+    """Measured and published figures, one row per machine, workload and setting; `flags` carries
+    the physics checks' findings (flagged rows are shown, never dropped). Spec-based ceilings are not
+    results: they are in `report.ceilings`."""
     if flags is None:
         flags = physics_flags(ds)
-    rows = (_measured_rows(ds.runs, ds.machines, flags) + _published_rows(ds, flags)
-            + _estimated_rows(ds.machines, a))
+    rows = _measured_rows(ds.runs, ds.machines, flags) + _published_rows(ds, flags)
     df = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     df["joules_per_token"] = [1.0 / v if v else None for v in df["tokens_per_joule"]]
     return df
@@ -539,85 +544,64 @@ def results_table(ds: store.DataSet, a: Assumptions,
 # The headline: one row per machine
 
 
-STANDARD_LENGTH = {"decode": ("gen_tokens", 128), "prefill": ("prompt_tokens", 512)}
-"""DESIGN.md's headline lengths (llama-bench's tg128 / pp512), so published figures line up."""
-
-
-def _pick(rows: pd.DataFrame, precision: str) -> pd.Series | None:
-    """Best provenance first; within it the standard length (pp512 / tg128) when there is one, then
-    the fastest setting (the best way the platform allows)."""
-    if rows.empty:
-        return None
-    if precision != "best":
-        rows = rows[rows["precision"] == precision]
-        if rows.empty:
-            return None
-    for prov in PROVENANCE_ORDER:
-        tier = rows[rows["provenance"] == prov]
-        if tier.empty:
-            continue
-        standard = tier[[_standard_length(row) for _, row in tier.iterrows()]]
-        return (standard if not standard.empty else tier).sort_values("tokens_per_s", ascending=False).iloc[0]
-    return None
-
-
-def _standard_length(row: pd.Series) -> bool:
-    column, length = STANDARD_LENGTH.get(row.get("kind"), (None, None))
-    return column is not None and _given(row.get(column)) and int(row[column]) == length
-
-
-def _given(value: Any) -> bool:
-    return value is not None and not (isinstance(value, float) and value != value) and value != ""
-
-
-def setting_label(row: pd.Series) -> str:
-    """'llama-3-8b · bf16 · torch reduce-overhead': what a figure was measured with."""
-    engine = " ".join(str(row[k]) for k in ("engine", "compile_mode") if _given(row.get(k)))
-    parts = [str(row[k]) for k in ("model", "dtype") if _given(row.get(k))] + ([engine] if engine else [])
-    column, length = STANDARD_LENGTH.get(row.get("kind"), (None, None))
-    if column is not None and row.get("provenance") != "estimated" and not _standard_length(row):
-        # A figure at another length than pp512 / tg128 says so: it is not the like-for-like one.
-        given = int(row[column]) if _given(row.get(column)) else None
-        parts.append(f"{'tg' if row.get('kind') == 'decode' else 'pp'}{given if given is not None else ' length unknown'}")
-    if _given(row.get("ranks")) and row["ranks"] > 1:
-        parts.append(f"{int(row['ranks'])} ranks")
-    return " · ".join(parts)
+STANDARD_LENGTH = S.STANDARD_LENGTH
+_given = S.given
+setting_label = S.setting_label
 
 
 def cost_metrics(tps: float | None, prov: str | None, avg_w: float | None, power_label: str | None,
-                 m: pd.Series, a: Assumptions, window_tpj: float | None = None) -> dict[str, Any]:
-    """Tokens per dollar and per joule of one figure on one machine (measured power when the figure
-    has it, else the machine's spec power, labelled estimated). `window_tpj` is the measured tokens
-    per joule of the figure's own energy window, used whenever the power is that measurement."""
-    if avg_w is not None and pd.notna(avg_w):
-        watts, basis, wprov = float(avg_w), str(power_label or ""), prov
-    elif pd.notna(m["spec_power_w"]):
-        watts, basis, wprov = float(m["spec_power_w"]), str(m["spec_power_basis"]), "estimated"
+                 m: pd.Series, a: Assumptions, window_tpj: float | None = None,
+                 power_key: str | None = None) -> dict[str, Any]:
+    """Tokens per dollar and per joule of one figure on one machine in the assumptions' scenario.
+
+    Power: the figure's own measurement when it covers what the scenario counts (the wall in
+    `system`, the GPU board in `upgrade` and `cloud`); a measured GPU-board figure of a card in a
+    reference host converted to the wall through the host's figures, labelled estimated with the
+    formula; else the machine's scenario power (`report.boundary.scenario_power`), labelled as it is.
+    `window_tpj` is the tokens per joule of the figure's own energy window, used when the power is
+    exactly that measurement."""
+    want = B.SCENARIO_POWER[a.scenario]
+    measured = avg_w is not None and pd.notna(avg_w)
+    own = False
+    if measured and power_key == want:
+        watts, basis, wprov, covers, own = float(avg_w), str(power_label or ""), prov, want, True
+    elif measured and power_key == "gpu_board" and _given(m.get("host_load_w")):
+        watts = (float(avg_w) + float(m["host_load_w"])) / float(m["psu_efficiency"])
+        basis = (f"({float(avg_w):,.0f} W board, measured + {float(m['host_load_w']):,.0f} W host) ÷ "
+                 f"{float(m['psu_efficiency']):.2f} PSU efficiency = {watts:,.0f} W at the wall (estimated; host: "
+                 f"{m['host_name']})")
+        wprov, covers = "estimated", "wall"
+    elif pd.notna(m["spec_power_w"]) and (m["power_covers"] == want or not measured):
+        watts, basis = float(m["spec_power_w"]), str(m["spec_power_basis"])
+        wprov, covers = m["spec_power_provenance"] or "estimated", m["power_covers"]
+        if wprov == "published" and covers == "gpu_board":
+            wprov = "estimated"  # a TDP stands in for the draw while decoding
+    elif measured:  # neither side covers what the scenario counts: the measurement, with its own coverage
+        watts, basis, wprov, covers, own = float(avg_w), str(power_label or ""), prov, power_key, True
     else:
-        watts, basis, wprov = None, "", None
+        watts, basis, wprov, covers = None, "", None, None
     price = float(m["price_usd"]) if pd.notna(m["price_usd"]) else None
     # The price is an input like the others: a measured throughput priced with a cited price is a
     # published figure, one priced with an estimated price an estimated one.
     price_prov = m["price_provenance"] if pd.notna(m["price_provenance"]) else None
+    idle = float(m["idle_w"]) if _given(m.get("idle_w")) else None
     if m["price_kind"] == "cloud_hourly":
-        tpd, tpd_prov = tokens_per_dollar_cloud(tps, price), weakest(prov, price_prov)
+        tpd, tpd_prov = tokens_per_dollar_cloud(tps, price, a.utilisation), weakest(prov, price_prov)
     elif watts is None:
         # No power figure at all: the price alone gives an upper bound, labelled as an estimate and
         # said so in tokens_per_dollar_note (electricity is not counted as 0 silently).
         tpd, tpd_prov = tokens_per_dollar_purchase(tps, price, None, a), "estimated"
     else:
-        tpd, tpd_prov = tokens_per_dollar_purchase(tps, price, watts, a), weakest(prov, price_prov, wprov)
-    measured_power = avg_w is not None and pd.notna(avg_w)
-    tpj = window_tpj if measured_power and window_tpj is not None and pd.notna(window_tpj) \
-        else tokens_per_joule(tps, watts)
+        tpd, tpd_prov = tokens_per_dollar_purchase(tps, price, watts, a, idle), weakest(prov, price_prov, wprov)
+    tpj = window_tpj if own and window_tpj is not None and pd.notna(window_tpj) else tokens_per_joule(tps, watts)
     note = None
     if tpd is not None and watts is None and m["price_kind"] != "cloud_hourly":
         note = "upper bound: no power figure, so electricity is not counted"
-    # The price and its date travel with the figure (from the same `current_price` observation), so
-    # every page prints "price as of DATE" beside the tokens per dollar that used it.
+    # The price and its date travel with the figure (from the same scenario price), so every page
+    # prints "price as of DATE" beside the tokens per dollar that used it.
     used = tpd is not None
     return {
-        "watts": watts, "watts_basis": basis, "watts_provenance": wprov,
+        "watts": watts, "watts_basis": basis, "watts_provenance": wprov, "watts_covers": covers,
         "tokens_per_dollar": tpd, "tokens_per_dollar_provenance": tpd_prov if tpd is not None else None,
         "tokens_per_dollar_note": note,
         "price_as_of": m["price_date"] if used else None,
@@ -631,19 +615,22 @@ def cost_metrics(tps: float | None, prov: str | None, avg_w: float | None, power
 PRICE_USED_COLUMNS = ["price_as_of", "price_used_usd", "price_used_kind", "price_used_provider"]
 """The price observation behind a row's tokens per dollar (empty where there is no such figure)."""
 
+COST_COLUMNS = ["watts", "watts_basis", "watts_provenance", "watts_covers", "tokens_per_dollar",
+                "tokens_per_dollar_provenance", "tokens_per_dollar_note", *PRICE_USED_COLUMNS, "tokens_per_joule",
+                "tokens_per_joule_provenance"]
+
 
 def priced(results: pd.DataFrame, machines: pd.DataFrame, a: Assumptions) -> pd.DataFrame:
-    """Token-throughput rows of known machines with their tokens per dollar and per joule."""
+    """Token-throughput rows of known machines with their tokens per dollar and per joule in the
+    scenario, and a setting label that tells every row of a machine apart (`report.settings.labels`)."""
     d = results[results["tokens_per_s"].notna() & results["machine"].isin(machines["machine"])].copy()
     by_id = machines.set_index("machine")
     extra = [cost_metrics(r.tokens_per_s, r.provenance, r.avg_w, r.power_covers,
-                          group_machine(by_id.loc[r.machine], r.ranks, r.nodes), a, r.tokens_per_joule)
+                          group_machine(by_id.loc[r.machine], r.ranks, r.nodes), a, r.tokens_per_joule, r.power_key)
              for r in d.itertuples()]
-    cols = ["watts", "watts_basis", "watts_provenance", "tokens_per_dollar", "tokens_per_dollar_provenance",
-            "tokens_per_dollar_note", *PRICE_USED_COLUMNS, "tokens_per_joule", "tokens_per_joule_provenance"]
-    extra_df = pd.DataFrame(extra, index=d.index, columns=cols)
+    extra_df = pd.DataFrame(extra, index=d.index, columns=COST_COLUMNS)
     d = d.drop(columns=["tokens_per_joule"]).join(extra_df)
-    d["setting"] = [setting_label(row) for _, row in d.iterrows()]
+    d["setting"] = S.labels(d)
     return d
 
 
@@ -655,25 +642,43 @@ HEADLINE_COLUMNS = [
     "tokens_per_joule", "tokens_per_joule_provenance", "tok_s_per_usable_gb", "usable_gb",
     "usable_provenance", "usd_per_usable_gb",
     "largest_4bit_b", "largest_8bit_b", "largest_16bit_b", "decode_flags", "prefill_flags", "usable_flags",
+    "scenario", "setting", "watts_covers", "idle_w", "price_covers", "price_note", "scenario_note",
+    "ceiling_tok_s", "estimate_tok_s", "estimate_basis", "largest_4bit_decode_tok_s",
 ]
 
 
-def headline_table(results: pd.DataFrame, machines: pd.DataFrame, a: Assumptions) -> pd.DataFrame:
-    """One row per machine: its 8B-class decode and prefill figures and what they cost."""
+def _best_at(rows: pd.DataFrame) -> pd.Series | None:
+    """Measured before published; within one provenance the newest figure (then the fastest)."""
+    for prov in ("measured", "published"):
+        tier = rows[rows["provenance"] == prov]
+        if not tier.empty:
+            return tier.sort_values("tokens_per_s", ascending=False).iloc[0]
+    return None
+
+
+def headline_table(results: pd.DataFrame, machines: pd.DataFrame, a: Assumptions,
+                   hs: S.HeadlineSetting | None = None, ceilings: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per machine of the scenario: its decode and prefill figures at the one headline
+    setting (`report.settings.choose_headline`) and what they cost; a machine with no figure there
+    has none (its spec ceiling and family estimate ride along, never ranked)."""
+    if hs is None:
+        hs = S.choose_headline(results, a.headline_precision, precision_class)
+    ev = S.evidence(results)
+    ev = ev[ev["ranks"].fillna(1).eq(1)]
+    dec_rows = S.at_key(ev, hs.decode_key) if hs else ev.iloc[0:0]
+    pre_rows = S.at_key(ev, hs.prefill_key) if hs else ev.iloc[0:0]
+    ceil = ceilings.set_index("machine") if ceilings is not None and not ceilings.empty else None
     rows = []
-    llm = results[results["tokens_per_s"].notna() & results["machine"].notna()
-                  & results["batch"].fillna(1).eq(1)   # the headline is single-stream (batch 1)
-                  & results["ranks"].fillna(1).eq(1)]  # on one device (scaling has its own table)
-    llm = eight_b_rows(llm)
-    for _, m in machines.iterrows():
-        mine = llm[llm["machine"] == m["machine"]]
-        dec = _pick(mine[mine["kind"] == "decode"], a.headline_precision)
-        pre = _pick(mine[mine["kind"] == "prefill"], a.headline_precision)
+    for _, m in machines[machines["in_scenario"].astype(bool)].iterrows():
+        dec = _best_at(dec_rows[dec_rows["machine"] == m["machine"]])
+        pre = _best_at(pre_rows[pre_rows["machine"] == m["machine"]])
         tps = float(dec["tokens_per_s"]) if dec is not None else None
         costs = cost_metrics(tps, dec["provenance"] if dec is not None else None,
                              dec["avg_w"] if dec is not None else None,
                              dec["power_covers"] if dec is not None else None, m, a,
-                             dec["tokens_per_joule"] if dec is not None else None)
+                             dec["tokens_per_joule"] if dec is not None else None,
+                             dec["power_key"] if dec is not None else None)
+        c = ceil.loc[m["machine"]] if ceil is not None and m["machine"] in ceil.index else None
         rows.append({
             "machine": m["machine"], "name": m["name"], "vendor": m["vendor"], "form": m["form"],
             "decode_tok_s": tps,
@@ -693,64 +698,17 @@ def headline_table(results: pd.DataFrame, machines: pd.DataFrame, a: Assumptions
             "usd_per_usable_gb": m["usd_per_usable_gb"],
             "largest_4bit_b": m["largest_4bit_b"], "largest_8bit_b": m["largest_8bit_b"],
             "largest_16bit_b": m["largest_16bit_b"],
+            "scenario": a.scenario, "setting": hs.label if hs else None, "idle_w": m["idle_w"],
+            "price_covers": m["price_covers"], "price_note": m["price_note"], "scenario_note": m["scenario_note"],
+            "ceiling_tok_s": c["ceiling_tok_s"] if c is not None else None,
+            "estimate_tok_s": c["estimate_tok_s"] if c is not None else None,
+            "estimate_basis": c["estimate_basis"] if c is not None else None,
+            "largest_4bit_decode_tok_s": decode_estimate(
+                m["bandwidth_gbps"], m["largest_4bit_b"], PRECISION_BITS["4-bit"],
+                c["achieved_fraction"] if c is not None and _given(c["achieved_fraction"])
+                else (c["family_fraction"] if c is not None else None)),
         })
     return pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
-
-
-@dataclass
-class Winner:
-    metric: str
-    label: str
-    unit: str
-    machine: str | None = None
-    name: str | None = None
-    value: float | None = None
-    provenance: str | None = None
-    setting: str | None = None
-    note: str = ""
-    price_as_of: Any = None  # tokens per dollar only: the date of the price it used
-    flags: str | None = None  # the physics checks' findings on the figure behind it
-
-
-WINNER_METRICS = [
-    ("tokens_per_dollar", "tokens per dollar", "tokens/$", "tokens_per_dollar_provenance"),
-    ("tokens_per_joule", "tokens per joule", "tokens/J", "tokens_per_joule_provenance"),
-    ("tok_s_per_usable_gb", "tokens/s per usable GB", "tokens/s/GB", "decode_provenance"),
-]
-
-
-def winners(headline: pd.DataFrame) -> list[Winner]:
-    """The top machine per metric, among machines whose throughput was measured or published
-    when there are any: a spec-based ceiling assumes 100% of peak bandwidth and would beat every
-    real measurement. The label is the metric's own (estimated when its power came from specs)."""
-    out = []
-    for col, label, unit, prov_col in WINNER_METRICS:
-        w = Winner(metric=col, label=label, unit=unit)
-        have = headline[headline[col].notna()]
-        if not have.empty:
-            solid = have[have["decode_provenance"].isin(["measured", "published"])]
-            pool = solid if not solid.empty else have
-            # a figure physics rules out (a violation) stays in the table, marked, but wins nothing
-            # while any other machine has the metric
-            sound = pool[~pool["decode_flags"].fillna("").str.contains("violation:")]
-            pool = sound if not sound.empty else pool
-            if solid.empty:
-                w.note = "from spec-based ceilings only: nothing measured or published yet"
-            top = pool.sort_values(col, ascending=False).iloc[0]
-            w.machine, w.name, w.value = top["machine"], top["name"], float(top[col])
-            w.provenance, w.setting = top[prov_col], top["decode_setting"]
-            if col == "tokens_per_dollar":
-                w.price_as_of = top["price_as_of"]
-            found = [top[k] for k in ("decode_flags", "usable_flags" if col == "tok_s_per_usable_gb" else "")
-                     if k and _given(top[k])]
-            w.flags = "; ".join(found) or None
-            if col == "tokens_per_dollar" and isinstance(top["tokens_per_dollar_note"], str):
-                w.note = w.note or top["tokens_per_dollar_note"]
-            uses_power = col == "tokens_per_joule" or (col == "tokens_per_dollar" and top["price_kind"] != "cloud_hourly")
-            if uses_power and top["watts_provenance"] == "estimated":
-                w.note = w.note or f"power from specs: {top['watts_basis']}"
-        out.append(w)
-    return out
 
 
 def fit_grid(machines: pd.DataFrame, a: Assumptions) -> pd.DataFrame:
@@ -897,7 +855,8 @@ def scaling_table(ds: store.DataSet, machines: pd.DataFrame, a: Assumptions,
                 e = res.energy
                 costs = cost_metrics(tps, "measured", e.avg_w if e else None,
                                      f"{POWER_COVERS_LABEL.get(e.covers, e.covers)}, every rank's meter summed"
-                                     if e else None, group_m, a, window_tokens_per_joule(tps, e))
+                                     if e else None, group_m, a, window_tokens_per_joule(tps, e),
+                                     e.covers if e else None)
                 row.update(costs, group_share=share, group_price_usd=group_m["price_usd"])
             rows.append(row)
     return pd.DataFrame(rows, columns=SCALING_COLUMNS)
@@ -925,6 +884,8 @@ class Report:
     prices: pd.DataFrame = field(default_factory=pd.DataFrame)
     cross_checks: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CROSS_CHECK_COLUMNS))
     scaling: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SCALING_COLUMNS))
+    setting: S.HeadlineSetting | None = None  # the one setting the overview ranks at
+    ceilings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CEILING_COLUMNS))
 
 
 def status_table(ds: store.DataSet) -> pd.DataFrame:
@@ -936,15 +897,18 @@ def status_table(ds: store.DataSet) -> pd.DataFrame:
 
 def build(ds: store.DataSet, a: Assumptions) -> Report:
     flags = physics_flags(ds)
-    machines = machines_table(ds.machines, a, flags)
+    machines = machines_table(ds.machines, a, flags, ds.hosts)
     machines = prefer_measured(machines, ds.runs, ds.machines, a)  # a Mac's own measured GPU limit
     results = results_table(ds, a, flags)
-    headline = headline_table(results, machines, a)
+    hs = S.choose_headline(results, a.headline_precision, precision_class)
+    ceilings = ceilings_table(machines, results, hs)
+    headline = headline_table(results, machines, a, hs, ceilings)
     counts = {"machines": len(ds.machines), "runs": len(ds.runs), "published": len(ds.published),
               "flags_violation": sum(f.severity == "violation" for fs in flags.values() for f in fs),
               "flags_review": sum(f.severity == "review" for fs in flags.values() for f in fs)}
     return Report(assumptions=a, counts=counts, problems=[p.shown(ds.root.parent) for p in ds.problems], machines=machines, results=results, headline=headline,
-                  winners=winners(headline), fits=fit_grid(machines, a), statuses=status_table(ds),
+                  winners=winners(headline, a.scenario, hs.label if hs else None), fits=fit_grid(machines, a),
+                  statuses=status_table(ds), setting=hs, ceilings=ceilings,
                   seed=[p for p in ds.published if p.role == "seed_article"],
                   prices=price_history_table(ds.machines), cross_checks=cross_check_table(ds),
                   scaling=scaling_table(ds, machines, a, flags))

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from report import boundary as B
 from report import charts as C
 from report import metrics as M
 from report import present as P
@@ -23,90 +24,127 @@ PROV_NOTE = ("Labels: measured = a costperf run file; published = a cited public
 # Overview
 
 
+def _setting_line(r: Report) -> str:
+    hs = r.setting
+    if hs is None:
+        return "no decode figure is measured or published yet, so there is no setting to rank at"
+    return (f"at {hs.label} ({hs.machines} machine(s) have a measured or published figure there; "
+            "other settings are on the inference page)")
+
+
 def winner_cards(r: Report) -> str:
+    """The three cards, each with its scenario, setting, coverage, runner-up and margin."""
     items = []
+    a = r.assumptions
     for w in r.winners:
+        question = f"Most {w.label}" if not w.lowest_wins else w.label.capitalize()
         if w.machine is None:
-            items.append((f"Most {w.label}", "not measured yet", "no machine has the figures this needs", ""))
+            why = w.note or ("no machine of this scenario has the figures this needs"
+                             + (f" at {w.setting}" if w.setting else ""))
+            items.append((question, "not measured yet", P.esc(f"{why} (scenario {a.scenario})"), ""))
             continue
         value = f"{P.number(w.value)} {P.esc(w.unit)}"
+        lines = [f"scenario {a.scenario}; {w.coverage}"]
         if w.setting:
-            value += f'<br><span class="cp-note">{P.esc(w.setting)}</span>'
+            lines.append(f"setting: {w.setting}")
+        lines.append(f"{w.ranked} machine(s) ranked" + (f"; {w.margin}" if w.margin else ""))
         if w.note:
-            value += f'<br><span class="cp-note">{P.esc(w.note)}</span>'
+            lines.append(w.note)
+        value += "".join(f'<br><span class="cp-note">{P.esc(x)}</span>' for x in lines)
         if w.price_as_of is not None:
             value += P.price_as_of({"price_as_of": w.price_as_of})
         if w.flags:
             value += "<br>" + P.flagged("", w.flags).strip()
-        items.append((f"Most {w.label}", w.name or w.machine, value, w.provenance or ""))
+        items.append((question, w.name or w.machine, value, w.provenance or ""))
     return P.cards(items)
 
 
 def headline_basis(r: Report) -> str:
     a = r.assumptions
-    basis = ("the fastest setting each machine allows" if a.headline_precision == "best"
-             else f"{a.headline_precision} weights only")
+    per_hour = (f"cloud: tokens/s × 3,600 × {a.utilisation:.0%} use ÷ hourly price (a rented hour that sits idle "
+                "is paid too)")
     return P.note(
-        f"Decode of an 8B-class model (Llama-2-7B / Llama-3-8B), batch 1; {basis}; per machine the best "
-        f"provenance available (measured, then published, then a spec-based ceiling). Tokens per dollar: "
-        f"{a.amortisation_years:g} years at {a.hours_per_day:g} h/day × {a.utilisation:.0%} use, price plus "
-        f"electricity at {a.usd_per_kwh:g} USD/kWh; ≤ marks an upper bound (a spec-based decode ceiling, or "
-        f"no power figure for the machine); "
-        f"cloud: tokens per hour ÷ hourly price. {PROV_NOTE}")
+        f"Scenario {a.scenario}: {B.SCENARIO_TEXT[a.scenario]}; power covers "
+        f"{B.COVERS_TEXT[B.SCENARIO_POWER[a.scenario]]} (change with --set scenario=system|upgrade|cloud). "
+        f"Ranked {_setting_line(r)}; a machine with no figure at that setting has none here (never a figure "
+        f"of another setting, never a spec ceiling). Tokens per dollar: {a.amortisation_years:g} years at "
+        f"{a.hours_per_day:g} h/day × {a.utilisation:.0%} use, price plus electricity at load and at idle at "
+        f"{a.usd_per_kwh:g} USD/kWh; {per_hour}. Tokens per joule and tokens per dollar rank only figures whose "
+        f"power covers what the scenario counts; the others are shown, not ranked. The ceiling column (≤) is "
+        f"memory bandwidth ÷ bytes per token: an upper bound, never ranked. {PROV_NOTE}")
 
 
 def headline_table(r: Report) -> str:
     h = r.headline.sort_values("tokens_per_dollar", ascending=False, na_position="last")
     best = {w.metric: w.machine for w in r.winners}
+    want = B.SCENARIO_POWER[r.assumptions.scenario]
 
     def machine_cell(row: pd.Series) -> str:
         mark = " ★" if row["machine"] in best.values() else ""
         return f'<span title="{P.esc(row["decode_setting"])}">{P.esc(row["name"])}</span>{mark}'
 
     def largest(row: pd.Series) -> str:
-        return " / ".join(P.number(row[f"largest_{b}bit_b"], 2) for b in (4, 8, 16))
+        text = " / ".join(P.number(row[f"largest_{b}bit_b"], 2) for b in (4, 8, 16))
+        speed = row.get("largest_4bit_decode_tok_s")
+        if not P.is_missing(speed):
+            text += f'<br><span class="cp-note">4-bit: about {P.number(speed)} tokens/s (estimated)</span>'
+        return text
 
     def price(row: pd.Series) -> str:
         if P.is_missing(row["price_usd"]):
-            return "–"
+            why = row.get("scenario_note")
+            return f'<span title="{P.esc(why)}">– ⓘ</span>' if isinstance(why, str) and why else "–"
         unit = "/h" if row["price_kind"] == "cloud_hourly" else ""
-        return f"{P.number(row['price_usd'], 3)}{unit}"
+        text = f"{P.number(row['price_usd'], 3)}{unit}"
+        covers = row.get("price_covers")
+        if isinstance(covers, str) and covers:
+            text += f'<br><span class="cp-note">{P.esc(covers)}</span>'
+        return text
+
+    def power_mark(cell_of: Callable[[pd.Series], str]) -> Callable[[pd.Series], str]:
+        def cell(row: pd.Series) -> str:
+            text = cell_of(row)
+            cov = row.get("watts_covers")
+            if P.is_missing(row.get("watts")) or cov == want or P.is_missing(cov):
+                return text
+            return (f'{text}<br><span class="cp-note" title="not ranked: the scenario counts '
+                    f'{P.esc(B.COVERS_TEXT[want])}">{P.esc(B.COVERS_TEXT.get(cov, cov))} power: not ranked</span>')
+        return cell
+
+    def ceiling(row: pd.Series) -> str:
+        if P.is_missing(row.get("ceiling_tok_s")):
+            return "–"
+        text = f'<span title="{P.esc(CEILING_NOTE)}">≤ {P.number(row["ceiling_tok_s"])}</span>'
+        if not P.is_missing(row.get("estimate_tok_s")):
+            text += (f'<br><span class="cp-note" title="{P.esc(row["estimate_basis"])}">est. '
+                     f'{P.number(row["estimate_tok_s"])} (family share)</span>')
+        return text
 
     return P.table(h, [
         ("Machine", machine_cell, False),
-        ("Decode tokens/s", _at_most(P.col_flagged("decode_tok_s", "decode_flags", prov="decode_provenance"),
-                                      "decode_tok_s"), True),
+        ("Decode tokens/s", P.col_flagged("decode_tok_s", "decode_flags", prov="decode_provenance"), True),
+        ("Decode ceiling ≤ (not ranked)", ceiling, True),
         ("Prefill tokens/s", P.col_flagged("prefill_tok_s", "prefill_flags", prov="prefill_provenance"), True),
         ("Price USD", price, True),
-        ("Tokens per USD", tokens_per_usd, True),
-        ("Tokens per J", _at_most(tokens_per_joule, "tokens_per_joule"), True),
-        ("Tokens/s per usable GB", _at_most(P.col("tok_s_per_usable_gb", prov="decode_provenance"),
-                                             "tok_s_per_usable_gb"), True),
+        ("Tokens per USD", power_mark(tokens_per_usd), True),
+        ("Tokens per J", power_mark(tokens_per_joule), True),
+        ("Tokens/s per usable GB", P.col("tok_s_per_usable_gb", prov="decode_provenance"), True),
         ("Usable GB", P.col_flagged("usable_gb", "usable_flags", prov="usable_provenance"), True),
-        ("USD per usable GB", P.col("usd_per_usable_gb"), True),
+        ("USD per usable GB" + ("-hour" if r.assumptions.scenario == "cloud" else ""), P.col("usd_per_usable_gb"),
+         True),
         ("Largest model, B params (4 / 8 / 16-bit)", largest, True),
     ], highlight=lambda row: row["machine"] in best.values(),
-       caption="★ best on a headline metric. ⚑ flagged: a physics check questions the figure (hover for why; "
-               "the inference page and costperf validate give the details); a violation wins no card. Prices are cited list prices (machines page); USD per usable GB and "
-               "the largest model follow from the usable-memory figure and its label.")
+       caption=f"Scenario {r.assumptions.scenario}; decode and prefill at {r.setting.label if r.setting else '–'} / "
+               f"{r.setting.prefill_label if r.setting else '–'}. ★ wins a card. ⚑ flagged: a physics check questions "
+               "the figure (hover for why); a violation wins no card. ⓘ: why a machine has no price in this scenario "
+               "(hover). Tokens/s per usable GB rewards small, fast memory; a buyer who needs capacity reads USD per "
+               "usable GB and the largest model that fits (4-bit = q4_0, 4.5 bits per weight; 8-bit = q8_0, 8.5; "
+               "16-bit = f16). The 4-bit decode speed of that largest model is estimated: the machine's own (else its "
+               "chip family's) share of its bandwidth ceiling at the headline setting.")
 
 
 CEILING_NOTE = ("a spec-based ceiling, memory bandwidth ÷ bytes read per token: no machine decodes at its "
                 "roofline, so the real figure is lower")
-
-
-def _decode_is_ceiling(row: pd.Series) -> bool:
-    return row.get("decode_provenance") == "estimated" and not P.is_missing(row.get("decode_tok_s"))
-
-
-def _at_most(cell_of: Callable[[pd.Series], str], column: str) -> Callable[[pd.Series], str]:
-    """Cells derived from a roofline ceiling read '≤ x': an upper bound, not a throughput."""
-    def cell(row: pd.Series) -> str:
-        text = cell_of(row)
-        if not _decode_is_ceiling(row) or P.is_missing(row.get(column)):
-            return text
-        return f'<span title="{P.esc(CEILING_NOTE)}">≤ {text}</span>'
-    return cell
 
 
 def tokens_per_usd(row: pd.Series) -> str:
@@ -115,8 +153,6 @@ def tokens_per_usd(row: pd.Series) -> str:
     note = row.get("tokens_per_dollar_note")
     if isinstance(note, str) and note:
         cell = f'<span title="{P.esc(note)}">≤ {cell}</span>'
-    elif _decode_is_ceiling(row) and not P.is_missing(row.get("tokens_per_dollar")):
-        cell = f'<span title="{P.esc(CEILING_NOTE)}">≤ {cell}</span>'
     if P.is_missing(row.get("tokens_per_dollar")):
         return cell
     return cell + P.price_as_of(row)
@@ -173,16 +209,70 @@ def results_table(d: pd.DataFrame, with_roofline: bool) -> str:
     return P.table(d, columns)
 
 
+def by_setting(d: pd.DataFrame, with_roofline: bool) -> str:
+    """One table per setting (model, precision, engine, compile mode and tuning, batch, length),
+    the settings most machines share first: a figure only ever sits beside figures of its own setting."""
+    from report.settings import rank_key  # noqa: PLC0415
+
+    if d.empty:
+        return ""
+    d = d.assign(_key=[str(rank_key(row)) for _, row in d.iterrows()])
+    groups = sorted(d.groupby("_key", sort=False), key=lambda kv: (-kv[1]["machine"].nunique(), kv[0]))
+    out = []
+    for _, group in groups:
+        label = M.setting_label(group.iloc[0])
+        n = group["machine"].nunique()
+        out.append(f'<h4 class="cp-setting">{P.esc(group.iloc[0]["kind"])}: {P.esc(label)} '
+                   f'<span class="cp-note">({n} machine{"s" if n != 1 else ""})</span></h4>')
+        out.append(results_table(group.drop(columns="_key"), with_roofline))
+    return "".join(out)
+
+
+def ceilings(r: Report) -> str:
+    """Spec-based decode ceilings at the headline setting, apart from every result: ≤, never ranked."""
+    c = r.ceilings
+    if c is None or c.empty or r.setting is None:
+        return P.note("No ceiling: no headline setting, or no machine with a memory bandwidth and a known model size.")
+
+    def achieved(row: pd.Series) -> str:
+        if P.is_missing(row["achieved_tok_s"]):
+            return "–"
+        return (P.with_badge(P.number(row["achieved_tok_s"]), row["achieved_provenance"])
+                + f'<br><span class="cp-note">{row["achieved_fraction"]:.0%} of the ceiling</span>')
+
+    def estimate(row: pd.Series) -> str:
+        if P.is_missing(row["estimate_tok_s"]):
+            return "–"
+        return (P.with_badge(P.number(row["estimate_tok_s"]), "estimated")
+                + f'<br><span class="cp-note">{P.esc(row["estimate_basis"])}</span>')
+
+    d = c.sort_values("ceiling_tok_s", ascending=False)
+    return (C.embed(C.ceilings(d, f"Decode ceilings (≤, not ranked) and figures reached, {r.setting.label}"))
+            + P.table(d, [
+                ("Machine", P.text("name"), False),
+                ("Family", P.text("family"), False),
+                ("Ceiling tokens/s (≤)", lambda row: f'≤ {P.number(row["ceiling_tok_s"])}', True),
+                ("Formula", P.text("ceiling_basis"), False),
+                ("Reached at the setting", achieved, True),
+                ("Estimate for a machine without a figure", estimate, False),
+            ], caption="A ceiling is spec memory bandwidth ÷ weight bytes read per token (the physics checks' bits "
+                       "per weight: q4_0 4.5, q4_k_m 4.84, q8_0 8.5). It is an upper bound: never ranked, never a "
+                       "card. An estimate (machines without a figure) is the ceiling × the median share of it that "
+                       "the same chip family's figures reach at this setting; the rows it came from are listed."))
+
+
 def inference(r: Report) -> tuple[pd.DataFrame, str]:
     d = M.priced(r.results, r.machines, r.assumptions)
     d = d[d["kind"].isin(["decode", "prefill"])]
-    eight_b = M.eight_b_rows(r.results)
+    eight_b = M.eight_b_rows(d)
     html = (C.embed(C.settings(eight_b[eight_b["kind"] == "decode"], "decode",
-                               "Decode, 8B-class models: every setting, per machine"))
+                               "Decode, 8B-class models: every setting, per machine (hover for the setting)"))
             + C.embed(C.settings(eight_b[eight_b["kind"] == "prefill"], "prefill",
-                                 "Prefill, 8B-class models: every setting, per machine"))
-            + P.note("The charts show the 8B-class models of the headline; the table has every model.")
-            + results_table(d, with_roofline=True))
+                                 "Prefill, 8B-class models: every setting, per machine (hover for the setting)"))
+            + P.note("The charts show every 8B-class setting at once (hover a mark for its setting); the tables "
+                     "below rank machines within one setting only.")
+            + "<h3>Spec-based decode ceilings</h3>" + ceilings(r)
+            + "<h3>Figures by setting</h3>" + by_setting(d, with_roofline=True))
     return d, html
 
 
@@ -268,7 +358,20 @@ def micro(r: Report) -> tuple[pd.DataFrame, str]:
 
 def memory(r: Report) -> str:
     m = r.machines.sort_values("usable_gb", ascending=False)
-    return (C.embed(C.fit_grid(r.fits), empty="No machines yet.") + P.table(m, [
+    h = r.headline.set_index("machine") if not r.headline.empty else None
+
+    def largest_speed(row: pd.Series) -> str:
+        if h is None or row["machine"] not in h.index or P.is_missing(h.loc[row["machine"], "largest_4bit_decode_tok_s"]):
+            return "–"
+        return P.with_badge(P.number(h.loc[row["machine"], "largest_4bit_decode_tok_s"]), "estimated")
+
+    intro = P.note(
+        "Two questions, two measures. Tokens/s per usable GB (overview table) rewards small, fast memory: a 12 GB card "
+        "scores high because its few GB are read quickly. A buyer who needs capacity reads USD per usable GB (the "
+        f"{r.assumptions.scenario} scenario's price ÷ usable GB) and the largest model that fits, with its estimated "
+        "decode speed (bandwidth × the share of it the machine, or its chip family, reaches at the headline setting ÷ "
+        "the model's bytes at q4_0).")
+    return (intro + C.embed(C.fit_grid(r.fits), empty="No machines yet.") + P.table(m, [
         ("Machine", P.text("name"), False),
         ("Memory GB", P.col("memory_gb"), True),
         ("Kind", P.text("memory_kind"), False),
@@ -282,16 +385,23 @@ def memory(r: Report) -> str:
         ("Largest 4-bit (B)", P.col("largest_4bit_b"), True),
         ("Largest 8-bit (B)", P.col("largest_8bit_b"), True),
         ("Largest 16-bit (B)", P.col("largest_16bit_b"), True),
+        ("Its 4-bit decode, tokens/s", largest_speed, True),
     ]))
 
 
 def energy(r: Report) -> tuple[pd.DataFrame, str]:
     d = r.results[r.results["tokens_per_joule"].notna()].copy()
     d["setting"] = [M.setting_label(row) for _, row in d.iterrows()]
-    dec = r.headline
-    html = C.embed(C.ranking(dec, "tokens_per_joule", "Decode tokens per joule (headline setting)",
+    want = B.SCENARIO_POWER[r.assumptions.scenario]
+    dec = r.headline[r.headline["watts_covers"] == want]
+    setting = r.setting.label if r.setting else "–"
+    html = C.embed(C.ranking(dec, "tokens_per_joule",
+                             f"Decode tokens per joule at {setting}, power: {B.COVERS_TEXT[want]} "
+                             f"(scenario {r.assumptions.scenario})",
                              "tokens per joule (tokens/s ÷ W)", "tokens_per_joule_provenance", "watts_basis"),
-                   empty="No decode figure with a power figure yet.")
+                   empty="No decode figure at the headline setting with power of the scenario's coverage yet.")
+    html += P.note("Only figures at the headline setting whose power covers what the scenario counts are ranked "
+                   "here; spec ceilings are never on this chart (they are on the inference page, marked ≤).")
     if d.empty:
         return d, html + P.note("No run has an energy measurement yet.")
     html += P.table(d.sort_values(["power_covers", "name", "workload"]), [
@@ -431,17 +541,30 @@ def claims(r: Report) -> tuple[pd.DataFrame, str]:
 
     checks = CL.evaluate(r)
     rows = pd.DataFrame({"check": checks})
-    counts = {v: sum(c.verdict == v for c in checks) for v in (CL.SUPPORTED, CL.CONTRADICTED, CL.NOT_MEASURED)}
-    summary = P.note(f"{len(checks)} claims: {counts[CL.SUPPORTED]} supported, {counts[CL.CONTRADICTED]} "
-                     f"contradicted, {counts[CL.NOT_MEASURED]} not measured yet. "
+    counts = {v: sum(c.verdict == v for c in checks) for v in CL.VERDICTS}
+    a = r.assumptions
+    summary = P.note(f"{len(checks)} claims: {counts[CL.SUPPORTED]} supported, {counts[CL.PARTLY]} partly, "
+                     f"{counts[CL.CONTRADICTED]} contradicted, {counts[CL.NOT_MEASURED]} not measured yet. "
+                     f"'Supported' only when data checks every part of a claim; 'partly' names the part no data "
+                     f"checks yet. Prices and power: scenario {a.scenario} ({B.SCENARIO_TEXT[a.scenario]}); "
+                     f"throughput comparisons at one setting each. "
                      + ("The article's figures are read from data/published/seed-article.yaml."
                         if r.seed else "data/published has no seed-article file yet: the article's figures "
                         "below are those quoted in the seed notes."))
+
+    def compared(row: pd.Series) -> str:
+        c = row["check"]
+        out = P.bullets(c.compared) if c.compared else "–"
+        if c.missing:
+            out += '<br><span class="cp-note">Not checked yet: ' + P.esc("; ".join(c.missing)) + "</span>"
+        return out
+
     html = summary + P.table(rows, [
         ("#", lambda row: str(row["check"].number), True),
         ("Claim (the article's figures)", lambda row: f"{P.esc(row['check'].claim)}<br>"
          f'<span class="cp-note">{P.esc(row["check"].article)}</span>', False),
         ("Verdict", lambda row: P.verdict(row["check"].verdict), False),
+        ("Numbers compared (margin)", compared, False),
         ("Data for", lambda row: P.bullets(row["check"].evidence_for), False),
         ("Data against", lambda row: P.bullets(row["check"].evidence_against), False),
         ("What would decide it", lambda row: P.esc(row["check"].would_check), False),

@@ -19,10 +19,15 @@ A = assumptions.Assumptions()
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 
-def build(root: Path) -> metrics.Report:
+def build(root: Path, scenario: str = "system") -> metrics.Report:
     ds = store.load(root)
     assert ds.problems == []
-    return metrics.build(ds, A)
+    return metrics.build(ds, A.model_copy(update={"scenario": scenario}))
+
+
+def walled(m, wall_w: float = 600.0):  # type: ignore[no-untyped-def]
+    """A desktop sold whole with a published wall maximum: the system scenario ranks it at the wall."""
+    return m.model_copy(update={"power": m.power.model_copy(update={"system_max_w": wall_w})})
 
 
 def row(df, **match):  # type: ignore[no-untyped-def]
@@ -34,7 +39,7 @@ def row(df, **match):  # type: ignore[no-untyped-def]
 
 
 def priced_machine(id: str = "desk", form: str = "desktop", kind: str = "purchase"):  # type: ignore[no-untyped-def]
-    m = S.machine(id, "Desk GPU", form=form, price_usd=2000.0, price_kind=kind)
+    m = walled(S.machine(id, "Desk GPU", form=form, price_usd=2000.0, price_kind=kind))
     p = m.prices[0]
     newer = p.model_copy(update={"amount": 1800.0, "date": dt.date(2026, 1, 15), "provider": "Shop B"})
     return m.model_copy(update={"prices": [p, newer]})
@@ -55,10 +60,13 @@ def test_price_date_shown_is_that_of_the_price_used(tmp_path: Path) -> None:
     rep = build(tmp_path)
     h = row(rep.headline, machine="desk")
     assert h["price_as_of"] == dt.date(2026, 1, 15) and h["price_used_usd"] == 1800.0
-    assert h["tokens_per_dollar"] == pytest.approx(metrics.tokens_per_dollar_purchase(50.0, 1800.0, 200.0, A))
+    # the system scenario counts wall power: the published 600 W maximum, not the 200 W board reading
+    assert h["watts"] == 600.0 and h["watts_covers"] == "wall"
+    assert h["tokens_per_dollar"] == pytest.approx(metrics.tokens_per_dollar_purchase(50.0, 1800.0, 600.0, A))
     table = views.headline_table(rep)
     assert shown_dates(table) == ["2026-01-15"]
-    assert shown_dates(views.winner_cards(rep)) == ["2026-01-15"]
+    # the tokens-per-dollar card and the cheapest-usable-GB card each print the price they used
+    assert shown_dates(views.winner_cards(rep)) == ["2026-01-15", "2026-01-15"]
     inf_rows, inf_html = views.inference(rep)
     assert set(inf_rows["price_as_of"]) == {dt.date(2026, 1, 15)}
     assert shown_dates(inf_html) == ["2026-01-15"] * len(inf_rows)
@@ -71,12 +79,12 @@ def test_cloud_spread_on_one_date_uses_and_prints_one_observation(tmp_path: Path
               for a, prov in ((3.9, "Provider A"), (2.99, "Provider B"), (6.16, "Provider C"))]
     S.write_machine(tmp_path, m.model_copy(update={"prices": [p, *spread]}))
     store.write_run(tmp_path, S.run("cloud", T0, [S.result("decode", [100.0])]))
-    rep = build(tmp_path)
+    rep = build(tmp_path, "cloud")
     chosen = metrics.current_price(store.load(tmp_path).machines["cloud"])
     assert chosen is not None and (chosen.amount, chosen.provider) == (6.16, "Provider C")  # last listed that day
     h = row(rep.headline, machine="cloud")
     assert (h["price_used_usd"], h["price_as_of"], h["price_used_provider"]) == (6.16, dt.date(2026, 3, 1), "Provider C")
-    assert h["tokens_per_dollar"] == pytest.approx(metrics.tokens_per_dollar_cloud(100.0, 6.16))
+    assert h["tokens_per_dollar"] == pytest.approx(metrics.tokens_per_dollar_cloud(100.0, 6.16, A.utilisation))
     assert 'title="Provider C">price as of ' in views.headline_table(rep)
     assert shown_dates(views.headline_table(rep)) == ["2026-03-01"]
 
@@ -87,7 +95,7 @@ def test_price_history_chart_has_one_point_per_price(tmp_path: Path) -> None:
              m.prices[0].model_copy(update={"amount": 30000.0, "kind": "purchase", "date": dt.date(2026, 2, 1)})]
     S.write_machine(tmp_path, m.model_copy(update={"prices": [*m.prices, *extra]}))
     S.write_machine(tmp_path, S.machine("other", "Other", price_usd=999.0))
-    rep = build(tmp_path)
+    rep = build(tmp_path, "cloud")
     history = rep.prices
     assert len(history) == 5 and (history["machine"] == "mixed").sum() == 4
     spec = charts.price_history(history, "mixed").to_dict()  # type: ignore[union-attr]
@@ -108,7 +116,7 @@ def test_price_history_chart_has_one_point_per_price(tmp_path: Path) -> None:
 
 
 def test_flagged_records_appear_marked(tmp_path: Path) -> None:
-    S.write_machine(tmp_path, S.machine("desk", "Desk GPU", bandwidth_gbps=1000.0))
+    S.write_machine(tmp_path, walled(S.machine("desk", "Desk GPU", bandwidth_gbps=1000.0)))
     # 100 tok/s × 15.01 GB/token = 1,501 GB/s on a 1,000 GB/s machine: physically impossible
     store.write_run(tmp_path, S.run("desk", T0, [S.result("decode", [100.0], avg_w=300.0, bytes_per_token=15.01e9)]))
     raised = S.machine("mac", "Raised Mac", vendor="apple", form="mini", memory_gb=64, unified=True, tdp_w=None)
@@ -127,7 +135,9 @@ def test_flagged_records_appear_marked(tmp_path: Path) -> None:
     assert h["decode_tok_s"] == 100.0 and h["decode_flags"] == decode["flags"]  # shown, not dropped
     marked = re.compile(r'<span class="cp-flag cp-flagged" title="([^"]*)">⚑ flagged</span>')
     assert marked.search(views.headline_table(rep))
-    assert [w.machine for w in rep.winners] == ["desk", "desk", "desk"]  # the only candidate: still shown
+    # the only candidate: still shown; the Mac's raised (impossible) usable memory is flagged on its card
+    assert [w.machine for w in rep.winners] == ["desk", "desk", "mac"]
+    assert "usable memory" in (rep.winners[2].flags or "")
     assert "⚑ flagged" in views.winner_cards(rep)
     _, inference = views.inference(rep)
     assert marked.search(inference)
@@ -195,7 +205,7 @@ def test_scaling_efficiency_of_a_one_and_two_rank_pair(tmp_path: Path) -> None:
         S.distributed_result("train-gpt2-ddp", 2, [1800.0, 1800.0], avg_w=1300.0),
         S.result("decode", [80.0]),
     ]))
-    rep = build(tmp_path)
+    rep = build(tmp_path, "cloud")
     sc = rep.scaling
     one, two = row(sc, world_size=1), row(sc, world_size=2)
     assert one["efficiency"] == pytest.approx(1.0)
@@ -203,7 +213,7 @@ def test_scaling_efficiency_of_a_one_and_two_rank_pair(tmp_path: Path) -> None:
     assert two["ideal_tokens_per_s"] == pytest.approx(2000.0)
     # the group: 2 of 8 GPUs pay a quarter of the hourly price; every rank's meter summed
     assert two["group_price_usd"] == pytest.approx(4.0)
-    assert two["tokens_per_dollar"] == pytest.approx(1800.0 * 3600 / 4.0)
+    assert two["tokens_per_dollar"] == pytest.approx(1800.0 * 3600 * A.utilisation / 4.0)
     assert two["tokens_per_joule"] == pytest.approx(1800.0 / 1300.0)
     assert two["price_as_of"] == dt.date(2025, 6, 1)
     # the distributed figures are their own rows, not a single device's headline
@@ -225,8 +235,8 @@ def test_scaling_without_distributed_runs_says_so(tmp_path: Path) -> None:
 
 
 def test_a_violation_wins_no_card_while_a_sound_figure_exists(tmp_path: Path) -> None:
-    S.write_machine(tmp_path, S.machine("bad", "Impossible GPU", bandwidth_gbps=1000.0))
-    S.write_machine(tmp_path, S.machine("good", "Sound GPU", bandwidth_gbps=1000.0))
+    S.write_machine(tmp_path, walled(S.machine("bad", "Impossible GPU", bandwidth_gbps=1000.0)))
+    S.write_machine(tmp_path, walled(S.machine("good", "Sound GPU", bandwidth_gbps=1000.0)))
     store.write_run(tmp_path, S.run("bad", T0, [S.result("decode", [100.0], avg_w=300.0, bytes_per_token=15.01e9)]))
     store.write_run(tmp_path, S.run("good", T0, [S.result("decode", [50.0], avg_w=300.0, bytes_per_token=15.01e9)]))
     rep = build(tmp_path)

@@ -44,23 +44,30 @@ def test_micro_benchmarks_are_listed_not_mixed_with_tokens(rep: metrics.Report) 
 def test_winner_cards_show_the_winning_figures(rep: metrics.Report) -> None:
     cards = views.winner_cards(rep)
     for w in rep.winners:
+        if w.machine is None:
+            assert "not measured yet" in cards
+            continue
         assert html.escape(w.name or "") in cards and number(w.value) in cards
+    assert cards.count("scenario system") == 3
 
 
 def test_claims_cover_all_24_with_valid_verdicts(rep: metrics.Report) -> None:
     checks = claims.evaluate(rep)
     assert [c.number for c in checks] == list(range(1, 25))
-    assert {c.verdict for c in checks} <= {claims.SUPPORTED, claims.CONTRADICTED, claims.NOT_MEASURED}
+    assert {c.verdict for c in checks} <= set(claims.VERDICTS)
     # the example data has no seed article and none of the named machines: only the generic checks decide
     assert all(c.verdict == claims.NOT_MEASURED for c in checks if c.number not in (3, 8, 14, 24))
     by_number = {c.number: c for c in checks}
     # measured decode on PCIe 4.0 x16 GPUs reads 15.01 GB per token at up to ~191 tokens/s: ~2,860 GB/s,
     # far beyond the link's 31.5 GB/s, so the weights are read from VRAM and claim 8 is contradicted
     assert by_number[8].verdict == claims.CONTRADICTED and "31.5 GB/s PCIe link (spec)" in by_number[8].evidence_against[0]
-    # Apple 400 GB/s unified vs 3,000 GB/s HBM: 'higher bandwidth' fails
-    assert by_number[3].verdict == claims.CONTRADICTED
-    # USD per usable GB: Mac 2,500 / 48 = 52.1 vs NVIDIA purchase 2,000 / 23 = 87.0 and 3,000 / 15 = 200
-    assert by_number[14].verdict == claims.SUPPORTED and "52.1" in by_number[14].evidence_for[0]
+    assert "margin" in by_number[8].compared[0]
+    # no copy was measured and latency never is: unified memory's claim is checked in part at most
+    assert by_number[3].verdict == claims.PARTLY and any("latency" in m for m in by_number[3].missing)
+    # USD per usable GB (system prices): Mac 2,500 / 48 = 52.1 vs the NVIDIA desktop and laptop priced whole,
+    # 2,000 / 23 = 87.0 and 3,000 / 15 = 200; 'pricier than gold' is not in the data: partly
+    assert by_number[14].verdict == claims.PARTLY and "52.1" in by_number[14].evidence_for[0]
+    assert "margin" in by_number[14].compared[0] and "gold" in by_number[14].missing[0]
 
 
 def test_claims_from_the_committed_data() -> None:
@@ -86,22 +93,24 @@ def test_every_view_renders_without_any_data(tmp_path: Path) -> None:
 
 
 def test_spec_ceilings_read_as_upper_bounds() -> None:
-    rep = metrics.build(store.load(Path(__file__).resolve().parents[1] / "data"), Assumptions())
+    rep = metrics.build(store.load(Path(__file__).resolve().parents[1] / "data"), Assumptions(scenario="cloud"))
     table = views.headline_table(rep)
     rows = table.split("<tr")[2:]  # past the header
-    estimated = [r for r in rows if "A100" in r]
-    measured = [r for r in rows if "H100" in r]
-    assert estimated and measured
-    # the A100 has no run and no published 8B figure: its decode is a roofline ceiling, shown as '≤'
-    assert rep.headline.set_index("machine").loc["a100-80gb-sxm", "decode_provenance"] == "estimated"
-    assert "≤" in estimated[0] and views.CEILING_NOTE.split(",")[0] in html.unescape(estimated[0])
-    assert rep.headline.set_index("machine").loc["h100-sxm", "decode_provenance"] == "measured"
-    decode_cell = measured[0].split("<td")[2]
-    assert "≤" not in decode_cell
+    a100 = [r for r in rows if "A100" in r]
+    assert a100
+    # a machine with no figure at the headline setting has none: its ceiling sits in its own column as '≤'
+    h = rep.headline.set_index("machine")
+    if pd.isna(h.loc["a100-80gb-sxm", "decode_tok_s"]):
+        assert "≤" in a100[0] and views.CEILING_NOTE.split(",")[0] in html.unescape(a100[0])
+        decode_cell = a100[0].split("<td")[2]
+        assert "≤" not in decode_cell
+    assert "estimated" not in set(rep.headline["decode_provenance"].dropna())
 
 
 def test_a_missing_figure_is_not_an_upper_bound() -> None:
     rep = metrics.build(store.load(Path(__file__).resolve().parents[1] / "data"), Assumptions())
-    # the 36 GB Mac Studio has a decode ceiling but no power figure: no tokens per joule, no '≤ –'
-    assert pd.isna(rep.headline.set_index("machine").loc["mac-studio-m4-max-36gb", "tokens_per_joule"])
+    # a machine with a ceiling but no figure at the headline setting: no tokens per joule, no '≤ –'
+    h = rep.headline.set_index("machine")
+    bare = h[h["decode_tok_s"].isna() & h["ceiling_tok_s"].notna()]
+    assert not bare.empty and bare["tokens_per_joule"].isna().all()
     assert "≤ –" not in html.unescape(views.headline_table(rep))

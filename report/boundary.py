@@ -1,0 +1,205 @@
+"""The boundary of a comparison: what a scenario's price buys and what its power covers.
+
+DESIGN.md, "Boundary (like for like)". Three scenarios, one assumption (`scenario`):
+
+- `system` (default): the whole machine a buyer takes home. A Mac, a laptop, a mini PC or a prebuilt
+  is priced as sold (`covers: system`). A discrete card is priced as the card(s) plus the reference
+  host PC it goes into (`Machine.host`, a file in data/hosts/ with itemised, cited parts). A card
+  whose price covers the card alone and that names no host gets no system price: that is said, and
+  the card price is never used in its place. Power is at the wall: measured at the wall, or the
+  published system maximum, or for a card in a host (board W × cards + host load W) ÷ PSU efficiency,
+  estimated. Idle: host idle W + card idle W × cards ÷ PSU efficiency.
+- `upgrade`: the card(s) alone, into a PC the buyer already has (discrete GPUs only); power is the
+  card's board power (measured by NVML, else its TDP).
+- `cloud`: hourly rental; the hourly price includes electricity, and a rented hour is paid whether it
+  produces tokens or not, so tokens per dollar counts the same utilisation as a purchase.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from collectors.records import Host, Machine, Price
+
+SCENARIOS = ("system", "upgrade", "cloud")
+
+SCENARIO_TEXT = {
+    "system": "whole system: a Mac, laptop or mini PC as sold; a discrete card plus its documented reference host PC",
+    "upgrade": "the card alone, into a PC the buyer already has (discrete GPUs only)",
+    "cloud": "hourly rental, at the same utilisation as a purchase (an idle rented hour is still paid)",
+}
+
+SCENARIO_POWER = {"system": "wall", "upgrade": "gpu_board", "cloud": "gpu_board"}
+"""The power coverage a scenario ranks tokens per joule on; other coverages are shown, not ranked."""
+
+COVERS_TEXT = {
+    "wall": "whole system at the wall",
+    "gpu_board": "GPU board",
+    "soc": "SoC package (Apple)",
+    "cpu_package": "CPU package (RAPL)",
+    "cpu_package_dram": "CPU package + DRAM (RAPL)",
+    "dram": "DRAM",
+    "as published": "as published (coverage not stated)",
+}
+
+_ORDER = {"purchase": 0, "used": 1}
+
+
+@dataclass
+class ScenarioPrice:
+    """The price a scenario uses for one machine, or why there is none."""
+
+    usd: float | None
+    kind: str | None = None  # purchase, used, cloud_hourly
+    date: dt.date | None = None
+    provenance: str | None = None
+    covers: str = ""  # what the price buys, in words
+    basis: str = ""  # how it was put together (card + host parts)
+    provider: str | None = None
+    url: str | None = None
+    missing: str = ""  # why there is no price in this scenario
+
+
+@dataclass
+class ScenarioPower:
+    """Power under load and at idle in a scenario, and what it covers."""
+
+    load_w: float | None
+    idle_w: float | None
+    covers: str | None  # wall, gpu_board, soc ... (COVERS_TEXT keys)
+    provenance: str | None
+    basis: str = ""
+
+
+def _newest(prices: list[Price], kinds: tuple[str, ...], covers: str | None) -> Price | None:
+    """Newest USD price of the first kind that has one (new before used); on one date the one
+    listed last wins, as `collectors.prices.price_as_of` decides."""
+    for kind in kinds:
+        ok = [(p.date, i, p) for i, p in enumerate(prices)
+              if p.kind == kind and p.currency == "USD" and (covers is None or p.covers == covers)]
+        if ok:
+            return max(ok, key=lambda t: (t[0], t[1]))[2]
+    return None
+
+
+def _weakest(*provs: str | None) -> str | None:
+    order = ["measured", "published", "estimated"]
+    known = [p for p in provs if p]
+    return max(known, key=order.index) if known else None
+
+
+def is_discrete(m: Machine) -> bool:
+    return all(a.memory_kind == "dedicated" for a in m.accelerators) and m.form not in ("laptop", "cloud", "mini")
+
+
+def card_count(m: Machine) -> int:
+    return sum(a.count for a in m.accelerators)
+
+
+def in_scenario(m: Machine, scenario: str) -> tuple[bool, str]:
+    """Whether a machine belongs to a scenario at all, and why not."""
+    if scenario == "system" and m.form == "cloud":
+        return False, "rented by the hour: see the cloud scenario"
+    if scenario == "upgrade" and not is_discrete(m):
+        return False, "not a discrete card: the upgrade scenario prices GPUs alone"
+    if scenario == "cloud" and not any(p.kind == "cloud_hourly" and p.currency == "USD" for p in m.prices):
+        return False, "no hourly price"
+    return True, ""
+
+
+def scenario_price(m: Machine, hosts: dict[str, Host], scenario: str) -> ScenarioPrice:
+    """The price one machine has in one scenario (see the module docstring)."""
+    ok, why = in_scenario(m, scenario)
+    if not ok:
+        return ScenarioPrice(None, missing=why)
+    if scenario == "cloud":
+        p = _newest(m.prices, ("cloud_hourly",), None)
+        assert p is not None  # in_scenario checked
+        return ScenarioPrice(p.amount, p.kind, p.date, p.provenance, "one machine-hour, rented", "",
+                             p.provider, str(p.source_url))
+    if scenario == "upgrade":
+        p = _newest(m.prices, ("purchase", "used"), "card")
+        if p is None:
+            return ScenarioPrice(None, missing="no price of the card alone")
+        n = card_count(m)
+        return ScenarioPrice(p.amount, p.kind, p.date, p.provenance, f"{n} card(s) alone" if n > 1 else "the card alone",
+                             "", p.provider, str(p.source_url))
+    whole = _newest(m.prices, ("purchase", "used"), "system")
+    if whole is not None:
+        return ScenarioPrice(whole.amount, whole.kind, whole.date, whole.provenance, "the whole machine as sold", "",
+                             whole.provider, str(whole.source_url))
+    card = _newest(m.prices, ("purchase", "used"), "card")
+    if card is None:
+        return ScenarioPrice(None, missing="no price")
+    if m.host is None:
+        return ScenarioPrice(None, missing="the price covers the card alone and the machine names no reference "
+                                           "host: no whole-system price (see the upgrade scenario)")
+    host = hosts.get(m.host)
+    if host is None:
+        return ScenarioPrice(None, missing=f"reference host {m.host!r} is not in data/hosts/: no whole-system price")
+    host_prov = _weakest(*(p.provenance for p in host.parts))
+    return ScenarioPrice(
+        card.amount + host.price_usd, card.kind, max(card.date, host.price_date), _weakest(card.provenance, host_prov),
+        f"card(s) plus reference host {host.name}",
+        f"{card.amount:,.0f} USD card(s) ({card.date}) + {host.price_usd:,.0f} USD host ({len(host.parts)} "
+        f"priced part(s), as of {host.price_date})", card.provider, str(card.source_url))
+
+
+def board_power(m: Machine, measured_w: float | None, measured_covers: str | None,
+                measured_prov: str | None) -> tuple[float | None, str | None, str]:
+    """The card(s)' board power: the figure's own NVML reading, else TDP × cards (published spec)."""
+    if measured_w is not None and measured_covers == "gpu_board":
+        return measured_w, measured_prov or "measured", f"{measured_w:,.0f} W board (measured, NVML)"
+    if m.power is not None and m.power.accelerator_tdp_w:
+        n = card_count(m)
+        w = m.power.accelerator_tdp_w * n
+        return w, m.power.provenance, (f"{m.power.accelerator_tdp_w:,.0f} W TDP × {n}" if n > 1
+                                       else f"{w:,.0f} W TDP (spec)")
+    return None, None, ""
+
+
+def scenario_power(m: Machine, hosts: dict[str, Host], scenario: str, measured_w: float | None = None,
+                   measured_covers: str | None = None, measured_prov: str | None = None) -> ScenarioPower:
+    """Load and idle power of one figure on one machine in one scenario, with what it covers.
+
+    `measured_covers` is the meter's coverage key (gpu_board, soc, wall ...) of the figure's own
+    energy window, if it had one."""
+    if scenario in ("upgrade", "cloud") or (scenario == "system" and is_discrete(m)):
+        board, prov, how = board_power(m, measured_w, measured_covers, measured_prov)
+        idle_card = (m.power.accelerator_idle_w * card_count(m)
+                     if m.power is not None and m.power.accelerator_idle_w else None)
+        if scenario != "system":
+            if board is None and measured_w is not None:
+                return ScenarioPower(measured_w, None, measured_covers, measured_prov, "as measured")
+            return ScenarioPower(board, idle_card, "gpu_board" if board is not None else None, prov, how)
+        host = hosts.get(m.host) if m.host else None
+        if host is None or board is None:
+            if measured_w is not None and measured_covers == "wall":
+                return ScenarioPower(measured_w, None, "wall", measured_prov, f"{measured_w:,.0f} W at the wall (measured)")
+            if m.power is not None and m.power.system_max_w:  # a prebuilt PC with its own wall figure
+                return ScenarioPower(m.power.system_max_w, m.power.idle_w, "wall", "estimated",
+                                     f"{m.power.system_max_w:,.0f} W system maximum at the wall ({m.power.provenance} "
+                                     "spec; draw while decoding is lower)")
+            # no host figures: the board power is all there is, and it is not the wall
+            return ScenarioPower(board, idle_card, "gpu_board" if board is not None else None, prov,
+                                 how + ("; no reference host, so no wall power" if board is not None else ""))
+        hp = host.power
+        load = (board + hp.load_w) / hp.psu_efficiency
+        idle = hp.idle_w + idle_card / hp.psu_efficiency if idle_card is not None else None
+        basis = (f"({how} + {hp.load_w:,.0f} W host) ÷ {hp.psu_efficiency:.2f} PSU efficiency = {load:,.0f} W at "
+                 f"the wall (estimated; host: {host.name})")
+        return ScenarioPower(load, idle, "wall", "estimated", basis)
+    # a whole machine (Mac, laptop, mini PC, prebuilt) in the system scenario
+    idle = m.power.idle_w if m.power is not None else None
+    if measured_w is not None and measured_covers == "wall":
+        return ScenarioPower(measured_w, idle, "wall", measured_prov, f"{measured_w:,.0f} W at the wall (measured)")
+    if m.power is not None and m.power.system_max_w:
+        return ScenarioPower(m.power.system_max_w, idle, "wall", "estimated",
+                             f"{m.power.system_max_w:,.0f} W system maximum at the wall ({m.power.provenance} spec; "
+                             "draw while decoding is lower, so tokens per joule is a lower bound)")
+    if measured_w is not None:
+        return ScenarioPower(measured_w, idle, measured_covers, measured_prov,
+                             f"{measured_w:,.0f} W, {COVERS_TEXT.get(measured_covers or '', measured_covers)} only")
+    board, prov, how = board_power(m, None, None, None)
+    return ScenarioPower(board, idle, "gpu_board" if board is not None else None, prov, how)

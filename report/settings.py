@@ -1,0 +1,194 @@
+"""What a figure was measured with: its setting's key, its label, and the one setting a ranking uses.
+
+A ranking compares machines at one named setting (DESIGN.md, "One setting per ranking"): model,
+precision, engine, compile mode and tuning, batch, and the prompt/generation length. The headline
+setting is chosen from the data: the decode setting of one engine that the most machines have a
+measured or published single-stream figure at (ties: the standard length, then more rows, then the
+label). Prefill is read at the same model, precision and engine, pp512.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+STANDARD_LENGTH = {"decode": ("gen_tokens", 128), "prefill": ("prompt_tokens", 512)}
+"""DESIGN.md's headline lengths (llama-bench's tg128 / pp512), so published figures line up."""
+
+_BOOKKEEPING = ("samples",)
+"""Extra parameters that describe how a figure was timed, not what was run (never part of a key)."""
+
+RANK_COLUMNS = ["kind", "model", "dtype", "engine", "compile_mode", "tuning", "batch", "length", "ranks"]
+"""What two figures must share to be ranked against each other."""
+
+
+def given(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and value != value) and value != ""
+
+
+def _setting_extra(extra: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in sorted((extra or {}).items())
+            if k not in _BOOKKEEPING and not k.endswith("_per_repeat")}
+
+
+def params_key(params: Any) -> tuple[Any, ...]:
+    """Every parameter of a run's result (model, dtype, batch, lengths, compile mode, engine and each
+    extra parameter such as pinned or pageable host memory, or coordinate-descent tuning): the
+    latest figure per setting is kept per this key, so two settings never replace each other."""
+    fields = params.model_dump()
+    extra = _setting_extra(fields.pop("extra", None))
+    return tuple(sorted(fields.items())) + tuple(extra.items())
+
+
+def tuning(extra: dict[str, Any] | None) -> str | None:
+    """The compiler tuning a figure used, as a label ('coordinate-descent tuning')."""
+    if (extra or {}).get("coordinate_descent_tuning") is True:
+        return "coordinate-descent tuning"
+    return None
+
+
+def extra_text(extra: dict[str, Any] | None) -> str | None:
+    """The setting's extra parameters as 'name value' pairs (what tells two rows apart when the
+    main fields agree: pinned vs pageable host memory, a block size ...)."""
+    items = [f"{k.replace('_', ' ')} {v}" for k, v in _setting_extra(extra).items()
+             if k != "coordinate_descent_tuning" and given(v)]
+    return ", ".join(items) or None
+
+
+def length_of(row: Any) -> int | None:
+    column, _ = STANDARD_LENGTH.get(_get(row, "kind"), (None, None))
+    if column is None or not given(_get(row, column)):
+        return None
+    return int(_get(row, column))
+
+
+def is_standard_length(row: Any) -> bool:
+    column, length = STANDARD_LENGTH.get(_get(row, "kind"), (None, None))
+    return column is not None and given(_get(row, column)) and int(_get(row, column)) == length
+
+
+def _get(row: Any, key: str) -> Any:
+    return row.get(key) if hasattr(row, "get") else getattr(row, key, None)
+
+
+def setting_label(row: Any) -> str:
+    """'llama-3-8b · bf16 · torch reduce-overhead · coordinate-descent tuning · batch 16': model,
+    precision, engine with compile mode, tuning, batch, and the length when it is not pp512/tg128."""
+    engine = " ".join(str(_get(row, k)) for k in ("engine", "compile_mode") if given(_get(row, k)))
+    parts = [str(_get(row, k)) for k in ("model", "dtype") if given(_get(row, k))] + ([engine] if engine else [])
+    if given(_get(row, "tuning")):
+        parts.append(str(_get(row, "tuning")))
+    if given(_get(row, "batch")):
+        parts.append(f"batch {int(_get(row, 'batch'))}")
+    kind = _get(row, "kind")
+    if kind in STANDARD_LENGTH and not is_standard_length(row):
+        n = length_of(row)
+        parts.append(f"{'tg' if kind == 'decode' else 'pp'}{n if n is not None else ' length unknown'}")
+    ranks = _get(row, "ranks")
+    if given(ranks) and ranks > 1:
+        parts.append(f"{int(ranks)} ranks")
+    return " · ".join(parts)
+
+
+def labels(df: pd.DataFrame) -> list[str]:
+    """A label per row; two rows of one machine and workload that would share a label and a source
+    get their differing extra parameters appended (never two identical labels for two figures)."""
+    out = [setting_label(row) for _, row in df.iterrows()]
+    if df.empty:
+        return out
+    extras = list(df["extra"]) if "extra" in df.columns else [None] * len(df)
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, (_, row) in enumerate(df.iterrows()):
+        key = (_get(row, "machine") if given(_get(row, "machine")) else _get(row, "name"),
+               _get(row, "workload"), out[i], _get(row, "source"))
+        groups.setdefault(key, []).append(i)
+    for members in groups.values():
+        if len(members) > 1:
+            for i in members:
+                if given(extras[i]):
+                    out[i] = f"{out[i]} · {extras[i]}"
+    return out
+
+
+def rank_key(row: Any) -> tuple[Any, ...]:
+    """The setting two figures must share to be ranked together (RANK_COLUMNS)."""
+    out = []
+    for col in RANK_COLUMNS:
+        v = length_of(row) if col == "length" else _get(row, col)
+        if col == "batch":
+            v = int(v) if given(v) else 1
+        elif col == "ranks":
+            v = int(v) if given(v) else 1
+        out.append(v if given(v) else None)
+    return tuple(out)
+
+
+@dataclass
+class HeadlineSetting:
+    """The one setting the overview ranks machines at, and how many machines have data at it."""
+
+    decode_key: tuple[Any, ...]
+    prefill_key: tuple[Any, ...]
+    label: str
+    prefill_label: str
+    machines: int
+    machine_ids: list[str] = field(default_factory=list)
+    alternatives: list[tuple[str, int]] = field(default_factory=list)  # other decode settings, machines each
+
+    @property
+    def model(self) -> str:
+        return self.decode_key[RANK_COLUMNS.index("model")]
+
+    @property
+    def dtype(self) -> str:
+        return self.decode_key[RANK_COLUMNS.index("dtype")]
+
+    @property
+    def engine(self) -> str:
+        return self.decode_key[RANK_COLUMNS.index("engine")]
+
+
+def evidence(results: pd.DataFrame) -> pd.DataFrame:
+    """Measured or published figures of known machines (never spec ceilings), with their rank key."""
+    d = results[results["tokens_per_s"].notna() & results["machine"].notna()
+                & results["provenance"].isin(["measured", "published"])].copy()
+    d["rank_key"] = [rank_key(row) for _, row in d.iterrows()]
+    return d
+
+
+def choose_headline(results: pd.DataFrame, precision: str = "best",
+                    precision_of: Any = None) -> HeadlineSetting | None:
+    """The single-stream, one-device decode setting the most machines share (one engine), from the data."""
+    d = evidence(results)
+    d = d[(d["kind"] == "decode") & d["batch"].fillna(1).eq(1) & d["ranks"].fillna(1).eq(1)]
+    if precision != "best" and precision_of is not None:
+        d = d[d["dtype"].map(precision_of) == precision]
+    if d.empty:
+        return None
+    counts = []
+    for key, group in d.groupby("rank_key", dropna=False, sort=False):
+        std = key[RANK_COLUMNS.index("length")] == STANDARD_LENGTH["decode"][1]
+        counts.append((group["machine"].nunique(), std, len(group), setting_label(group.iloc[0]), key, group))
+    counts.sort(key=lambda t: (-t[0], not t[1], -t[2], t[3]))
+    n, std, _, label, key, group = counts[0]
+    prefill = list(key)
+    prefill[RANK_COLUMNS.index("kind")] = "prefill"
+    prefill[RANK_COLUMNS.index("length")] = STANDARD_LENGTH["prefill"][1]
+    pre_row = {**dict(zip(RANK_COLUMNS, prefill)), "prompt_tokens": STANDARD_LENGTH["prefill"][1]}
+    if std:  # the card names its length even when it is the standard one
+        label += f" · tg{STANDARD_LENGTH['decode'][1]}"
+    return HeadlineSetting(decode_key=key, prefill_key=tuple(prefill), label=label,
+                           prefill_label=f"{setting_label(pre_row)} · pp{STANDARD_LENGTH['prefill'][1]}",
+                           machines=int(n),
+                           machine_ids=sorted(group["machine"].unique()),
+                           alternatives=[(t[3], int(t[0])) for t in counts[1:6]])
+
+
+def at_key(d: pd.DataFrame, key: tuple[Any, ...]) -> pd.DataFrame:
+    """The rows of `d` at exactly that rank key."""
+    if d.empty:
+        return d
+    keys = [rank_key(row) for _, row in d.iterrows()]
+    return d[[k == key for k in keys]]

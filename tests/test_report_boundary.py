@@ -1,0 +1,232 @@
+"""The overview's answer on a small data folder built by hand: each card in each scenario, the one
+headline setting, ceilings kept apart, and the labels of a machine's rows. Every expected figure is
+computed here from the inputs, by the formulas of the methodology page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from collectors import physics, store
+from collectors.records import Host, Machine, PublishedResult, Stats, WorkloadParams, Result
+from report import claims, metrics, views
+from report import sample_data as S
+from report.assumptions import Assumptions
+
+A = Assumptions(amortisation_years=3, hours_per_day=8, utilisation=0.5, usd_per_kwh=0.2, kv_cache_gb=2.0)
+HOURS = 4380.0  # active hours: 3 × 365 × 8 × 0.5; idle hours are the same 4,380
+TOKENS_PER_TPS = HOURS * 3600  # tokens over the period per 1 token/s
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+HOST_PRICE = 300 + 200 + 100 + 150 + 100 + 150  # the reference host's parts
+WALL_A = (400 + 80) / 0.9  # card-a's 400 W TDP plus the host's 80 W, through a 90% PSU
+IDLE_A = 40 + 20 / 0.9  # host idle at the wall + card idle through the PSU
+
+
+def _machine(id: str, name: str, *, host: str | None = None, covers: str = "system", **kw: object) -> Machine:
+    m = S.machine(id, name, **kw).model_dump(exclude_none=True)
+    for p in m["prices"]:
+        p["covers"] = covers
+    if host:
+        m["host"] = host
+    return Machine.model_validate(m)
+
+
+def _host(root: Path) -> None:
+    parts = [("cpu", "CPU", 300), ("motherboard", "Board", 200), ("memory", "32 GB DDR5", 100),
+             ("power_supply", "850 W Gold", 150), ("case", "Case", 100), ("storage", "2 TB SSD", 150)]
+    host = Host(id="ref-pc", name="Reference PC", form="desktop",
+                parts=[{"part": p, "name": n, "price_usd": usd, "date": dt.date(2025, 5, 1),
+                        "source_url": "https://example.org/part"} for p, n, usd in parts],
+                power={"load_w": 80, "idle_w": 40, "psu_efficiency": 0.9, "sources": ["spec"]},
+                sources=[S.SOURCE])
+    text = yaml.safe_dump(host.model_dump(mode="json", exclude_none=True), sort_keys=False)
+    store.write_new(root / "hosts" / "ref-pc.yaml", text)
+
+
+def _decode(samples: list[float], batch: int = 1, tuning: bool = False, avg_w: float | None = None) -> Result:
+    r = S.result("decode", samples, compile_mode="reduce-overhead", avg_w=avg_w)
+    extra = {"coordinate_descent_tuning": tuning}
+    return r.model_copy(update={"params": r.params.model_copy(update={"batch": batch, "extra": extra})})
+
+
+def _copy(workload: str, memory: str, gbps: float) -> Result:
+    return Result(workload=workload, params=WorkloadParams(engine="torch", extra={"size_mb": 256, "host_memory": memory}),
+                  status="ok", throughput=Stats.of([gbps], "GB/s"))
+
+
+def build_folder(root: Path) -> Path:
+    _host(root)
+    card = dict(covers="card", host="ref-pc")
+    a = _machine("card-a", "Card A", memory_gb=24, bandwidth_gbps=1000, tdp_w=400, price_usd=1500, **card)
+    a = a.model_copy(update={"power": a.power.model_copy(update={"accelerator_idle_w": 20.0})})
+    for m in (a,
+              _machine("card-b", "Card B", memory_gb=32, bandwidth_gbps=1800, tdp_w=575, price_usd=2000,
+                       covers="card", host="missing-pc"),
+              _machine("card-c", "Card C", memory_gb=16, bandwidth_gbps=500, tdp_w=200, price_usd=600, **card),
+              _machine("mac", "Mac", vendor="apple", form="mini", unified=True, memory_gb=64, bandwidth_gbps=400,
+                       tdp_w=None, price_usd=2500),
+              _machine("cloud", "Cloud GPU", form="cloud", memory_gb=80, bandwidth_gbps=3000, tdp_w=700,
+                       price_usd=2.0, price_kind="cloud_hourly")):
+        S.write_machine(root, m)
+    mac = yaml.safe_load((root / "machines" / "mac.yaml").read_text())
+    mac["power"] = {"system_max_w": 100, "idle_w": 10, "sources": ["spec"]}
+    (root / "machines" / "mac.yaml").unlink()
+    store.write_new(root / "machines" / "mac.yaml", yaml.safe_dump(mac, sort_keys=False))
+    common = dict(engine="llama.cpp", batch=1)
+    tg = dict(model="llama-2-7b", dtype="q4_0", workload="decode", prompt_tokens=0, gen_tokens=128, **common)
+    pp = dict(model="llama-2-7b", dtype="q4_0", workload="prefill", prompt_tokens=512, gen_tokens=0, **common)
+    other = dict(model="llama-3-8b", dtype="q4_k_m", workload="decode", prompt_tokens=0, gen_tokens=128, **common)
+    S.write_published(root, S.published("bench", [
+        PublishedResult(hardware="Card A", machine="card-a", tokens_per_s=150.0, **tg),
+        PublishedResult(hardware="Card B", machine="card-b", tokens_per_s=250.0, **tg),
+        PublishedResult(hardware="Mac", machine="mac", tokens_per_s=50.0, **tg),
+        PublishedResult(hardware="Cloud GPU", machine="cloud", tokens_per_s=200.0, **tg),
+        PublishedResult(hardware="Card A", machine="card-a", tokens_per_s=5000.0, **pp),
+        PublishedResult(hardware="Mac", machine="mac", tokens_per_s=500.0, **pp),
+        # a faster figure at another setting: it never competes with the headline's
+        PublishedResult(hardware="Card A", machine="card-a", tokens_per_s=400.0, **other),
+        PublishedResult(hardware="Mac", machine="mac", tokens_per_s=45.0, **other),
+    ]))
+    first = [_decode([100.0], tuning=False, avg_w=300.0), _decode([120.0], tuning=True), _decode([700.0], batch=16),
+             _decode([1900.0], batch=16, tuning=True), _copy("h2d", "pinned", 25.0), _copy("h2d", "pageable", 6.0)]
+    store.write_run(root, S.run("card-a", T0, first))
+    store.write_run(root, S.run("card-a", T0 + dt.timedelta(days=1), [_decode([110.0], tuning=False, avg_w=300.0)]))
+    return root
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_folder(tmp_path_factory.mktemp("boundary"))
+
+
+def report(folder: Path, scenario: str) -> metrics.Report:
+    ds = store.load(folder)
+    assert [p for p in ds.problems if "missing-pc" not in str(p)] == []  # only the host card-b names is missing
+    return metrics.build(ds, A.model_copy(update={"scenario": scenario}))
+
+
+def row(df: pd.DataFrame, machine: str) -> pd.Series:
+    sel = df[df["machine"] == machine]
+    assert len(sel) == 1
+    return sel.iloc[0]
+
+
+def cards(rep: metrics.Report) -> dict[str, object]:
+    return {w.metric: w for w in rep.winners}
+
+
+def test_headline_setting_is_the_most_shared_one(folder: Path) -> None:
+    rep = report(folder, "system")
+    assert rep.setting is not None
+    assert rep.setting.label == "llama-2-7b · q4_0 · llama.cpp · batch 1 · tg128"
+    assert rep.setting.machines == 4 and rep.setting.prefill_label.endswith("pp512")
+    a = row(rep.headline, "card-a")
+    # the 400 tokens/s at llama-3-8b q4_k_m is another setting: never in this ranking
+    assert a["decode_tok_s"] == 150.0 and a["prefill_tok_s"] == 5000.0
+    assert pd.isna(row(rep.headline, "card-c")["decode_tok_s"])
+
+
+def test_system_scenario_prices_card_plus_host_and_powers_at_the_wall(folder: Path) -> None:
+    rep = report(folder, "system")
+    a = row(rep.headline, "card-a")
+    assert a["price_usd"] == pytest.approx(1500 + HOST_PRICE)
+    assert a["watts"] == pytest.approx(WALL_A) and a["watts_covers"] == "wall"
+    assert "0.90 PSU efficiency" in a["watts_basis"] and a["watts_provenance"] == "estimated"
+    electricity = (WALL_A * HOURS + IDLE_A * HOURS) / 1000 * 0.2
+    assert a["tokens_per_dollar"] == pytest.approx(150 * TOKENS_PER_TPS / (2500 + electricity))
+    assert a["tokens_per_joule"] == pytest.approx(150 / WALL_A)
+    # a card whose host file is missing gets no system price, and says why
+    b = row(rep.headline, "card-b")
+    assert pd.isna(b["price_usd"]) and pd.isna(b["tokens_per_dollar"])
+    assert "missing-pc" in b["scenario_note"] and b["watts_covers"] == "gpu_board"
+    mac = row(rep.headline, "mac")
+    assert mac["watts"] == 100 and mac["watts_covers"] == "wall"
+    assert mac["tokens_per_dollar"] == pytest.approx(50 * TOKENS_PER_TPS / (2500 + (100 + 10) * HOURS / 1000 * 0.2))
+    assert "cloud" not in set(rep.headline["machine"])  # rented by the hour: not a system to buy
+
+
+def test_system_cards(folder: Path) -> None:
+    rep = report(folder, "system")
+    w = cards(rep)
+    tpd, tpj, gb = w["tokens_per_dollar"], w["tokens_per_joule"], w["usd_per_usable_gb"]
+    assert tpd.machine == "card-a" and tpd.runner_up == "Mac" and tpd.ranked == 2  # card-b: no system price
+    mac_tpd = row(rep.headline, "mac")["tokens_per_dollar"]
+    assert tpd.margin.startswith(f"{tpd.value / mac_tpd:.2f}×")
+    assert tpj.machine == "mac" and tpj.value == pytest.approx(0.5) and tpj.ranked == 2
+    assert "1 machine(s) with power of another coverage" in tpj.note  # card-b's board power
+    assert gb.machine == "mac" and gb.value == pytest.approx(2500 / 48)
+    bits = physics.bits_per_weight("q4_0")
+    assert f"{(48 - 2) * 8 / bits:,.0f}B parameters" in gb.note
+    html = views.winner_cards(rep)
+    assert html.count("scenario system") == 3 and html.count("llama-2-7b · q4_0 · llama.cpp · batch 1 · tg128") == 2
+    assert "4 machine(s) have a measured or published figure there" in views.headline_basis(rep)
+
+
+def test_upgrade_scenario_prices_the_card_alone(folder: Path) -> None:
+    rep = report(folder, "upgrade")
+    assert set(rep.headline["machine"]) == {"card-a", "card-b", "card-c"}  # GPUs only
+    a, b = row(rep.headline, "card-a"), row(rep.headline, "card-b")
+    assert a["price_usd"] == 1500 and a["watts"] == 400 and a["watts_covers"] == "gpu_board"
+    assert a["tokens_per_dollar"] == pytest.approx(150 * TOKENS_PER_TPS / (1500 + (400 + 20) * HOURS / 1000 * 0.2))
+    assert b["tokens_per_dollar"] == pytest.approx(250 * TOKENS_PER_TPS / (2000 + 575 * HOURS / 1000 * 0.2))
+    w = cards(rep)
+    assert w["tokens_per_dollar"].machine == "card-b" and w["tokens_per_joule"].machine == "card-b"
+    assert w["tokens_per_joule"].value == pytest.approx(250 / 575)
+    assert w["usd_per_usable_gb"].machine == "card-c" and w["usd_per_usable_gb"].value == pytest.approx(600 / 15)
+
+
+def test_cloud_scenario_counts_the_same_utilisation(folder: Path) -> None:
+    rep = report(folder, "cloud")
+    assert list(rep.headline["machine"]) == ["cloud"]
+    c = row(rep.headline, "cloud")
+    # a rented hour that sits idle is paid too: 200 tokens/s × 3,600 × 50% ÷ 2 USD
+    assert c["tokens_per_dollar"] == pytest.approx(200 * 3600 * 0.5 / 2.0)
+    assert c["usd_per_usable_gb"] == pytest.approx(2.0 / 79)
+    w = cards(rep)
+    assert w["tokens_per_dollar"].machine == "cloud" and w["usd_per_usable_gb"].unit == "USD per usable GB-hour"
+
+
+def test_ceilings_apart_with_the_physics_bits_and_a_family_estimate(folder: Path) -> None:
+    rep = report(folder, "system")
+    c = rep.ceilings.set_index("machine")
+    bpt = (6.74e9 - 32000 * 4096) * 4.5 / 8
+    assert c.loc["card-a", "ceiling_tok_s"] == pytest.approx(1000e9 / bpt)
+    fractions = sorted([150 / c.loc["card-a", "ceiling_tok_s"], 250 / c.loc["card-b", "ceiling_tok_s"],
+                        200 / c.loc["cloud", "ceiling_tok_s"]])
+    assert c.loc["card-c", "estimate_tok_s"] == pytest.approx(500e9 / bpt * fractions[1])
+    assert "Card A" in c.loc["card-c", "estimate_basis"] and pd.isna(c.loc["card-a", "estimate_tok_s"])
+    assert "estimated" not in set(rep.results["provenance"])  # a ceiling is never a result row
+    assert all(w.machine != "card-c" for w in rep.winners)
+    assert "≤ " in views.headline_table(rep) and "≤ " in views.ceilings(rep)
+
+
+def test_labels_keys_and_run_counts(folder: Path) -> None:
+    rep = report(folder, "system")
+    d = metrics.priced(rep.results, rep.machines, rep.assumptions)
+    mine = d[(d["machine"] == "card-a") & (d["engine"] == "torch") & (d["workload"] == "decode")]
+    labels = dict(zip(mine["tokens_per_s"], mine["setting"]))
+    assert labels[110.0] == "llama-3-8b · bf16 · torch reduce-overhead · batch 1"
+    assert labels[120.0] == "llama-3-8b · bf16 · torch reduce-overhead · coordinate-descent tuning · batch 1"
+    assert labels[700.0].endswith("batch 16") and labels[1900.0].endswith("coordinate-descent tuning · batch 16")
+    assert len(set(labels.values())) == 4
+    runs = dict(zip(mine["tokens_per_s"], mine["n_runs"]))
+    assert runs == {110.0: 2, 120.0: 1, 700.0: 1, 1900.0: 1}  # runs of the identical setting only
+    copies = rep.results[rep.results["workload"] == "h2d"].set_index("extra")["value"]
+    assert copies["host memory pinned, size mb 256"] == 25.0 and copies["host memory pageable, size mb 256"] == 6.0
+    # a measured GPU-board figure converts to the wall only through the host's figures
+    measured = mine[mine["tokens_per_s"] == 110.0].iloc[0]
+    assert measured["watts"] == pytest.approx((300 + 80) / 0.9) and measured["watts_provenance"] == "estimated"
+
+
+def test_claims_show_margins_and_missing_parts(folder: Path) -> None:
+    rep = report(folder, "system")
+    by = {c.number: c for c in claims.evaluate(rep)}
+    assert by[2].verdict == claims.PARTLY and "share of a training or inference step" in by[2].missing[0]
+    assert by[3].verdict == claims.PARTLY and any("400 vs PCIe copy 25.0 GB/s" in x for x in by[3].compared)
+    assert by[24].verdict == claims.CONTRADICTED  # 8B class: card-a plus host beats the Mac
+    assert "margin" in by[24].compared[0] and any("llama-3-70b" in m for m in by[24].missing)
+    assert all(c.verdict in claims.VERDICTS for c in by.values())
