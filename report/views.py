@@ -143,6 +143,21 @@ def headline_table(r: Report) -> str:
                "chip family's) share of its bandwidth ceiling at the headline setting.")
 
 
+def ranking(r: Report) -> str:
+    """The overview's one ranking: tokens per dollar of the machines the card ranked (the scenario's
+    power coverage, the headline setting), best first."""
+    a = r.assumptions
+    h = r.headline[r.headline["tokens_per_dollar"].notna() & r.headline["decode_provenance"].isin(["measured", "published"])]
+    if a.scenario != "cloud":
+        h = h[h["watts_covers"] == B.SCENARIO_POWER[a.scenario]]
+    setting = r.setting.label if r.setting else "–"
+    return C.embed(C.ranking(h, "tokens_per_dollar", f"Decode tokens per USD at {setting} (scenario {a.scenario})",
+                             "tokens per USD", "tokens_per_dollar_provenance", "watts_basis",
+                             extra=[("price_as_of", "price as of"), ("price_covers", "price covers")]),
+                   empty=f"No machine of the {a.scenario} scenario has a decode figure at {setting} with a price and "
+                         f"{B.COVERS_TEXT[B.SCENARIO_POWER[a.scenario]]} power yet.")
+
+
 CEILING_NOTE = ("a spec-based ceiling, memory bandwidth ÷ bytes read per token: no machine decodes at its "
                 "roofline, so the real figure is lower")
 
@@ -371,7 +386,11 @@ def memory(r: Report) -> str:
         f"{r.assumptions.scenario} scenario's price ÷ usable GB) and the largest model that fits, with its estimated "
         "decode speed (bandwidth × the share of it the machine, or its chip family, reaches at the headline setting ÷ "
         "the model's bytes at q4_0).")
-    return (intro + C.embed(C.fit_grid(r.fits), empty="No machines yet.") + P.table(m, [
+    per_gb = C.embed(C.ranking(r.headline, "tok_s_per_usable_gb",
+                               f"Decode tokens/s per usable GB at {r.setting.label if r.setting else '–'} (rewards "
+                               "small, fast memory)", "tokens/s per usable GB", "decode_provenance"),
+                     empty="No decode figure at the headline setting yet.")
+    return (intro + per_gb + C.embed(C.fit_grid(r.fits), empty="No machines yet.") + P.table(m, [
         ("Machine", P.text("name"), False),
         ("Memory GB", P.col("memory_gb"), True),
         ("Kind", P.text("memory_kind"), False),

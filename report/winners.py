@@ -39,6 +39,10 @@ class Winner:
     lowest_wins: bool = False
 
 
+NEAR_TIE = 1.10
+"""Below this ratio to the runner-up, a card resting on estimated figures says it is a near tie."""
+
+
 def _margin(top: float, second: float, lowest_wins: bool) -> str:
     ratio = second / top if lowest_wins else top / second
     return f"{ratio:.2f}×"
@@ -88,7 +92,7 @@ def winners(headline: pd.DataFrame, scenario: str = "system", setting: str | Non
         w.ranked = len(pool)
         if pool.empty:
             if left_out:
-                w.note = f"{left_out} machine(s) have the figure with power of another coverage: not ranked here"
+                w.note = f"{left_out} machine(s) have the figure but no {cover_text} power: not ranked here"
             out.append(w)
             continue
         ordered = pool.sort_values(col, ascending=lowest)
@@ -99,8 +103,11 @@ def winners(headline: pd.DataFrame, scenario: str = "system", setting: str | Non
         if len(ordered) > 1:
             second = ordered.iloc[1]
             w.runner_up = str(second["name"])
-            w.margin = (f"{_margin(float(top[col]), float(second[col]), lowest)} "
-                        f"{'cheaper than' if lowest else 'ahead of'} {second['name']} ({float(second[col]):,.4g})")
+            ratio = _margin(float(top[col]), float(second[col]), lowest)
+            w.margin = (f"{ratio} {'cheaper than' if lowest else 'ahead of'} {second['name']} "
+                        f"({float(second[col]):,.4g})")
+            if float(ratio.rstrip("×")) < NEAR_TIE and "estimated" in (top[prov_col], second[prov_col]):
+                w.margin += ": a near tie, within the uncertainty of the estimated figures behind it"
         notes = []
         if col == "usd_per_usable_gb":
             big = top["largest_4bit_b"]
@@ -116,7 +123,7 @@ def winners(headline: pd.DataFrame, scenario: str = "system", setting: str | Non
         if col == "tokens_per_dollar" and given(top.get("price_note")):
             notes.append(f"price: {top['price_note']}")
         if left_out:
-            notes.append(f"{left_out} machine(s) with power of another coverage not ranked")
+            notes.append(f"{left_out} machine(s) without {cover_text} power not ranked")
         w.note = "; ".join(notes)
         found = [top[k] for k in ("decode_flags",) if col != "usd_per_usable_gb" and given(top[k])]
         if col == "usd_per_usable_gb" and given(top["usable_flags"]):

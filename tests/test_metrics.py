@@ -261,7 +261,7 @@ def test_unmatched_published_rows_kept_but_not_in_headline(rep: metrics.Report) 
 def test_winners(rep: metrics.Report) -> None:
     w = {x.metric: x for x in rep.winners}
     # neither the desk's board power nor the Mac's missing power is the wall: nothing to rank fairly
-    assert w["tokens_per_dollar"].machine is None and "another coverage" in w["tokens_per_dollar"].note
+    assert w["tokens_per_dollar"].machine is None and "no whole system at the wall power" in w["tokens_per_dollar"].note
     assert w["tokens_per_joule"].machine is None
     # cheapest usable GB: Mac 2,500 / 48 against the desk's 2,000 / 23
     assert w["usd_per_usable_gb"].machine == "mac" and w["usd_per_usable_gb"].value == pytest.approx(2500 / 48)

@@ -157,7 +157,7 @@ def test_system_cards(folder: Path) -> None:
     mac_tpd = row(rep.headline, "mac")["tokens_per_dollar"]
     assert tpd.margin.startswith(f"{tpd.value / mac_tpd:.2f}×")
     assert tpj.machine == "mac" and tpj.value == pytest.approx(0.5) and tpj.ranked == 2
-    assert "1 machine(s) with power of another coverage" in tpj.note  # card-b's board power
+    assert "1 machine(s) without whole system at the wall power" in tpj.note  # card-b's board power
     assert gb.machine == "mac" and gb.value == pytest.approx(2500 / 48)
     bits = physics.bits_per_weight("q4_0")
     assert f"{(48 - 2) * 8 / bits:,.0f}B parameters" in gb.note
