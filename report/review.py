@@ -90,13 +90,33 @@ def flagged_frame(page: ReviewPage) -> pd.DataFrame:
                                        "software_changed"])
 
 
+def run_count_text(page: ReviewPage) -> str:
+    """What was compared, counted the way the page compares: complete runs of one suite per machine,
+    and the workload settings measured in two or more of them (the timelines below)."""
+    tracks = page.review.tracks
+    compared = sum(len(t.series) for t in tracks)
+    repeated = [t for t in tracks if t.runs >= 2]
+    settings = 0
+    if not page.history.empty:
+        counts = page.history.groupby(["machine", "key"])["run"].count()
+        settings = int((counts >= 2).sum())
+    if compared:
+        return (f"Nothing moved beyond noise: {compared} workload setting(s) of the newest runs compared with "
+                "the runs of the same suite before them.")
+    if not repeated:
+        return "No machine has two complete runs of the same suite yet: nothing to compare."
+    machines = sorted({t.machine for t in repeated})
+    return (f"{len(repeated)} suite(s) on {len(machines)} machine(s) ({', '.join(machines)}) have two or more "
+            "complete runs, but no workload setting of the newest run was measured in an earlier run of its suite, "
+            f"so no figure is compared; the workloads that appeared or disappeared and the software that changed "
+            f"between the two newest runs are listed below. {settings} workload setting(s) measured in two or more "
+            "runs are drawn under Timelines.")
+
+
 def flagged_html(page: ReviewPage) -> str:
     df = flagged_frame(page)
     if df.empty:
-        compared = sum(len(t.series) for t in page.review.tracks)
-        return present.note(f"Nothing moved beyond noise ({compared} workload settings compared)."
-                            if compared else "No machine has two complete runs of the same suite yet: "
-                                             "nothing to compare.")
+        return present.note(run_count_text(page))
 
     def verdict(r: pd.Series) -> str:
         colour = VERDICT_COLOURS[r["verdict"]]

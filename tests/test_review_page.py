@@ -64,3 +64,23 @@ def test_page_renders_offline(history_folder: Path, tmp_path: Path) -> None:  # 
     assert html.count('class="cp-chart"') == 3 and "vegaEmbed" in html
     assert "Traceback" not in html and "Error" not in text
     assert not re.findall(r'<(?:script|link|img)[^>]+(?:src|href)="https?://', html)
+
+
+def test_run_count_says_what_was_compared(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from collectors import store
+    from report import sample_data as S
+
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    S.write_machine(tmp_path, S.machine("desk", "Desk"))
+    store.write_run(tmp_path, S.run("desk", t0, [S.result("decode", [40.0, 41.0, 42.0])]))
+    store.write_run(tmp_path, S.run("desk", t0 + dt.timedelta(days=1), [S.result("prefill", [900.0, 910.0])]))
+    text = rv.run_count_text(rv.build(tmp_path))
+    # two complete runs of one suite, but no setting in both: nothing is compared, and it says why
+    assert "1 suite(s) on 1 machine(s) (desk) have two or more complete runs" in text
+    assert "no figure is compared" in text and "No machine has two complete runs" not in text
+    store.write_run(tmp_path, S.run("desk", t0 + dt.timedelta(days=2), [S.result("prefill", [900.0, 910.0])]))
+    page = rv.build(tmp_path)
+    assert rv.run_count_text(page).startswith("Nothing moved beyond noise: 1 workload setting(s)")
+    assert rv.machines_with_history(page) == ["desk"]
