@@ -219,7 +219,7 @@ def _cross_problems(ds: DataSet) -> list[Problem]:
         if isinstance(rec, (Machine, PublishedSet, Host)):
             key = (item.kind, rec.id)
         elif isinstance(rec, RunRecord):
-            key = ("run", f"{rec.machine}/{rec.stamp}")
+            key = ("run", f"{rec.machine}/{item.path.stem}")  # <stamp>-2: a second run of that second
         if key is not None:
             if key in seen:
                 out.append(Problem(item.path, "id", f"duplicate id {key[1]!r}: also used by {seen[key]}"))
@@ -270,19 +270,33 @@ def walk_data(root: Path) -> tuple[list[tuple[Path, str]], list[Problem]]:
 
         for here, dirs, names in os.walk(base, onerror=unreadable):
             dirs.sort()
-            for name in sorted(names) + [d for d in dirs if Path(here, d).is_symlink()]:
+            for name in sorted(names) + sorted(dirs):
                 path = Path(here) / name
                 if name.startswith(TMP_PREFIX) or name == ".gitkeep":
                     continue
-                if not path.resolve().is_relative_to(inside):
-                    problems.append(Problem(path, "", "a link to a file outside the data folder: not read"))
-                elif path.is_dir():
-                    problems.append(Problem(path, "", "a link to a folder: not followed"))
-                elif not path.is_file():
-                    problems.append(Problem(path, "", "not a plain file (a device, pipe or broken link): not read"))
-                else:
+                try:
+                    problem = _entry_problem(path, name in names, inside)
+                except OSError as exc:
+                    problem = f"cannot read ({exc.strerror or type(exc).__name__}): not checked"
+                if problem:
+                    problems.append(Problem(path, "", problem))
+                elif name in names:
                     files.append((path, kind))
     return files, problems
+
+
+def _entry_problem(path: Path, listed_as_file: bool, inside: Path) -> str | None:
+    """Why a folder entry is not read as a data file (None: it is one, or a folder walked into)."""
+    link = path.is_symlink()
+    if not listed_as_file and not link:
+        return None  # a plain folder: os.walk goes into it
+    if not path.resolve().is_relative_to(inside):
+        return "a link to a file outside the data folder: not read"
+    if path.is_dir():
+        return "a link to a folder: not followed"
+    if not path.is_file():
+        return "not a plain file (a device, pipe or broken link): not read"
+    return None
 
 
 def data_files(root: Path) -> Iterator[tuple[Path, str | None]]:

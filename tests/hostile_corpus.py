@@ -1,0 +1,131 @@
+"""Hostile data files: each is one file dropped into an otherwise valid data folder.
+
+Every case names the file it writes (relative to the data folder), its bytes, and words the
+problem about it must contain. Large ones are generated here rather than committed.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from foundation_data import MACHINE, run_dict
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    path: str
+    content: bytes
+    words: str
+    """Text the problem naming `path` must contain (case-insensitive)."""
+
+
+def _machine(**changes: Any) -> dict[str, Any]:
+    m = copy.deepcopy(MACHINE)
+    m["id"] = "evil-box"
+    m.update(changes)
+    return m
+
+
+def _yaml(doc: dict[str, Any]) -> bytes:
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True).encode()
+
+
+def _run(**changes: Any) -> dict[str, Any]:
+    r = run_dict(start="2026-01-05T03:04:05Z")
+    r.update(changes)
+    return r
+
+
+def _laughs(levels: int) -> bytes:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels + 1):
+        prev = f"*a{i - 1}"
+        lines.append(f"a{i}: &a{i} [{', '.join([prev] * 9)}]")
+    return ("\n".join(lines) + "\n").encode()
+
+
+MACHINE_PATH = "machines/evil-box.yaml"
+RUN_PATH = "runs/test-desktop/20260105T030405Z.json"
+PUBLISHED_PATH = "published/evil-set.yaml"
+PLAIN = _yaml(_machine())
+
+
+def _replace(text: bytes, old: bytes, new: bytes) -> bytes:
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+def _samples(value: float) -> dict[str, Any]:
+    r = _run()
+    r["results"][0]["throughput"] = {"unit": "tokens/s", "samples": [value, value], "median": value,
+                                     "mean": value, "stdev": 0.0, "mad": 0.0}
+    return r
+
+
+def cases() -> list[Case]:
+    run_text = json.dumps(_run(), indent=2).encode()
+    out = [
+        # Resource exhaustion
+        Case("billion laughs, 9 levels", MACHINE_PATH, _laughs(9), "anchor"),
+        Case("laughs, 7 levels", MACHINE_PATH, _laughs(7), "anchor"),
+        Case("alias without anchor", MACHINE_PATH, PLAIN + b"extra: *nowhere\n", "alias"),
+        Case("merge key", MACHINE_PATH, b"base: &b {vendor: nvidia}\nother:\n  <<: *b\n", "anchor"),
+        Case("10,000-deep flow list", MACHINE_PATH, b"id: " + b"[" * 10_000 + b"]" * 10_000 + b"\n", "levels deep"),
+        Case("deep block mapping", MACHINE_PATH,
+             "".join(f"{'  ' * i}k{i}:\n" for i in range(60)).encode() + b"  " * 60 + b"v\n", "levels deep"),
+        Case("10,000-deep JSON", RUN_PATH, b"[" * 10_000 + b"]" * 10_000, "levels deep"),
+        Case("5,000-digit integer", MACHINE_PATH, _replace(PLAIN, b"system_ram_gb: 64", b"system_ram_gb: "
+                                                           + b"9" * 5000), "characters"),
+        Case("5,000-digit JSON integer", RUN_PATH, _replace(run_text, b'"cpu_cores": 2', b'"cpu_cores": '
+                                                            + b"9" * 5000), "characters"),
+        Case("over-long text", MACHINE_PATH, _yaml(_machine(name="x" * 200_000)), "characters"),
+        Case("over-long key", MACHINE_PATH, PLAIN + b"? " + b"k" * 200_000 + b"\n: 1\n", "characters"),
+        Case("over-long JSON key", RUN_PATH, _replace(run_text, b'"suite"', b'"' + b"k" * 200_000 + b'": 1, "suite"'),
+             "characters"),
+        Case("file over the size limit", MACHINE_PATH, PLAIN + b"# " + b"x" * 1_100_000 + b"\n", "bytes"),
+        # One file must not stop the rest
+        Case("complex key", MACHINE_PATH, PLAIN + b"? [a, b]\n: c\n", "complex key"),
+        Case("python tag", MACHINE_PATH, PLAIN + b"x: !!python/object/apply:os.system ['echo hi']\n", "tag"),
+        Case("binary tag", MACHINE_PATH, PLAIN + b"x: !!binary aGVsbG8=\n", "tag"),
+        Case("set tag", MACHINE_PATH, PLAIN + b"x: !!set {a, b}\n", "tag"),
+        Case("local tag", MACHINE_PATH, PLAIN + b"x: !mine 3\n", "tag"),
+        Case("samples of 1e308", RUN_PATH, json.dumps(_samples(1e308)).encode(), "beyond"),
+        Case("samples of 1e300 in YAML", PUBLISHED_PATH, b"id: evil-set\nx: 1.0e+300\n", "beyond"),
+        Case("JSON 1e400", RUN_PATH, _replace(run_text, b'"median": 11.0', b'"median": 1e400'), "finite"),
+        Case("JSON NaN", RUN_PATH, _replace(run_text, b'"median": 11.0', b'"median": NaN'), "finite"),
+        Case("JSON -Infinity", RUN_PATH, _replace(run_text, b'"median": 11.0', b'"median": -Infinity'), "finite"),
+        Case("YAML .inf price", MACHINE_PATH, _replace(PLAIN, b"amount: 1599", b"amount: .inf"), "finite"),
+        Case("YAML .nan", MACHINE_PATH, _replace(PLAIN, b"memory_gb: 24", b"memory_gb: .nan"), "finite"),
+        Case("impossible date", MACHINE_PATH, _replace(PLAIN, b"2022-10-12", b"2022-02-30"), "date"),
+        Case("two documents", MACHINE_PATH, PLAIN + b"---\nid: other\n", "document"),
+        Case("duplicate JSON key", RUN_PATH, _replace(run_text, b'"suite": "quick"', b'"suite": "quick", '
+                                                      b'"suite": "standard"'), "duplicate key"),
+        Case("duplicate YAML key", MACHINE_PATH, PLAIN + b"vendor: amd\n", "duplicate key"),
+        Case("not UTF-8", MACHINE_PATH, PLAIN + b"note: \xff\xfe\n", "utf-8"),
+        Case("NUL bytes", MACHINE_PATH, PLAIN + b"note: a\x00b\n", "yaml"),
+        Case("empty file", MACHINE_PATH, b"", "mapping"),
+        Case("a list at the top", MACHINE_PATH, b"- a\n- b\n", "mapping"),
+        Case("a scalar at the top", RUN_PATH, b"42", "mapping"),
+        Case("truncated JSON", RUN_PATH, run_text[: len(run_text) // 2], "malformed json"),
+        Case("tab-indented YAML", MACHINE_PATH, b"id: x\n\tname: y\n", "yaml"),
+        # Ids, dates, ranges
+        Case("300-character id", "machines/" + "a" * 200 + ".yaml", _yaml(_machine(id="a" * 300)), "at most 64"),
+        Case("year-1 price date", MACHINE_PATH, _replace(PLAIN, b"2022-10-12", b"0001-01-01"), "before 1990"),
+        Case("price in 2099", MACHINE_PATH, _replace(PLAIN, b"2022-10-12", b"2099-01-01"), "future"),
+        Case("run started in year 1", RUN_PATH, json.dumps(_run(started_at="0001-01-05T03:04:05Z",
+                                                                ended_at="0001-01-05T03:14:05Z")).encode(),
+             "file name"),
+        # Terminal injection: these are valid, and must print as text
+        Case("markup in accelerator name", MACHINE_PATH, _replace(
+            PLAIN, b"name: NVIDIA GeForce RTX 4090", b"name: '[/bold] oops [link=https://evil.example]x[/link]'"),
+             ""),
+        Case("escape sequences in name", MACHINE_PATH, _replace(
+            PLAIN, b"name: NVIDIA GeForce RTX 4090",
+            b'name: "GPU \\e]8;;https://evil.example\\e\\\\click\\e]8;;\\e\\\\ \\e[2J\\u202eevil"'), ""),
+    ]
+    return out
