@@ -1,0 +1,96 @@
+"""Property: whatever a data file of any kind is mutated into, validate, machines and review end
+with status 0, 1 or 2, print no traceback and no raw escape sequence, and change no byte of the data.
+
+Seeds are the project's own data files (one of each kind) and the tests' run record; mutations
+insert hostile snippets, delete or duplicate spans, and splice in random text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from click.testing import CliRunner
+from foundation_data import run_dict, write_folder
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from collectors.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _seed(folder: str) -> tuple[str, str]:
+    path = sorted((ROOT / "data" / folder).glob("*.yaml"))[0]
+    return f"{folder}/{path.name}", path.read_text(encoding="utf-8")
+
+
+SEEDS: list[tuple[str, str]] = [
+    _seed("machines"),
+    _seed("published"),
+    _seed("hosts") if list((ROOT / "data" / "hosts").glob("*.yaml")) else _seed("machines"),
+    ("runs/test-desktop/20260105T030405Z.json", json.dumps(run_dict(start="2026-01-05T03:04:05Z"), indent=2)),
+]
+
+SNIPPETS = [
+    "&a ", "*a", "<<: *a\n", "!!python/object/apply:os.system ['true'] ", "!!binary aGk= ", "!x ", "? [a, b]\n: c\n",
+    "[" * 200, "{" * 200, "9" * 5000, "1.0e+308", "-1.0e+308", ".inf", ".nan", "NaN", "Infinity", "1e400",
+    "0001-01-01", "2099-12-31", "2026-02-30", "\x1b[31m", "\x1b]8;;https://evil.example\x1b\\", "[/bold]",
+    "[link=https://evil.example]x[/link]", "\u202e", "\x00", "\ufeff", "---\n", "...\n", "\t", '"', "'", ":", "- ",
+    "\n  - ", "a" * 300, '"dup": 1, "dup": 2, ', "a: 1\na: 2\n", "%YAML 1.1\n", "#", "\\", "{{", "}}", ",",
+]
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> tuple[str, bytes]:
+    rel, text = draw(st.sampled_from(SEEDS))
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(text)))
+        op = draw(st.sampled_from(["insert", "delete", "duplicate", "random"]))
+        if op == "insert":
+            text = text[:at] + draw(st.sampled_from(SNIPPETS)) + text[at:]
+        elif op == "delete":
+            text = text[:at] + text[at + draw(st.integers(1, 200)):]
+        elif op == "duplicate":
+            end = min(len(text), at + draw(st.integers(1, 300)))
+            text = text[:end] + text[at:end] + text[end:]
+        else:
+            text = text[:at] + draw(st.text(max_size=40)) + text[at:]
+    raw = text.encode("utf-8", "surrogatepass")
+    if draw(st.booleans()) and raw:
+        i = draw(st.integers(0, len(raw) - 1))
+        raw = raw[:i] + bytes([draw(st.integers(0, 255))]) + raw[i + 1:]  # and sometimes not UTF-8 at all
+    return rel, raw
+
+
+def _hash(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+@settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated())
+def test_any_mutation_gets_a_clear_answer(case: tuple[str, bytes]) -> None:
+    rel, raw = case
+    tmp = Path(tempfile.mkdtemp())
+    try:
+        data = write_folder(tmp / "data")
+        target = data / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(raw)
+        before = _hash(data)
+        for args in (["validate"], ["machines"], ["review", "--fail-on", "regression"]):
+            res = CliRunner().invoke(main, [*args, "--data", str(data)])
+            assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
+            assert res.exit_code in (0, 1, 2), res.output
+            assert "Traceback" not in res.output and "internal error" not in res.output, res.output
+            assert "\x1b" not in res.output
+        assert _hash(data) == before
+    finally:
+        shutil.rmtree(tmp)
