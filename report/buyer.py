@@ -152,7 +152,7 @@ def _order_and_text(d: pd.DataFrame) -> pd.DataFrame:
         ceiling = row.basis == BASIS["estimated"]
         parts = [f"{'≤ ' if ceiling else ''}{number(row.tok_s)} tok/s"]
         if row.usd_per_mtok is not None and not pd.isna(row.usd_per_mtok):
-            parts.append(f"{'≥ ' if ceiling else ''}${_money(row.usd_per_mtok)} per M tokens")
+            parts.append(f"{'≥ ' if ceiling else ''}${_money(row.usd_per_mtok)}/M tok")
         if row.tokens_per_kwh is not None and not pd.isna(row.tokens_per_kwh):
             parts.append(f"{'≤ ' if ceiling else ''}{number(row.tokens_per_kwh / 1e6)}M tok/kWh")
         if row.flags:
@@ -183,8 +183,8 @@ def chart(d: pd.DataFrame) -> Any:
     base = alt.Chart(data).transform_filter(
         "datum.size == size && datum.precision == precision && (budget == 0 || datum.price_kind == 'cloud_hourly'"
         " || (datum.price_usd != null && datum.price_usd <= budget))"
-    ).transform_calculate(room="datum.tok_s * 3.2")
-    y = alt.Y("label:N", title=None, sort=alt.EncodingSortField(field="order", order="ascending"),
+    ).transform_calculate(room="datum.tok_s * (containerSize()[0] < 500 ? 3.5 : 1.7)")  # room for the text
+    y = alt.Y("label:N", title=None, sort=alt.EncodingSortField(field="order", op="min", order="ascending"),
               axis=alt.Axis(labelLimit=NAME_LIMIT))
     tooltip = [alt.Tooltip("name:N", title="machine"), alt.Tooltip("tok_s:Q", title="decode tokens/s", format=",.1f"),
                alt.Tooltip("basis:N", title="figure"), alt.Tooltip("setting:N", title="setting or formula"),
@@ -201,12 +201,12 @@ def chart(d: pd.DataFrame) -> Any:
                                                                           range=list(BASIS_COLOURS.values()))),
         opacity=alt.condition("datum.basis == 'ceiling ≤ (estimated)'", alt.value(0.45), alt.value(0.95)))
     room = base.transform_filter("datum.tok_s != null").mark_point(opacity=0).encode(x="room:Q", y=y)
-    text = base.mark_text(align="left", dx=4, fontSize=10, color="#1f2937").encode(
+    text = base.mark_text(align="left", dx=4, fontSize={"expr": "containerSize()[0] < 500 ? 9 : 10"}).encode(
         x=alt.X("tok_s:Q"), y=y, text="text:N", tooltip=tooltip,
         color=alt.condition("datum.fits", alt.value("#1f2937"), alt.value("#9ca3af")))
     return (room + bars + text).add_params(size, precision, budget).properties(
-        width="container", height={"step": 18},
-        title="Your model: which machines run it, how fast, at what cost")
+        width="container", height={"step": 15}, autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
+    ).configure_legend(orient="top", direction="horizontal", title=None)
 
 
 def note(r: Report) -> str:

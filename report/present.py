@@ -60,7 +60,9 @@ a.cp-csv{font-size:.82rem}
 ul.cp-ev{margin:0;padding-left:1.1em}
 .cp-chart{width:100%;max-width:100%;overflow:hidden}
 .cp-chart svg{max-width:100%;height:auto}
-.cp-chart .vega-bindings{display:flex;flex-wrap:wrap;gap:.3rem 1rem;font-size:.85rem;margin-top:.3rem}
+.cp-chart.vega-embed{display:flex;flex-direction:column}
+.cp-chart .vega-bindings{order:-1;display:flex;flex-wrap:wrap;gap:.3rem 1rem;font-size:.9rem;margin:.2rem 0 .4rem 0;
+  padding:.4rem .6rem;background:#f3f4f6;border-radius:.3rem}
 .cp-chart .vega-bind select,.cp-chart .vega-bind input{font:inherit;max-width:100%}
 /* a phone: each row is a block of "header: value" lines; nothing scrolls sideways */
 @media (max-width:700px){
