@@ -29,7 +29,7 @@ SHAPES = {"wqkv": (DIM + 2 * KV, DIM, False, True, False), "wo": (DIM, DIM, Fals
           "w13": (2 * FFN, DIM, True, True, False), "w2": (DIM, FFN, False, False, True),
           "output": (VOCAB, DIM, False, True, False)}
 CONFIGS = [(1, 2048, 4, 3), (2, 2048, 4, 3), (2, 1024, 4, 3), (4, 1024, 4, 3), (4, 2048, 8, 3), (8, 1024, 8, 3),
-           (1, 4096, 4, 3), (2, 2048, 4, 1)]
+           (1, 4096, 4, 3), (2, 2048, 4, 1), (2, 4096, 4, 3), (4, 2048, 4, 3)]
 summary: list[str] = []
 
 
@@ -66,12 +66,12 @@ def _case(name: str, dtype: torch.dtype) -> tuple[list, dict]:
     return sets, kw
 
 
-def gemv_sweep(copy_gbs: float) -> None:
+def gemv_sweep(copy_gbs: float, dtypes: tuple[torch.dtype, ...] = (torch.bfloat16, torch.int8)) -> None:
     log("\n# fused GEMV: GB/s of weight bytes read; best config per matrix; cuBLAS bf16 F.linear beside")
     x = torch.randn(1, DIM, device="cuda", dtype=torch.bfloat16)
     xf = torch.randn(1, FFN, device="cuda", dtype=torch.bfloat16)
     chosen = {}
-    for dtype in (torch.bfloat16, torch.int8):
+    for dtype in dtypes:
         for name, (rows, k, swiglu, norm, res) in SHAPES.items():
             sets, kw = _case(name, dtype)
             xin = xf if k == FFN else x
@@ -116,10 +116,11 @@ def decode_variants(copy_gbs: float) -> None:
     log("\n# 8B decode b1 (layers runner), 2 s windows")
     ctx = Context(device=torch.device("cuda"), policy=TimingPolicy(min_reps=3, min_time_s=1.5, warmup_reps=1),
                   usable_memory_gb=139.0)
-    variants = [("bf16 fused+pdl", "bf16", {"COSTPERF_FUSED_GEMV": "1", "COSTPERF_PDL": "1"}),
-                ("bf16 fused", "bf16", {"COSTPERF_FUSED_GEMV": "1", "COSTPERF_PDL": "0"}),
-                ("bf16 cublas", "bf16", {"COSTPERF_FUSED_GEMV": "0"}),
-                ("int8 fused+pdl", "int8", {"COSTPERF_FUSED_GEMV": "1", "COSTPERF_PDL": "1"})]
+    base = {"COSTPERF_FUSED_GEMV": "1", "COSTPERF_PDL": "0", "COSTPERF_FUSED_ATTN": "1"}
+    variants = [("bf16 fused gemv+attn", "bf16", base),
+                ("bf16 fused gemv", "bf16", {**base, "COSTPERF_FUSED_ATTN": "0"}),
+                ("bf16 fused gemv+attn pdl", "bf16", {**base, "COSTPERF_PDL": "1"}),
+                ("int8 fused gemv+attn", "int8", base)]
     for tag, dtype, env in variants:
         os.environ.update(env)
         t0 = time.perf_counter()
@@ -133,7 +134,7 @@ def decode_variants(copy_gbs: float) -> None:
         log(f"{tag}: {tps:,.1f} tok/s = {gbs:,.0f} GB/s = {100 * gbs / copy_gbs:.1f}% of copy; cv "
             f"{100 * r.throughput.cv:.2f}%; warm-up {r.compile_s:.1f} s; task {time.perf_counter() - t0:.0f} s")
         summary.append(f"decode {tag:22s} {tps:8,.1f} tok/s {100 * gbs / copy_gbs:5.1f}% copy  warm-up {r.compile_s:5.1f} s")
-    os.environ.update({"COSTPERF_FUSED_GEMV": "1", "COSTPERF_PDL": "1"})
+    os.environ.update(base)
 
 
 def profile_step(copy_gbs: float) -> None:
@@ -142,9 +143,9 @@ def profile_step(copy_gbs: float) -> None:
 
     from collectors.models import llama, llama_fast  # noqa: PLC0415
 
-    log("\n# profile: one 8B bf16 b1 decode step (layers runner, fused, PDL), kernels grouped by name and grid")
+    log("\n# profile: one 8B bf16 b1 decode step (layers runner, defaults), kernels grouped by name and grid")
     model = llama.build("llama-3-8b", torch.bfloat16, "cuda")
-    fast = llama_fast.FastLlama(model, 1, 640, pdl=os.environ.get("COSTPERF_PDL", "1") == "1")
+    fast = llama_fast.FastLlama(model, 1, 640, pdl=os.environ.get("COSTPERF_PDL", "0") == "1")
     prompt = torch.randint(0, VOCAB, (1, 512), device="cuda")
     with torch.no_grad():
         first = model(prompt, torch.arange(512, device="cuda"))[:, -1].argmax(-1, keepdim=True)
@@ -190,7 +191,9 @@ def main() -> None:
     which = set(sys.argv[1:]) or {"gemv", "decode", "profile"}
     log(f"{torch.cuda.get_device_name()} torch {torch.__version__}")
     copy_gbs = copy_bandwidth()
-    for stage, fn in (("gemv", gemv_sweep), ("decode", decode_variants), ("profile", profile_step)):
+    stages = (("gemv", gemv_sweep), ("gemv8", lambda c: gemv_sweep(c, (torch.int8,))),
+              ("decode", decode_variants), ("profile", profile_step))
+    for stage, fn in stages:
         if stage in which:
             try:
                 fn(copy_gbs)

@@ -17,7 +17,8 @@ from collectors.workloads.common import Context, TimingPolicy
 
 PEAK = 989e12
 VARIANTS = [("b32 cudnn", 32, "cudnn", "default"), ("b32 flash", 32, "flash", "default"),
-            ("b64 cudnn", 64, "cudnn", "default"), ("b16 cudnn", 16, "cudnn", "default")]
+            ("b64 cudnn", 64, "cudnn", "default"), ("b16 cudnn", 16, "cudnn", "default"),
+            ("b128 cudnn", 128, "cudnn", "default"), ("b64 flash", 64, "flash", "default")]
 
 
 def main() -> None:

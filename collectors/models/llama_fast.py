@@ -11,7 +11,9 @@ host launches nothing per layer.
 At batch 1 on CUDA the linear layers go through the fused Triton matrix-vector kernel
 (collectors/models/gemv_fused.py): each layer is four weight-streaming kernels (RMSNorm and q/k/v;
 output projection plus residual; RMSNorm and SwiGLU's two products; down projection plus residual)
-and the attention between the first two. Elsewhere the same function uses F.linear (cuBLAS).
+and the attention between the first two, itself one kernel (decode_attention.py: RoPE, cache write,
+split-position attention) and the merge of its partial results. Elsewhere the same function uses
+F.linear (cuBLAS) and inductor's attention.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass, fields
 import torch
 import torch.nn.functional as F
 
-from collectors.models import gemv_fused
+from collectors.models import decode_attention, gemv_fused
 from collectors.models.int8 import Int8Linear
 from collectors.models.llama import Llama, LlamaConfig, apply_rope
 
@@ -100,7 +102,7 @@ def layer(x: torch.Tensor, wqkv: torch.Tensor, wo: torch.Tensor, w13: torch.Tens
           s_qkv: torch.Tensor | None, s_o: torch.Tensor | None, s_13: torch.Tensor | None, s_2: torch.Tensor | None,
           g_attn: torch.Tensor, g_ffn: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
           cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, cfg: LlamaConfig,
-          fused: bool, pdl: bool) -> torch.Tensor:
+          fused: bool, pdl: bool, fused_attn: bool = False) -> torch.Tensor:
     """One decoder layer (llama.Block's arithmetic) on weights passed as plain tensors, so that one
     compiled graph serves every layer (dynamo guards on tensor shapes, not on which layer)."""
     w = LayerWeights(wqkv, wo, w13, w2, s_qkv, s_o, s_13, s_2, g_attn, g_ffn, k_cache, v_cache)
@@ -108,7 +110,11 @@ def layer(x: torch.Tensor, wqkv: torch.Tensor, wo: torch.Tensor, w13: torch.Tens
     if fused:  # batch 1, one token: the fused matrix-vector kernels
         gemv = torch.ops.costperf.gemv_fused
         qkv = gemv(x, w.wqkv, w.s_qkv, w.g_attn, None, eps, False, pdl).view(1, 1, -1)
-        y = _attention(qkv, w.k_cache, w.v_cache, cos, sin, mask, pos, cfg)
+        if fused_attn:  # cos and sin are then the whole tables: the kernel picks the row at pos
+            acc, m, l_ = torch.ops.costperf.attn_decode(qkv, w.k_cache, w.v_cache, cos, sin, pos, cfg.n_heads)
+            y = decode_attention.combine(acc, m, l_, x.dtype)
+        else:
+            y = _attention(qkv, w.k_cache, w.v_cache, cos, sin, mask, pos, cfg)
         h = gemv(y, w.wo, w.s_o, None, x, eps, False, pdl)
         a = gemv(h, w.w13, w.s_13, w.g_ffn, None, eps, True, pdl)
         return gemv(a, w.w2, w.s_2, None, h, eps, False, pdl).view(1, 1, -1)
@@ -123,9 +129,21 @@ def head(x: torch.Tensor, norm_w: torch.Tensor, out_w: torch.Tensor, out_s: torc
     """Final norm, output layer and greedy choice of the next token."""
     if fused:
         logits = torch.ops.costperf.gemv_fused(x, out_w, out_s, norm_w, None, eps, False, pdl)
-        return logits.argmax(dim=-1).view(1, 1)
+        return _argmax_rows(logits.view(-1)).view(1, 1)
     logits = _linear(_rmsnorm(x[:, -1:], norm_w, eps), out_w, out_s)
     return logits[:, -1].argmax(dim=-1, keepdim=True)
+
+
+def _argmax_rows(v: torch.Tensor, groups: int = 64) -> torch.Tensor:
+    """argmax of a long vector in two steps, so that the first runs on `groups` blocks: inductor
+    gives a single 1-D argmax over 128k logits one thread block (18 us on an H200). The first
+    maximum wins, as in torch.argmax."""
+    n = v.numel()
+    if n % groups:
+        return v.argmax()
+    vals, idx = v.view(groups, n // groups).max(dim=-1)
+    g = vals.argmax()
+    return idx[g] + g * (n // groups)
 
 
 @functools.cache
@@ -146,7 +164,7 @@ class FastLlama:
     """Runs `model` (a llama.Llama, bf16/fp16 or int8 from quantize_int8) through `layer`."""
 
     def __init__(self, model: Llama, batch: int, max_seq: int, compile: bool = True, fused_b1: bool = True,
-                 pdl: bool = False, coordinate_descent: bool = True):
+                 pdl: bool = False, coordinate_descent: bool = True, fused_attn: bool = True):
         model.setup_caches(batch, max_seq)
         self.model, self.cfg = model, model.cfg
         # dataclasses.astuple would deep-copy the tensors
@@ -155,6 +173,7 @@ class FastLlama:
         self.cuda = model.norm.weight.is_cuda
         self.fused_ok = fused_b1 and batch == 1 and self.cuda and gemv_fused.available()
         self.pdl = pdl and self.fused_ok
+        self.fused_attn = fused_attn and self.fused_ok
         self.compile = compile
         self.coordinate_descent = coordinate_descent
         self._graph: torch.cuda.CUDAGraph | None = None
@@ -169,11 +188,12 @@ class FastLlama:
         m = self.model
         fused = self.fused_ok and tokens.shape == (1, 1)
         layer_fn, head_fn = self._fns()
-        cos, sin = m.rope_cos[pos], m.rope_sin[pos]
+        fused_attn = fused and self.fused_attn
+        cos, sin = (m.rope_cos, m.rope_sin) if fused_attn else (m.rope_cos[pos], m.rope_sin[pos])
         mask = m.causal_mask[None, None, pos]
         x = m.tok_embeddings(tokens)
         for w in self.weights:
-            x = layer_fn(x, *w, cos, sin, mask, pos, self.cfg, fused, self.pdl)
+            x = layer_fn(x, *w, cos, sin, mask, pos, self.cfg, fused, self.pdl, fused_attn)
         return head_fn(x, m.norm.weight, self.out_w, self.out_s, self.cfg.norm_eps, fused, self.pdl)
 
     def capture(self, first: torch.Tensor, start: int) -> None:

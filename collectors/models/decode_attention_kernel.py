@@ -1,0 +1,78 @@
+"""Triton kernel of decode_attention.py (imported only where Triton is installed)."""
+
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _rope(ptr, cos, sin, rows, HALF: tl.constexpr, ROW_STRIDE: tl.constexpr, mask):
+    # interleaved pairs (x[2i], x[2i+1]) rotated by the angle of position pos, as llama.apply_rope
+    d = tl.arange(0, HALF)
+    off = rows[:, None] * ROW_STRIDE + 2 * d[None, :]
+    xe = tl.load(ptr + off, mask=mask[:, None], other=0.0).to(tl.float32)
+    xo = tl.load(ptr + off + 1, mask=mask[:, None], other=0.0).to(tl.float32)
+    return tl.interleave(xe * cos[None, :] - xo * sin[None, :], xe * sin[None, :] + xo * cos[None, :])
+
+
+@triton.jit
+def attn_decode(qkv_ptr, kc_ptr, vc_ptr, cos_ptr, sin_ptr, pos_ptr, acc_ptr, m_ptr, l_ptr, scale,
+                DIM: tl.constexpr, KV_DIM: tl.constexpr, HD: tl.constexpr, REP: tl.constexpr, MAX_SEQ: tl.constexpr,
+                SPLIT: tl.constexpr, NSPLIT: tl.constexpr, BT: tl.constexpr):
+    """One (key/value head, slice of positions): partial softmax attention of the head's REP query
+    heads over the cached positions of the slice, plus the new token's key and value, which the
+    kernel ropes and (slice 0) writes into the cache."""
+    h = tl.program_id(0)
+    sp = tl.program_id(1)
+    HALF: tl.constexpr = HD // 2
+    QROWS: tl.constexpr = 16  # tl.dot needs 16 rows: the REP query heads, padded
+    pos = tl.load(pos_ptr)
+    cos = tl.load(cos_ptr + pos * HALF + tl.arange(0, HALF))
+    sin = tl.load(sin_ptr + pos * HALF + tl.arange(0, HALF))
+    r = tl.arange(0, QROWS)
+    qmask = r < REP
+    q = _rope(qkv_ptr, cos, sin, h * REP + r, HALF, HD, qmask) * scale  # [16, HD]
+    one = tl.arange(0, 1)
+    k_new = _rope(qkv_ptr + DIM + h * HD, cos, sin, one, HALF, HD, one < 1)  # [1, HD]
+    d = tl.arange(0, HD)
+    v_new = tl.load(qkv_ptr + DIM + KV_DIM + h * HD + d[None, :] + one[:, None] * 0).to(tl.float32)  # [1, HD]
+    cache = h * MAX_SEQ * HD
+    first = (one + sp) == 0  # slice 0 writes the new token into the cache
+    tl.store(kc_ptr + cache + pos * HD + d[None, :] + one[:, None] * 0, k_new.to(kc_ptr.dtype.element_ty),
+             mask=first[:, None])
+    tl.store(vc_ptr + cache + pos * HD + d[None, :] + one[:, None] * 0, v_new.to(vc_ptr.dtype.element_ty),
+             mask=first[:, None])
+    qb = q.to(kc_ptr.dtype.element_ty)
+    m_i = tl.full((QROWS,), float("-inf"), tl.float32)
+    l_i = tl.zeros((QROWS,), tl.float32)
+    acc = tl.zeros((QROWS, HD), tl.float32)
+    start = sp * SPLIT
+    end = tl.minimum(start + SPLIT, pos)  # cached positions before the new token
+    # A fixed trip count with masks (no data-dependent loop or branch): slices past the new token
+    # load nothing. A running max of -inf (nothing seen yet) is replaced by 0 so exp() gives 0, not NaN.
+    for i in range(SPLIT // BT):
+        t = start + i * BT + tl.arange(0, BT)
+        tm = t < end
+        k = tl.load(kc_ptr + cache + t[:, None] * HD + d[None, :], mask=tm[:, None], other=0.0)
+        v = tl.load(vc_ptr + cache + t[:, None] * HD + d[None, :], mask=tm[:, None], other=0.0)
+        s = tl.dot(qb, tl.trans(k))
+        s = tl.where(tm[None, :], s, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(s, axis=1))
+        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+        p = tl.exp(s - m_safe[:, None])
+        alpha = tl.exp(m_i - m_safe)
+        l_i = l_i * alpha + tl.sum(p, axis=1)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+        m_i = m_new
+    mine = (pos >= start) & (pos < start + SPLIT)  # the new token belongs to this slice: from registers
+    s_new = tl.where(mine, tl.sum(q * k_new, axis=1), float("-inf"))
+    m_new = tl.maximum(m_i, s_new)
+    m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+    p = tl.exp(s_new - m_safe)
+    alpha = tl.exp(m_i - m_safe)
+    l_i = l_i * alpha + p
+    acc = acc * alpha[:, None] + p[:, None] * v_new
+    m_i = m_new
+    part = (h * NSPLIT + sp) * REP + r
+    tl.store(acc_ptr + part[:, None] * HD + d[None, :], acc, mask=qmask[:, None])
+    tl.store(m_ptr + part, m_i, mask=qmask)
+    tl.store(l_ptr + part, l_i, mask=qmask)

@@ -1,0 +1,68 @@
+"""Triton kernels of gemv_fused.py (imported only where Triton is installed)."""
+
+import triton
+import triton.language as tl
+from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
+
+@triton.jit
+def _f32(w, I8_TRICK: tl.constexpr):
+    if I8_TRICK:
+        # int8 -> float32 without the slow integer-to-float conversion unit: put the byte, offset
+        # by 128, into the mantissa of 2^23 (integer ops), and subtract 2^23 + 128 (exact).
+        b = w.to(tl.uint8, bitcast=True).to(tl.uint32)
+        return ((b ^ 0x80) | 0x4B000000).to(tl.float32, bitcast=True) - 8388736.0
+    return w.to(tl.float32)
+
+@triton.jit
+def gemv_fused(x_ptr, w_ptr, s_ptr, g_ptr, r_ptr, y_ptr, eps, N: tl.constexpr, K: tl.constexpr,
+               HAS_SCALE: tl.constexpr, HAS_NORM: tl.constexpr, HAS_RES: tl.constexpr,
+               SWIGLU: tl.constexpr, PDL: tl.constexpr, I8_TRICK: tl.constexpr, BLOCK_N: tl.constexpr,
+               BLOCK_K: tl.constexpr):
+    pid = tl.program_id(0)
+    rows = pid * BLOCK_N + tl.arange(0, BLOCK_N)
+    cols = tl.arange(0, BLOCK_K)
+    w_ptrs = w_ptr + rows[:, None].to(tl.int64) * K + cols[None, :]
+    u_ptrs = w_ptrs + N * K  # SwiGLU: the up rows follow the N gate rows
+    # The first weight block does not depend on the previous kernel: read it before waiting.
+    w = tl.load(w_ptrs, eviction_policy="evict_first")
+    if SWIGLU:
+        u = tl.load(u_ptrs, eviction_policy="evict_first")
+    if PDL:
+        gdc_wait()
+        gdc_launch_dependents()
+    acc = tl.zeros((BLOCK_N, BLOCK_K), dtype=tl.float32)
+    acc_u = tl.zeros((BLOCK_N, BLOCK_K), dtype=tl.float32)
+    ss = tl.zeros((BLOCK_K,), dtype=tl.float32)
+    x = tl.load(x_ptr + cols).to(tl.float32)
+    if HAS_NORM:
+        ss += x * x
+        x = x * tl.load(g_ptr + cols).to(tl.float32)
+    acc += _f32(w, I8_TRICK) * x[None, :]
+    if SWIGLU:
+        acc_u += _f32(u, I8_TRICK) * x[None, :]
+    for k0 in range(BLOCK_K, K, BLOCK_K):
+        x = tl.load(x_ptr + k0 + cols).to(tl.float32)
+        if HAS_NORM:
+            ss += x * x
+            x = x * tl.load(g_ptr + k0 + cols).to(tl.float32)
+        w = tl.load(w_ptrs + k0, eviction_policy="evict_first")
+        acc += _f32(w, I8_TRICK) * x[None, :]
+        if SWIGLU:
+            u = tl.load(u_ptrs + k0, eviction_policy="evict_first")
+            acc_u += _f32(u, I8_TRICK) * x[None, :]
+    out = tl.sum(acc, axis=1)
+    if HAS_SCALE:
+        out = out * tl.load(s_ptr + rows).to(tl.float32)
+    if HAS_NORM:
+        rstd = 1.0 / tl.sqrt(tl.sum(ss, axis=0) / K + eps)
+        out = out * rstd
+    if SWIGLU:
+        up = tl.sum(acc_u, axis=1)
+        if HAS_SCALE:
+            up = up * tl.load(s_ptr + N + rows).to(tl.float32)
+        if HAS_NORM:
+            up = up * rstd
+        out = out / (1.0 + tl.exp(-out)) * up
+    if HAS_RES:
+        out = out + tl.load(r_ptr + rows).to(tl.float32)
+    tl.store(y_ptr + rows, out.to(y_ptr.dtype.element_ty))
