@@ -55,7 +55,7 @@ REVIEWED_HOSTS: dict[str, str] = {
     "slashgear.com": "SlashGear", "neowin.net": "Neowin", "incpak.com": "Incpak", "gizmodo.com": "Gizmodo",
     "tech4gamers.com": "Tech4Gamers", "cnn.com": "CNN", "sixcolors.com": "Six Colors", "imore.com": "iMore",
     "dpreview.com": "DPReview", "boingboing.net": "Boing Boing", "androidauthority.com": "Android Authority",
-    "trustedreviews.com": "Trusted Reviews", "pocketnow.com": "Pocketnow",
+    "trustedreviews.com": "Trusted Reviews", "pocketnow.com": "Pocketnow", "itdaily.com": "ITdaily",
 }
 """Hosts reviewed as a vendor, a provider's price page, a retailer or a named publication."""
 
@@ -168,7 +168,8 @@ KNOWN_GAPS: dict[str, str] = {
     "jetson-agx-orin-64gb": "no cited price; only a vendor-partner blog for its specs",
     "laptop-rtx-4090": "no laptop model with a dated price from a named publication found",
     "laptop-rtx-5090": "no laptop model with a dated price from a named publication found; specs from a spec site",
-    "workstation-rtx-pro-6000": "specs and MSRP from specialist sites only (hardware-corner.net, newgearhub.com)",
+    "workstation-rtx-pro-6000": "600 W and the $8,565 MSRP from specialist sites only (hardware-corner.net, "
+    "newgearhub.com); memory and bandwidth are ITdaily's",
     "dgx-spark": "price and specs from aggregator copies; no NVIDIA page or named review in the stored corpus",
     "framework-desktop-strix-halo": "price from an aggregator and a personal review; no dated Framework page read",
     "h100-pcie": "the 350 W TDP is NVIDIA's product brief read on a re-host (manuals.plus)",
