@@ -30,6 +30,12 @@ SCENARIO_TEXT = {
     "cloud": "hourly rental, at the same utilisation as a purchase (an idle rented hour is still paid)",
 }
 
+SCENARIO_SHORT = {
+    "system": "the whole system (a card with its reference host)",
+    "upgrade": "the card alone",
+    "cloud": "hourly rental at the same use as a purchase",
+}
+
 SCENARIO_POWER = {"system": "wall", "upgrade": "gpu_board", "cloud": "gpu_board"}
 """The power coverage a scenario ranks tokens per joule on; other coverages are shown, not ranked."""
 

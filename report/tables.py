@@ -12,7 +12,9 @@ from report import charts as C
 from report import metrics as M
 from report import present as P
 from report.metrics import Report
-from report.views import tokens_per_joule, tokens_per_usd
+from report import boundary as B
+from report.settings import rank_key
+from report.views import ceilings, tokens_per_joule, tokens_per_usd
 
 
 def _details(*parts: tuple[str, str]) -> str:
@@ -76,11 +78,35 @@ def inference(r: Report) -> tuple[pd.DataFrame, str]:
                                  "Prefill, 8B-class models: every setting"))
             + P.note("The charts show the 8B-class models of the headline on machines with a machine file; the "
                      "tables have every model, and published figures of other hardware are further down."))
-    for kind, title in (("decode", "Decode (generation), every setting"), ("prefill", "Prefill (prompt), every setting")):
+    html += "<h3>Spec-based decode ceilings (≤, never ranked)</h3>" + ceilings(r)
+    for kind, title in (("decode", "Decode (generation), by setting"), ("prefill", "Prefill (prompt), by setting")):
         part = d[d["kind"] == kind]
         html += f"<h3>{P.esc(title)}</h3>"
-        html += results_table(part, "roofline" if kind == "decode" else None) if not part.empty else P.note("None yet.")
+        html += by_setting(part, "roofline" if kind == "decode" else None) if not part.empty else P.note("None yet.")
     return d, html
+
+
+def by_setting(d: pd.DataFrame, extra: str | None) -> str:
+    """One table per setting two or more machines share (model, format, engine, compile mode and
+    tuning, batch, length), most machines first: a figure only ever sits beside figures of its own
+    setting. Settings only one machine has go in one last table, where nothing is ranked."""
+    d = d.assign(_key=[str(rank_key(row)) for _, row in d.iterrows()])
+    groups = sorted(d.groupby("_key", sort=False), key=lambda kv: (-kv[1]["machine"].nunique(), kv[0]))
+    out, single = [], []
+    for _, group in groups:
+        n = group["machine"].nunique()
+        if n < 2:
+            single.append(group)
+            continue
+        label = M.setting_label(group.iloc[0])
+        out.append(f'<h4 class="cp-setting">{P.esc(label)} <span class="cp-note">({n} machines)</span></h4>')
+        out.append(results_table(group.drop(columns="_key").sort_values("tokens_per_s", ascending=False), extra))
+    if single:
+        rest = pd.concat(single).drop(columns="_key")
+        out.append(f'<h4 class="cp-setting">Settings only one machine has <span class="cp-note">({len(rest)} '
+                   "figures: each is alone at its setting, so nothing here is ranked)</span></h4>")
+        out.append(results_table(rest, extra))
+    return "".join(out)
 
 
 def unmatched_published(r: Report) -> str:
@@ -125,9 +151,16 @@ def energy(r: Report) -> tuple[pd.DataFrame, str]:
     comparable, so they never share a table."""
     d = r.results[r.results["tokens_per_joule"].notna()].copy()
     d["setting"] = [f"{row['workload']} · {M.setting_label(row)}" for _, row in d.iterrows()]
-    html = C.embed(C.ranking(r.headline, "tokens_per_joule", "Decode tokens per joule (headline setting)",
-                             "tokens per joule (tokens/s ÷ W)", "tokens_per_joule_provenance", "watts_basis"),
-                   empty="No decode figure with a power figure yet.")
+    want = B.SCENARIO_POWER[r.assumptions.scenario]
+    setting = r.setting.label if r.setting else "–"
+    html = C.embed(C.ranking(r.headline[r.headline["watts_covers"] == want], "tokens_per_joule",
+                             f"Decode tokens per joule at {setting}; power: {B.COVERS_TEXT[want]} (scenario "
+                             f"{r.assumptions.scenario})", "tokens per joule (tokens/s ÷ W)",
+                             "tokens_per_joule_provenance", "watts_basis"),
+                   empty="No decode figure at the headline setting with power of the scenario's coverage yet.")
+    html += P.note("The chart ranks only figures at the headline setting whose power covers what the scenario counts "
+                   "(an estimated wall figure is (board W + host W) ÷ PSU efficiency, or a published system maximum); "
+                   "spec ceilings are never on it. The tables below keep each meter's coverage apart.")
     if d.empty:
         return d, html + P.note("No run has an energy measurement yet.")
     for covers, part in d.groupby("power_covers", dropna=False, sort=True):
@@ -169,12 +202,31 @@ def memory(r: Report) -> tuple[pd.DataFrame, str]:
                         ("Usable rule", P.esc(row["usable_rule"])),
                         ("Bandwidth per usable GB", f"{P.number(per_gb)} /s" if per_gb is not None else ""))
 
-    html = C.embed(C.fit_grid(r.fits), empty="No machines yet.") + P.table(m, [
+    h = r.headline.set_index("machine") if not r.headline.empty else None
+
+    def largest_speed(row: pd.Series) -> str:
+        if h is None or row["machine"] not in h.index or P.is_missing(h.loc[row["machine"], "largest_4bit_decode_tok_s"]):
+            return "–"
+        return P.with_badge(P.number(h.loc[row["machine"], "largest_4bit_decode_tok_s"]), "estimated")
+
+    setting = r.setting.label if r.setting else "–"
+    intro = P.note(
+        "Two questions, two measures. Tokens/s per usable GB (the first chart) rewards small, fast memory: a 12 GB "
+        "card scores high because its few GB are read quickly. A buyer who needs capacity reads USD per usable GB "
+        f"(the {r.assumptions.scenario} scenario's price ÷ usable GB) and the largest model that fits, with its "
+        "estimated decode speed (bandwidth × the share of it the machine, or its chip family, reaches at the "
+        "headline setting ÷ the model's bytes at q4_0, 4.5 bits per weight).")
+    per_gb = C.embed(C.ranking(r.headline, "tok_s_per_usable_gb", f"Decode tokens/s per usable GB at {setting} "
+                               "(rewards small, fast memory)", "tokens/s per usable GB", "decode_provenance"),
+                     empty="No decode figure at the headline setting yet.")
+    html = intro + per_gb + C.embed(C.fit_grid(r.fits), empty="No machines yet.") + P.table(m, [
         ("Machine", P.machine, False),
         ("Usable GB", P.col_flagged("usable_gb", prov="usable_provenance"), True),
         ("Memory GB", P.col("memory_gb"), True),
         ("Largest model, B params (4 / 8 / 16-bit)", largest, True),
-        ("USD per usable GB", P.col("usd_per_usable_gb"), True),
+        ("Its 4-bit decode, tokens/s", largest_speed, True),
+        ("USD per usable GB" + ("-hour" if r.assumptions.scenario == "cloud" else ""), P.col("usd_per_usable_gb"),
+         True),
         ("Bandwidth GB/s", P.col("bandwidth_gbps", prov="spec_provenance"), True),
     ], details=details)
     return memory_rows(r), html

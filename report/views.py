@@ -37,7 +37,7 @@ def winner_cards(r: Report) -> str:
     items = []
     a = r.assumptions
     for w in r.winners:
-        question = f"Most {w.label}" if not w.lowest_wins else w.label.capitalize()
+        question = f"Most {w.label}" if not w.lowest_wins else w.label[0].upper() + w.label[1:]
         if w.machine is None:
             why = w.note or ("no machine of this scenario has the figures this needs"
                              + (f" at {w.setting}" if w.setting else ""))
@@ -101,11 +101,11 @@ def headline_table(r: Report) -> str:
             text += f'<br><span class="cp-note">{P.esc(covers)}</span>'
         return text
 
-    def power_mark(cell_of: Callable[[pd.Series], str]) -> Callable[[pd.Series], str]:
+    def power_mark(cell_of: Callable[[pd.Series], str], column: str) -> Callable[[pd.Series], str]:
         def cell(row: pd.Series) -> str:
             text = cell_of(row)
             cov = row.get("watts_covers")
-            if P.is_missing(row.get("watts")) or cov == want or P.is_missing(cov):
+            if P.is_missing(row.get(column)) or cov == want or P.is_missing(cov):
                 return text
             return (f'{text}<br><span class="cp-note" title="not ranked: the scenario counts '
                     f'{P.esc(B.COVERS_TEXT[want])}">{P.esc(B.COVERS_TEXT.get(cov, cov))} power: not ranked</span>')
@@ -126,8 +126,9 @@ def headline_table(r: Report) -> str:
         ("Decode ceiling ≤ (not ranked)", ceiling, True),
         ("Prefill tokens/s", P.col_flagged("prefill_tok_s", "prefill_flags", prov="prefill_provenance"), True),
         ("Price USD", price, True),
-        ("Tokens per USD", power_mark(tokens_per_usd), True),
-        ("Tokens per J", power_mark(tokens_per_joule), True),
+        ("Tokens per USD", power_mark(tokens_per_usd, "tokens_per_dollar") if r.assumptions.scenario != "cloud"
+         else tokens_per_usd, True),
+        ("Tokens per J", power_mark(tokens_per_joule, "tokens_per_joule"), True),
         ("Tokens/s per usable GB", P.col("tok_s_per_usable_gb", prov="decode_provenance"), True),
         ("Usable GB", P.col_flagged("usable_gb", "usable_flags", prov="usable_provenance"), True),
         ("USD per usable GB" + ("-hour" if r.assumptions.scenario == "cloud" else ""), P.col("usd_per_usable_gb"),

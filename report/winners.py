@@ -77,14 +77,14 @@ def winners(headline: pd.DataFrame, scenario: str = "system", setting: str | Non
             left_out = int(mixed["machine"].nunique())
             h = h[h["watts_covers"].eq(want)]
         elif col == "tokens_per_dollar":
-            w.coverage = f"price: {B.SCENARIO_TEXT[scenario]}"
+            w.coverage = f"price: {B.SCENARIO_SHORT[scenario]}"
             if scenario != "cloud":  # electricity is part of the cost: one coverage of power only
-                w.coverage += f"; electricity at {cover_text} power"
+                w.coverage += f"; power: {cover_text}"
                 mixed = h[h[col].notna() & h["watts_covers"].ne(want)]
                 left_out = int(mixed["machine"].nunique())
                 h = h[h["watts_covers"].eq(want)]
         else:
-            w.coverage = f"price: {B.SCENARIO_TEXT[scenario]}"
+            w.coverage = f"price: {B.SCENARIO_SHORT[scenario]}"
             w.setting = None
             if scenario == "cloud":
                 w.unit = "USD per usable GB-hour"

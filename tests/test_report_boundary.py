@@ -230,3 +230,15 @@ def test_claims_show_margins_and_missing_parts(folder: Path) -> None:
     assert by[24].verdict == claims.CONTRADICTED  # 8B class: card-a plus host beats the Mac
     assert "margin" in by[24].compared[0] and any("llama-3-70b" in m for m in by[24].missing)
     assert all(c.verdict in claims.VERDICTS for c in by.values())
+
+
+def test_inference_page_groups_figures_by_setting(folder: Path) -> None:
+    from report import tables
+
+    rep = report(folder, "system")
+    _, html = tables.inference(rep)
+    # the shared setting gets its own table; the settings one machine has share one, unranked
+    assert "llama-2-7b · q4_0 · llama.cpp · batch 1 <span" in html and "(4 machines)" in html
+    assert "Settings only one machine has" in html and "Spec-based decode ceilings" in html
+    _, energy = tables.energy(rep)
+    assert "power: whole system at the wall (scenario system)" in energy
