@@ -174,6 +174,16 @@ KNOWN_GAPS: dict[str, str] = {
     "framework-desktop-strix-halo": "price from an aggregator and a personal review; no dated Framework page read",
     "h100-pcie": "the 350 W TDP is NVIDIA's product brief read on a re-host (manuals.plus)",
     "l40s": "the 350 W TDP is a reseller's copy of NVIDIA's datasheet; TechPowerUp read via a retailer's copy",
+    # Apple: a build-to-order price or a copy of a publication is all the stored corpus holds.
+    "mac-mini-m4-pro": "no price for the 14-core CPU/20-core GPU/64 GB build-to-order Mac mini in the stored corpus",
+    "mac-studio-m3-ultra-512gb": "no price for the 32-core CPU/80-core GPU/512 GB option (withdrawn by Apple in March 2026)",
+    "macbook-pro-16-m3-max-64gb": "no price for the 64 GB option of the 40-core M3 Max in the stored corpus",
+    "mac-studio-m3-ultra-96gb": "the $3,999 launch price read only in copies of Macworld and Six Colors",
+    "mac-studio-m4-max-36gb": "the $1,999 launch price and 410 GB/s read only in copies of Macworld and Six Colors",
+    "macbook-pro-14-m3-16gb": "the $200 upgrade to 16 GB read only on netm.pl and a copy; the $1,599 base is TweakTown's",
+    "macbook-pro-14-m5-max-128gb": "the only M5 Max price found is a secondary site's (mac-dvd.com)",
+    "macbook-pro-16-m1-max-64gb": "The Verge's $4,299 review-unit price read in a copy of the video's captions",
+    "macbook-pro-m4-max": "the $5,000 (128 GB) price read in a copy of a Gizmodo article",
 }
 """Machines with a problem that could not be closed from sources we could read; each reason is reported, and an
 entry that no longer has a problem must be removed (so the list cannot hide a fixed or a new gap)."""
