@@ -13,7 +13,7 @@ from report import metrics as M
 from report import present as P
 from report.metrics import Report
 from report import boundary as B
-from report.settings import rank_key
+from report.settings import is_standard_length, rank_key
 from report.views import ceilings, tokens_per_joule, tokens_per_usd
 
 
@@ -99,6 +99,8 @@ def by_setting(d: pd.DataFrame, extra: str | None) -> str:
             single.append(group)
             continue
         label = M.setting_label(group.iloc[0])
+        if is_standard_length(group.iloc[0]):  # the heading names the length even when it is pp512 / tg128
+            label += f" · {'tg128' if group.iloc[0]['kind'] == 'decode' else 'pp512'}"
         out.append(f'<h4 class="cp-setting">{P.esc(label)} <span class="cp-note">({n} machines)</span></h4>')
         out.append(results_table(group.drop(columns="_key").sort_values("tokens_per_s", ascending=False), extra))
     if single:

@@ -238,7 +238,7 @@ def test_inference_page_groups_figures_by_setting(folder: Path) -> None:
     rep = report(folder, "system")
     _, html = tables.inference(rep)
     # the shared setting gets its own table; the settings one machine has share one, unranked
-    assert "llama-2-7b · q4_0 · llama.cpp · batch 1 <span" in html and "(4 machines)" in html
+    assert "llama-2-7b · q4_0 · llama.cpp · batch 1 · tg128 <span" in html and "(4 machines)" in html
     assert "Settings only one machine has" in html and "Spec-based decode ceilings" in html
     _, energy = tables.energy(rep)
     assert "power: whole system at the wall (scenario system)" in energy
