@@ -142,8 +142,8 @@ def _argmax_rows(v: torch.Tensor, groups: int = 64) -> torch.Tensor:
     if n % groups:
         return v.argmax()
     vals, idx = v.view(groups, n // groups).max(dim=-1)
-    g = vals.argmax()
-    return idx[g] + g * (n // groups)
+    g = vals.argmax().view(1)
+    return idx.gather(0, g) + g * (n // groups)  # a gather, not idx[g]: no data-dependent shape
 
 
 @functools.cache
