@@ -348,3 +348,98 @@ def test_runners_matrix(history_folder: Path) -> None:
     assert json.loads(out) == {"include": [{"machine": "bench-b", "runner": "gpu-b"}]}
     code, out = invoke("runners", "--data", str(history_folder), "--only", "ghost")
     assert code == 2 and "unknown machine ghost" in out
+
+
+# ---------------------------------------------------------------------------------------------
+# Guards: each fails if its rule changes (median baseline, median spread, stale cutoff, failures)
+
+
+def _point(median: float, rel_sigma: float = 0.0, i: int = 0) -> Point:
+    return Point(run=f"r{i}", started_at=NOW - dt.timedelta(days=30 - i), median=median, rel_sigma=rel_sigma,
+                 repeats=5)
+
+
+def test_baseline_is_the_median_of_the_window_not_the_mean_or_the_last() -> None:
+    refs = [_point(m, i=i) for i, m in enumerate([100.0, 100.0, 40.0, 100.0, 100.0, 10.0])]
+    c = compare(_point(100.0), refs[-5:], True)
+    # median of the last five is 100; their mean is 70, the last one 10, all six 100 too
+    assert c.reference == 100.0 and c.change == 0.0 and c.runs == 5 and c.verdict == "noise"
+    c = compare(_point(100.0), refs[-3:], True)  # 100, 100, 10: still the median
+    assert c.reference == 100.0
+
+
+def test_reference_spread_is_the_median_spread_of_its_runs() -> None:
+    refs = [_point(100.0, s, i) for i, s in enumerate([0.01, 0.01, 0.30])]
+    c = compare(_point(110.0), refs, True, k=3.0, floor=0.03)
+    # median spread 0.01 -> noise max(3 x 0.01, 3 %) = 3 %; a mean spread (0.107) would hide the +10 %.
+    assert c.noise == pytest.approx(0.03) and c.verdict == "improvement"
+
+
+def test_run_to_run_spread_counts_with_three_runs_or_more() -> None:
+    refs = [_point(m, 0.0, i) for i, m in enumerate([90.0, 100.0, 110.0])]
+    c = compare(_point(118.0), refs, True, k=3.0, floor=0.0)
+    assert c.noise == pytest.approx(3 * 1.4826 * 10 / 100) and c.verdict == "noise"
+
+
+@pytest.mark.parametrize("days, stale", [(29.99, False), (30.0, False), (30.01, True)])
+def test_stale_cutoff_is_more_than_stale_days(days: float, stale: bool, tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    machine_file(root, "bench-s")
+    store.write_run(root, noisy_run(random.Random(1), "bench-s", 40))
+    ds = store.load(root)
+    last = ds.runs[0].started_at
+    r = review(ds, Settings(stale_days=30), now=last + dt.timedelta(days=days))
+    assert [s.stale for s in r.staleness] == [stale]
+    assert bool(r.stale) == stale
+
+
+def _failing(run_: RunRecord) -> RunRecord:
+    return run_.model_copy(update={"results": [r.model_copy(update={"status": "error", "throughput": None,
+                                                                    "message": "CUDA error"})
+                                               for r in run_.results]})
+
+
+def test_a_newest_run_where_everything_failed_is_a_regression(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    root = tmp_path / "data"
+    machine_file(root, "bench-f")
+    for days in (20, 10):
+        store.write_run(root, noisy_run(rng, "bench-f", days))
+    store.write_run(root, _failing(noisy_run(rng, "bench-f", 1)))
+    code, out = invoke("review", "--data", str(root), "--fail-on", "regression")
+    assert code == 1, out
+    assert "FAILED" in out and "CUDA error" in out and "5 failed workload(s)" in out
+    code, _ = invoke("review", "--data", str(root))
+    assert code == 0  # without --fail-on it is a report, not a verdict
+
+
+def test_a_first_run_where_everything_failed_is_a_regression(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    machine_file(root, "bench-g")
+    store.write_run(root, _failing(noisy_run(random.Random(6), "bench-g", 1)))
+    code, out = invoke("review", "--data", str(root), "--fail-on", "regression")
+    assert code == 1 and "5 failed workload(s)" in out, out
+
+
+def test_one_workload_failing_where_it_ran_before_is_a_regression(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    root = tmp_path / "data"
+    machine_file(root, "bench-h")
+    store.write_run(root, noisy_run(rng, "bench-h", 10))
+    newest = noisy_run(rng, "bench-h", 1)
+    results = list(newest.results)
+    results[0] = results[0].model_copy(update={"status": "oom", "throughput": None, "message": "out of memory"})
+    store.write_run(root, newest.model_copy(update={"results": results}))
+    r = review(store.load(root), now=NOW)
+    assert [(w.workload, w.status) for _, w in r.failures] == [("decode", "oom")]
+    assert invoke("review", "--data", str(root), "--fail-on", "regression")[0] == 1
+
+
+def test_bad_data_exits_2_never_1(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    machine_file(root, "bench-i")
+    (root / "runs" / "bench-i").mkdir(parents=True)
+    (root / "runs" / "bench-i" / "20260101T000000Z.json").write_text('{"a": 1, "a": 2}')
+    (root / "machines" / "deep.yaml").write_text("id: " + "[" * 5000 + "]" * 5000)
+    code, out = invoke("review", "--data", str(root), "--fail-on", "regression")
+    assert code == 2 and "duplicate key" in out and "deep.yaml" in out and "Traceback" not in out
