@@ -30,7 +30,11 @@ def test_write_new_never_overwrites(tmp_path: Path) -> None:
     assert [p.name for p in target.parent.iterdir()] == ["a.json"]
 
 
-def _slow_writer(target: Path) -> subprocess.Popen[str]:
+MODES = {"unnamed": {}, "named": {"COSTPERF_NAMED_TEMPORARY": "1"}}
+"""Linux writes under no name (O_TMPFILE); macOS, and file systems without it, under a temporary name."""
+
+
+def _slow_writer(target: Path, mode: str = "unnamed") -> subprocess.Popen[str]:
     """A child that writes a data file but stalls inside the write, so it can be interrupted there."""
     code = textwrap.dedent(f"""
         import os, sys, time
@@ -43,30 +47,38 @@ def _slow_writer(target: Path) -> subprocess.Popen[str]:
         os.fsync = stalled_fsync
         store.write_new(Path({str(target)!r}), "x" * 1_000_000)
     """)
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT,
+                             env={**os.environ, **MODES[mode]})
     assert child.stdout is not None and child.stdout.readline().strip() == "writing"
     return child
 
 
-def test_ctrl_c_during_write_leaves_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", list(MODES))
+def test_ctrl_c_during_write_leaves_nothing(tmp_path: Path, mode: str) -> None:
     target = tmp_path / "runs" / "m" / "20260101T000000Z.json"
-    child = _slow_writer(target)
+    child = _slow_writer(target, mode)
     child.send_signal(signal.SIGINT)
     child.wait(timeout=30)
     assert child.returncode != 0
     assert list(target.parent.iterdir()) == []
 
 
-def test_kill_during_write_leaves_no_data_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", list(MODES))
+def test_kill_during_write_leaves_no_data_file(tmp_path: Path, mode: str) -> None:
     data = write_folder(tmp_path / "data", runs=[])
     target = data / "runs" / "test-desktop" / "20260101T000000Z.json"
-    child = _slow_writer(target)
+    child = _slow_writer(target, mode)
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=30)
     assert not target.exists()
     # Whatever the kernel kept of the killed write has no data file's name, and validate ignores it.
     leftovers = list(target.parent.iterdir())
     assert all(p.name.startswith(store.TMP_PREFIX) for p in leftovers)
+    if mode == "named":
+        # The kill landed inside the write: the complete content sat under a temporary name only.
+        assert len(leftovers) == 1 and leftovers[0].stat().st_size == 1_000_000
+    elif hasattr(os, "O_TMPFILE"):
+        assert leftovers == []  # written under no name at all
     assert store.load(data).problems == []
     store.cleanup_temporaries(data)
     assert list(target.parent.iterdir()) == []
