@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import datetime as dt
 import json
 import shutil
@@ -32,9 +33,15 @@ def comparable(result: Any, drop: tuple[str, ...] = ()) -> dict[str, Any]:
     return data
 
 
+SAMPLE_SHA256 = "5a12b2c9ce6abf66edda0c8aee9a64dfb10072be3d3fcd6442d7619f0abda071"
+"""sha256 of the real llama-bench output (llama.cpp 0c1e570) the fixture copies, unedited."""
+
+
 def test_new_fixture_is_the_real_sample() -> None:
-    if SAMPLE.exists():
-        assert (FIXTURES / "new" / "bench.json").read_text() == SAMPLE.read_text()
+    fixture = (FIXTURES / "new" / "bench.json").read_bytes()
+    assert hashlib.sha256(fixture).hexdigest() == SAMPLE_SHA256, "the fixture was edited: it must stay the real output"
+    if SAMPLE.exists():  # where the original sample sits beside the project, compare with it too
+        assert fixture == SAMPLE.read_bytes()
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
