@@ -8,4 +8,4 @@ which costperf; costperf --version
 costperf run --suite quick --machine h100-sxm 2>&1 | tee $OUT/quick.log
 cp data/runs/h100-sxm/*.json $OUT/ 2>/dev/null
 python3 benchmarks/gemv_bench.py 2>&1 | tee $OUT/gemv.log
-costperf run --suite standard --machine h100-sxm --no-save --workload memcpy --workload decode-llama-3-8b-bf16-compiled-b1 --workload decode-llama-3-8b-int8 --workload train-gpt2-124m-compiled-b32 2>&1 | tee $OUT/spot.log
+costperf run --suite standard --machine h100-sxm --no-save --workload memcpy --workload decode-llama-3-8b-bf16-compiled-b1 --workload decode-llama-3-8b-int8 --workload train-gpt2-124m-compiled-b64 2>&1 | tee $OUT/spot.log

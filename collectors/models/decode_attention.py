@@ -5,17 +5,21 @@ What inductor makes of the same step at batch 1 is six or so small kernels per l
 cache writes, two matrix products through cuBLAS, a softmax): on an H200, about 11 us per layer of
 a 131 us layer, mostly launch and ramp time. Here one kernel, one program per (key/value head,
 slice of 64 positions), reads only the positions written so far and leaves per-slice partial
-results (running max, sum and weighted values); `combine` merges them (a few fused elementwise
-ops, compiled with the layer).
+results (running max, sum and weighted values); `combine_kernel` merges them (`combine` is the
+same in torch ops).
 """
 
 from __future__ import annotations
 
 import functools
+import os
 
 import torch
 
 SPLIT = 64  # positions per program
+# Merge the partials with one Triton kernel (attn_combine) rather than inductor's two; measured on
+# an H200, inductor's pair took 2.9 us a layer. COSTPERF_ATTN_COMBINE=torch selects the torch form.
+COMBINE_KERNEL = os.environ.get("COSTPERF_ATTN_COMBINE", "triton").strip().lower() != "torch"
 
 
 @functools.cache
@@ -23,6 +27,32 @@ def _kernel():  # noqa: ANN202 - imported lazily: triton is only installed where
     from collectors.models.decode_attention_kernel import attn_decode  # noqa: PLC0415
 
     return attn_decode
+
+
+@functools.cache
+def _combine_kernel():  # noqa: ANN202
+    from collectors.models.decode_attention_kernel import attn_combine  # noqa: PLC0415
+
+    return attn_combine
+
+
+def combine_kernel(acc: torch.Tensor, m: torch.Tensor, l_: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """`combine` as one Triton kernel (inductor makes two of it): [1, n_heads * hd]."""
+    n_kv, nsplit, rep, hd = acc.shape
+    out = torch.empty((1, n_kv * rep * hd), dtype=dtype, device=acc.device)
+    _combine_kernel()[(n_kv * rep,)](acc, m, l_, out, REP=rep, HD=hd, NSPLIT=nsplit,
+                                     NSPLIT_P2=max(2, 1 << (nsplit - 1).bit_length()), num_warps=1)
+    return out
+
+
+@torch.library.custom_op("costperf::attn_combine", mutates_args=())
+def attn_combine(acc: torch.Tensor, m: torch.Tensor, l_: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return combine_kernel(acc, m, l_, like.dtype)
+
+
+@attn_combine.register_fake
+def _(acc: torch.Tensor, m: torch.Tensor, l_: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return like.new_empty((1, acc.shape[0] * acc.shape[2] * acc.shape[3]))
 
 
 def partials(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,

@@ -76,3 +76,23 @@ def attn_decode(qkv_ptr, kc_ptr, vc_ptr, cos_ptr, sin_ptr, pos_ptr, acc_ptr, m_p
     tl.store(acc_ptr + part[:, None] * HD + d[None, :], acc, mask=qmask[:, None])
     tl.store(m_ptr + part, m_i, mask=qmask)
     tl.store(l_ptr + part, l_i, mask=qmask)
+
+
+@triton.jit
+def attn_combine(acc_ptr, m_ptr, l_ptr, out_ptr, REP: tl.constexpr, HD: tl.constexpr, NSPLIT: tl.constexpr,
+                 NSPLIT_P2: tl.constexpr):
+    """Merge the slices' partial softmaxes of one query head (program id = head)."""
+    q = tl.program_id(0)
+    h = q // REP
+    r = q % REP
+    sp = tl.arange(0, NSPLIT_P2)
+    ok = sp < NSPLIT
+    part = (h * NSPLIT + sp) * REP + r
+    m = tl.load(m_ptr + part, mask=ok, other=float("-inf"))
+    l_ = tl.load(l_ptr + part, mask=ok, other=0.0)
+    top = tl.max(m, axis=0)
+    w = tl.where(m == float("-inf"), 0.0, tl.exp(m - top))
+    d = tl.arange(0, HD)
+    acc = tl.load(acc_ptr + part[:, None] * HD + d[None, :], mask=ok[:, None], other=0.0)
+    out = tl.sum(acc * w[:, None], axis=0) / tl.sum(l_ * w, axis=0)
+    tl.store(out_ptr + q * HD + d, out.to(out_ptr.dtype.element_ty))

@@ -112,7 +112,10 @@ def layer(x: torch.Tensor, wqkv: torch.Tensor, wo: torch.Tensor, w13: torch.Tens
         qkv = gemv(x, w.wqkv, w.s_qkv, w.g_attn, None, eps, False, pdl).view(1, 1, -1)
         if fused_attn:  # cos and sin are then the whole tables: the kernel picks the row at pos
             acc, m, l_ = torch.ops.costperf.attn_decode(qkv, w.k_cache, w.v_cache, cos, sin, pos, cfg.n_heads)
-            y = decode_attention.combine(acc, m, l_, x.dtype)
+            if decode_attention.COMBINE_KERNEL:
+                y = torch.ops.costperf.attn_combine(acc, m, l_, x)
+            else:
+                y = decode_attention.combine(acc, m, l_, x.dtype)
         else:
             y = _attention(qkv, w.k_cache, w.v_cache, cos, sin, mask, pos, cfg)
         h = gemv(y, w.wo, w.s_o, None, x, eps, False, pdl)
