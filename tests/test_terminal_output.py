@@ -1,0 +1,76 @@
+"""Text from data files reaches the terminal as text: no markup, no links, no escape sequences."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from foundation_data import MACHINE, run_dict, write_folder
+
+from collectors.cli import main
+from collectors.terminal import clean
+
+LINK = "\x1b]8;;https://evil.example\x1b\\click me\x1b]8;;\x1b\\"
+MARKUP = "[/bold] oops [link=https://evil.example]x[/link] :skull:"
+
+
+@pytest.mark.parametrize("raw, shown", [
+    ("a\x1b[31mred", "a\\x1b[31mred"), ("bell\x07", "bell\\x07"), ("c1\x9b2J", "c1\\x9b2J"),
+    ("rtl\u202eevil", "rtl\\u202eevil"), ("iso\u2066x\u2069", "iso\\u2066x\\u2069"), ("nul\x00", "nul\\x00"),
+    ("two\nlines", "two\\x0alines"), ("tab\tok", "tab\\x09ok"), ("plain [b]", "plain [b]"), ("é ü 日本", "é ü 日本"),
+])
+def test_clean_escapes_every_control(raw: str, shown: str) -> None:
+    assert clean(raw) == shown
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"[\s│┃]", "", text)
+
+
+def _hostile_folder(tmp_path: Path) -> Path:
+    m = copy.deepcopy(MACHINE)
+    m["accelerators"][0]["name"] = MARKUP
+    m["prices"][0]["provider"] = "[link=https://evil.example]Shop[/link]" + LINK
+    m["prices"][0]["note"] = "\x1b[2J\x1b[H cleared"
+    run = run_dict()
+    run["results"][0]["params"]["model"] = "[red]tiny[/red]\x1b[5m"
+    data = write_folder(tmp_path / "data", m, runs=[run])
+    later = run_dict(start="2026-01-09T03:04:05Z")
+    later["results"][0]["params"]["model"] = "[red]tiny[/red]\x1b[5m"
+    (data / "runs" / "test-desktop" / "20260109T030405Z.json").write_text(json.dumps(later))
+    return data
+
+
+@pytest.mark.parametrize("args", [["machines"], ["prices", "history", "test-desktop"], ["review"],
+                                  ["review", "--json"], ["validate"]])
+def test_commands_print_data_as_text(args: list[str], tmp_path: Path) -> None:
+    data = _hostile_folder(tmp_path)
+    res = CliRunner().invoke(main, [*args, "--data", str(data)])
+    assert res.exit_code == 0, res.output
+    assert "\x1b" not in res.output and "\u202e" not in res.output
+    flat = _flat(res.output)  # table cells wrap: compare without layout
+    if args == ["machines"]:
+        assert _flat("[/bold] oops [link=https://evil.example]x[/link] :skull:") in flat
+    if args[0] == "prices":
+        assert _flat("[link=https://evil.example]Shop[/link]") in flat
+
+
+def test_a_price_source_answer_prints_as_text(tmp_path: Path) -> None:
+    """A problem or outcome line quoting foreign text is escaped too (here: a machine's bad value)."""
+    m = copy.deepcopy(MACHINE)
+    m["name"] = 42
+    data = write_folder(tmp_path / "data", m)
+    text = (data / "machines" / "test-desktop.yaml").read_text().replace("name: 42", 'name: "\\e[31mred"')
+    (data / "machines" / "test-desktop.yaml").write_text(text)
+    (data / "machines" / "bad.yaml").write_text(yaml.safe_dump({"id": "bad", "vendor": "\x1b]0;title\x07"}))
+    res = CliRunner().invoke(main, ["prices", "refresh", "--data", str(data), "--dry-run"])
+    assert "\x1b" not in res.output and "\x07" not in res.output
+    res = CliRunner().invoke(main, ["validate", "--data", str(data)])
+    assert res.exit_code == 1 and "\x1b" not in res.output and "\\x1b" in res.output
+    assert dt.date.today()  # the date module is used by the fixtures' files
