@@ -175,12 +175,16 @@ KNOWN_GAPS: dict[str, str] = {
     "h100-pcie": "the 350 W TDP is NVIDIA's product brief read on a re-host (manuals.plus)",
     "l40s": "the 350 W TDP is a reseller's copy of NVIDIA's datasheet; TechPowerUp read via a retailer's copy",
     # Apple: a build-to-order price or a copy of a publication is all the stored corpus holds.
-    "mac-mini-m4-pro": "no price for the 14-core CPU/20-core GPU/64 GB build-to-order Mac mini in the stored corpus",
-    "mac-studio-m3-ultra-512gb": "no price for the 32-core CPU/80-core GPU/512 GB option (withdrawn by Apple in March 2026)",
-    "macbook-pro-16-m3-max-64gb": "no price for the 64 GB option of the 40-core M3 Max in the stored corpus",
+    "mac-mini-m4-pro": "no price: Apple's upgrade prices for the 14-core CPU/20-core GPU chip and 64 GB are on no vendor "
+    "or named-publication page we could read (the $1,399 base is Digital Trends')",
+    "mac-studio-m3-ultra-512gb": "no price: the 80-core chip and 512 GB upgrade prices only on unknown sites (The Daily "
+    "Scout, DEV Community); option withdrawn by Apple in March 2026",
+    "macbook-pro-16-m3-max-64gb": "no price: Apple's 64 GB upgrade price for the 40-core M3 Max is on no vendor or "
+    "named-publication page we could read (48 GB $3,999 TweakTown, 128 GB $7,199 Ars Technica)",
     "mac-studio-m3-ultra-96gb": "the $3,999 launch price read only in copies of Macworld and Six Colors",
     "mac-studio-m4-max-36gb": "the $1,999 launch price and 410 GB/s read only in copies of Macworld and Six Colors",
-    "macbook-pro-14-m3-16gb": "the $200 upgrade to 16 GB read only on netm.pl and a copy; the $1,599 base is TweakTown's",
+    "macbook-pro-14-m3-16gb": "the $200 upgrade to 16 GB read only on netm.pl and a copy; the $1,599 base is TweakTown's "
+    "(The Verge and Daring Fireball: $1,600)",
     "macbook-pro-14-m5-max-128gb": "the only M5 Max price found is a secondary site's (mac-dvd.com)",
     "macbook-pro-16-m1-max-64gb": "The Verge's $4,299 review-unit price read in a copy of the video's captions",
     "macbook-pro-m4-max": "the $5,000 (128 GB) price read in a copy of a Gizmodo article",
