@@ -101,13 +101,16 @@ def by_setting(d: pd.DataFrame, extra: str | None) -> str:
         label = M.setting_label(group.iloc[0])
         if is_standard_length(group.iloc[0]):  # the heading names the length even when it is pp512 / tg128
             label += f" · {'tg128' if group.iloc[0]['kind'] == 'decode' else 'pp512'}"
-        out.append(f'<h4 class="cp-setting">{P.esc(label)} <span class="cp-note">({n} machines)</span></h4>')
-        out.append(results_table(group.drop(columns="_key").sort_values("tokens_per_s", ascending=False), extra))
+        # each setting folds away (the most shared one open), so the page stays a few screens long
+        out.append(f'<details{" open" if not out else ""}><summary class="cp-setting">{P.esc(label)} '
+                   f'<span class="cp-note">({n} machines)</span></summary>'
+                   + results_table(group.drop(columns="_key").sort_values("tokens_per_s", ascending=False), extra)
+                   + "</details>")
     if single:
         rest = pd.concat(single).drop(columns="_key")
-        out.append(f'<h4 class="cp-setting">Settings only one machine has <span class="cp-note">({len(rest)} '
-                   "figures: each is alone at its setting, so nothing here is ranked)</span></h4>")
-        out.append(results_table(rest, extra))
+        out.append(f'<details><summary class="cp-setting">Settings only one machine has <span class="cp-note">'
+                   f"({len(rest)} figures: each is alone at its setting, so nothing here is ranked)</span></summary>"
+                   + results_table(rest, extra) + "</details>")
     return "".join(out)
 
 

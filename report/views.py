@@ -120,7 +120,7 @@ def headline_table(r: Report) -> str:
                      f'{P.number(row["estimate_tok_s"])} (family share)</span>')
         return text
 
-    return P.table(h, [
+    columns = [
         ("Machine", machine_cell, False),
         ("Decode tokens/s", P.col_flagged("decode_tok_s", "decode_flags", prov="decode_provenance"), True),
         ("Decode ceiling ≤ (not ranked)", ceiling, True),
@@ -134,14 +134,25 @@ def headline_table(r: Report) -> str:
         ("USD per usable GB" + ("-hour" if r.assumptions.scenario == "cloud" else ""), P.col("usd_per_usable_gb"),
          True),
         ("Largest model, B params (4 / 8 / 16-bit)", largest, True),
-    ], highlight=lambda row: row["machine"] in best.values(),
-       caption=f"Scenario {r.assumptions.scenario}; decode and prefill at {r.setting.label if r.setting else '–'} / "
-               f"{r.setting.prefill_label if r.setting else '–'}. ★ wins a card. ⚑ flagged: a physics check questions "
-               "the figure (hover for why); a violation wins no card. ⓘ: why a machine has no price in this scenario "
-               "(hover). Tokens/s per usable GB rewards small, fast memory; a buyer who needs capacity reads USD per "
-               "usable GB and the largest model that fits (4-bit = q4_0, 4.5 bits per weight; 8-bit = q8_0, 8.5; "
-               "16-bit = f16). The 4-bit decode speed of that largest model is estimated: the machine's own (else its "
-               "chip family's) share of its bandwidth ceiling at the headline setting.")
+    ]
+    setting = r.setting.label if r.setting else "–"
+    with_figure = h[h["decode_tok_s"].notna()]
+    without = h[h["decode_tok_s"].isna()]
+    out = P.table(with_figure, columns, highlight=lambda row: row["machine"] in best.values(),
+                  caption=f"Scenario {r.assumptions.scenario}; decode and prefill at {setting} / "
+                          f"{r.setting.prefill_label if r.setting else '–'}. ★ wins a card. ⚑ flagged: a physics check "
+                          "questions the figure (hover for why); a violation wins no card. ⓘ: why a machine has no price "
+                          "in this scenario (hover). Tokens/s per usable GB rewards small, fast memory; a buyer who needs "
+                          "capacity reads USD per usable GB and the largest model that fits (4-bit = q4_0, 4.5 bits per "
+                          "weight; 8-bit = q8_0, 8.5; 16-bit = f16). The 4-bit decode speed of that largest model is "
+                          "estimated: the machine's own (else its chip family's) share of its bandwidth ceiling at the "
+                          "headline setting.")
+    if not without.empty:
+        out += (f"<details><summary>{len(without)} more machine(s) of the {P.esc(r.assumptions.scenario)} scenario have "
+                f"no figure at {P.esc(setting)}: their price, memory, spec ceiling (≤) and chip-family estimate, "
+                "never ranked</summary>"
+                + P.table(without, columns, highlight=lambda row: row["machine"] in best.values()) + "</details>")
+    return out
 
 
 def ranking(r: Report) -> str:

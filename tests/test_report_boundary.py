@@ -239,6 +239,16 @@ def test_inference_page_groups_figures_by_setting(folder: Path) -> None:
     _, html = tables.inference(rep)
     # the shared setting gets its own table; the settings one machine has share one, unranked
     assert "llama-2-7b · q4_0 · llama.cpp · batch 1 · tg128 <span" in html and "(4 machines)" in html
+    assert html.count("<details open>") == 2  # the most shared decode and prefill settings; the rest fold
     assert "Settings only one machine has" in html and "Spec-based decode ceilings" in html
     _, energy = tables.energy(rep)
     assert "power: whole system at the wall (scenario system)" in energy
+
+
+def test_the_overview_ranking_holds_only_the_cards_pool(folder: Path) -> None:
+    rep = report(folder, "system")
+    html = views.ranking(rep)
+    # card-a (wall, estimated) and the Mac (wall, published maximum) are ranked; card-b has no system price
+    assert "Card A" in html and '"Mac"' in html and "Card B" not in html
+    table = views.headline_table(rep)
+    assert "card-c" in table.split("<details>")[1]  # no figure at the setting: folded away, never ranked
