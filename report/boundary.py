@@ -49,7 +49,16 @@ COVERS_TEXT = {
     "as published": "as published (coverage not stated)",
 }
 
-_ORDER = {"purchase": 0, "used": 1}
+HOST_PARTS = ("cpu", "motherboard", "memory", "storage", "power_supply", "case")
+"""What a working desktop needs besides the card: a host that prices fewer is a lower bound."""
+
+
+def unpriced_parts(host: Host) -> list[str]:
+    """The parts a working host needs that its file does not price (none for a prebuilt)."""
+    have = {p.part for p in host.parts}
+    if "prebuilt" in have:
+        return []
+    return [p.replace("_", " ") for p in HOST_PARTS if p not in have]
 
 
 @dataclass
@@ -65,6 +74,7 @@ class ScenarioPrice:
     provider: str | None = None
     url: str | None = None
     missing: str = ""  # why there is no price in this scenario
+    lower_bound: str = ""  # why the price is only a lower bound (parts of the host left unpriced)
 
 
 @dataclass
@@ -145,11 +155,14 @@ def scenario_price(m: Machine, hosts: dict[str, Host], scenario: str) -> Scenari
     if host is None:
         return ScenarioPrice(None, missing=f"reference host {m.host!r} is not in data/hosts/: no whole-system price")
     host_prov = _weakest(*(p.provenance for p in host.parts))
+    gaps = unpriced_parts(host)
     return ScenarioPrice(
         card.amount + host.price_usd, card.kind, max(card.date, host.price_date), _weakest(card.provenance, host_prov),
         f"card(s) plus reference host {host.name}",
         f"{card.amount:,.0f} USD card(s) ({card.date}) + {host.price_usd:,.0f} USD host ({len(host.parts)} "
-        f"priced part(s), as of {host.price_date})", card.provider, str(card.source_url))
+        f"priced part(s), as of {host.price_date})", card.provider, str(card.source_url),
+        lower_bound=(f"the reference host prices no {', '.join(gaps)}: the system price is a lower bound"
+                     if gaps else ""))
 
 
 def board_power(m: Machine, measured_w: float | None, measured_covers: str | None,

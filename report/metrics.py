@@ -355,6 +355,7 @@ def machines_table(machines: dict[str, Machine], a: Assumptions,
             "price_provider": price.provider,
             "price_note": price.basis or None,
             "price_covers": price.covers or None,
+            "price_lower_bound": price.lower_bound or None,
             # per usable GB-hour for an hourly price (the cloud scenario's only kind)
             "usd_per_usable_gb": per_usable_gb(price.usd, usable),
             "largest_4bit_b": largest_model_b(usable, PRECISION_BITS["4-bit"], a.kv_cache_gb),
@@ -372,7 +373,8 @@ MACHINE_COLUMNS = [
     "system_max_w", "spec_power_w", "spec_power_basis", "spec_power_provenance", "power_covers", "idle_w",
     "scenario", "in_scenario", "scenario_note", "host", "host_name", "host_load_w", "psu_efficiency",
     "price_usd", "price_kind", "price_date", "price_url",
-    "price_provenance", "price_provider", "price_note", "price_covers", "usd_per_usable_gb", "largest_4bit_b",
+    "price_provenance", "price_provider", "price_note", "price_covers", "price_lower_bound", "usd_per_usable_gb",
+    "largest_4bit_b",
     "largest_8bit_b", "largest_16bit_b", "flags",
 ]
 
@@ -594,9 +596,12 @@ def cost_metrics(tps: float | None, prov: str | None, avg_w: float | None, power
     else:
         tpd, tpd_prov = tokens_per_dollar_purchase(tps, price, watts, a, idle), weakest(prov, price_prov, wprov)
     tpj = window_tpj if own and window_tpj is not None and pd.notna(window_tpj) else tokens_per_joule(tps, watts)
-    note = None
+    notes = []
     if tpd is not None and watts is None and m["price_kind"] != "cloud_hourly":
-        note = "upper bound: no power figure, so electricity is not counted"
+        notes.append("no power figure, so electricity is not counted")
+    if tpd is not None and _given(m.get("price_lower_bound")):
+        notes.append(str(m["price_lower_bound"]))
+    note = ("upper bound: " + "; ".join(notes)) if notes else None
     # The price and its date travel with the figure (from the same scenario price), so every page
     # prints "price as of DATE" beside the tokens per dollar that used it.
     used = tpd is not None
@@ -642,7 +647,7 @@ HEADLINE_COLUMNS = [
     "tokens_per_joule", "tokens_per_joule_provenance", "tok_s_per_usable_gb", "usable_gb",
     "usable_provenance", "usd_per_usable_gb",
     "largest_4bit_b", "largest_8bit_b", "largest_16bit_b", "decode_flags", "prefill_flags", "usable_flags",
-    "scenario", "setting", "watts_covers", "idle_w", "price_covers", "price_note", "scenario_note",
+    "scenario", "setting", "watts_covers", "idle_w", "price_covers", "price_note", "price_lower_bound", "scenario_note",
     "ceiling_tok_s", "estimate_tok_s", "estimate_basis", "largest_4bit_decode_tok_s",
 ]
 
@@ -699,7 +704,8 @@ def headline_table(results: pd.DataFrame, machines: pd.DataFrame, a: Assumptions
             "largest_4bit_b": m["largest_4bit_b"], "largest_8bit_b": m["largest_8bit_b"],
             "largest_16bit_b": m["largest_16bit_b"],
             "scenario": a.scenario, "setting": hs.label if hs else None, "idle_w": m["idle_w"],
-            "price_covers": m["price_covers"], "price_note": m["price_note"], "scenario_note": m["scenario_note"],
+            "price_covers": m["price_covers"], "price_note": m["price_note"],
+            "price_lower_bound": m["price_lower_bound"], "scenario_note": m["scenario_note"],
             "ceiling_tok_s": c["ceiling_tok_s"] if c is not None else None,
             "estimate_tok_s": c["estimate_tok_s"] if c is not None else None,
             "estimate_basis": c["estimate_basis"] if c is not None else None,

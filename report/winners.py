@@ -109,6 +109,11 @@ def winners(headline: pd.DataFrame, scenario: str = "system", setting: str | Non
             if float(ratio.rstrip("×")) < NEAR_TIE and "estimated" in (top[prov_col], second[prov_col]):
                 w.margin += ": a near tie, within the uncertainty of the estimated figures behind it"
         notes = []
+        if col == "usd_per_usable_gb" and given(top.get("price_lower_bound")):
+            notes.append(f"a lower bound: {top['price_lower_bound']}")
+        if col in ("tokens_per_dollar", "usd_per_usable_gb") and len(ordered) > 1 \
+                and given(ordered.iloc[1].get("price_lower_bound")) != given(top.get("price_lower_bound")):
+            notes.append("one of the two leaders' prices is a lower bound: the margin leans its way")
         if col == "usd_per_usable_gb":
             big = top["largest_4bit_b"]
             if given(big):

@@ -252,3 +252,16 @@ def test_the_overview_ranking_holds_only_the_cards_pool(folder: Path) -> None:
     assert "Card A" in html and '"Mac"' in html and "Card B" not in html
     table = views.headline_table(rep)
     assert "card-c" in table.split("<details>")[1]  # no figure at the setting: folded away, never ranked
+
+
+def test_a_host_missing_parts_gives_a_lower_bound_price(folder: Path) -> None:
+    from report import boundary
+
+    ds = store.load(folder)
+    host = ds.hosts["ref-pc"]
+    partial = host.model_copy(update={"parts": [p for p in host.parts if p.part in ("cpu", "motherboard")]})
+    price = boundary.scenario_price(ds.machines["card-a"], {"ref-pc": partial}, "system")
+    assert price.usd == 1500 + 300 + 200
+    assert price.lower_bound == ("the reference host prices no memory, storage, power supply, case: the system price "
+                                 "is a lower bound")
+    assert boundary.scenario_price(ds.machines["card-a"], ds.hosts, "system").lower_bound == ""
