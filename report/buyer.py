@@ -171,7 +171,7 @@ def chart(d: pd.DataFrame) -> Any:
 
     if d.empty:
         return None
-    sizes = list(dict.fromkeys(d["size"]))
+    sizes = [s for s in M.MODEL_SIZES_B if (d["size"] == s).any()]
     top_price = float(d["price_usd"][d["price_kind"] != "cloud_hourly"].max() or 0)
     size = alt.param(name="size", value=DEFAULT_SIZE if DEFAULT_SIZE in sizes else sizes[0],
                      bind=alt.binding_select(options=sizes, name="Model size (parameters) "))
@@ -183,7 +183,10 @@ def chart(d: pd.DataFrame) -> Any:
     base = alt.Chart(data).transform_filter(
         "datum.size == size && datum.precision == precision && (budget == 0 || datum.price_kind == 'cloud_hourly'"
         " || (datum.price_usd != null && datum.price_usd <= budget))"
-    ).transform_calculate(room="datum.tok_s * (containerSize()[0] < 500 ? 3.5 : 1.7)")  # room for the text
+    ).transform_calculate(
+        # a row without a speed (it does not fit) prints its line from 0; room keeps the lines in the plot
+        at="datum.tok_s == null ? 0 : datum.tok_s",
+        room="(datum.tok_s == null ? 1 : datum.tok_s) * (containerSize()[0] < 500 ? 3.5 : 1.7)")
     y = alt.Y("label:N", title=None, sort=alt.EncodingSortField(field="order", op="min", order="ascending"),
               axis=alt.Axis(labelLimit=NAME_LIMIT))
     tooltip = [alt.Tooltip("name:N", title="machine"), alt.Tooltip("tok_s:Q", title="decode tokens/s", format=",.1f"),
@@ -200,9 +203,9 @@ def chart(d: pd.DataFrame) -> Any:
         color=alt.Color("basis:N", title="decode figure", scale=alt.Scale(domain=list(BASIS_COLOURS),
                                                                           range=list(BASIS_COLOURS.values()))),
         opacity=alt.condition("datum.basis == 'ceiling ≤ (estimated)'", alt.value(0.45), alt.value(0.95)))
-    room = base.transform_filter("datum.tok_s != null").mark_point(opacity=0).encode(x="room:Q", y=y)
+    room = base.mark_point(opacity=0).encode(x="room:Q", y=y)
     text = base.mark_text(align="left", dx=4, fontSize={"expr": "containerSize()[0] < 500 ? 9 : 10"}).encode(
-        x=alt.X("tok_s:Q"), y=y, text="text:N", tooltip=tooltip,
+        x=alt.X("at:Q"), y=y, text="text:N", tooltip=tooltip,
         color=alt.condition("datum.fits", alt.value("#1f2937"), alt.value("#9ca3af")))
     return (room + bars + text).add_params(size, precision, budget).properties(
         width="container", height={"step": 15}, autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),

@@ -79,6 +79,7 @@ class PageView:
     requests: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     screenshot: Path | None = None
+    results: list[Any] = field(default_factory=list)
 
     @property
     def overflows(self) -> bool:
@@ -132,11 +133,14 @@ class Chromium:
         self.close()
 
     def view(self, page: Path | str, size: tuple[int, int], screenshot: Path | None = None,
-             timeout_s: float = 30) -> PageView:
+             scripts: tuple[str, ...] = (), timeout_s: float = 120) -> PageView:
+        """Open `page` at `size`, wait for its charts, run `scripts` (JavaScript expressions, awaited
+        when they return a promise; their values land in `results`), then measure."""
         url = page.resolve().as_uri() if isinstance(page, Path) else page
-        return asyncio.run(asyncio.wait_for(self._view(url, size, screenshot), timeout_s))
+        return asyncio.run(asyncio.wait_for(self._view(url, size, screenshot, scripts), timeout_s))
 
-    async def _view(self, url: str, size: tuple[int, int], screenshot: Path | None) -> PageView:
+    async def _view(self, url: str, size: tuple[int, int], screenshot: Path | None,
+                    scripts: tuple[str, ...]) -> PageView:
         from tornado.websocket import websocket_connect  # noqa: PLC0415
 
         ws = await websocket_connect(self.ws_url, max_message_size=256 * 1024 * 1024)
@@ -194,13 +198,19 @@ class Chromium:
                        mobile=width < 700)
             await send("Page.navigate", s, url=url)
             await asyncio.wait_for(loaded.wait(), 20)
-            deadline = time.monotonic() + 15
+            deadline = time.monotonic() + 40  # a loaded 2-core machine draws slowly
             while True:  # charts draw after load (module scripts, then vega's async parse)
                 got = (await send("Runtime.evaluate", s, expression=MEASURE_JS, returnByValue=True))["result"]["value"]
                 if got["drawn"] + len(got["chart_errors"]) >= got["charts"] or time.monotonic() > deadline:
                     break
                 await asyncio.sleep(0.2)
             await asyncio.sleep(0.3)
+            results = []
+            for script in scripts:
+                out = await send("Runtime.evaluate", s, expression=script, returnByValue=True, awaitPromise=True)
+                if "exceptionDetails" in out:
+                    raise RuntimeError(f"script failed: {out['exceptionDetails']}")
+                results.append(out["result"].get("value"))
             got = (await send("Runtime.evaluate", s, expression=MEASURE_JS, returnByValue=True))["result"]["value"]
             if screenshot is not None:
                 import base64  # noqa: PLC0415
@@ -214,7 +224,8 @@ class Chromium:
         finally:
             ws.close()
             task.cancel()
-        return PageView(url=url, size=size, requests=requests, errors=errors, screenshot=screenshot, **got)
+        return PageView(url=url, size=size, requests=requests, errors=errors, screenshot=screenshot, results=results,
+                        **got)
 
 
 def main(argv: list[str]) -> None:

@@ -11,8 +11,10 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -169,7 +171,8 @@ def test_every_page_with_a_table_offers_its_csv(site: Path) -> None:
         assert match, name
         csv = base64.b64decode(match.group(2)).decode("utf-8")
         assert csv.count("\n") >= 1 and "," in csv.splitlines()[0], name  # a header, rows when there is data
-    first = re.search(r'base64,([^"]+)"', page(site, "index")).group(1)  # type: ignore[union-attr]
+    first = re.search(r'download="costperf-headline.csv" href="data:text/csv;charset=utf-8;base64,([^"]+)"',
+                      page(site, "index")).group(1)  # type: ignore[union-attr]
     headline = base64.b64decode(first).decode()
     assert headline.startswith("machine,name,vendor")
     assert headline.count("\n") == len(expected_report(site).headline) + 1  # one row per machine
@@ -200,7 +203,7 @@ def test_chromium_draws_the_index_charts(site: Path, tmp_path: Path) -> None:
     shots.mkdir(parents=True, exist_ok=True)
     first_screen, full = shots / "index-first-screen.png", shots / "index-full.png"
     assert chromium(["--window-size=1280,900", f"--screenshot={first_screen}", index], tmp_path / "p2").returncode == 0
-    assert chromium(["--window-size=1280,3200", f"--screenshot={full}", index], tmp_path / "p3").returncode == 0
+    assert chromium(["--window-size=1280,6000", f"--screenshot={full}", index], tmp_path / "p3").returncode == 0
 
     def vendor_pixels(path: Path) -> int:
         img = Image.open(path).convert("RGB")
@@ -213,3 +216,62 @@ def test_chromium_draws_the_index_charts(site: Path, tmp_path: Path) -> None:
     assert vendor_pixels(full) > 50
     img = Image.open(first_screen).convert("L")
     assert img.size == (1280, 900) and img.getextrema()[0] < 60  # the first screen has dark text on it
+
+
+PAGES = ["index", "inference", "training", "memory", "energy", "machines", "claims", "methodology", "review"]
+# vega-lite's note that a chart with a row height per machine (the buyer chart) keeps that height
+HARMLESS = ('Dropping "fit-y" because spec has discrete height',)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run does)")
+    from browser import Chromium
+
+    with Chromium() as b:
+        yield b
+
+
+@pytest.mark.parametrize("size", [(1400, 1000), (390, 844)], ids=["1400x1000", "390x844"])
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_fits_the_screen_width_and_loads_nothing(site: Path, browser: Any, name: str,
+                                                            size: tuple[int, int]) -> None:
+    shots = os.environ.get("COSTPERF_SCREENSHOTS")
+    shot = Path(shots) / f"{name}-{size[0]}.png" if shots else None
+    v = browser.view(site / "_site" / "report" / f"{name}.html", size, shot)
+    # no sideways scrolling, and no table or chart wider than the column it sits in
+    assert v.width <= v.viewport + 1, (v.width, v.viewport)
+    assert not v.sticking_out and not v.too_wide, (v.sticking_out, v.too_wide)
+    assert v.drawn == v.charts and not v.chart_errors, v.chart_errors
+    assert v.network == [], v.network
+    assert [e for e in v.errors if not any(h in e for h in HARMLESS)] == [], v.errors
+    if size == (1400, 1000):
+        assert v.screens <= 10, f"{name}: {v.screens:.1f} screens tall"
+        assert v.tall_charts == [], f"{name}: a chart taller than the screen hides its axis ({v.tall_charts})"
+
+
+BUYER_PICK = """(async () => {
+  const [size, precision] = document.querySelectorAll('#cp-chart-1 .vega-bindings select');
+  const texts = () => [...document.querySelectorAll('#cp-chart-1 svg text')].map(t => t.textContent);
+  const before = texts().filter(t => t.startsWith('does not fit')).length;
+  size.value = '%s'; size.dispatchEvent(new Event('change'));
+  precision.value = '16-bit'; precision.dispatchEvent(new Event('change'));
+  await new Promise(r => setTimeout(r, 800));
+  return [before, texts().filter(t => t.startsWith('does not fit')).length, texts().filter(t => t.includes('tok/s')).length];
+})()"""
+
+
+def test_the_buyer_chart_answers_in_the_page(site: Path, browser: Any) -> None:
+    """Picking a bigger model at 16 bits in the overview's inputs, in the browser, moves machines to
+    'does not fit' and leaves fewer with a speed: the answer is computed in the page."""
+    from report import buyer
+
+    a = assumptions.resolve(site, assumptions.parse_set(SETTINGS))
+    options = buyer.options(metrics.build(store.load(site / "data"), a))
+    v = browser.view(site / "_site" / "report" / "index.html", (1400, 1000), scripts=(BUYER_PICK % "70B",))
+    before, after, with_speed = v.results[0]
+    expected = options[(options["size"] == "70B") & (options["precision"] == "16-bit")]
+    assert before == int((~options[(options["size"] == "8B") & (options["precision"] == "4-bit")]["fits"]).sum())
+    assert after == int((~expected["fits"]).sum()) > before
+    assert with_speed == int(expected["tok_s"].notna().sum())
