@@ -172,7 +172,8 @@ def chart(d: pd.DataFrame) -> Any:
     if d.empty:
         return None
     sizes = [s for s in M.MODEL_SIZES_B if (d["size"] == s).any()]
-    top_price = float(d["price_usd"][d["price_kind"] != "cloud_hourly"].max() or 0)
+    top = d["price_usd"][d["price_kind"] != "cloud_hourly"].max()
+    top_price = 0.0 if pd.isna(top) else float(top)  # no purchase price at all (the cloud scenario)
     size = alt.param(name="size", value=DEFAULT_SIZE if DEFAULT_SIZE in sizes else sizes[0],
                      bind=alt.binding_select(options=sizes, name="Model size (parameters) "))
     precision = alt.param(name="precision", value=DEFAULT_PRECISION,
