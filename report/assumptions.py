@@ -66,9 +66,23 @@ class Assumptions(BaseModel):
         out = []
         for name, field in type(self).model_fields.items():
             value = getattr(self, name)
+            if name == "data_dir":
+                value = _published_path(value)
             out.append({"name": name, "value": "each machine file's" if value is None else value,
                         "description": field.description or ""})
         return out
+
+
+def _published_path(value: str) -> str:
+    """A folder as a published page may name it: relative to the project, never a local absolute path
+    (`costperf report --data` passes one), else its last part."""
+    path = Path(value)
+    if not path.is_absolute():
+        return value
+    try:
+        return str(path.resolve().relative_to(project_root()))
+    except ValueError:
+        return path.name
 
 
 class AssumptionError(ValueError):

@@ -86,3 +86,9 @@ def test_the_report_is_finite_at_the_edges_of_every_range() -> None:
         numbers = frame.select_dtypes("number")
         values = numbers.to_numpy().ravel()
         assert not any(math.isinf(v) for v in values if v == v), "an infinite figure in the report"
+
+
+def test_the_methodology_page_names_no_local_absolute_path(tmp_path: Path) -> None:
+    for data_dir in (str(tmp_path / "my-data"), str(ROOT / "data"), "data"):
+        shown = {r["name"]: r["value"] for r in Assumptions(data_dir=data_dir).rows()}["data_dir"]
+        assert not Path(shown).is_absolute() and str(tmp_path) not in shown and str(ROOT) not in shown
