@@ -72,13 +72,24 @@ def derived(r: Result, record: RunRecord, machine: Machine | None) -> str:
     return ""
 
 
+UNSTABLE_SPREAD = 1.0
+"""Repeats whose fastest and slowest differ by this share of their median or more (100%) make no
+stable figure: the summary flags them."""
+
+
+def repeat_spread(samples: list[float], median: float) -> float | None:
+    """(slowest − fastest repeat) ÷ median; None with fewer than two repeats."""
+    return (max(samples) - min(samples)) / median if len(samples) > 1 and median else None
+
+
 def summary(record: RunRecord, machine: Machine | None) -> Table:
     t = Table(title=f"costperf run: {record.suite} suite on {record.machine} ({record.environment.backend}), "
                     f"{record.status}")
     for col, just in [("workload", "left"), ("setting", "left"), ("status", "left"), ("median", "right"),
-                      ("unit", "left"), ("cv %", "right"), ("warm-up s", "right"), ("avg W", "right"),
+                      ("unit", "left"), ("spread %", "right"), ("warm-up s", "right"), ("avg W", "right"),
                       ("J/token", "right"), ("note", "left")]:
         t.add_column(col, justify=just)  # type: ignore[arg-type]
+    unstable = 0
     for r in record.results:
         if r.workload == "fit":
             continue
@@ -86,15 +97,26 @@ def summary(record: RunRecord, machine: Machine | None) -> Table:
         e = r.energy
         jt = f"{e.joules / e.tokens:.3g}" if e and e.tokens else ""
         note = derived(r, record, machine) if st else (r.message or "")[:70]
+        spread = repeat_spread(st.samples, st.median) if st else None
+        if spread is not None and spread >= UNSTABLE_SPREAD:
+            unstable += 1
+            note = f"UNSTABLE: repeats spread {100 * spread:.0f}%" + (f"; {note}" if note else "")
         t.add_row(r.workload, _label(r), r.status, _fmt(st.median) if st else "", st.unit if st else "",
-                  f"{100 * st.cv:.1f}" if st else "", f"{r.compile_s:.1f}" if r.compile_s is not None else "",
+                  f"{100 * spread:.0f}" if spread is not None else "",
+                  f"{r.compile_s:.1f}" if r.compile_s is not None else "",
                   f"{e.avg_w:.0f}" if e else "", jt, note)
+    captions = []
+    if unstable:
+        captions.append(f"{unstable} figure(s) UNSTABLE: their repeats spread {100 * UNSTABLE_SPREAD:.0f}% or more "
+                        "((slowest - fastest) / median); run them again on an idle machine before trusting them")
     fits = [r for r in record.results if r.workload == "fit"]
     if fits:
         ok = [f"{r.params.model} {r.params.dtype}" for r in fits if r.status == "ok"]
         usable = fits[0].outputs.get("usable_memory_gb")
         shown = f"{usable:.1f}" if isinstance(usable, float) else "?"
-        t.caption = f"fits in {shown} GB usable: " + (", ".join(ok) or "none")
+        captions.append(f"fits in {shown} GB usable: " + (", ".join(ok) or "none"))
+    if captions:
+        t.caption = "\n".join(captions)
     return t
 
 
@@ -170,8 +192,12 @@ def run_command(suite: str, workloads: tuple[str, ...], machine_id: str | None, 
             ctx, tasks, info = runner.prepare(opts, machine)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
+        console.print(f"{'task':45s} {'workload':12s} estimate", markup=False)
         for t in tasks:
             console.print(f"{t.id:45s} {t.workload:12s} ~{t.est_s:.0f} s", markup=False)
+        total = sum(t.est_s for t in tasks)
+        console.print(f"{len(tasks)} task(s) in the {suite} suite, about {total / 60:.0f} min in all "
+                      f"(~{total:.0f} s; estimates, not measured)", markup=False)
         return
     if workloads:
         try:

@@ -43,7 +43,7 @@ def winner_cards(r: Report) -> str:
                              + (f" at {w.setting}" if w.setting else ""))
             items.append((question, "not measured yet", P.esc(f"{why} (scenario {a.scenario})"), ""))
             continue
-        value = f"{P.number(w.value)} {P.esc(w.unit)}"
+        value = f"{w.bound + ' ' if w.bound else ''}{P.number(w.value)} {P.esc(w.unit)}"
         lines = [f"scenario {a.scenario}; {w.coverage}"]
         if w.setting:
             lines.append(f"setting: {w.setting}")

@@ -37,6 +37,7 @@ class Winner:
     runner_up: str | None = None
     margin: str = ""  # '1.31× the runner-up's 412 tokens/J'
     lowest_wins: bool = False
+    bound: str = ""  # '≤' or '≥' when the figure is a bound (a lower-bound price, no power figure)
 
 
 NEAR_TIE = 1.10
@@ -125,6 +126,9 @@ def winners(headline: pd.DataFrame, scenario: str = "system", setting: str | Non
             notes.append(f"power: {top['watts_basis']}")
         if col == "tokens_per_dollar" and given(top["tokens_per_dollar_note"]):
             notes.append(str(top["tokens_per_dollar_note"]))
+            w.bound = "≤" if str(top["tokens_per_dollar_note"]).startswith("upper bound") else ""
+        if col == "usd_per_usable_gb" and given(top.get("price_lower_bound")):
+            w.bound = "≥"
         if col == "tokens_per_dollar" and given(top.get("price_note")):
             notes.append(f"price: {top['price_note']}")
         if left_out:

@@ -265,3 +265,15 @@ def test_a_host_missing_parts_gives_a_lower_bound_price(folder: Path) -> None:
     assert price.lower_bound == ("the reference host prices no memory, storage, power supply, case: the system price "
                                  "is a lower bound")
     assert boundary.scenario_price(ds.machines["card-a"], ds.hosts, "system").lower_bound == ""
+
+
+def test_a_card_resting_on_a_lower_bound_price_reads_as_a_bound(tmp_path: Path) -> None:
+    root = build_folder(tmp_path)
+    host = yaml.safe_load((root / "hosts" / "ref-pc.yaml").read_text())
+    host["parts"] = host["parts"][:2]  # CPU and board only
+    (root / "hosts" / "ref-pc.yaml").unlink()
+    store.write_new(root / "hosts" / "ref-pc.yaml", yaml.safe_dump(host, sort_keys=False))
+    rep = report(root, "system")
+    w = cards(rep)["tokens_per_dollar"]
+    assert w.machine == "card-a" and w.bound == "≤" and "system price is a lower bound" in w.note
+    assert f"≤ {views.P.number(w.value)}" in views.winner_cards(rep)
