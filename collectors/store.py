@@ -314,8 +314,13 @@ def load(root: Path | str = "data", extra: Iterable[Path] = (), now: dt.datetime
         return ds
     found, ds.problems = walk_data(root)
     candidates: list[tuple[Path, str | None]] = list(found)
-    if (root / NAMES_FILE).is_file():
-        candidates.append((root / NAMES_FILE, "names"))
+    names = root / NAMES_FILE
+    if names.exists() or names.is_symlink():
+        problem = _entry_problem(names, True, root.resolve())
+        if problem:
+            ds.problems.append(Problem(names, "", problem))
+        else:
+            candidates.append((names, "names"))
     known = {p.resolve() for p, _ in candidates} | {p.path.resolve() for p in ds.problems}
     candidates += [(p, None) for p in extra if p.resolve() not in known]
     for path, kind in candidates:
@@ -336,10 +341,14 @@ def load(root: Path | str = "data", extra: Iterable[Path] = (), now: dt.datetime
             ds.hosts.setdefault(record.id, record)
         elif isinstance(record, HardwareNames):
             ds.names = record
-    ds.problems += _cross_problems(ds)
     from collectors.hardware_names import apply_names  # noqa: PLC0415 - it builds on this module
 
-    ds.problems += apply_names(ds)
+    for check in (_cross_problems, apply_names):
+        try:
+            ds.problems += check(ds)
+        except Exception as exc:  # noqa: BLE001 - a check that fails is named; the files stay loaded
+            ds.problems.append(Problem(root, "", f"could not be checked: internal error in {check.__name__}: "
+                                                 f"{type(exc).__name__} ({shorten(str(exc), 120)})"))
     return ds
 
 

@@ -113,6 +113,8 @@ def cases() -> list[Case]:
         Case("a scalar at the top", RUN_PATH, b"42", "mapping"),
         Case("truncated JSON", RUN_PATH, run_text[: len(run_text) // 2], "malformed json"),
         Case("tab-indented YAML", MACHINE_PATH, b"id: x\n\tname: y\n", "yaml"),
+        Case("names table of nested aliases", "hardware-names.yaml", _laughs(9), "anchor"),
+        Case("names table 10,000 deep", "hardware-names.yaml", b"nvidia: " + b"[" * 10_000 + b"]" * 10_000, "deep"),
         # Ids, dates, ranges
         Case("300-character id", "machines/" + "a" * 200 + ".yaml", _yaml(_machine(id="a" * 300)), "at most 64"),
         Case("year-1 price date", MACHINE_PATH, _replace(PLAIN, b"2022-10-12", b"0001-01-01"), "before 1990"),

@@ -106,12 +106,14 @@ def test_a_link_out_of_the_data_folder_is_not_followed(data: Path, tmp_path: Pat
     (data / "machines" / "leak.yaml").symlink_to(secret)
     (data / "published").mkdir()
     (data / "published" / "folder").symlink_to(tmp_path, target_is_directory=True)
+    (data / "hardware-names.yaml").symlink_to(secret)
     res = invoke("validate", "--data", str(data))
     assert res.exit_code == 1
     assert SECRET not in res.output and "outside the data folder" in res.output
     rep = metrics.load(data, Assumptions(data_dir=str(data)))
     assert not any(SECRET in p for p in rep.problems)
     assert any("leak.yaml" in p and "outside" in p for p in rep.problems)
+    assert any("hardware-names.yaml" in p and "outside" in p for p in rep.problems)
 
 
 def test_a_link_inside_the_data_folder_is_read(data: Path) -> None:

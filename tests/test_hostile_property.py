@@ -34,6 +34,8 @@ SEEDS: list[tuple[str, str]] = [
     _seed("hosts") if list((ROOT / "data" / "hosts").glob("*.yaml")) else _seed("machines"),
     ("runs/test-desktop/20260105T030405Z.json", json.dumps(run_dict(start="2026-01-05T03:04:05Z"), indent=2)),
 ]
+if (ROOT / "data" / "hardware-names.yaml").is_file():
+    SEEDS.append(("hardware-names.yaml", (ROOT / "data" / "hardware-names.yaml").read_text(encoding="utf-8")))
 
 SNIPPETS = [
     "&a ", "*a", "<<: *a\n", "!!python/object/apply:os.system ['true'] ", "!!binary aGk= ", "!x ", "? [a, b]\n: c\n",
