@@ -66,8 +66,8 @@ def refresh_command(data: Path, machine_ids: tuple[str, ...], dry_run: bool, acc
     \b
     Examples:
       costperf prices refresh --dry-run
-      costperf prices refresh --machine rtx-4090-desktop
-      costperf prices refresh --machine h100-cloud --accept
+      costperf prices refresh --machine desktop-rtx-4090
+      costperf prices refresh --machine h100-sxm --accept
     """
     from collectors.prices.http import HttpSettings  # noqa: PLC0415
     from collectors.prices.refresh import refresh  # noqa: PLC0415
@@ -100,7 +100,7 @@ def add_command(machine_id: str, data: Path, amount: float, currency: str, kind:
 
     \b
     Example:
-      costperf prices add rtx-4090-desktop --kind purchase --amount 1799 \\
+      costperf prices add desktop-rtx-4090 --kind purchase --amount 1799 \\
         --url https://www.example-shop.com/rtx-4090 --provider "Example Shop" --note "Founders Edition"
     """
     from pydantic import ValidationError  # noqa: PLC0415
@@ -129,7 +129,7 @@ def history_command(machine_id: str, data: Path) -> None:
 
     \b
     Example:
-      costperf prices history rtx-4090-desktop
+      costperf prices history desktop-rtx-4090
     """
     from collectors import store  # noqa: PLC0415
     from collectors.prices.refresh import money  # noqa: PLC0415

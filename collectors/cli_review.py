@@ -193,7 +193,7 @@ def review_command(data: Path, machines: tuple[str, ...], since: str | None, as_
     \b
     Examples:
       costperf review
-      costperf review --machine h100-sxm-cloud --since 2026-11-01
+      costperf review --machine h100-sxm --since 2026-11-01
       costperf review --json > review.json
       costperf review --fail-on regression     # CI: exit 1 when something regressed
 
@@ -243,7 +243,7 @@ def runners_command(data: Path, only: str, as_json: bool) -> None:
     \b
     Examples:
       costperf runners
-      costperf runners --json --only h100-sxm-cloud
+      costperf runners --json --only h100-sxm
     """
     ds = store.load(data)
     if ds.problems:

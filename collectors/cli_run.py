@@ -163,8 +163,8 @@ def run_command(suite: str, workloads: tuple[str, ...], machine_id: str | None, 
       costperf run --suite quick --no-save            try it: tiny shapes, about a minute on a CPU
       costperf run --suite standard --machine h100-sxm
       costperf run --suite standard --machine h100-sxm --workload decode --workload train-gpt2
-      costperf run --suite quick --machine my-desktop --nproc-per-node 2 --device cpu   two gloo ranks
-      costperf run --suite standard --machine my-desktop --gguf llama-2-7b.Q4_0.gguf    with llama.cpp
+      costperf run --suite quick --machine my-desktop-rtx-4090 --nproc-per-node 2 --device cpu   two gloo ranks
+      costperf run --suite standard --machine my-desktop-rtx-4090 --gguf llama-2-7b.Q4_0.gguf    with llama.cpp
     """
     import datetime as dt  # noqa: PLC0415
 
