@@ -388,7 +388,7 @@ RESULT_COLUMNS = [
     "date", "n_runs", "value", "unit", "spread", "tokens_per_s", "avg_w", "power_covers", "power_key",
     "power_provenance",
     "tokens_per_joule", "joules_per_token", "bytes_per_token", "effective_bw_gbps", "peak_bw_gbps",
-    "roofline_efficiency", "above_roofline", "mfu", "basis", "flags", "ranks", "nodes",
+    "roofline_efficiency", "above_roofline", "mfu", "basis", "flags", "ranks", "nodes", "hardware",
 ]
 
 
@@ -493,6 +493,7 @@ def _published_rows(ds: store.DataSet, flags: dict[tuple[str, int | None], list[
                 "compile_mode": None,
                 "tuning": None,
                 "extra": S.extra_text(r.settings),
+                "hardware": r.hardware,
                 "batch": r.batch,
                 "prompt_tokens": r.prompt_tokens,
                 "gen_tokens": r.gen_tokens,

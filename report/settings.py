@@ -94,21 +94,36 @@ def setting_label(row: Any) -> str:
 
 def labels(df: pd.DataFrame) -> list[str]:
     """A label per row; two rows of one machine and workload that would share a label and a source
-    get their differing extra parameters appended (never two identical labels for two figures)."""
+    get what tells them apart appended: the extra parameters that differ between them (pinned or
+    pageable host memory ...), else the hardware as the publication names it. Never two identical
+    labels for two figures of one source."""
     out = [setting_label(row) for _, row in df.iterrows()]
     if df.empty:
         return out
     extras = list(df["extra"]) if "extra" in df.columns else [None] * len(df)
-    groups: dict[tuple[Any, ...], list[int]] = {}
-    for i, (_, row) in enumerate(df.iterrows()):
-        key = (_get(row, "machine") if given(_get(row, "machine")) else _get(row, "name"),
-               _get(row, "workload"), out[i], _get(row, "source"))
-        groups.setdefault(key, []).append(i)
-    for members in groups.values():
-        if len(members) > 1:
+    hardware = list(df["hardware"]) if "hardware" in df.columns else [None] * len(df)
+    rows = [row for _, row in df.iterrows()]
+
+    def collisions() -> list[list[int]]:
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for i, row in enumerate(rows):
+            key = (_get(row, "machine") if given(_get(row, "machine")) else _get(row, "name"),
+                   _get(row, "workload"), out[i], _get(row, "source"))
+            groups.setdefault(key, []).append(i)
+        return [members for members in groups.values() if len(members) > 1]
+
+    for members in collisions():  # first the extra parameters that differ between them
+        items = [set(str(extras[i]).split(", ")) if given(extras[i]) else set() for i in members]
+        common = set.intersection(*items)
+        for i, mine in zip(members, items):
+            differing = [x for x in str(extras[i]).split(", ") if x in mine - common] if given(extras[i]) else []
+            if differing:
+                out[i] = f"{out[i]} · {', '.join(differing)}"
+    for members in collisions():  # then the hardware as the publication names it
+        if len({hardware[j] for j in members}) > 1:
             for i in members:
-                if given(extras[i]):
-                    out[i] = f"{out[i]} · {extras[i]}"
+                if given(hardware[i]):
+                    out[i] = f"{out[i]} · as published: {hardware[i]}"
     return out
 
 

@@ -277,3 +277,20 @@ def test_a_card_resting_on_a_lower_bound_price_reads_as_a_bound(tmp_path: Path) 
     w = cards(rep)["tokens_per_dollar"]
     assert w.machine == "card-a" and w.bound == "≤" and "system price is a lower bound" in w.note
     assert f"≤ {views.P.number(w.value)}" in views.winner_cards(rep)
+
+
+def test_two_published_rows_of_one_setting_say_what_differs(tmp_path: Path) -> None:
+    S.write_machine(tmp_path, S.machine("mac", "Mac", vendor="apple", form="mini", unified=True, tdp_w=None))
+    row = dict(machine="mac", workload="decode", model="llama-2-7b", dtype="q4_0", engine="llama.cpp", batch=1,
+               prompt_tokens=0, gen_tokens=128)
+    S.write_published(tmp_path, S.published("bench", [
+        PublishedResult(hardware="Mac, Metal", tokens_per_s=100.0, settings={"fa": 0, "ngl": 99}, **row),
+        PublishedResult(hardware="Mac, Metal", tokens_per_s=110.0, settings={"fa": 1, "ngl": 99}, **row),
+        PublishedResult(hardware="Mac, Metal + BLAS", tokens_per_s=120.0, settings={"fa": 1, "ngl": 99}, **row),
+    ]))
+    rep = metrics.build(store.load(tmp_path), A)
+    got = sorted(metrics.priced(rep.results, rep.machines, A)["setting"])
+    # the flash-attention flag tells the first two apart; the hardware as published the last two
+    assert got == ["llama-2-7b · q4_0 · llama.cpp · batch 1 · fa 0",
+                   "llama-2-7b · q4_0 · llama.cpp · batch 1 · fa 1 · as published: Mac, Metal",
+                   "llama-2-7b · q4_0 · llama.cpp · batch 1 · fa 1 · as published: Mac, Metal + BLAS"]
