@@ -97,11 +97,7 @@ def print_review(r: Review, console: Console) -> None:
         if t.software:
             console.print(clean("Software changed: " + "; ".join(f"{c.what} {c.before} → {c.after}"
                                                                  for c in t.software)), markup=False)
-        for w in t.appeared:
-            console.print(clean(f"Appeared: {w.workload} [{w.params}]"), markup=False)
-        for w in t.disappeared:
-            why = f" ({w.status}: {w.message})" if w.message else f" ({w.status})"
-            console.print(clean(f"Disappeared: {w.workload} [{w.params}]{why}"), markup=False)
+        # workloads that appeared or disappeared are listed once, under Flagged below
 
     console.print()
     if r.staleness:
@@ -130,7 +126,8 @@ def print_review(r: Review, console: Console) -> None:
         for w in t.appeared:
             lines.append(("", f"{'APPEARED':<12} {t.machine}  {w.workload} [{w.params}]"))
         for w in t.disappeared:
-            lines.append(("yellow", f"{'DISAPPEARED':<12} {t.machine}  {w.workload} [{w.params}] now {w.status}"))
+            lines.append(("yellow", f"{'DISAPPEARED':<12} {t.machine}  {w.workload} [{w.params}] now {w.status}"
+                                    + (f" ({w.message})" if w.message else "")))
     for s in r.stale:
         lines.append(("bold yellow", f"{'STALE':<12} {s.machine}  last run {_when(s.last_run)} UTC, "
                                      f"{s.days:.0f} days ago (limit {st.stale_days})"))

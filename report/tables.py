@@ -77,7 +77,8 @@ def inference(r: Report) -> tuple[pd.DataFrame, str]:
             + C.embed(C.settings(eight_b[eight_b["kind"] == "prefill"], "prefill",
                                  "Prefill, 8B-class models: every setting"))
             + P.note("The charts show the 8B-class models of the headline on machines with a machine file; the "
-                     "tables have every model, and published figures of other hardware are further down."))
+                     "tables have every model, and published figures of other hardware are further down. "
+                     + scenario_note(r)))
     html += "<h3>Spec-based decode ceilings (≤, never ranked)</h3>" + ceilings(r)
     for kind, title in (("decode", "Decode (generation), by setting"), ("prefill", "Prefill (prompt), by setting")):
         part = d[d["kind"] == kind]
@@ -134,8 +135,16 @@ def training(r: Report) -> tuple[pd.DataFrame, str]:
     d = d[d["kind"] == "train"]
     html = (C.embed(C.settings(r.results[r.results["kind"] == "train"], "train",
                                "Training throughput, per machine"), empty="No training runs yet.")
-            + (results_table(d, "mfu") if not d.empty else ""))
+            + (P.note(scenario_note(r)) + results_table(d, "mfu") if not d.empty else ""))
     return d, html
+
+
+def scenario_note(r: Report) -> str:
+    """What every tokens-per-dollar and tokens-per-joule cell of a page covers."""
+    sc = r.assumptions.scenario
+    return (f"Tokens per USD and per J: scenario {sc} ({B.SCENARIO_TEXT[sc]}); power as the scenario counts it "
+            f"({B.COVERS_TEXT[B.SCENARIO_POWER[sc]]}) where the machine has such a figure, else what the row's "
+            "details say; a machine outside the scenario has none.")
 
 
 def micro(r: Report) -> tuple[pd.DataFrame, str]:
