@@ -33,9 +33,13 @@ def _source(row: pd.Series) -> str:
 
 def _result_details(row: pd.Series) -> str:
     when = "" if P.is_missing(row.get("date")) else P.date(row["date"])
+    power = "" if P.is_missing(row.get("watts")) else P.esc(
+        f"{P.number(row['watts'])} W, {B.COVERS_TEXT.get(row.get('watts_covers'), row.get('watts_covers'))}: "
+        f"{row.get('watts_basis') or ''}")
+    price = "" if P.is_missing(row.get("tokens_per_dollar_note")) else P.esc(row["tokens_per_dollar_note"])
     return _details(("Machine", P.esc(row["name"])), ("Source", _source(row)), ("Date", when),
                     ("Basis", P.esc(row.get("basis")) if not P.is_missing(row.get("basis")) else ""),
-                    ("Physics check", _flags(row)))
+                    ("Power", power), ("Tokens per USD", price), ("Physics check", _flags(row)))
 
 
 def results_table(d: pd.DataFrame, extra: str | None) -> str:

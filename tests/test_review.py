@@ -206,7 +206,9 @@ def test_appeared_and_disappeared_workloads(tmp_path: Path) -> None:
     assert {s.workload for s in t.series} == {"decode", "train-gpt2", "matmul", "toy-mlp"}
     code, out = invoke("review", "--data", str(root))
     assert re.search(r"^APPEARED +bench-w +matmul \[fp8 n=8192\]$", out, re.M)
-    assert re.search(r"^DISAPPEARED +bench-w +memcpy \[n?.*\] now oom$", out, re.M)
+    assert re.search(r"^DISAPPEARED +bench-w +memcpy \[n?.*\] now oom \(CUDA out of memory\)$", out, re.M)
+    for word, what in (("appeared", "matmul"), ("disappeared", "memcpy")):  # each said once, not twice
+        assert len([line for line in out.splitlines() if re.match(word, line.lower()) and what in line]) == 1
     data = json.loads(invoke("review", "--data", str(root), "--json")[1])
     assert (data["summary"]["appeared"], data["summary"]["disappeared"]) == (1, 1)
 
