@@ -75,22 +75,37 @@ def report(settings: tuple[str, ...], data: Path | None, engine: str, jobs: int 
     from report.charts import bundle_js  # noqa: PLC0415
 
     bundle_js()  # build the chart libraries' bundle once here, not in every page kernel at once
+    site = root / "_site" / "index.html"
     if quarto and engine != "fallback":
-        console.print("Rendering with quarto render ...", markup=False)
+        version = subprocess.run([quarto, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+        console.print(f"Rendering with Quarto {version} (quarto render; it prints each page as it goes) ...",
+                      markup=False)
         done = subprocess.run([quarto, "render"], cwd=root, check=False)
         if done.returncode != 0:
             err_console.print(f"quarto render failed (exit status {done.returncode}).", markup=False)
             sys.exit(done.returncode)
-    else:
-        from report.render import RenderError, render_site  # noqa: PLC0415
+        console.print(f"Rendered the report with Quarto in {time.perf_counter() - started:.1f} s: {site}. "
+                      "Quarto's pages load module scripts, which browsers refuse from file://: serve the folder "
+                      f"(python3 -m http.server -d {root / '_site'} 8000, then open http://localhost:8000/).",
+                      markup=False)
+        return
+    from report.render import RenderError, read_site, render_site  # noqa: PLC0415
 
-        try:
-            render_site(root, jobs=jobs)
-        except RenderError as exc:
-            err_console.print(str(exc), markup=False)
-            sys.exit(1)
-    site = root / "_site" / "index.html"
-    console.print(f"Rendered the report in {time.perf_counter() - started:.1f} s: open {site}", markup=False)
+    try:
+        pages = read_site(root).pages
+        why = "--engine fallback" if engine == "fallback" else "the quarto CLI is not installed"
+        console.print(f"Rendering {len(pages)} pages with costperf's fallback engine ({why}): jupytext reads "
+                      "them, nbclient runs them in python3 kernels, nbconvert writes HTML.", markup=False)
+
+        def progress(done: int, total: int, page: Path, seconds: float) -> None:
+            console.print(f"  [{done}/{total}] {page.as_posix()}  {seconds:.1f} s", markup=False)
+
+        render_site(root, jobs=jobs, progress=progress)
+    except RenderError as exc:
+        err_console.print(str(exc), markup=False)
+        sys.exit(1)
+    console.print(f"Rendered the report with the fallback engine in {time.perf_counter() - started:.1f} s: "
+                  f"open {site}", markup=False)
 
 
 COMMANDS: list[click.Command] = [report]

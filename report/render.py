@@ -21,6 +21,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -261,7 +262,12 @@ def _write_page(site: Site, source: Path, meta: dict[str, Any], nb: Any) -> Path
     return out
 
 
-async def _worker(site: Site, queue: asyncio.Queue[Path], timeout_s: int, written: list[Path]) -> None:
+Progress = Callable[[int, int, Path, float], None]
+"""Called as each page is written: (pages done, pages in all, the page's source, its seconds)."""
+
+
+async def _worker(site: Site, queue: asyncio.Queue[Path], timeout_s: int, written: list[Path],
+                  progress: Progress | None = None) -> None:
     """Renders pages from the queue, reusing one kernel while pages share a folder (starting a
     kernel and importing pandas and altair costs seconds; a reset between pages keeps them apart)."""
     km, km_cwd, used = None, None, False
@@ -275,6 +281,7 @@ async def _worker(site: Site, queue: asyncio.Queue[Path], timeout_s: int, writte
                 if km is not None:
                     await km.shutdown_kernel(now=True)
                 km, km_cwd, used = await start_kernel(source.parent), source.parent, False
+            page_started = time.perf_counter()
             nb, meta = to_notebook(source, site.execute)
             if used:
                 import nbformat  # noqa: PLC0415
@@ -285,13 +292,16 @@ async def _worker(site: Site, queue: asyncio.Queue[Path], timeout_s: int, writte
             await execute(nb, km, source, timeout_s)
             used = True
             written.append(_write_page(site, source, meta, nb))
+            if progress:
+                progress(len(written), len(site.pages), source.relative_to(site.root),
+                         time.perf_counter() - page_started)
     finally:
         if km is not None:
             await km.shutdown_kernel(now=True)
 
 
 def render_site(root: Path, jobs: int | None = None, timeout_s: int = 600,
-                log: Any = None) -> list[Path]:
+                log: Any = None, progress: Progress | None = None) -> list[Path]:
     """Render every page of the site into its output folder; returns the pages written."""
     site = read_site(root)
     jobs = min(jobs or max(os.cpu_count() or 1, 1), len(site.pages))
@@ -301,7 +311,7 @@ def render_site(root: Path, jobs: int | None = None, timeout_s: int = 600,
         for page in site.pages:
             queue.put_nowait(page)
         written: list[Path] = []
-        await asyncio.gather(*(_worker(site, queue, timeout_s, written) for _ in range(jobs)))
+        await asyncio.gather(*(_worker(site, queue, timeout_s, written, progress) for _ in range(jobs)))
         return written
 
     started = time.perf_counter()

@@ -50,6 +50,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "PATH", "")})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Rendered the report" in done.stdout
+    # the engine is named, and each page is reported as it is written
+    assert "fallback engine" in done.stdout
+    n = len(list((project / "report").glob("*.qmd")))
+    assert all(f"[{i}/{n}] report/" in done.stdout for i in range(1, n + 1)), done.stdout
     return project
 
 
