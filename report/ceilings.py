@@ -28,9 +28,12 @@ CEILING_COLUMNS = [
 ]
 
 
-def family(vendor: str, memory_kind: str) -> str:
-    """The chip family whose achieved share of bandwidth stands in for a machine without data."""
+def family(vendor: str, memory_kind: str, memory_type: str | None = None) -> str:
+    """The chip family whose achieved share of bandwidth stands in for a machine without data:
+    vendor and memory kind, with HBM apart (datacenter parts reach a different share at batch 1)."""
     memory = {"unified": "unified memory", "dedicated": "discrete VRAM"}.get(memory_kind, memory_kind)
+    if isinstance(memory_type, str) and memory_type.upper().startswith("HBM"):
+        memory = "HBM"
     return f"{ {'apple': 'Apple', 'nvidia': 'NVIDIA', 'amd': 'AMD'}.get(vendor, vendor) } {memory}".strip()
 
 
@@ -60,7 +63,8 @@ def ceilings_table(machines: pd.DataFrame, results: pd.DataFrame, hs: HeadlineSe
         fig = best.get(m["machine"])
         rows.append({
             "machine": m["machine"], "name": m["name"], "vendor": m["vendor"],
-            "family": family(m["vendor"], m["memory_kind"]), "bandwidth_gbps": m["bandwidth_gbps"],
+            "family": family(m["vendor"], m["memory_kind"], m.get("memory_type")),
+            "bandwidth_gbps": m["bandwidth_gbps"],
             "model": hs.model, "dtype": hs.dtype, "bytes_per_token": bpt, "bytes_from": how,
             "ceiling_tok_s": ceiling,
             "ceiling_basis": f"≤ {m['bandwidth_gbps']:,.0f} GB/s (spec) ÷ {bpt / 1e9:.2f} GB per token ({how})",

@@ -321,6 +321,7 @@ def machines_table(machines: dict[str, Machine], a: Assumptions,
             "accelerator": f"{acc.count}× {acc.name}" if acc.count > 1 else acc.name,
             "accelerator_count": sum(x.count for x in m.accelerators),
             "memory_kind": acc.memory_kind,
+            "memory_type": acc.memory_type,
             "memory_gb": m.total_accelerator_memory_gb,
             "usable_gb": usable,
             "usable_rule": m.usable_memory.rule,
@@ -367,7 +368,7 @@ def machines_table(machines: dict[str, Machine], a: Assumptions,
 
 
 MACHINE_COLUMNS = [
-    "machine", "name", "vendor", "form", "accelerator", "accelerator_count", "memory_kind", "memory_gb",
+    "machine", "name", "vendor", "form", "accelerator", "accelerator_count", "memory_kind", "memory_type", "memory_gb",
     "usable_gb", "usable_rule", "usable_provenance", "bandwidth_gbps", "peak_bf16_tflops", "host_link",
     "host_link_gbps", "spec_provenance", "spec_source", "spec_source_url", "spec_source_date", "accelerator_tdp_w",
     "system_max_w", "spec_power_w", "spec_power_basis", "spec_power_provenance", "power_covers", "idle_w",
