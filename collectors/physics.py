@@ -263,7 +263,9 @@ def _run_flags(path: Path, run: RunRecord, m: Machine) -> Iterator[Flag]:
                        "decode-roofline", key, i)
         yield from _flops_flags(path, where, r, m, key, i)
         if r.energy is not None:
-            limit, what = _power_limit(m, r.energy.covers)
+            # a distributed result's energy is every rank's GPU board, summed: one GPU per rank
+            ranks = r.distributed.world_size if r.distributed is not None else 1
+            limit, what = _power_limit(m, r.energy.covers, ranks)
             if limit is not None and r.energy.avg_w > limit * POWER_TOLERANCE:
                 yield Flag(path, f"{where}.energy.avg_w", f"average {r.energy.avg_w:,.0f} W ({r.energy.covers}) "
                            f"exceeds {what} {limit:,.0f} W by more than {POWER_TOLERANCE - 1:.0%}", "violation",
@@ -295,11 +297,11 @@ def _flops_flags(path: Path, where: str, r: Result, m: Machine, key: str, i: int
                    f"accelerators' peak {peak:,.0f} TFLOP/s: physically impossible", "violation", "peak-flops", key, i)
 
 
-def _power_limit(m: Machine, covers: str) -> tuple[float | None, str]:
+def _power_limit(m: Machine, covers: str, devices: int = 1) -> tuple[float | None, str]:
     if m.power is None:
         return None, ""
     tdp = m.power.accelerator_tdp_w
-    count = sum(a.count for a in m.accelerators)
+    count = max(sum(a.count for a in m.accelerators), devices)
     if covers == "gpu_board" and tdp is not None:
         return tdp * count, "the accelerator TDP" + (f" x {count}" if count > 1 else "")
     # A part (SoC, CPU package, DRAM) or the whole box cannot draw more than the box's maximum.

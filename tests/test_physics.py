@@ -82,6 +82,20 @@ def test_power_above_tdp_is_a_violation(tmp_path: Path) -> None:
     assert checks(flags) == [("power-tdp", "violation", "results.0.energy.avg_w")]
 
 
+def test_distributed_power_limit_counts_one_gpu_per_rank(tmp_path: Path) -> None:
+    """A distributed result's energy sums every rank's GPU board: two ranks may draw twice the TDP."""
+    def dist(avg_w: float) -> dict[str, Any]:
+        ranks = [{"rank": i, "local_rank": i, "node_rank": 0, "host": "h", "device": f"cuda:{i}", "value": 25.0}
+                 for i in range(2)]
+        return result("train-gpt2-ddp", 50.0, energy={"joules": avg_w * 10, "avg_w": avg_w, "window_s": 10.0,
+                                                      "method": "nvml", "covers": "gpu_board"},
+                      distributed={"world_size": 2, "launched_world_size": 2, "nodes": 1, "nproc_per_node": 2,
+                                   "backend": "nccl", "interconnect": "nvlink", "per_rank": ranks})
+
+    flags = flags_for(tmp_path, [dist(1100.0), dist(1000.0)])  # limit 2 x 450 W x 1.2 = 1080 W
+    assert checks(flags) == [("power-tdp", "violation", "results.0.energy.avg_w")]
+
+
 def test_memory_checks(tmp_path: Path) -> None:
     machine = copy.deepcopy(MACHINE)
     machine["usable_memory"] = {"rule": "macos_raised", "limit_gb": 30.0, "provenance": "estimated",
