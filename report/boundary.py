@@ -158,9 +158,9 @@ def scenario_price(m: Machine, hosts: dict[str, Host], scenario: str) -> Scenari
     gaps = unpriced_parts(host)
     return ScenarioPrice(
         card.amount + host.price_usd, card.kind, max(card.date, host.price_date), _weakest(card.provenance, host_prov),
-        f"card(s) plus reference host {host.name}",
-        f"{card.amount:,.0f} USD card(s) ({card.date}) + {host.price_usd:,.0f} USD host ({len(host.parts)} "
-        f"priced part(s), as of {host.price_date})", card.provider, str(card.source_url),
+        "card(s) + reference host",
+        f"{card.amount:,.0f} USD card(s) ({card.date}) + {host.price_usd:,.0f} USD for {host.name} "
+        f"({len(host.parts)} priced part(s), as of {host.price_date})", card.provider, str(card.source_url),
         lower_bound=(f"the reference host prices no {', '.join(gaps)}: the system price is a lower bound"
                      if gaps else ""))
 

@@ -98,7 +98,10 @@ def headline_table(r: Report) -> str:
         text = f"{P.number(row['price_usd'], 3)}{unit}"
         covers = row.get("price_covers")
         if isinstance(covers, str) and covers:
-            text += f'<br><span class="cp-note">{P.esc(covers)}</span>'
+            how = "; ".join(str(row.get(k)) for k in ("price_note", "price_lower_bound")
+                            if not P.is_missing(row.get(k)) and row.get(k))
+            title = f' title="{P.esc(how)}"' if how else ""
+            text += f'<br><span class="cp-note"{title}>{P.esc(covers)}{" ⓘ" if how else ""}</span>'
         return text
 
     def power_mark(cell_of: Callable[[pd.Series], str], column: str) -> Callable[[pd.Series], str]:
