@@ -1,5 +1,5 @@
-# Source on the GPU device machine (see /work/.library/device/README.md): installs the carried
-# wheels (.whl/: pydantic, zeus, ...) and costperf itself under /tmp, puts `costperf` on PATH.
+# Source on a GPU host without internet: installs the Python packages it lacks, carried as wheels in
+# .whl/ (pydantic, zeus, ...), and costperf itself under /tmp, and puts `costperf` on PATH.
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || return 1
 export PYTHONPATH=/tmp/site
 rm -rf /tmp/cp

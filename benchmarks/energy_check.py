@@ -1,4 +1,4 @@
-"""Issue 5's two checks of the NVML meter, on a CUDA machine:
+"""Two checks of the NVML energy meter, on a CUDA machine:
 
 1. overhead: the same workload timed with the zeus/NVML meter window and with no meter, alternated;
 2. independent check: NVML's total-energy counter against power samples taken every ~5 ms in a

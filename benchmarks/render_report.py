@@ -1,6 +1,6 @@
 """Benchmark: render the report with the fallback engine from N generated run files.
 
-Target (issue 6): 1,000 run files rendered within 30 s on 2 cores. Generates a data folder of
+Target: 1,000 run files rendered within 30 s on 2 cores. Generates a data folder of
 synthetic runs (report/sample_data.py, through the models and store.write_run), copies the site's
 sources next to it, pins this process and its children to at most 2 CPUs, then times
 `costperf report --engine fallback` end to end (data validation, all pages, HTML). Prints one JSON
