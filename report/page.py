@@ -19,12 +19,17 @@ import pickle
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from report import assumptions, cache_file, metrics
+from report import cache_file
+
+if TYPE_CHECKING:
+    from report import assumptions, metrics
 
 
 def _fingerprint(root: Path, a: assumptions.Assumptions) -> str:
     from collectors import store  # noqa: PLC0415
+    from report import metrics  # noqa: PLC0415
 
     h = hashlib.sha256()
     h.update(a.model_dump_json().encode())
@@ -45,6 +50,8 @@ def cache_path(root: Path, a: assumptions.Assumptions) -> Path:
 
 def build_cached(root: Path, a: assumptions.Assumptions) -> metrics.Report:
     """The report's tables for this data and these assumptions, from the cache when current."""
+    from report import metrics  # noqa: PLC0415  (pandas and pydantic: only when a page needs the tables)
+
     path = cache_path(root, a)
     # Only an entry this user wrote and signed is unpickled (report/cache_file.py).
     payload = cache_file.read(path)
@@ -68,6 +75,8 @@ def build_cached(root: Path, a: assumptions.Assumptions) -> metrics.Report:
 
 @lru_cache(maxsize=1)
 def report() -> metrics.Report:
+    from report import assumptions  # noqa: PLC0415
+
     root = assumptions.project_root()
     return build_cached(root, assumptions.resolve(root))
 
@@ -81,6 +90,9 @@ def new_page() -> None:
     charts._counter = 0
     present._style_done = False
     present._table_counter = 0
+    from report import replay  # noqa: PLC0415
+
+    replay.stop()
 
 
 def under_quarto() -> bool:
@@ -104,7 +116,11 @@ def show(*parts: str) -> None:
     nbconvert shows text/markdown as markdown, so it gets the text/html output."""
     from IPython.display import display  # noqa: PLC0415
 
+    from report import replay  # noqa: PLC0415
+
     html = "".join(parts)
+    if replay.captured(html):  # the render is recording every page's outputs once (report/replay.py)
+        return
     if under_quarto():
         display({"text/markdown": raw_html_block(html)}, raw=True)
     else:
