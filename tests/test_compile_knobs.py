@@ -1,0 +1,52 @@
+"""Where compiled code is cached, and the knobs that pick the compiled paths: defaults, overrides,
+and a clear error for a value that names nothing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from collectors.workloads import compile_cache, llm, train
+
+
+def test_inductor_cache_goes_to_the_users_cache_unless_set(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    settings = compile_cache.use_persistent_cache()
+    expected = tmp_path / "cache" / "costperf" / "inductor"
+    assert settings["inductor_cache_dir"] == str(expected) and expected.is_dir()
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(expected)
+    import torch._inductor.config as inductor  # noqa: PLC0415
+
+    assert inductor.fx_graph_cache and inductor.autotune_local_cache
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "mine"))
+    assert compile_cache.use_persistent_cache()["inductor_cache_dir"] == str(tmp_path / "mine")
+
+
+def test_decode_knobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("COSTPERF_DECODE_RUNNER", "COSTPERF_FUSED_GEMV", "COSTPERF_FUSED_ATTN", "COSTPERF_PDL"):
+        monkeypatch.delenv(name, raising=False)
+    b1 = llm.LlmSpec("decode", "llama-tiny", "bf16", True)
+    k = llm.knobs(b1)
+    assert k["runner"] == "layers" and k["fused_gemv_b1"] and k["fused_attention_b1"] and not k["pdl"]
+    assert b1.compile_mode("cuda") == "layer-compiled+cuda-graph" and b1.compile_mode("cpu") == "layer-compiled"
+    assert not llm.knobs(llm.LlmSpec("decode", "llama-tiny", "bf16", True, batch=16))["fused_gemv_b1"]
+    monkeypatch.setenv("COSTPERF_DECODE_RUNNER", "whole")
+    assert b1.compile_mode("cuda") == "reduce-overhead" and "fused_gemv_b1" not in llm.knobs(b1)
+    monkeypatch.setenv("COSTPERF_DECODE_RUNNER", "fast")
+    with pytest.raises(ValueError, match="COSTPERF_DECODE_RUNNER"):
+        llm.knobs(b1)
+
+
+def test_training_attention_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COSTPERF_SDPA", raising=False)
+    spec = train.TrainSpec("gpt2-tiny")
+    assert spec.attention_backend("cuda") == "cudnn" and spec.attention_backend("cpu") is None
+    assert spec.params("cuda", fused=True).extra["sdpa_backend_first"] == "cudnn"
+    assert "sdpa_backend_first" not in spec.params("cpu", fused=False).extra
+    monkeypatch.setenv("COSTPERF_SDPA", "flash")
+    assert spec.attention_backend("cuda") == "flash"
+    with pytest.raises(ValueError, match="attention backend"):
+        train.TrainSpec("gpt2-tiny", attention="fastest").attention_backend("cuda")
