@@ -47,4 +47,8 @@ def test_flags_cross_check_and_scaling_on_their_pages(site: Path) -> None:  # no
     assert len(rep.cross_checks) >= 1
     for ratio in rep.cross_checks["ratio"]:
         assert f"{ratio:.2f}×" in methodology
-    assert "No distributed runs are committed yet" in page(site, "training")
+    training = page(site, "training")
+    if rep.scaling.empty:
+        assert "No distributed runs are committed yet" in training
+    else:  # the committed distributed runs (H200, 1 and 2 ranks) are drawn and tabled
+        assert "Scaling efficiency" in training and "No distributed runs are committed yet" not in training
