@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from collectors import store
+from collectors.terminal import cell
 from collectors.records import Machine, Result, RunRecord
 
 console = Console(highlight=False, soft_wrap=True)
@@ -101,10 +102,11 @@ def summary(record: RunRecord, machine: Machine | None) -> Table:
         if spread is not None and spread >= UNSTABLE_SPREAD:
             unstable += 1
             note = f"UNSTABLE: repeats spread {100 * spread:.0f}%" + (f"; {note}" if note else "")
-        t.add_row(r.workload, _label(r), r.status, _fmt(st.median) if st else "", st.unit if st else "",
-                  f"{100 * spread:.0f}" if spread is not None else "",
-                  f"{r.compile_s:.1f}" if r.compile_s is not None else "",
-                  f"{e.avg_w:.0f}" if e else "", jt, note)
+        # Labels and error messages are data: plain text, never markup (collectors/terminal.py).
+        t.add_row(*(cell(x) for x in (r.workload, _label(r), r.status, _fmt(st.median) if st else "",
+                                      st.unit if st else "", f"{100 * spread:.0f}" if spread is not None else "",
+                                      f"{r.compile_s:.1f}" if r.compile_s is not None else "",
+                                      f"{e.avg_w:.0f}" if e else "", jt, note)))
     captions = []
     if unstable:
         captions.append(f"{unstable} figure(s) UNSTABLE: their repeats spread {100 * UNSTABLE_SPREAD:.0f}% or more "
