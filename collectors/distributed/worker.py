@@ -377,7 +377,23 @@ def main(argv: list[str] | None = None) -> None:
         raise
     if writer is not None:
         writer.finish(None)
+    _release_cuda_graphs()
     dist.destroy_process_group()
+
+
+def _release_cuda_graphs() -> None:
+    """Free the CUDA graphs the compiled tensor-parallel decode captured (with NCCL collectives in
+    them) before the process group goes: with them alive, NCCL's communicator teardown waits
+    (pytorch/pytorch#115388). Two H200s: the run file was written and the ranks then hung for
+    minutes in destroy_process_group."""
+    if not torch.cuda.is_available() or not torch.cuda.is_initialized():
+        return
+    import gc  # noqa: PLC0415
+
+    torch.cuda.synchronize()
+    torch._dynamo.reset()  # drops compiled code and its CUDA-graph trees
+    gc.collect()
+    torch.cuda.synchronize()
 
 
 if __name__ == "__main__":
