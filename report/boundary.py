@@ -88,14 +88,24 @@ class ScenarioPower:
     basis: str = ""
 
 
+def newest_quote(prices: list[Price]) -> Price | None:
+    """Of the newest date's prices, the median quote (the lower of the two middle ones when they are
+    even, so it is a real observation with its provider): several providers quoted on one day are a
+    spread, not a series, and neither the dearest nor the last listed stands for it."""
+    if not prices:
+        return None
+    newest = max(p.date for p in prices)
+    spread = sorted((p for p in prices if p.date == newest), key=lambda p: p.amount)
+    return spread[(len(spread) - 1) // 2]
+
+
 def _newest(prices: list[Price], kinds: tuple[str, ...], covers: str | None) -> Price | None:
-    """Newest USD price of the first kind that has one (new before used); on one date the one
-    listed last wins, as `collectors.prices.price_as_of` decides."""
+    """The median quote of the newest date (`newest_quote`) among USD prices of the first kind that
+    has one (new before used)."""
     for kind in kinds:
-        ok = [(p.date, i, p) for i, p in enumerate(prices)
-              if p.kind == kind and p.currency == "USD" and (covers is None or p.covers == covers)]
+        ok = [p for p in prices if p.kind == kind and p.currency == "USD" and (covers is None or p.covers == covers)]
         if ok:
-            return max(ok, key=lambda t: (t[0], t[1]))[2]
+            return newest_quote(ok)
     return None
 
 

@@ -19,7 +19,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from collectors import physics, store
-from collectors.prices import latest_price, price_history
+from collectors.prices import price_history
 from collectors.records import Host, Machine, Price, PublishedSet, RunRecord
 from report import boundary as B
 from report import settings as S
@@ -247,10 +247,10 @@ def current_price(m: Machine) -> Price | None:
     of DATE") beside every tokens-per-dollar figure: the newest USD purchase price (cloud machines:
     the newest hourly price), a used price only when no new one is known. Non-USD prices are not
     converted. Of several prices on the newest date (cloud providers quoted the same day: a spread,
-    not a series) the one listed last in the file wins, as `collectors.prices.price_as_of` decides."""
+    not a series) the median quote is used (`report.boundary.newest_quote`), as every scenario does."""
     order = ["cloud_hourly", "purchase", "used"] if m.form == "cloud" else ["purchase", "used", "cloud_hourly"]
     for kind in order:
-        price = latest_price(m, kind, "USD")
+        price = B.newest_quote([p for p in m.prices if p.kind == kind and p.currency == "USD"])
         if price is not None:
             return price
     return None

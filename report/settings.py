@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from collectors.physics import MODEL_ALIASES
+
 STANDARD_LENGTH = {"decode": ("gen_tokens", 128), "prefill": ("prompt_tokens", 512)}
 """DESIGN.md's headline lengths (llama-bench's tg128 / pp512), so published figures line up."""
 
@@ -127,11 +129,23 @@ def labels(df: pd.DataFrame) -> list[str]:
     return out
 
 
+def model_key(model: Any) -> Any:
+    """One name per model shape: llama-bench's 'llama-7b' is the Llama 2 7B shape the physics checks
+    know as 'llama-2-7b' (collectors.physics.MODEL_ALIASES)."""
+    if not isinstance(model, str):
+        return model
+    key = model.strip().lower()
+    return MODEL_ALIASES.get(key, key)
+
+
 def rank_key(row: Any) -> tuple[Any, ...]:
-    """The setting two figures must share to be ranked together (RANK_COLUMNS)."""
+    """The setting two figures must share to be ranked together (RANK_COLUMNS); model names are
+    compared by shape (`model_key`)."""
     out = []
     for col in RANK_COLUMNS:
         v = length_of(row) if col == "length" else _get(row, col)
+        if col == "model":
+            v = model_key(v)
         if col == "batch":
             v = int(v) if given(v) else 1
         elif col == "ranks":

@@ -81,11 +81,12 @@ def test_cloud_spread_on_one_date_uses_and_prints_one_observation(tmp_path: Path
     store.write_run(tmp_path, S.run("cloud", T0, [S.result("decode", [100.0])]))
     rep = build(tmp_path, "cloud")
     chosen = metrics.current_price(store.load(tmp_path).machines["cloud"])
-    assert chosen is not None and (chosen.amount, chosen.provider) == (6.16, "Provider C")  # last listed that day
+    # the median quote of the day (2.99, 3.90, 6.16): neither the dearest nor the last listed
+    assert chosen is not None and (chosen.amount, chosen.provider) == (3.9, "Provider A")
     h = row(rep.headline, machine="cloud")
-    assert (h["price_used_usd"], h["price_as_of"], h["price_used_provider"]) == (6.16, dt.date(2026, 3, 1), "Provider C")
-    assert h["tokens_per_dollar"] == pytest.approx(metrics.tokens_per_dollar_cloud(100.0, 6.16, A.utilisation))
-    assert 'title="Provider C">price as of ' in views.headline_table(rep)
+    assert (h["price_used_usd"], h["price_as_of"], h["price_used_provider"]) == (3.9, dt.date(2026, 3, 1), "Provider A")
+    assert h["tokens_per_dollar"] == pytest.approx(metrics.tokens_per_dollar_cloud(100.0, 3.9, A.utilisation))
+    assert 'title="Provider A">price as of ' in views.headline_table(rep)
     assert shown_dates(views.headline_table(rep)) == ["2026-03-01"]
 
 
