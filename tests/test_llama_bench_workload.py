@@ -8,6 +8,7 @@ HTTP response stands in for a server: what is tested is costperf's side of the p
 from __future__ import annotations
 
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -59,7 +60,8 @@ def test_runs_pp512_and_tg128_each_in_its_own_energy_window(tmp_path: Path) -> N
     model.write_bytes(b"GGUF")
     results = llama_cpp.run(ctx(), model, binary=str(exe))
     calls = (tmp_path / "calls.txt").read_text().splitlines()
-    assert calls == [f"-m {model} -p 512 -n 0 -r 2 -ngl 99 -o json", f"-m {model} -p 0 -n 128 -r 2 -ngl 99 -o json"]
+    t = f"-t {os.environ['COSTPERF_LLAMA_THREADS']} " if os.environ.get("COSTPERF_LLAMA_THREADS") else ""
+    assert calls == [f"-m {model} -p 512 -n 0 -r 2 -ngl 99 {t}-o json", f"-m {model} -p 0 -n 128 -r 2 -ngl 99 {t}-o json"]
     pp, tg = results
     assert (pp.workload, tg.workload) == ("prefill", "decode") and pp.status == tg.status == "ok"
     assert tg.throughput.samples == [82.8107, 83.4746] and tg.params.engine == "llama.cpp"

@@ -75,12 +75,16 @@ def llama_tasks(suite: str, gguf: Path | None, llama_bench: str | None) -> list:
         return gguf if gguf is not None else (llama_cpp_api.packaged_gguf() if packaged else None)
 
     asked = suite == "standard" or gguf is not None or llama_bench is not None
+    # pp512/tg128 (llama-bench's tests) in the standard suite; the quick suite shortens them as it does
+    # torch's prompt and generation, and both harnesses run the same lengths
+    tests = llama_cpp_api.QUICK_TESTS if suite == "quick" else llama_cpp_api.TESTS
     tasks = []
     if (python_ok and (gguf is not None or packaged)) or asked:
         tasks.append(Task(f"llama-cpp-python-{name}", "llama-cpp", 30 if python_ok else 0.1,
-                          lambda c: llama_cpp_api.run(c, model())))
+                          lambda c: llama_cpp_api.run(c, model(), tests=tests)))
     # the binary: when named, when on PATH, or (to record what is missing) when the in-process engine is
     binary = llama_bench is not None or llama_cpp.find_binary() is not None or not python_ok
     if binary and asked:
-        tasks.append(Task(f"llama-cpp-{name}", "llama-cpp", 60, lambda c: llama_cpp.run(c, model(), llama_bench)))
+        tasks.append(Task(f"llama-cpp-{name}", "llama-cpp", 60,
+                          lambda c: llama_cpp.run(c, model(), llama_bench, tests=tests)))
     return tasks

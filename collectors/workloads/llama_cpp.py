@@ -14,6 +14,7 @@ a GGUF model path.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -44,22 +45,25 @@ def _error(workload: str, prompt: int, gen: int, why: str, started) -> Result:  
                   params=WorkloadParams(batch=1, prompt_tokens=prompt, gen_tokens=gen, engine="llama.cpp"))
 
 
-def run(ctx: Context, gguf: Path | str | None, binary: str | None = None, n_gpu_layers: int = 99) -> list[Result]:
-    """One Result per test (prefill, decode), measured by llama-bench on this machine."""
+def run(ctx: Context, gguf: Path | str | None, binary: str | None = None, n_gpu_layers: int = 99,
+        tests: tuple[tuple[str, int, int], ...] = TESTS) -> list[Result]:
+    """One Result per test (prefill, decode), measured by llama-bench on this machine. With
+    COSTPERF_LLAMA_THREADS set, llama-bench gets `-t` with it, as the in-process engine does."""
     exe = find_binary(binary)
     if exe is None:
         why = (f"llama-bench not found ({binary!r} is not a file or on PATH)" if binary else
                "llama-bench is not on PATH: build llama.cpp (cmake --build build --target llama-bench) and add "
                "build/bin to PATH")
-        return [_unsupported(w, p, g, why) for w, p, g in TESTS]
+        return [_unsupported(w, p, g, why) for w, p, g in tests]
     if gguf is None or not Path(gguf).is_file():
         why = "no GGUF model given (pass the path of a .gguf file)" if gguf is None else f"GGUF model {gguf} not found"
-        return [_unsupported(w, p, g, why) for w, p, g in TESTS]
+        return [_unsupported(w, p, g, why) for w, p, g in tests]
     reps = max(ctx.policy.min_reps, 2)
     results = []
-    for workload, prompt, gen in TESTS:
+    threads = os.environ.get("COSTPERF_LLAMA_THREADS", "").strip()
+    for workload, prompt, gen in tests:
         cmd = [exe, "-m", str(gguf), "-p", str(prompt), "-n", str(gen), "-r", str(reps), "-ngl", str(n_gpu_layers),
-               "-o", "json"]
+               *(["-t", threads] if threads else []), "-o", "json"]
         ctx.log(f"llama-bench {'pp' if prompt else 'tg'}{prompt or gen}: {' '.join(cmd)}")
         started = now()
         ctx.meter.begin()

