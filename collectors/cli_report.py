@@ -75,6 +75,12 @@ def report(settings: tuple[str, ...], data: Path | None, engine: str, jobs: int 
     from report.charts import bundle_js  # noqa: PLC0415
 
     bundle_js()  # build the chart libraries' bundle once here, not in every page kernel at once
+    from report import replay  # noqa: PLC0415
+
+    # every page's output, built once here; each page's kernel replays it (report/replay.py)
+    built_at = time.perf_counter()
+    if replay.record(root) is not None:
+        console.print(f"Built every page's output once in {time.perf_counter() - built_at:.1f} s.", markup=False)
     site = root / "_site" / "index.html"
     if quarto and engine != "fallback":
         version = subprocess.run([quarto, "--version"], capture_output=True, text=True, check=False).stdout.strip()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +84,61 @@ def test_gitignore_holds_the_exact_lines_quarto_checks() -> None:
     lines = [line.strip() for line in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()]
     assert "/.quarto/" in lines and "**/*.quarto_ipynb" in lines
     assert not any(p.name.startswith("_") and p.name.endswith(".local") for p in ROOT.iterdir())
+
+
+def copy_project(dest: Path) -> Path:
+    dest.mkdir(parents=True)
+    shutil.copy(ROOT / "_quarto.yml", dest / "_quarto.yml")
+    (dest / "report").mkdir()
+    for f in list((ROOT / "report").glob("*.qmd")) + [ROOT / "report" / "post_render.py"]:
+        shutil.copy(f, dest / "report" / f.name)
+    shutil.copytree(ROOT / "data", dest / "data", ignore=shutil.ignore_patterns(".costperf-tmp-*"))
+    return dest
+
+
+PROBE = "import sys\nprint('pandas' in sys.modules, 'altair' in sys.modules, 'r' in dir())"
+
+
+def run_in_kernel(project: Path, name: str, env: dict[str, str]) -> tuple[list[dict[str, Any]], str]:
+    import nbformat
+
+    source = project / "report" / f"{name}.qmd"
+    nb, _ = render.to_notebook(source, {})
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE))
+
+    async def go() -> None:
+        from jupyter_client.manager import AsyncKernelManager
+
+        km = AsyncKernelManager(kernel_name="python3")
+        plain = {k: v for k, v in os.environ.items() if not k.startswith("QUARTO_")}
+        await km.start_kernel(cwd=str(source.parent), env={**plain, **env})
+        try:
+            await render.execute(nb, km, source, 300)
+        finally:
+            await km.shutdown_kernel(now=True)
+
+    asyncio.run(go())
+    probe = nb.cells[-1].outputs[0]["text"].strip()
+    nb.cells.pop()
+    return display_outputs(nb), probe
+
+
+def test_a_page_replays_its_prebuilt_outputs_and_runs_as_written_once_data_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from report import replay
+
+    project = copy_project(tmp_path / "project")
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "COSTPERF_SET": "{}"}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert replay.record(project) is not None
+    replayed, probe = run_in_kernel(project, "memory", env)
+    # nothing heavy was imported and no page variable exists: every cell was a replay
+    assert probe == "False False False", probe
+    # a data file that changed since the build: the page runs as written, and shows the same
+    # HTML for the same data
+    run_file = next((project / "data" / "runs").rglob("*.json"))
+    os.utime(run_file)
+    ran, probe = run_in_kernel(project, "memory", env)
+    assert probe == "True True True", probe
+    assert [o["data"] for o in ran] == [o["data"] for o in replayed]
