@@ -33,8 +33,9 @@ TUNED: dict[tuple[int, int, int, bool], tuple[int, int, int, int]] = {
     # 1,777, 3,341, 2,743, 4,053)
     (14336, 4096, 2, True): (2, 1024, 4, 3),
     (128256, 4096, 2, False): (2, 2048, 4, 1),
-    # int8: 1,388 / 1,101 / 2,592 / 2,198 / 2,529 GB/s of int8 bytes, far under the 16-bit kernel
-    (4096, 4096, 1, False): (8, 1024, 8, 3),
+    # int8 (chosen before weights were read in 8-element runs, see gemv_kernels): 1,388 / 1,101 /
+    # 2,592 / 2,198 / 2,529 GB/s of int8 bytes; the output projection takes the default, whose
+    # layout needs no reshuffle
     (14336, 4096, 1, True): (2, 2048, 4, 1),
     (4096, 14336, 1, False): (1, 2048, 4, 3),
     (128256, 4096, 1, False): (2, 2048, 4, 1),

@@ -21,7 +21,11 @@ def gemv_fused(x_ptr, w_ptr, s_ptr, g_ptr, r_ptr, y_ptr, eps, N: tl.constexpr, K
     pid = tl.program_id(0)
     rows = pid * BLOCK_N + tl.arange(0, BLOCK_N)
     cols = tl.arange(0, BLOCK_K)
-    w_ptrs = w_ptr + rows[:, None].to(tl.int64) * K + cols[None, :]
+    # Weights are read in runs of 8 elements per thread (16 bytes at 16 bits, 8 at int8), the layout x
+    # gets from its own 16-byte loads: with 16-byte int8 runs the layouts differ and x is reshuffled
+    # through shared memory on every step.
+    w_cols = tl.max_contiguous(tl.multiple_of(cols, 8), 8)
+    w_ptrs = w_ptr + rows[:, None].to(tl.int64) * K + w_cols[None, :]
     u_ptrs = w_ptrs + N * K  # SwiGLU: the up rows follow the N gate rows
     # The first weight block does not depend on the previous kernel: read it before waiting.
     w = tl.load(w_ptrs, eviction_policy="evict_first")
