@@ -130,12 +130,22 @@ def _message(model: type[BaseModel], error: Any) -> str:
     return f"expected {expected}; got {_describe_input(value)}"
 
 
+MAX_PROBLEMS_PER_FILE = 20
+"""A file with more problems than this lists these, then their count: one broken file must not bury
+the others' problems (or take minutes to locate a line for each of 60,000 errors)."""
+
+
 def _problems_from(path: Path, model: type[BaseModel], err: ValidationError, node: yaml.Node | None) -> list[Problem]:
     out = []
-    for e in err.errors():
+    errors = err.errors()
+    for e in errors[:MAX_PROBLEMS_PER_FILE]:
         loc = tuple(e["loc"])
         # A check across fields reports at its model's location; at the top that is the whole file.
         name = ".".join(str(p) for p in loc) or "(file)"
         name = name if len(name) <= 120 else name[:119] + "…"
         out.append(Problem(path, name, _message(model, e), _line_of(node, loc)))
-    return sorted(out, key=lambda p: p.line or 0)
+    out.sort(key=lambda p: p.line or 0)
+    if len(errors) > MAX_PROBLEMS_PER_FILE:
+        out.append(Problem(path, "", f"… and {len(errors) - MAX_PROBLEMS_PER_FILE:,} more problems in this file "
+                                     "(fix these first)"))
+    return out

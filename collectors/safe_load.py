@@ -7,7 +7,8 @@ a hang or gigabytes of memory:
 - YAML: no anchors, aliases or tags other than the standard scalar ones (nested aliases expand
   exponentially; a data file needs none of them),
   no complex keys (`? [a, b]`), one document only;
-- both: nesting at most `MAX_DEPTH` deep, a text value at most `MAX_TEXT` characters, a number at
+- both: at most `MAX_NODES` values (YAML), nesting at most `MAX_DEPTH` deep, a text value at most
+  `MAX_TEXT` characters, a number at
   most `MAX_NUMBER_CHARS` characters and finite within ±`MAX_ABS`, duplicate keys refused (the
   parsers would silently keep the last one).
 
@@ -26,6 +27,8 @@ import yaml
 
 MAX_DEPTH = 32
 """Deepest nesting of lists and mappings; the deepest data file needs 6."""
+MAX_NODES = 30_000
+"""Most values (scalars, lists, mappings) in one YAML file; the largest data file holds about 3,000."""
 MAX_TEXT = 100_000
 """Longest text value, in characters (a run's notes are a few hundred)."""
 MAX_NUMBER_CHARS = 40
@@ -66,6 +69,15 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bo
 
 StrictSafeLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
+if getattr(yaml, "__with_libyaml__", False):
+    class CStrictSafeLoader(yaml.CSafeLoader):  # type: ignore[name-defined,misc]
+        """The same over libyaml's parser: five times faster, so a 1 MB file is checked in seconds."""
+
+    CStrictSafeLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    _Loader: type = CStrictSafeLoader
+else:
+    _Loader = StrictSafeLoader
+
 _NUMERIC_TAGS = {"tag:yaml.org,2002:int": "an integer", "tag:yaml.org,2002:float": "a number"}
 _CHECKED_TAGS = {**_NUMERIC_TAGS, "tag:yaml.org,2002:timestamp": "a date or time",
                  "tag:yaml.org,2002:bool": "a boolean"}
@@ -79,20 +91,27 @@ def shorten(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_SHORT_INT = re.compile(r"[-+]?[0-9_]{1,15}")
+"""A decimal integer of at most 15 digits: always within MAX_ABS, so it need not be built to be checked."""
+_INT_TAG = "tag:yaml.org,2002:int"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+
+
 def _check_plain_scalar(loader: yaml.SafeLoader, event: yaml.ScalarEvent, tag: str | None = None) -> None:
-    line = event.start_mark.line + 1
-    tag = tag or loader.resolve(yaml.ScalarNode, event.value, (True, False))
-    if tag not in _CHECKED_TAGS:
+    value = event.value
+    tag = tag or loader.resolve(yaml.ScalarNode, value, (True, False))
+    if tag not in _CHECKED_TAGS or tag == _BOOL_TAG or (tag == _INT_TAG and _SHORT_INT.fullmatch(value)):
         return
-    if tag in _NUMERIC_TAGS and len(event.value) > MAX_NUMBER_CHARS:
-        raise UnsafeInput(f"a number of {len(event.value):,} characters (at most {MAX_NUMBER_CHARS})", line)
-    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark)
+    line = event.start_mark.line + 1
+    if tag in _NUMERIC_TAGS and len(value) > MAX_NUMBER_CHARS:
+        raise UnsafeInput(f"a number of {len(value):,} characters (at most {MAX_NUMBER_CHARS})", line)
+    node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark)
     try:
-        value = loader.construct_object(node)
+        built = loader.construct_object(node)
     except (ValueError, OverflowError, yaml.YAMLError) as exc:
-        raise UnsafeInput(f"{shorten(event.value)} is not {_CHECKED_TAGS[tag]} ({exc})", line) from None
+        raise UnsafeInput(f"{shorten(value)} is not {_CHECKED_TAGS[tag]} ({exc})", line) from None
     if tag in _NUMERIC_TAGS:
-        check_number(value, line)
+        check_number(built, line)
 
 
 def check_number(value: int | float, line: int | None = None) -> None:
@@ -104,57 +123,73 @@ def check_number(value: int | float, line: int | None = None) -> None:
 
 def check_yaml_events(text: str) -> None:
     """Walk the parser's events and refuse anything a data file need not hold, before building it."""
-    loader = StrictSafeLoader(text)
+    loader = _Loader(text)
     # Per open collection: [is a mapping, expects a key next, current key or index].
     stack: list[list[Any]] = []
-    documents = 0
+    documents = nodes = 0
+
+    def where() -> str:
+        return ".".join(str(e[2]) for e in stack)
+
     try:
         while loader.check_event():
             event = loader.get_event()
-            line = event.start_mark.line + 1 if event.start_mark else None
-            if isinstance(event, yaml.DocumentStartEvent):
+            kind = type(event)
+            if kind is yaml.ScalarEvent or kind is yaml.SequenceStartEvent or kind is yaml.MappingStartEvent:
+                if event.anchor is not None:
+                    raise UnsafeInput(f"an anchor (&{shorten(event.anchor, 40)}): data files may not use anchors "
+                                      "or aliases; write the value out", event.start_mark.line + 1)
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise UnsafeInput(f"more than {MAX_NODES:,} values: no data file needs that many",
+                                      event.start_mark.line + 1)
+                tag = event.tag
+                scalar_tag = kind is yaml.ScalarEvent and tag in _PLAIN_TAGS
+                if tag is not None and tag != "!" and not scalar_tag:
+                    raise UnsafeInput(f"a tag ({shorten(tag, 40)}): only plain YAML is allowed "
+                                      "(no !!python, !!binary or other tags)", event.start_mark.line + 1)
+                is_key = False
+                if stack:
+                    top = stack[-1]
+                    if top[0]:
+                        is_key = top[1]
+                        top[1] = not is_key
+                        if is_key and kind is yaml.ScalarEvent:
+                            top[2] = event.value[:80]
+                    else:
+                        top[2] += 1
+                if kind is yaml.ScalarEvent:
+                    value = event.value
+                    if len(value) > MAX_TEXT:
+                        raise UnsafeInput(f"a value of {len(value):,} characters (at most {MAX_TEXT:,})",
+                                          event.start_mark.line + 1)
+                    if (event.implicit[0] and not event.style) or scalar_tag:  # plain: None, or '' from libyaml
+                        try:
+                            _check_plain_scalar(loader, event, tag if scalar_tag else None)
+                        except UnsafeInput as exc:
+                            raise UnsafeInput(exc.message, exc.line, "" if is_key else where()) from None
+                else:
+                    if is_key:
+                        raise UnsafeInput("a complex key (a list or mapping used as a key, '? [a, b]'): "
+                                          "keys must be plain names", event.start_mark.line + 1)
+                    mapping = kind is yaml.MappingStartEvent
+                    stack.append([mapping, True, "" if mapping else -1])
+                    if len(stack) > MAX_DEPTH:
+                        raise UnsafeInput(f"nested more than {MAX_DEPTH} levels deep", event.start_mark.line + 1)
+            elif kind is yaml.SequenceEndEvent or kind is yaml.MappingEndEvent:
+                stack.pop()
+            elif kind is yaml.AliasEvent:
+                raise UnsafeInput(f"an alias (*{shorten(event.anchor, 40)}): data files may not use anchors "
+                                  "or aliases; write the value out", event.start_mark.line + 1)
+            elif kind is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
-                    raise UnsafeInput("more than one YAML document ('---'): a data file is one document", line)
-            if isinstance(event, yaml.AliasEvent):
-                raise UnsafeInput(f"an alias (*{shorten(event.anchor, 40)}): data files may not use anchors "
-                                  "or aliases; write the value out", line)
-            if not isinstance(event, yaml.NodeEvent):
-                if isinstance(event, yaml.CollectionEndEvent):
-                    stack.pop()
-                continue
-            if event.anchor is not None:
-                raise UnsafeInput(f"an anchor (&{shorten(event.anchor, 40)}): data files may not use anchors "
-                                  "or aliases; write the value out", line)
-            tag = getattr(event, "tag", None)
-            scalar_tag = isinstance(event, yaml.ScalarEvent) and tag in _PLAIN_TAGS
-            if tag not in (None, "!") and not scalar_tag:
-                raise UnsafeInput(f"a tag ({shorten(tag, 40)}): only plain YAML is allowed "
-                                  "(no !!python, !!binary or other tags)", line)
-            is_key = bool(stack) and stack[-1][0] and stack[-1][1]
-            if stack and stack[-1][0]:
-                stack[-1][1] = not stack[-1][1]
-                if is_key and isinstance(event, yaml.ScalarEvent):
-                    stack[-1][2] = event.value[:80]
-            elif stack:
-                stack[-1][2] += 1
-            field = ".".join(str(e[2]) for e in stack) if not is_key else ""
-            if isinstance(event, yaml.CollectionStartEvent):
-                if is_key:
-                    raise UnsafeInput("a complex key (a list or mapping used as a key, '? [a, b]'): "
-                                      "keys must be plain names", line)
-                mapping = isinstance(event, yaml.MappingStartEvent)
-                stack.append([mapping, True, "" if mapping else -1])
-                if len(stack) > MAX_DEPTH:
-                    raise UnsafeInput(f"nested more than {MAX_DEPTH} levels deep", line)
-            elif isinstance(event, yaml.ScalarEvent):
-                if len(event.value) > MAX_TEXT:
-                    raise UnsafeInput(f"a value of {len(event.value):,} characters (at most {MAX_TEXT:,})", line)
-                if (event.implicit[0] and event.style is None) or scalar_tag:
-                    try:
-                        _check_plain_scalar(loader, event, tag if scalar_tag else None)
-                    except UnsafeInput as exc:
-                        raise UnsafeInput(exc.message, exc.line, field) from None
+                    raise UnsafeInput("more than one YAML document ('---'): a data file is one document",
+                                      event.start_mark.line + 1)
+    except yaml.YAMLError as exc:
+        if "nesting depth" in str(getattr(exc, "problem", "")):  # libyaml's own limit, met before ours
+            raise UnsafeInput(f"nested more than {MAX_DEPTH} levels deep", yaml_error_line(exc)) from None
+        raise
     finally:
         loader.dispose()
 
@@ -165,7 +200,7 @@ def load_yaml(text: str) -> tuple[Any, yaml.Node | None]:
     Raises UnsafeInput, or yaml.YAMLError for malformed YAML (with its mark).
     """
     check_yaml_events(text)
-    loader = StrictSafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
@@ -208,27 +243,33 @@ def load_json(text: str) -> Any:
             out[key] = value
         return out
 
-    def number(literal: str, kind: type) -> int | float:
-        if len(literal) > MAX_NUMBER_CHARS:
-            raise UnsafeInput(f"a number of {len(literal):,} characters (at most {MAX_NUMBER_CHARS})",
-                              _line_of(text, re.escape(literal[:MAX_NUMBER_CHARS])))
-        value = kind(literal)
-        try:
-            check_number(value)
-        except UnsafeInput as exc:
-            raise UnsafeInput(exc.message, _line_of(text, re.escape(literal) + r"(?![\d.eE])")) from None
-        return value
-
     def constant(name: str) -> Any:
         raise UnsafeInput(f"{name} is not a finite number", _line_of(text, re.escape(name)))
 
+    long_number = re.search(r"[-+]?[0-9][0-9.eE+-]{%d,}" % MAX_NUMBER_CHARS, text)
+    if long_number and not _inside_string(text, long_number.start()):
+        raise UnsafeInput(f"a number of {len(long_number.group()):,} characters (at most {MAX_NUMBER_CHARS})",
+                          text.count("\n", 0, long_number.start()) + 1)
     try:
-        data = json.loads(text, object_pairs_hook=pairs, parse_int=lambda s: number(s, int),
-                          parse_float=lambda s: number(s, float), parse_constant=constant)
+        # Numbers are parsed natively (a Python hook per number would make a large file slow) and
+        # checked in the walk below; the search above already refused over-long ones.
+        data = json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
     except RecursionError:
         raise UnsafeInput(f"nested more than {MAX_DEPTH} levels deep") from None
-    _check_tree(data)
+    except (json.JSONDecodeError, UnsafeInput):
+        raise
+    except ValueError as exc:  # a number beyond int()'s digit limit, in a place the search missed
+        raise UnsafeInput(f"unreadable number ({str(exc)[:80]})") from None
+    _check_tree(data, text)
     return data
+
+
+def _inside_string(text: str, at: int) -> bool:
+    """Whether position `at` of JSON text lies inside a string (an odd number of unescaped quotes
+    before it on its line, which is where JSON strings end)."""
+    start = text.rfind("\n", 0, at) + 1
+    quotes = re.findall(r'(?<!\\)"', text[start:at])
+    return len(quotes) % 2 == 1
 
 
 def _dup_line(text: str, key: str) -> int | None:
@@ -237,15 +278,42 @@ def _dup_line(text: str, key: str) -> int | None:
     return text.count("\n", 0, hits[1]) + 1 if len(hits) > 1 else None
 
 
-def _check_tree(data: Any) -> None:
-    """Depth and text length of parsed JSON, walked without recursion."""
+MAX_JSON_NODES = 200_000
+"""Most values in one JSON document (the largest run file holds about 10,000)."""
+
+
+def _check_tree(data: Any, text: str) -> None:
+    """Depth, size, text length and numbers of parsed JSON, walked without recursion."""
     todo: list[tuple[Any, int]] = [(data, 0)]
+    nodes = 0
     while todo:
         value, depth = todo.pop()
-        if isinstance(value, (dict, list)):
+        nodes += 1
+        if nodes > MAX_JSON_NODES:
+            raise UnsafeInput(f"more than {MAX_JSON_NODES:,} values: no data file needs that many")
+        kind = type(value)
+        if kind is dict or kind is list:
             if depth >= MAX_DEPTH:
                 raise UnsafeInput(f"nested more than {MAX_DEPTH} levels deep")
-            items = value.values() if isinstance(value, dict) else value
+            items = value.values() if kind is dict else value
             todo.extend((v, depth + 1) for v in items)
-        elif isinstance(value, str) and len(value) > MAX_TEXT:
-            raise UnsafeInput(f"a value of {len(value):,} characters (at most {MAX_TEXT:,})")
+        elif kind is str:
+            if len(value) > MAX_TEXT:
+                raise UnsafeInput(f"a value of {len(value):,} characters (at most {MAX_TEXT:,})")
+        elif kind is float or kind is int:
+            if kind is float and not math.isfinite(value):
+                raise UnsafeInput(f"{value} is not a finite number", _number_line(text, value))
+            if abs(value) > MAX_ABS:
+                raise UnsafeInput(f"{shorten(value)} is beyond ±{MAX_ABS:g}, out of range for any field",
+                                  _number_line(text, value))
+
+
+def _number_line(text: str, value: float) -> int | None:
+    """The line of the first number in `text` that reads as `value` (only on the way to an error)."""
+    for m in re.finditer(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?", text):
+        try:
+            if float(m.group()) == float(value):
+                return text.count("\n", 0, m.start()) + 1
+        except (ValueError, OverflowError):
+            continue
+    return None

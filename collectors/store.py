@@ -46,8 +46,9 @@ NAMES_FILE = "hardware-names.yaml"
 FUTURE_SLACK = dt.timedelta(minutes=10)
 EARLIEST = dt.date(1990, 1, 1)
 """No date in a data file is older than this: a year-1 date is a typo, and it would block the file."""
-MAX_FILE_BYTES = {"machine": 1_000_000, "published": 2_000_000, "host": 1_000_000, "run": 20_000_000}
-"""Largest data file of each kind that is read; the largest real ones are a tenth of this."""
+MAX_FILE_BYTES = {"machine": 256_000, "published": 512_000, "host": 256_000, "names": 256_000, "run": 5_000_000}
+"""Largest data file of each kind that is read: about ten times the largest real one, and small
+enough that checking any file takes about a second."""
 
 
 @dataclass

@@ -87,7 +87,15 @@ def cases() -> list[Case]:
         Case("over-long key", MACHINE_PATH, PLAIN + b"? " + b"k" * 200_000 + b"\n: 1\n", "characters"),
         Case("over-long JSON key", RUN_PATH, _replace(run_text, b'"suite"', b'"' + b"k" * 200_000 + b'": 1, "suite"'),
              "characters"),
-        Case("file over the size limit", MACHINE_PATH, PLAIN + b"# " + b"x" * 1_100_000 + b"\n", "bytes"),
+        Case("file over the size limit", MACHINE_PATH, PLAIN + b"# " + b"x" * 300_000 + b"\n", "bytes"),
+        Case("60,000 list items", MACHINE_PATH, _replace(PLAIN, b"prices:\n", b"prices:\n" + b"- 1\n" * 60_000),
+             "values"),
+        Case("20,000 wrong list items", MACHINE_PATH, _replace(PLAIN, b"prices:\n", b"prices:\n" + b"- 1\n" * 20_000),
+             "more problems"),
+        Case("a published set of 120,000 rows", PUBLISHED_PATH, b"id: evil-set\nresults:\n" + b"- 1\n" * 120_000,
+             "values"),
+        Case("a run of 2 million samples", RUN_PATH, json.dumps(_samples(1.0)).encode().replace(
+            b'"samples": [1.0, 1.0]', b'"samples": [' + b"1," * 2_000_000 + b'1]'), "values"),
         # One file must not stop the rest
         Case("complex key", MACHINE_PATH, PLAIN + b"? [a, b]\n: c\n", "complex key"),
         Case("python tag", MACHINE_PATH, PLAIN + b"x: !!python/object/apply:os.system ['echo hi']\n", "tag"),
