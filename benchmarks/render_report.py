@@ -40,7 +40,8 @@ def main() -> None:
         project = Path(tmp)
         shutil.copy(ROOT / "_quarto.yml", project / "_quarto.yml")
         (project / "report").mkdir()
-        for f in list((ROOT / "report").glob("*.qmd")) + [ROOT / "report" / "post_render.py"]:
+        for f in list((ROOT / "report").glob("*.qmd")) + [ROOT / "report" / n for n in ("pre_render.py",
+                                                                                        "post_render.py")]:
             shutil.copy(f, project / "report" / f.name)
         t0 = time.perf_counter()
         sample_data.write_example(project / "data", n_runs=args.runs)
@@ -56,7 +57,7 @@ def main() -> None:
             pages = sorted(p.name for p in (project / "_site" / "report").glob("*.html"))
             # the cached tables would make the next render skip validation: drop them for a fair repeat
             cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "costperf"
-            for old in cache.glob("report-*.pkl"):
+            for old in [*cache.glob("report-*.pkl"), *cache.glob("pages-*.json")]:
                 old.unlink()
         print(json.dumps({"runs": args.runs, "cpus": cpus, "generate_s": round(generate_s, 1),
                           "render_s": [round(t, 1) for t in times], "pages": pages,
