@@ -54,8 +54,10 @@ def prices() -> None:
               help="Retries on connection errors, timeouts, 429 and 5xx (exponential backoff, Retry-After).")
 @click.option("--timeout", "read_timeout", type=click.FloatRange(0.1, 300), default=20.0, show_default=True,
               help="Read timeout per request, seconds (connect timeout: 5 s).")
+@click.option("--deadline", "deadline", type=click.FloatRange(1, 600), default=90.0, show_default=True,
+              help="Most seconds one source may take in all, retries and a slow trickle of bytes included.")
 def refresh_command(data: Path, machine_ids: tuple[str, ...], dry_run: bool, accept: bool, retries: int,
-                    read_timeout: float) -> None:
+                    read_timeout: float, deadline: float) -> None:
     """Read each machine's `price_sources` and append the prices that pass every check.
 
     A price is refused if it is not a positive number, if the source sent HTML or malformed JSON,
@@ -72,7 +74,7 @@ def refresh_command(data: Path, machine_ids: tuple[str, ...], dry_run: bool, acc
     from collectors.prices.http import HttpSettings  # noqa: PLC0415
     from collectors.prices.refresh import refresh  # noqa: PLC0415
 
-    settings = HttpSettings(retries=retries, read_timeout_s=read_timeout)
+    settings = HttpSettings(retries=retries, read_timeout_s=read_timeout, deadline_s=deadline)
     report = refresh(data, machine_ids, dry_run=dry_run, accept=accept, settings=settings)
     if not report.outcomes and not report.problems:
         console.print("No machine declares `price_sources`; nothing to refresh.")

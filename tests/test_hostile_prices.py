@@ -208,3 +208,17 @@ def test_prices_add_refuses_what_would_block_the_machine(args: list[str], words:
     assert words in res.output and "Traceback" not in res.output
     assert folder_hash(root) == digest
     assert not store.load(root).problems
+
+
+def test_cli_deadline_option(tmp_path: Path) -> None:
+    slow = Trickle(headers_complete=True)
+    try:
+        root = machines(tmp_path, box=[source(f"http://127.0.0.1:{slow.port}/p.json")])
+        start = time.monotonic()
+        res = CliRunner().invoke(main, ["prices", "refresh", "--data", str(root), "--retries", "0",
+                                        "--deadline", "1"])
+        took = time.monotonic() - start
+    finally:
+        slow.close()
+    assert res.exit_code == 1 and "1 s deadline" in res.output and "Traceback" not in res.output, res.output
+    assert took < 4.0
