@@ -65,4 +65,4 @@ def view(r: Report) -> tuple[pd.DataFrame, str]:
         ("Share of copy", lambda row: f"{row['copy_share']:.0%}", True),
     ], caption="Effective GB/s = tokens/s x bytes read per token (weights over the batch; KV-cache reads not "
                "counted). Measured copy = costperf's device-to-device copy on the same machine (read plus write "
-               "bytes). llama.cpp rows are llama-bench's tg128 with the GGUF file's size as bytes per token.")
+               "bytes; the highest where several rows measured it). llama.cpp rows are llama-bench's tg128 with the GGUF file's size as bytes per token.")
