@@ -88,13 +88,13 @@ def validate(paths: tuple[Path, ...], data: Path, strict: bool) -> None:
     ds = store.load(data, extra=files)
     problems = ds.problems
     if paths:
-        wanted = {f.resolve() for f in files}
-        problems = [p for p in problems if p.path.resolve() in wanted]
+        wanted = {store.real(f) for f in files}
+        problems = [p for p in problems if store.real(p.path) in wanted]
     from collectors import physics  # noqa: PLC0415
 
     flags = physics.check(ds)
     if paths:
-        flags = [f for f in flags if f.path.resolve() in wanted]
+        flags = [f for f in flags if store.real(f.path) in wanted]
     for flag in flags:
         err_console.print(f"warning (physics {flag.severity}): {clean(flag)}", markup=False, soft_wrap=True)
     if problems:

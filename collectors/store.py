@@ -87,11 +87,16 @@ class DataError(Exception):
 # Loading one file
 
 
+def real(path: Path) -> Path:
+    """The path with links followed as far as they go; a link loop is left as it is, never raised."""
+    return Path(os.path.realpath(path))
+
+
 def kind_of(path: Path) -> str | None:
     """machine / run / published / host, from the folder a file sits in (names: the names table)."""
     if path.name == NAMES_FILE:
         return "names"
-    for parent in path.resolve().parents:
+    for parent in real(path).parents:
         if parent.name in FOLDERS:
             return FOLDERS[parent.name]
     return None
@@ -255,7 +260,7 @@ def walk_data(root: Path) -> tuple[list[tuple[Path, str]], list[Problem]]:
     files of interrupted writes are skipped."""
     files: list[tuple[Path, str]] = []
     problems: list[Problem] = []
-    inside = root.resolve()
+    inside = real(root)
     for folder, kind in FOLDERS.items():
         base = root / folder
         if not base.exists() and not base.is_symlink():
@@ -291,7 +296,7 @@ def _entry_problem(path: Path, listed_as_file: bool, inside: Path) -> str | None
     link = path.is_symlink()
     if not listed_as_file and not link:
         return None  # a plain folder: os.walk goes into it
-    if not path.resolve().is_relative_to(inside):
+    if not real(path).is_relative_to(inside):
         return "a link to a file outside the data folder: not read"
     if path.is_dir():
         return "a link to a folder: not followed"
@@ -317,13 +322,13 @@ def load(root: Path | str = "data", extra: Iterable[Path] = (), now: dt.datetime
     candidates: list[tuple[Path, str | None]] = list(found)
     names = root / NAMES_FILE
     if names.exists() or names.is_symlink():
-        problem = _entry_problem(names, True, root.resolve())
+        problem = _entry_problem(names, True, real(root))
         if problem:
             ds.problems.append(Problem(names, "", problem))
         else:
             candidates.append((names, "names"))
-    known = {p.resolve() for p, _ in candidates} | {p.path.resolve() for p in ds.problems}
-    candidates += [(p, None) for p in extra if p.resolve() not in known]
+    known = {real(p) for p, _ in candidates} | {real(p.path) for p in ds.problems}
+    candidates += [(p, None) for p in extra if real(p) not in known]
     for path, kind in candidates:
         record, problems = read_file(path, kind)
         ds.problems += problems

@@ -245,3 +245,19 @@ except store.RunNotSaved as exc:
 def test_a_plain_file_validates_cleanly(data: Path) -> None:
     (data / MACHINE_PATH).write_bytes(PLAIN)
     assert invoke("validate", "--data", str(data)).exit_code == 0
+
+
+def test_link_loops_are_named(data: Path) -> None:
+    machines = data / "machines"
+    (machines / "a.yaml").symlink_to("b.yaml")
+    (machines / "b.yaml").symlink_to("a.yaml")
+    (machines / "self.yaml").symlink_to("self.yaml")
+    (data / "runs" / "loop").symlink_to("loop", target_is_directory=True)
+    for args in (["validate"], ["machines"], ["review"], ["prices", "refresh", "--dry-run"]):
+        res = invoke(*args, "--data", str(data))
+        assert res.exit_code in (1, 2), res.output
+    res = invoke("validate", "--data", str(data))
+    for name in ("a.yaml", "b.yaml", "self.yaml", "loop"):
+        assert name in res.output
+    rep = metrics.load(data, Assumptions(data_dir=str(data)))
+    assert "test-desktop" in set(rep.machines["machine"])
