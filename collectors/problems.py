@@ -40,7 +40,9 @@ class Problem:
             if path.parts[:1] == ("..",):
                 path = Path(self.path.name)
         where = f"{path}:{self.line}" if self.line else str(path)
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        line = f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        # A file name that is not UTF-8 arrives with lone surrogates, which no page or terminal can encode.
+        return line.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 # ---------------------------------------------------------------------------------------------

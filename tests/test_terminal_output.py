@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import os
 import re
 from pathlib import Path
 
@@ -74,3 +75,29 @@ def test_a_price_source_answer_prints_as_text(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["validate", "--data", str(data)])
     assert res.exit_code == 1 and "\x1b" not in res.output and "\\x1b" in res.output
     assert dt.date.today()  # the date module is used by the fixtures' files
+
+
+def test_hostile_file_names_print_as_text(tmp_path: Path) -> None:
+    data = write_folder(tmp_path / "data")
+    plain = (data / "machines" / "test-desktop.yaml").read_bytes()
+    os.makedirs(os.path.join(os.fsencode(data), b"published"), exist_ok=True)
+    for name in (b"e\x1b[2Jvil.yaml", b"not-utf8-\xff\xfe.yaml", b"rtl\xe2\x80\xaeevil.yaml"):
+        with open(os.path.join(os.fsencode(data / "machines"), name), "wb") as f:
+            f.write(plain)
+    for args in (["validate"], ["machines"], ["review"], ["prices", "refresh", "--dry-run"]):
+        res = CliRunner().invoke(main, [*args, "--data", str(data)])
+        assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
+        assert res.exit_code in (1, 2) and "\x1b" not in res.output and "\u202e" not in res.output, res.output
+    res = CliRunner().invoke(main, ["validate", "--data", str(data)])
+    assert "e\\x1b[2Jvil.yaml" in res.output and "\\udcff" in res.output and "rtl\\u202eevil" in res.output
+
+
+def test_a_problem_line_is_always_encodable(tmp_path: Path) -> None:
+    from collectors import store
+
+    data = write_folder(tmp_path / "data")
+    with open(os.path.join(os.fsencode(data / "machines"), b"bad-\xff.yaml"), "wb") as f:
+        f.write(b"id: [")
+    for p in store.load(data).problems:
+        str(p).encode("utf-8")  # no lone surrogate left
+        p.shown(tmp_path).encode("utf-8")
