@@ -146,7 +146,8 @@ def print_review(r: Review, console: Console) -> None:
     n_sw = sum(len(t.software) for t in r.tracks)
     console.print(f"\n{len(r.regressions)} regression(s), {len(r.improvements)} improvement(s), "
                   f"{n_sw} software change(s), {len(r.stale)} stale machine(s), "
-                  f"{len(r.never_run)} never run, {len(r.physics)} physics flag(s), {len(r.failures)} failed workload(s).",
+                  f"{len(r.never_run)} never run, {len(r.physics)} physics flag(s), "
+                  f"{len(r.failures)} failed workload(s).",
                   style="bold")
 
 

@@ -108,3 +108,20 @@ def test_time_option_is_bounded(when: str, words: str, tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["import", "llama-bench", str(md), "--machine", "test-desktop", "--time", when,
                                     "--data", str(data)])
     assert res.exit_code == 2 and words in res.output and "Traceback" not in res.output
+
+
+MD = Path(__file__).parent / "fixtures" / "llama_bench" / "new" / "bench.md"
+
+
+@pytest.mark.parametrize("old, new", [
+    ("235.16 MiB", "1.2.3 MiB"), ("268.10 M", "9.9.9 M"), ("539.75 ± 5.74", "1.2.3 ± 5.74"),
+    ("pp512", "pp" + "9" * 5000), ("539.75 ± 5.74", "9" * 400 + " ± 1"), ("build: 0c1e570 (1)", "build: x (" + "9" * 5000 + ")"),
+])
+def test_hostile_markdown_cells(old: str, new: str, tmp_path: Path) -> None:
+    data = write_folder(tmp_path / "data", runs=[])
+    bench = tmp_path / "bench.md"
+    bench.write_text(MD.read_text().replace(old, new, 1))
+    res = CliRunner().invoke(main, ["import", "llama-bench", str(bench), "--machine", "test-desktop",
+                                    "--time", "2026-11-24T17:33:03Z", "--data", str(data)])
+    assert res.exit_code == 1 and "bench.md" in res.output and "Traceback" not in res.output, res.output
+    assert len(res.output) < 600  # the offending value, cut short: never the file

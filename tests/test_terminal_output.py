@@ -24,7 +24,8 @@ MARKUP = "[/bold] oops [link=https://evil.example]x[/link] :skull:"
 @pytest.mark.parametrize("raw, shown", [
     ("a\x1b[31mred", "a\\x1b[31mred"), ("bell\x07", "bell\\x07"), ("c1\x9b2J", "c1\\x9b2J"),
     ("rtl\u202eevil", "rtl\\u202eevil"), ("iso\u2066x\u2069", "iso\\u2066x\\u2069"), ("nul\x00", "nul\\x00"),
-    ("two\nlines", "two\\x0alines"), ("tab\tok", "tab\\x09ok"), ("plain [b]", "plain [b]"), ("é ü 日本", "é ü 日本"),
+    ("two\nlines", "two\\x0alines"), ("tab\tok", "tab\\x09ok"), ("plain [b]", "plain [b]"),
+    ("é ü 日本", "é ü 日本"),
 ])
 def test_clean_escapes_every_control(raw: str, shown: str) -> None:
     assert clean(raw) == shown

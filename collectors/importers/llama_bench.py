@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from collectors.importers.llama_bench_names import dtype_of, model_of  # noqa: F401 - re-exported
-from collectors.safe_load import UnsafeInput, load_json
+from collectors.safe_load import UnsafeInput, load_json, shorten
 
 FORMATS = ("json", "jsonl", "csv", "md")
 
@@ -56,6 +56,8 @@ STRING_FIELDS = frozenset({
 OLD_BACKEND_FLAGS = {"cuda": "CUDA", "vulkan": "Vulkan", "kompute": "Kompute", "metal": "Metal", "sycl": "SYCL",
                      "opencl": "OpenCL", "rpc": "RPC", "blas": "BLAS"}
 
+MAX_FILE_BYTES = 20_000_000
+"""Largest llama-bench output read (a thousand tests in json are about 2 MB)."""
 MAX_TOKENS = 10_000_000
 """Most prompt, generated or context tokens of one test (the longest contexts are about 1e6)."""
 MAX_TOKENS_PER_S = 10_000_000.0
@@ -190,11 +192,17 @@ def detect_format(text: str, path: Path | str = "<text>") -> str:
 
 
 def parse_file(path: Path | str, fmt: str | None = None) -> tuple[str, list[BenchRow]]:
+    from collectors.store import read_text_capped  # noqa: PLC0415
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LlamaBenchError(path, f"cannot read: {exc}") from None
+        text = read_text_capped(path, MAX_FILE_BYTES)
+    except UnsafeInput as exc:
+        raise LlamaBenchError(path, exc.message) from None
+    except OSError as exc:
+        raise LlamaBenchError(path, f"cannot read: {exc.strerror or type(exc).__name__}") from None
+    except UnicodeDecodeError as exc:
+        raise LlamaBenchError(path, f"not UTF-8 text (byte {exc.start:,})") from None
     return parse_text(text, fmt, path)
 
 
@@ -289,13 +297,13 @@ def _from_text(name: str, value: str, path: Path, line: int) -> Any:
     except ValueError:
         kind = "an integer" if name in INT_FIELDS or name == "flash_attn" else \
             "0 or 1" if name in BOOL_FIELDS else "a number"
-        raise LlamaBenchError(path, f"expected {kind}; got {value!r}", line=line, field=name) from None
+        raise LlamaBenchError(path, f"expected {kind}; got {shorten(value)}", line=line, field=name) from None
     return value
 
 
 def _check_type(name: str, value: Any, path: Path, row: int, line: int | None) -> Any:
     def bad(expected: str) -> LlamaBenchError:
-        return LlamaBenchError(path, f"expected {expected}; got {value!r}", line=line, row=row, field=name)
+        return LlamaBenchError(path, f"expected {expected}; got {shorten(value)}", line=line, row=row, field=name)
 
     if name == "flash_attn":
         if isinstance(value, bool):
@@ -374,7 +382,7 @@ def _check_row(r: BenchRow, obj: dict[str, Any], path: Path) -> None:
         try:
             t = dt.datetime.fromisoformat(r.values["test_time"].replace("Z", "+00:00"))
         except ValueError:
-            raise err(f"expected an RFC 3339 time such as 2026-11-24T17:33:03Z; got {r.values['test_time']!r}",
+            raise err(f"expected an RFC 3339 time such as 2026-11-24T17:33:03Z; got {shorten(r.values['test_time'])}",
                       "test_time") from None
         if t.utcoffset() is None:
             raise err("expected a UTC time ending in Z", "test_time")

@@ -12,12 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from collectors.importers.llama_bench import MD_COLUMNS, BenchRow, LlamaBenchError, _from_text, _typed_row
+from collectors.safe_load import shorten
 
-_MD_SIZE = re.compile(r"^([\d.]+)\s*(GiB|MiB|KiB)$")
-_MD_PARAMS = re.compile(r"^([\d.]+)\s*([BMK])$")
-_MD_TEST = re.compile(r"^(?:pp\s*(?P<pp>\d+))?(?:\+?tg\s*(?P<tg>\d+))?(?:\s*@\s*d(?P<d>\d+))?$")
-_MD_TS = re.compile(r"^(?P<avg>[\d.]+)\s*(?:±|\+/-|\+-)\s*(?P<sd>[\d.]+)$")
-_MD_FOOTER = re.compile(r"^build:\s*(?P<commit>\S+)\s*\((?P<number>-?\d+)\)\s*$")
+# Numbers as llama-bench prints them: digits, one optional decimal point, a bounded length.
+_NUM = r"\d{1,15}(?:\.\d{1,15})?"
+_MD_SIZE = re.compile(rf"^({_NUM})\s*(GiB|MiB|KiB)$")
+_MD_PARAMS = re.compile(rf"^({_NUM})\s*([BMK])$")
+_MD_TEST = re.compile(r"^(?:pp\s*(?P<pp>\d{1,15}))?(?:\+?tg\s*(?P<tg>\d{1,15}))?(?:\s*@\s*d(?P<d>\d{1,15}))?$")
+_MD_TS = re.compile(rf"^(?P<avg>{_NUM})\s*(?:±|\+/-|\+-)\s*(?P<sd>{_NUM})$")
+_MD_FOOTER = re.compile(r"^build:\s*(?P<commit>\S{1,100})\s*\((?P<number>-?\d{1,15})\)\s*$")
 
 
 def _cells(line: str) -> list[str]:
@@ -72,25 +75,25 @@ def _md_row(titles: list[str], cells: list[str], path: Path, line: int, index: i
         if title == "test":
             m = _MD_TEST.match(cell)
             if not m or not (m["pp"] or m["tg"]):
-                raise LlamaBenchError(path, f"expected a test such as pp512, tg128 or pp512+tg128; got {cell!r}",
+                raise LlamaBenchError(path, f"expected a test such as pp512, tg128 or pp512+tg128; got {shorten(cell)}",
                                       line=line, field="test")
             obj["n_prompt"], obj["n_gen"] = int(m["pp"] or 0), int(m["tg"] or 0)
             obj["n_depth"] = int(m["d"] or 0)
         elif title == "t/s":
             m = _MD_TS.match(cell)
             if not m:
-                raise LlamaBenchError(path, f"expected 'mean ± stddev'; got {cell!r}", line=line, field="t/s")
+                raise LlamaBenchError(path, f"expected 'mean ± stddev'; got {shorten(cell)}", line=line, field="t/s")
             obj["avg_ts"], obj["stddev_ts"] = float(m["avg"]), float(m["sd"])
         elif title == "size":
             m = _MD_SIZE.match(cell)
             if not m:
-                raise LlamaBenchError(path, f"expected a size such as '3.56 GiB'; got {cell!r}", line=line,
+                raise LlamaBenchError(path, f"expected a size such as '3.56 GiB'; got {shorten(cell)}", line=line,
                                       field="size")
             obj["model_size"] = round(float(m[1]) * {"GiB": 2**30, "MiB": 2**20, "KiB": 2**10}[m[2]])
         elif title == "params":
             m = _MD_PARAMS.match(cell)
             if not m:
-                raise LlamaBenchError(path, f"expected a count such as '6.74 B'; got {cell!r}", line=line,
+                raise LlamaBenchError(path, f"expected a count such as '6.74 B'; got {shorten(cell)}", line=line,
                                       field="params")
             obj["model_n_params"] = round(float(m[1]) * {"B": 1e9, "M": 1e6, "K": 1e3}[m[2]])
         else:
