@@ -63,7 +63,9 @@ ul.cp-ev{margin:0;padding-left:1.1em}
 .cp-chart.vega-embed{display:flex;flex-direction:column}
 .cp-chart .vega-bindings{order:-1;display:flex;flex-wrap:wrap;gap:.3rem 1rem;font-size:.9rem;margin:.2rem 0 .4rem 0;
   padding:.4rem .6rem;background:#f3f4f6;border-radius:.3rem}
-.cp-chart .vega-bind select,.cp-chart .vega-bind input{font:inherit;max-width:100%}
+.cp-chart .vega-bind{max-width:100%;min-width:0}
+.cp-chart .vega-bind label{display:flex;flex-wrap:wrap;align-items:center;gap:.3rem;max-width:100%}
+.cp-chart .vega-bind select,.cp-chart .vega-bind input{font:inherit;max-width:100%;min-width:0}
 /* a phone: each row is a block of "header: value" lines; nothing scrolls sideways */
 @media (max-width:700px){
   table.cp-table,table.cp-table tbody,table.cp-table tr,table.cp-table td,table.cp-table caption{display:block;width:100%}
