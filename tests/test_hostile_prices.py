@@ -222,3 +222,54 @@ def test_cli_deadline_option(tmp_path: Path) -> None:
         slow.close()
     assert res.exit_code == 1 and "1 s deadline" in res.output and "Traceback" not in res.output, res.output
     assert took < 4.0
+
+
+class RawServer:
+    """Answers one request with exactly these bytes, then closes."""
+
+    def __init__(self, answer: bytes):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.answer = answer
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self.sock.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(self.answer)
+        except OSError:
+            return
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+RAW_ANSWERS = {
+    "broken chunks": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     b"zz\r\n{}\r\n0\r\n\r\n",
+    "short body": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"data\": ",
+    "gzip lie": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+                b"Content-Length: 10\r\n\r\nnot gzip!!",
+    "not http": b"SSH-2.0-OpenSSH_9.6\r\n",
+    "huge header": b"HTTP/1.1 200 OK\r\nX-Pad: " + b"x" * 200_000 + b"\r\n\r\n{}",
+}
+
+
+@pytest.mark.parametrize("case", list(RAW_ANSWERS))
+def test_a_broken_answer_fails_its_source_only(case: str, tmp_path: Path, httpserver: HTTPServer) -> None:
+    raw = RawServer(RAW_ANSWERS[case])
+    httpserver.expect_request("/good.json").respond_with_json({"data": {"price": 1700}})
+    try:
+        root = machines(tmp_path, **{"a-bad": [source(f"http://127.0.0.1:{raw.port}/p.json")],
+                                     "b-good": [source(httpserver.url_for("/good.json"))]})
+        report = refresh(root, settings=FAST, now=NOW)
+    finally:
+        raw.close()
+    by_machine = {o.machine: o for o in report.outcomes}
+    assert by_machine["a-bad"].status in ("failed", "refused") and "127.0.0.1" in by_machine["a-bad"].message
+    assert "internal error" not in by_machine["a-bad"].message
+    assert by_machine["b-good"].status == "added"

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -263,7 +264,9 @@ def _get_json(session: requests.Session, url: str, settings: HttpSettings, param
     with resp:
         try:
             body = _read_capped(resp, settings.max_bytes, end)
-        except requests.exceptions.RequestException as exc:
+        except urllib3.exceptions.ReadTimeoutError:
+            raise FetchError(f"{url}: read timeout ({settings.read_timeout_s:g} s) in the middle of the answer") from None
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise FetchError(f"{url}: reading the response failed ({_reason(exc)})") from None
         where = f"{url} (redirected to {resp.url})" if resp.history else url
         if resp.status_code != 200:
