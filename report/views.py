@@ -81,7 +81,8 @@ def headline_table(r: Report) -> str:
 
     def machine_cell(row: pd.Series) -> str:
         mark = " ★" if row["machine"] in best.values() else ""
-        return f'<span title="{P.esc(row["decode_setting"])}">{P.esc(row["name"])}</span>{mark}'
+        return (f'<span class="cp-m" title="{P.esc(row["name"])}: {P.esc(row["decode_setting"])}">'
+                f'{P.esc(P.short_name(row["name"]))}</span>{mark}')
 
     def largest(row: pd.Series) -> str:
         text = " / ".join(P.number(row[f"largest_{b}bit_b"], 2) for b in (4, 8, 16))
@@ -223,7 +224,7 @@ def results_table(d: pd.DataFrame, with_roofline: bool) -> str:
         return P.link(row["source"], row["source_url"])
 
     columns = [
-        ("Machine", P.text("name"), False),
+        ("Machine", P.machine, False),
         ("Workload", P.text("workload"), False),
         ("Setting", P.text("setting"), False),
         ("Tokens/s", P.col_flagged("tokens_per_s", prov="provenance"), True),
@@ -279,7 +280,7 @@ def ceilings(r: Report) -> str:
     d = c.sort_values("ceiling_tok_s", ascending=False)
     return (C.embed(C.ceilings(d, f"Decode ceilings (≤, not ranked) and figures reached, {r.setting.label}"))
             + P.table(d, [
-                ("Machine", P.text("name"), False),
+                ("Machine", P.machine, False),
                 ("Family", P.text("family"), False),
                 ("Ceiling tokens/s (≤)", lambda row: f'≤ {P.number(row["ceiling_tok_s"])}', True),
                 ("Formula", P.text("ceiling_basis"), False),
@@ -349,7 +350,7 @@ def scaling(r: Report) -> tuple[pd.DataFrame, str]:
         return text + (" (staged through CPU)" if row["staged_through_cpu"] else "")
 
     html = C.embed(C.scaling(d)) + P.table(d, [
-        ("Machine", P.text("name"), False),
+        ("Machine", P.machine, False),
         ("Workload", P.text("workload"), False),
         ("Setting", lambda row: P.esc(" · ".join(str(row[k]) for k in ("model", "dtype") if not P.is_missing(row[k]))
                                       + (f" · batch {int(row['batch'])}/rank" if not P.is_missing(row["batch"]) else "")),
@@ -373,7 +374,7 @@ def micro(r: Report) -> tuple[pd.DataFrame, str]:
     if d.empty:
         return d, ""
     return d, P.table(d.sort_values(["name", "workload"]), [
-        ("Machine", P.text("name"), False),
+        ("Machine", P.machine, False),
         ("Benchmark", P.text("workload"), False),
         ("Setting", lambda row: P.esc(M.setting_label(row)), False),
         ("Value", lambda row: P.flagged(P.with_badge(f"{P.number(row['value'])} {P.esc(row['unit'])}",
@@ -406,7 +407,7 @@ def memory(r: Report) -> str:
                                "small, fast memory)", "tokens/s per usable GB", "decode_provenance"),
                      empty="No decode figure at the headline setting yet.")
     return (intro + per_gb + C.embed(C.fit_grid(r.fits), empty="No machines yet.") + P.table(m, [
-        ("Machine", P.text("name"), False),
+        ("Machine", P.machine, False),
         ("Memory GB", P.col("memory_gb"), True),
         ("Kind", P.text("memory_kind"), False),
         ("Usable GB", P.col_flagged("usable_gb", prov="usable_provenance"), True),
@@ -439,7 +440,7 @@ def energy(r: Report) -> tuple[pd.DataFrame, str]:
     if d.empty:
         return d, html + P.note("No run has an energy measurement yet.")
     html += P.table(d.sort_values(["power_covers", "name", "workload"]), [
-        ("Machine", P.text("name"), False),
+        ("Machine", P.machine, False),
         ("Workload", P.text("workload"), False),
         ("Setting", P.text("setting"), False),
         ("Power covers", P.text("power_covers"), False),
@@ -468,7 +469,7 @@ def machines(r: Report) -> str:
         return f"{P.link(row['spec_source'], row['spec_source_url'])} ({P.date(row['spec_source_date'])})"
 
     return P.table(m, [
-        ("Machine", P.text("name"), False),
+        ("Machine", P.machine, False),
         ("Vendor", P.text("vendor"), False),
         ("Form", P.text("form"), False),
         ("Accelerator", P.text("accelerator"), False),
@@ -536,7 +537,7 @@ def cross_checks(r: Report) -> str:
         return f"{row['ratio']:.2f}×"
 
     return P.table(d, [
-        ("Machine", P.text("name"), False),
+        ("Machine", P.machine, False),
         ("Workload", P.text("workload"), False),
         ("Setting", setting, False),
         ("Measured tokens/s", measured, True),
