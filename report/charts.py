@@ -179,6 +179,14 @@ def ceilings(table: pd.DataFrame, title: str) -> alt.LayerChart | None:
                                          title=f"{title} (▷ ceiling, ● reached)")
 
 
+def _date_axis(dates: pd.Series) -> alt.Axis:
+    """Month labels over a long span, days over a short one, and few enough ticks that no label
+    repeats ("2026-10 2026-10 2026-10" when months are printed for ticks days apart)."""
+    span = (dates.max() - dates.min()).days if len(dates) else 0
+    return alt.Axis(format="%Y-%m" if span > 120 else "%Y-%m-%d", tickCount=min(4, max(span // 30, 2)),
+                    labelOverlap="greedy", labelSeparation=8)
+
+
 PRICE_KIND_TITLES = {"purchase": "purchase price (USD)", "used": "used price (USD)",
                      "cloud_hourly": "cloud price (USD per hour)"}
 
@@ -204,7 +212,8 @@ def price_history(history: pd.DataFrame, machine: str) -> alt.VConcatChart | Non
         k = _plain(k)
         y_title = PRICE_KIND_TITLES[kind] if currencies == ["USD"] else f"{kind} price ({', '.join(currencies)})"
         base = alt.Chart(k).encode(
-            x=alt.X("date:T", title="date observed", axis=alt.Axis(format="%Y-%m"), scale=alt.Scale(padding=16)),
+            x=alt.X("date:T", title="date observed", axis=_date_axis(pd.to_datetime(k["date"])),
+                    scale=alt.Scale(padding=16)),
             y=alt.Y("amount:Q", title=y_title, scale=alt.Scale(zero=False, padding=12),
                     axis=alt.Axis(format=",.2~f")),
             color=alt.Color("series:N", title="provider / source", legend=alt.Legend(orient="bottom", columns=1,

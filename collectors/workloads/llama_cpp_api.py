@@ -34,7 +34,7 @@ from typing import Any
 
 from collectors.importers.llama_bench import dtype_of, model_of
 from collectors.records import Result, Stats, WorkloadParams
-from collectors.workloads.common import Context, now, to_energy
+from collectors.workloads.common import Context, free_memory, now, to_energy
 
 TESTS = (("prefill", 512, 0), ("decode", 0, 128))  # llama-bench's pp512 / tg128
 QUICK_TESTS = (("prefill", 64, 0), ("decode", 0, 16))  # the quick suite's lengths, as for torch
@@ -248,6 +248,8 @@ def run(ctx: Context, gguf: Path | str | None, model_name: str | None = None,
         return [Result(workload=w, status="unsupported", message=why, params=_params(w, p, g)) for w, p, g in tests]
     results: list[Result] = []
     started = now()
+    ctx.cache.clear()  # models other engines kept: llama.cpp loads its own copy of the weights
+    free_memory(ctx.device)
     try:
         session = Session(Path(gguf), threads())
     except Exception as exc:  # noqa: BLE001 - a model llama.cpp cannot load is a record, not a crash

@@ -17,12 +17,13 @@ waits for MLX's stream, so the timing covers the work.
 from __future__ import annotations
 
 import importlib.util
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from collectors.models.llama import CONFIGS, LlamaConfig
 from collectors.records import Result, WorkloadParams
-from collectors.workloads.common import Context, failed_result, measure, now, ok_result, warmup
+from collectors.workloads.common import Context, failed_result, free_memory, measure, now, ok_result, warmup
 
 # dtype label -> (float dtype name, quantisation bits or None)
 DTYPES: dict[str, tuple[str, int | None]] = {
@@ -122,11 +123,12 @@ def bytes_per_token(net: Any, tied: bool) -> float:
 
 
 def get_model(ctx: Context, model: str, dtype: str) -> Any:
-    """The model for (model, dtype), kept while consecutive tasks use it (one MLX model at a time)."""
+    """The model for (model, dtype), kept while consecutive tasks use it (one model of any engine at a time)."""
     key = f"mlx:{model}:{dtype}"
     if key not in ctx.cache:
-        for k in [k for k in ctx.cache if k.startswith("mlx:")]:
-            del ctx.cache[k]
+        # torch's models too: on unified memory an 8B model kept by torch would halve what MLX can use
+        ctx.cache.clear()
+        free_memory(ctx.device)
         import mlx.core as mx  # noqa: PLC0415
 
         mx.clear_cache()
@@ -195,4 +197,7 @@ def run(spec: MlxSpec, ctx: Context) -> Result:
         return result.model_copy(update={"peak_memory_gb": _peak_memory_gb()})
     except Exception as exc:  # noqa: BLE001 - an OOM or a missing kernel becomes a record; the suite goes on
         ctx.cache.pop(f"mlx:{spec.model}:{spec.dtype}", None)
-        return failed_result(spec.workload, params, exc, started).model_copy(update=extra)
+        failed = failed_result(spec.workload, params, exc, started).model_copy(update=extra)
+        if re.search(r"metal::malloc|insufficient memory|outofmemory", str(exc), re.IGNORECASE):
+            failed = failed.model_copy(update={"status": "oom"})  # Metal's words for out of memory
+        return failed
