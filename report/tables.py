@@ -287,21 +287,21 @@ def machines(r: Report) -> str:
 
 
 def price_histories(r: Report) -> str:
-    """A price-history chart for each machine with two prices or more (one price is no history:
-    the machines table shows it)."""
+    """A price-history chart for each machine with prices on two dates or more (one price, or one
+    date's spread of quotes, is no history: the machines table shows it)."""
     h = r.prices
     if h is None or h.empty:
         return P.note("No machine file has a price yet.")
-    counts = h.groupby("machine").size()
+    counts = h.groupby("machine")["date"].nunique()
     order = [m for m in r.machines.sort_values(["vendor", "name"])["machine"] if counts.get(m, 0) >= 2]
     if not order:
-        return P.note("No machine has two prices yet: each machine's one price is in the table above.")
+        return P.note("No machine has prices of two dates yet: each machine's price is in the table above.")
     charts = [C.embed(C.price_history(h, m)) for m in order]
     cells = "".join(f'<div class="cp-cell" style="flex:1 1 26rem;min-width:0">{c}</div>' for c in charts)
     single = int((counts == 1).sum())
     return ('<div class="cp-grid" style="display:flex;flex-wrap:wrap;gap:1rem 2rem">' + cells + "</div>"
-            + P.note(f"{len(h)} prices of {counts.size} machines; {len(order)} machine(s) with two prices or more "
-                     f"are drawn ({single} with one price: see the table above). Each point is one price as its "
+            + P.note(f"{len(h)} prices of {counts.size} machines; the {len(order)} machine(s) with prices on two "
+                     f"dates or more are drawn ({single} with prices of one date: see the table above). Each point is one price as its "
                      "machine file records it (date observed, source, provider); several providers quoted at once "
                      "are a spread, so each provider is its own colour. The ringed point is the price every "
                      "tokens-per-dollar figure of this report uses (the newest USD price of the machine's kind), "
