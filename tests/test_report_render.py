@@ -279,3 +279,13 @@ def test_the_buyer_chart_answers_in_the_page(site: Path, browser: Any) -> None:
     assert before == int((~options[(options["size"] == "8B") & (options["precision"] == "4-bit")]["fits"]).sum())
     assert after == int((~expected["fits"]).sum()) > before
     assert with_speed == int(expected["tok_s"].notna().sum())
+
+
+def test_a_pages_csv_has_the_rows_its_table_shows(site: Path) -> None:
+    text = page(site, "memory")
+    m = re.search(r'download="costperf-memory.csv" href="data:text/csv;charset=utf-8;base64,([^"]+)"', text)
+    assert m
+    rows = base64.b64decode(m.group(1)).decode().strip().count("\n")
+    table = text[text.index('<table class="cp-table"'):]
+    table = table[:table.index("</table>")]
+    assert rows == table.count('<tbody') == len(expected_report(site).machines)
