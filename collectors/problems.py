@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from collectors.safe_load import shorten
+from collectors.terminal import clean
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,9 @@ class Problem:
                 path = Path(self.path.name)
         where = f"{path}:{self.line}" if self.line else str(path)
         line = f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-        # A file name that is not UTF-8 arrives with lone surrogates, which no page or terminal can encode.
-        return line.encode("utf-8", "backslashreplace").decode("utf-8")
+        # Control characters (a file name may hold an escape sequence) and the lone surrogates of a name
+        # that is not UTF-8 show as escapes, on a page as in a terminal.
+        return clean(line)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -87,6 +87,14 @@ class DataError(Exception):
 # Loading one file
 
 
+def _within(path: Path, root: Path) -> str:
+    """`path` relative to the data folder's parent when it lies inside (messages name no local folder)."""
+    try:
+        return str(real(path).relative_to(real(root).parent))
+    except ValueError:
+        return path.name
+
+
 def real(path: Path) -> Path:
     """The path with links followed as far as they go; a link loop is left as it is, never raised."""
     return Path(os.path.realpath(path))
@@ -228,7 +236,8 @@ def _cross_problems(ds: DataSet) -> list[Problem]:
             key = ("run", f"{rec.machine}/{item.path.stem}")  # <stamp>-2: a second run of that second
         if key is not None:
             if key in seen:
-                out.append(Problem(item.path, "id", f"duplicate id {key[1]!r}: also used by {seen[key]}"))
+                out.append(Problem(item.path, "id", f"duplicate id {key[1]!r}: also used by "
+                                                     f"{_within(seen[key], ds.root)}"))
             else:
                 seen[key] = item.path
     machines = set(ds.machines)

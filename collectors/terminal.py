@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 
-from rich.markup import escape
-from rich.text import Text
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 # C0 and C1 controls (tab and newline handled by the callers' choice), DEL, and the Unicode
 # bidirectional overrides and isolates, which reorder what a reader sees.
@@ -33,9 +35,13 @@ def clean(value: object, keep_newlines: bool = False) -> str:
 
 def cell(value: object, style: str = "") -> Text:
     """A table cell holding `value` as plain text (rich treats a str cell as markup)."""
+    from rich.text import Text  # noqa: PLC0415 - clean() alone serves the report, which needs no rich
+
     return Text(clean(value), style=style)
 
 
 def markup_safe(value: object) -> str:
     """`value` cleaned and escaped, to embed in a string that carries our own markup."""
+    from rich.markup import escape  # noqa: PLC0415
+
     return escape(clean(value))

@@ -261,3 +261,14 @@ def test_link_loops_are_named(data: Path) -> None:
         assert name in res.output
     rep = metrics.load(data, Assumptions(data_dir=str(data)))
     assert "test-desktop" in set(rep.machines["machine"])
+
+
+def test_the_report_names_no_local_path_and_no_control_character(data: Path) -> None:
+    (data / "machines" / "again.yaml").write_bytes((data / "machines" / "test-desktop.yaml").read_bytes())
+    with open(os.path.join(os.fsencode(data / "machines"), b"e\x1b[2Jvil-\xff.yaml"), "wb") as f:
+        f.write(b"id: [")
+    rep = metrics.load(data, Assumptions(data_dir=str(data)))
+    assert any("duplicate id" in p for p in rep.problems) and any("e\\x1b[2Jvil" in p for p in rep.problems)
+    for p in rep.problems:
+        assert str(data) not in p and str(data.parent) not in p, p
+        assert not any(ord(ch) < 32 or 0xD800 <= ord(ch) <= 0xDFFF for ch in p), repr(p)
