@@ -162,7 +162,7 @@ def run_command(suite: str, workloads: tuple[str, ...], machine_id: str | None, 
 
     \b
     Examples:
-      costperf run --suite quick --no-save            try it: tiny shapes, about a minute on a CPU
+      costperf run --suite quick --no-save            try it: tiny shapes (--list gives each task's estimate)
       costperf run --suite standard --machine h100-sxm
       costperf run --suite standard --machine h100-sxm --workload decode --workload train-gpt2
       costperf run --suite quick --machine my-desktop-rtx-4090 --nproc-per-node 2 --device cpu   two gloo ranks
