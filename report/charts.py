@@ -54,7 +54,7 @@ def _value_axis(values: pd.Series) -> alt.Axis:
     not "400,000500,000" on a log axis), and labels dropped rather than overlapped."""
     v = pd.to_numeric(values, errors="coerce").dropna().abs()
     big = bool(len(v)) and float(v.max()) >= 10_000
-    return alt.Axis(format="~s" if big else ",.3~g", labelOverlap="greedy", labelSeparation=10,
+    return alt.Axis(format="~s" if big else ",.3~r", labelOverlap="greedy", labelSeparation=10,
                     labelFlush=True)
 
 
