@@ -5,7 +5,8 @@ synthetic runs (report/sample_data.py, through the models and store.write_run), 
 sources next to it, pins this process and its children to at most 2 CPUs, then times
 `costperf report --engine fallback` end to end (data validation, all pages, HTML). Prints one JSON
 line. The first render also fills the cache of the chart bundle (once per machine); both a cold and
-a warm render are timed.
+a warm render are timed. Then, as a measure of what `quarto render` spends in Python (it is not run
+here): the pre-render step and every page in a fresh kernel, one after another, as Quarto runs them.
 
     python benchmarks/render_report.py --runs 1000 --cores 2
 """
@@ -59,9 +60,45 @@ def main() -> None:
             cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "costperf"
             for old in [*cache.glob("report-*.pkl"), *cache.glob("pages-*.json")]:
                 old.unlink()
+        quarto_like = quarto_pattern(project)
         print(json.dumps({"runs": args.runs, "cpus": cpus, "generate_s": round(generate_s, 1),
                           "render_s": [round(t, 1) for t in times], "pages": pages,
+                          "quarto_pattern_s": quarto_like,
                           "load_average": [round(x, 2) for x in os.getloadavg()]}))
+
+
+def quarto_pattern(project: Path) -> dict[str, float]:
+    """What `quarto render` does with the pages, less Pandoc and its own HTML work: the pre-render
+    step (every page's output built once), then each page in a fresh kernel, one after another,
+    with QUARTO_DOCUMENT_PATH set as Quarto sets it. Quarto itself is not run here."""
+    import asyncio  # noqa: PLC0415
+
+    from jupyter_client.manager import AsyncKernelManager  # noqa: PLC0415
+
+    from report import render  # noqa: PLC0415
+
+    env = {**os.environ, "QUARTO_DOCUMENT_PATH": str(project / "report"), "QUARTO_PROJECT_ROOT": str(project)}
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, str(project / "report" / "pre_render.py")], env=env, cwd=project,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"pre-render failed:\n{done.stderr}")
+    pre_s = time.perf_counter() - t0
+    site = render.read_site(project)
+
+    async def one(source: Path) -> None:
+        nb, _ = render.to_notebook(source, site.execute)
+        km = AsyncKernelManager(kernel_name="python3")
+        await km.start_kernel(cwd=str(source.parent), env=env, stderr=subprocess.DEVNULL)
+        try:
+            await render.execute(nb, km, source, 600)
+        finally:
+            await km.shutdown_kernel(now=True)
+
+    t0 = time.perf_counter()
+    for source in site.pages:
+        asyncio.run(one(source))
+    return {"pre_render_s": round(pre_s, 1), "pages_in_fresh_kernels_s": round(time.perf_counter() - t0, 1)}
 
 
 if __name__ == "__main__":
