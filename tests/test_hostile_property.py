@@ -96,3 +96,53 @@ def test_any_mutation_gets_a_clear_answer(case: tuple[str, bytes]) -> None:
         assert _hash(data) == before
     finally:
         shutil.rmtree(tmp)
+
+
+YAML_ALPHABET = st.sampled_from(list("[]{}:,-?&*!|>'\"#%@`\n\t .0123456789eE+abcxyz") + ["\x00", "\u202e", "\ufeff"])
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.one_of(st.text(YAML_ALPHABET, max_size=200), st.text(max_size=200)))
+def test_the_loaders_raise_only_their_own_errors(text: str) -> None:
+    """Any text: a value, or UnsafeInput / the parser's own error; never anything else."""
+    import yaml as pyyaml
+
+    from collectors.safe_load import UnsafeInput, load_json, load_yaml
+
+    try:
+        load_yaml(text)
+    except (UnsafeInput, pyyaml.YAMLError):
+        pass
+    try:
+        load_json(text)
+    except (UnsafeInput, json.JSONDecodeError):
+        pass
+
+
+BENCH = ROOT / "tests" / "fixtures" / "llama_bench" / "new"
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(st.sampled_from(["bench.json", "bench.jsonl", "bench.csv", "bench.md"]), st.data())
+def test_llama_bench_parsing_raises_only_its_own_error(name: str, data: st.DataObject) -> None:
+    from collectors.importers.llama_bench import LlamaBenchError, parse_text
+
+    text = (BENCH / name).read_text()
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(0, len(text)))
+        text = text[:at] + data.draw(st.sampled_from(SNIPPETS + ["1e400", "-5", "9" * 60, "0001-01-01T00:00:00Z"]))\
+            + text[at + data.draw(st.integers(0, 8)):]
+    import datetime as dt
+
+    from pydantic import ValidationError
+
+    from collectors.importers.llama_bench_records import to_published, to_run
+
+    try:
+        fmt, rows = parse_text(text, None, name)
+        when = dt.datetime(2026, 11, 24, tzinfo=dt.timezone.utc)
+        to_run(rows, machine="test-desktop", path=name, fmt=fmt, costperf_version="0.1.0", started=when)
+        to_published(rows, set_id="set", source_url="https://example.org/p", title="t", path=name, fmt=fmt,
+                     hardware="GPU")
+    except (LlamaBenchError, ValidationError):
+        pass
