@@ -47,6 +47,14 @@ def _write_all(fd: int, data: bytes) -> None:
     os.fsync(fd)
 
 
+def make_folder(folder: Path) -> None:
+    """mkdir -p, where a file in the way is "not a folder", not "exists" (which means "already written")."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise NotADirectoryError(errno.ENOTDIR, "a file is where this folder should be", str(folder)) from None
+
+
 def _unnamed_allowed() -> bool:
     return (hasattr(os, "O_TMPFILE") and Path("/proc/self/fd").is_dir()
             and os.environ.get(NAMED_TEMPORARY_ENV) != "1")
@@ -60,7 +68,7 @@ def write_new(path: Path, text: str) -> Path:
     any point leaves the complete file or nothing under that name; on Linux not even a temporary.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     if path.exists():
         raise FileExistsError(f"{path} exists; data files are never overwritten")
     data = text.encode("utf-8")
@@ -131,7 +139,7 @@ def run_names(stamp: str) -> list[str]:
 
 
 def _write_free_name(folder: Path, stamp: str, text: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     for name in run_names(stamp):
         try:
             return write_new(folder / name, text)

@@ -185,6 +185,9 @@ def machine_new(machine_id: str, data: Path, no_torch: bool, to_stdout: bool) ->
     except FileExistsError as exc:
         err_console.print(f"{exc}. Choose another id or edit the file.", markup=False)
         sys.exit(1)
+    except OSError as exc:
+        err_console.print(clean(f"{path}: not written ({exc.strerror or exc})"), markup=False)
+        sys.exit(1)
     console.print(f"Wrote {path}. Fill in its TODOs, then: costperf validate {path}", markup=False)
 
 

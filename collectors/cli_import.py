@@ -142,6 +142,8 @@ def llama_bench(file: Path, machine_id: str | None, source_url: str | None, titl
         store.write_new(target, text)
     except FileExistsError:
         _die(f"{target} exists: this output was already imported (data files are never overwritten)")
+    except OSError as exc:
+        _die(f"{target}: not written ({exc.strerror or exc}); nothing imported, run it again when it can be")
     n = len(rows)
     kind = "run record" if source_url is None else "published set"
     console.print(f"Wrote {target}: {kind} with {n} test(s) from {file} ({fmt}). "

@@ -272,3 +272,17 @@ def test_the_report_names_no_local_path_and_no_control_character(data: Path) -> 
     for p in rep.problems:
         assert str(data) not in p and str(data.parent) not in p, p
         assert not any(ord(ch) < 32 or 0xD800 <= ord(ch) <= 0xDFFF for ch in p), repr(p)
+
+
+def test_writes_that_fail_are_one_clear_error(tmp_path: Path) -> None:
+    """A folder that cannot take a file (here: a file where the folder should be) fails as a full disk does."""
+    data = write_folder(tmp_path / "data", runs=[])
+    (data / "published").write_text("not a folder")
+    bench = Path(__file__).parent / "fixtures" / "llama_bench" / "new" / "bench.json"
+    res = invoke("import", "llama-bench", str(bench), "--source", "https://example.org/p", "--machine", "test-desktop",
+                 "--data", str(data))
+    assert res.exit_code == 1 and "not written" in res.output and "folder should be" in res.output, res.output
+    (tmp_path / "d2").mkdir()
+    (tmp_path / "d2" / "machines").write_text("not a folder")
+    res = invoke("machine", "new", "my-box", "--no-torch", "--data", str(tmp_path / "d2"))
+    assert res.exit_code == 1 and "not written" in res.output, res.output

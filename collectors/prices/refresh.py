@@ -174,7 +174,11 @@ def write_prices(path: Path, machine: Machine, original: bytes, new: list[Price]
     if path.read_bytes() != original:
         report.problems.append(store.Problem(path, "", "changed on disk during the refresh: not written, run again"))
         return False
-    store.replace(path, new_text)
+    try:
+        store.replace(path, new_text)
+    except OSError as exc:  # a full disk or a read-only folder: the file keeps its old content
+        report.problems.append(store.Problem(path, "", f"not written ({exc.strerror or exc}); the file is unchanged"))
+        return False
     report.written.append(path)
     return True
 
