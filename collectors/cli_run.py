@@ -127,7 +127,7 @@ def summary(record: RunRecord, machine: Machine | None) -> Table:
               help="quick: tiny shapes, ~1 min on a laptop CPU; standard: the full suite (8B decode, GPT-2 training).")
 @click.option("--workload", "workloads", multiple=True, metavar="NAME",
               help="Only these workloads (decode, prefill, train-gpt2, matmul, memcpy, h2d, d2h, toy-mlp, fit, "
-                   "llama-cpp) "
+                   "llama-cpp, mlx) "
                    "or task ids (see --list); repeatable.")
 @click.option("--machine", "machine_id", metavar="ID", help="Machine id: data/machines/ID.yaml must exist and validate.")
 @click.option("--device", type=click.Choice(["cuda", "mps", "cpu"]), default=None,
@@ -141,9 +141,11 @@ def summary(record: RunRecord, machine: Machine | None) -> Table:
 @click.option("--data", "data", type=click.Path(path_type=Path, file_okay=False), default=Path("data"),
               show_default=True, help="The data folder (machines/, runs/, published/).")
 @click.option("--gguf", type=click.Path(path_type=Path, dir_okay=False), default=None, metavar="MODEL.gguf",
-              help="Also run llama.cpp's llama-bench (pp512, tg128) on this GGUF model.")
+              help="llama.cpp's pp512 and tg128 of this GGUF model, in process through llama-cpp-python (the "
+                   "llama extra; default: the Gemma 3 270M Q4_K_M it ships).")
 @click.option("--llama-bench", "llama_bench", default=None, metavar="PATH",
-              help="The llama-bench binary to use (default: the one on PATH).")
+              help="Also run this llama-bench binary on the same model, to compare (default: the one on PATH, "
+                   "if any).")
 @click.option("--nproc-per-node", type=click.IntRange(min=1), default=None, metavar="N",
               help="Distributed workloads through torchrun, N ranks on this host (one per GPU): allreduce, "
                    "train-gpt2-ddp, train-llama-fsdp, decode-tp (collectors/distributed).")
@@ -167,6 +169,7 @@ def run_command(suite: str, workloads: tuple[str, ...], machine_id: str | None, 
       costperf run --suite standard --machine h100-sxm --workload decode --workload train-gpt2
       costperf run --suite quick --machine my-desktop-rtx-4090 --nproc-per-node 2 --device cpu   two gloo ranks
       costperf run --suite standard --machine my-desktop-rtx-4090 --gguf llama-2-7b.Q4_0.gguf    with llama.cpp
+      costperf run --suite standard --no-save --workload llama-cpp --llama-bench ./llama-bench    both harnesses
     """
     import datetime as dt  # noqa: PLC0415
 

@@ -8,8 +8,9 @@ window is the whole llama-bench process: model load and llama-bench's warm-up re
 said in energy_note. Without the binary, or without a model, both results are 'unsupported' with
 the reason.
 
-Wiring (suites.py / the run command): `tasks += llama_cpp.tasks(gguf_path)` when the user passes
-a GGUF model path.
+The run command gets its llama.cpp tasks from engines.llama_tasks: this binary path beside the
+in-process engine (llama_cpp_api), on the same model and test lengths, when --llama-bench names a
+binary or one is on PATH.
 """
 
 from __future__ import annotations

@@ -161,11 +161,15 @@ class Session:
             self.model = None
 
     def backends(self) -> str:
-        """What llama-bench prints as `backends`: the accelerator backend this build offloads to, and CPU."""
-        gpu = [name for name, pat in (("Metal", r"\bMETAL\b|\bMTL\b"), ("CUDA", r"\bCUDA\b"), ("Vulkan", r"\bVULKAN\b"))
-               if re.search(pat, self.system_info, re.IGNORECASE)]
-        offloads = bool(self.lib.llama_supports_gpu_offload())
-        return ",".join((gpu if offloads else []) + ["CPU"])
+        """llama-bench's `backends`: the registered ggml backends other than CPU ('Metal', 'CUDA', 'Metal,BLAS'),
+        or 'CPU' when there are none; read from ggml's registry, else inferred from the system info."""
+        names = _registered_backends(Path(self.lib.__file__).parent / "lib")
+        if names is None:
+            names = [name for name, pat in (("Metal", r"\bMETAL\b|\bMTL\b"), ("CUDA", r"\bCUDA\b"),
+                                            ("Vulkan", r"\bVULKAN\b"))
+                     if re.search(pat, self.system_info, re.IGNORECASE)]
+        names = [n for n in names if n != "CPU" and not n.startswith("RPC")]
+        return ",".join(names) or "CPU"
 
     # llama-bench's test_prompt / test_gen
     def prompt(self, ctx: Any, n_prompt: int, rng: random.Random) -> None:
@@ -193,6 +197,22 @@ class Session:
 
     def clear(self, ctx: Any) -> None:
         self.lib.llama_memory_clear(self.lib.llama_get_memory(ctx), False)
+
+
+def _registered_backends(lib_dir: Path) -> list[str] | None:
+    """Names in ggml's backend registry (ggml_backend_reg_*: llama-cpp-python does not bind them)."""
+    for name in ("libggml.so", "libggml.dylib", "ggml.dll"):
+        if (lib_dir / name).is_file():
+            try:
+                ggml = ctypes.CDLL(str(lib_dir / name))
+                ggml.ggml_backend_reg_count.restype = ctypes.c_size_t
+                ggml.ggml_backend_reg_get.restype, ggml.ggml_backend_reg_get.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+                ggml.ggml_backend_reg_name.restype, ggml.ggml_backend_reg_name.argtypes = ctypes.c_char_p, [ctypes.c_void_p]
+                return [ggml.ggml_backend_reg_name(ggml.ggml_backend_reg_get(i)).decode()
+                        for i in range(ggml.ggml_backend_reg_count())]
+            except (OSError, AttributeError):
+                return None
+    return None
 
 
 def _check(code: int, what: str) -> None:
