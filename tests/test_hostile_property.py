@@ -146,3 +146,32 @@ def test_llama_bench_parsing_raises_only_its_own_error(name: str, data: st.DataO
                      hardware="GPU")
     except (LlamaBenchError, ValidationError):
         pass
+
+
+@settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.floats(min_value=1e-300, max_value=1e18), min_size=1, max_size=5),
+       st.floats(min_value=1.0, max_value=5e7), st.floats(min_value=1e-6, max_value=1e6))
+def test_the_report_survives_extreme_valid_figures(samples: list[float], price: float, bandwidth: float) -> None:
+    """Figures at the edges of what validates (tiny or huge, never beyond ±1e18) build every table."""
+    import copy
+
+    from foundation_data import MACHINE
+
+    from collectors.records import Stats
+    from report import metrics
+    from report.assumptions import Assumptions
+
+    machine = copy.deepcopy(MACHINE)
+    machine["prices"][0]["amount"] = price
+    machine["accelerators"][0]["memory_bandwidth_gbps"] = bandwidth
+    run = run_dict()
+    run["results"][0]["throughput"] = Stats.of(samples, "tokens/s").model_dump(mode="json")
+    run["results"][0]["bytes_per_token"] = 1e9
+    tmp = Path(tempfile.mkdtemp())
+    try:
+        data = write_folder(tmp / "data", machine, runs=[run])
+        rep = metrics.load(data, Assumptions(data_dir=str(data)))
+        assert rep.problems == [] or all("physics" not in p for p in rep.problems)
+        assert "test-desktop" in set(rep.machines["machine"])
+    finally:
+        shutil.rmtree(tmp)
