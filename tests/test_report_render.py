@@ -261,7 +261,11 @@ BUYER_PICK = """(async () => {
   const before = texts().filter(t => t.startsWith('does not fit')).length;
   size.value = '%s'; size.dispatchEvent(new Event('change'));
   precision.value = '16-bit'; precision.dispatchEvent(new Event('change'));
-  await new Promise(r => setTimeout(r, 800));
+  // vega redraws asynchronously: wait until the drawing changes (a loaded machine is slow)
+  for (let i = 0; i < 100 && texts().filter(t => t.startsWith('does not fit')).length === before; i++) {
+    await new Promise(r => setTimeout(r, 100));
+  }
+  await new Promise(r => setTimeout(r, 300));
   return [before, texts().filter(t => t.startsWith('does not fit')).length, texts().filter(t => t.includes('tok/s')).length];
 })()"""
 
