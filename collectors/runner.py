@@ -141,6 +141,7 @@ def run(opts: RunOptions, machine: Machine | None, machine_id: str, version: str
         "usable_memory_gb": info["usable_memory_gb"], "usable_memory_source": str(info["usable_memory_source"]),
         "torch_num_threads": torch.get_num_threads(), "platform": platform.platform(),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "costperf_gemv_configs": os.environ.get("COSTPERF_GEMV_CONFIGS"),
     }
     settings.update(compile_cache.use_persistent_cache())
     idle_w: float | None = None

@@ -97,10 +97,11 @@ def tasks_for(args: argparse.Namespace, dctx: DistContext) -> list[Task]:
     if "decode-tp" in wanted:
         from collectors.distributed import tp_decode  # noqa: PLC0415
 
+        tp_model = tp_model_override()
         if quick or not gpu:
-            spec_t = tp_decode.TpSpec("llama-tiny", dtype="fp32", prompt=32, gen=16, compiled=False)
+            spec_t = tp_decode.TpSpec(tp_model or "llama-tiny", dtype="fp32", prompt=32, gen=16, compiled=False)
         else:
-            spec_t = tp_decode.TpSpec("llama-3-8b", compiled=not args.eager_decode)
+            spec_t = tp_decode.TpSpec(tp_model or "llama-3-8b", compiled=not args.eager_decode)
         for n in scales:
             tid = f"decode-tp-{spec_t.model}-n{n}"
             if spec_t.shardable(n):
@@ -122,6 +123,20 @@ def tasks_for(args: argparse.Namespace, dctx: DistContext) -> list[Task]:
                               spec_f.params(dctx.device.type),
                               lambda c, s=spec_f, n=n: fsdp_train.run(s, c, n)))
     return tasks
+
+
+TP_MODEL_ENV = "COSTPERF_TP_MODEL"
+
+
+def tp_model_override() -> str | None:
+    """COSTPERF_TP_MODEL: another model shape for the tensor-parallel decode (the task id names it),
+    e.g. llama-tiny to check the compiled path, CUDA graphs and collectives included, in seconds."""
+    from collectors.models import llama  # noqa: PLC0415
+
+    name = os.environ.get(TP_MODEL_ENV, "").strip()
+    if name and name not in llama.CONFIGS:
+        raise ValueError(f"{TP_MODEL_ENV}={name!r}: expected one of {', '.join(llama.CONFIGS)}")
+    return name or None
 
 
 MPS_UNSUPPORTED = "needs collectives on device tensors; gloo, the only backend for MPS, takes CPU tensors"
@@ -269,7 +284,7 @@ class RunWriter:
         })
         for name in ("NCCL_NVLS_ENABLE", "TORCH_SYMM_MEM_DISABLE_MULTICAST", "NVSHMEM_DISABLE_NVLS",
                      "NCCL_P2P_DISABLE", "NCCL_IB_DISABLE", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS",
-                     "TORCHINDUCTOR_CACHE_DIR"):
+                     "TORCHINDUCTOR_CACHE_DIR", TP_MODEL_ENV):
             settings[name.lower()] = os.environ.get(name)
         env = runner.environment(dctx.device, settings)
         started = dt.datetime.fromisoformat(self.args.started_at)

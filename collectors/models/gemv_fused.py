@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
+import os
 
 import torch
 
@@ -50,8 +52,40 @@ def available() -> bool:
     return importlib.util.find_spec("triton") is not None and torch.cuda.is_available()
 
 
+# Block shapes given at run time, over TUNED: a sweep's winners can be measured in a full run before
+# they are committed, and the run records the variable's value with every decode figure.
+CONFIGS_ENV = "COSTPERF_GEMV_CONFIGS"
+
+
+@functools.cache
+def parse_configs(text: str) -> dict[tuple[int, int, int, bool], tuple[int, int, int, int]]:
+    """COSTPERF_GEMV_CONFIGS: a JSON object {"N,K,itemsize,swiglu": [BLOCK_N, BLOCK_K, warps, stages]},
+    swiglu 0 or 1, e.g. {"6144,4096,1,0": [8, 512, 4, 1]}."""
+    expected = (f'{CONFIGS_ENV}: expected a JSON object like {{"6144,4096,1,0": [8, 512, 4, 1]}} '
+                "(rows out, K, weight bytes, swiglu 0/1: BLOCK_N, BLOCK_K, warps, stages)")
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{expected}; not JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{expected}; got {type(raw).__name__}")
+    out = {}
+    for key, cfg in raw.items():
+        parts = str(key).split(",")
+        ok_key = len(parts) == 4 and all(p.strip().isdigit() for p in parts) and parts[3].strip() in ("0", "1")
+        ok_cfg = (isinstance(cfg, list) and len(cfg) == 4 and all(isinstance(v, int) and v > 0 for v in cfg))
+        if not ok_key or not ok_cfg:
+            raise ValueError(f"{expected}; bad entry {key!r}: {cfg!r}")
+        n, k, size, sw = (int(p) for p in parts)
+        out[(n, k, size, bool(sw))] = (cfg[0], cfg[1], cfg[2], cfg[3])
+    return out
+
+
 def config_for(n_out: int, k: int, itemsize: int, swiglu: bool) -> tuple[int, int, int, int]:
     key = (n_out, k, itemsize, swiglu)
+    given = os.environ.get(CONFIGS_ENV, "").strip()
+    if given and key in (chosen := parse_configs(given)):
+        return chosen[key]
     if key in TUNED:
         return TUNED[key]
     return DEFAULT_LONG if n_out > 65536 else DEFAULT

@@ -92,7 +92,8 @@ def knobs(spec: "LlmSpec | None" = None) -> dict[str, bool | str]:
     165; int8 always uses it). With the layers runner, COSTPERF_FUSED_GEMV: batch-1 linear layers
     through the fused Triton kernel (gemv_fused; on unless 0), COSTPERF_FUSED_ATTN: batch-1 attention
     as one Triton kernel (decode_attention; on unless 0), COSTPERF_PDL: GEMVs with programmatic
-    dependent launch (off unless 1: on an H200 it gave 235.6 tok/s against 238.6 without)."""
+    dependent launch (off unless 1: on an H200 it gave 235.6 tok/s against 238.6 without),
+    COSTPERF_GEMV_CONFIGS: the fused kernel's block shapes by matrix, over its committed table."""
     cd = _env_flag("COSTPERF_COORD_DESCENT", True)
     if spec is not None and spec.coord_descent is not None:
         cd = spec.coord_descent
@@ -105,6 +106,9 @@ def knobs(spec: "LlmSpec | None" = None) -> dict[str, bool | str]:
         out["fused_gemv_b1"] = fused
         out["pdl"] = fused and _env_flag("COSTPERF_PDL", False)
         out["fused_attention_b1"] = fused and _env_flag("COSTPERF_FUSED_ATTN", True)
+        given = os.environ.get("COSTPERF_GEMV_CONFIGS", "").strip()
+        if fused and given:  # block shapes over the committed table (gemv_fused.config_for)
+            out["gemv_configs"] = given
     return out
 
 
