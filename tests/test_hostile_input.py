@@ -67,9 +67,9 @@ def test_hostile_file_is_named_and_the_rest_goes_on(name: str, data: Path) -> No
     path = _add(data, case)
     before = folder_hash(data)
 
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time: what the file costs, whatever else the machine runs
     res = invoke("validate", "--data", str(data))
-    assert time.perf_counter() - t0 < 2.0, "validate took over 2 s on one hostile file"
+    assert time.process_time() - t0 < 2.0, "validate took over 2 s of CPU on one hostile file"
     mine = [line for line in res.output.splitlines() if path.name in line]
     others = [line for line in res.output.splitlines() if ": " in line and "test-desktop.yaml" in line]
     assert not others, f"a good file was blamed:\n{res.output}"
@@ -186,7 +186,7 @@ def test_validate_bounds_time_and_memory_of_a_hostile_file(tmp_path: Path) -> No
     assert figures, "no case was measured"
     for row in figures:
         assert row["exit"] == 1 and not row["traceback"], row
-        assert row["seconds"] <= 2.0 and row["peak_mb"] <= 200, row
+        assert row["cpu_s"] <= 2.0 and row["peak_mb"] <= 200, row
 
 
 def test_runs_started_in_the_same_second_keep_both(tmp_path: Path) -> None:
