@@ -1,4 +1,6 @@
-"""The blocks each page shows, as HTML strings (the .qmd pages only call these).
+"""The blocks each page shows, as HTML strings (the .qmd pages only call these): the overview's
+headline, the ceilings, scaling, methodology and claims blocks. The detail pages' long tables are in
+report/tables.py.
 
 Kept out of the pages so that the numbers a reader sees can be tested without rendering, and so
 that `quarto render` and the fallback engine show exactly the same thing.
@@ -202,61 +204,7 @@ def headline_csv(r: Report) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Inference and training
-
-
-def results_table(d: pd.DataFrame, with_roofline: bool) -> str:
-    d = d.sort_values(["name", "workload", "tokens_per_s"], ascending=[True, True, False])
-
-    def roof(row: pd.Series) -> str:
-        if P.is_missing(row["roofline_efficiency"]) or row["provenance"] == "estimated":
-            return "–"
-        text = f"{row['roofline_efficiency']:.0%}"
-        if row["above_roofline"]:
-            verdict = "data error" if row["provenance"] == "measured" else "review: bytes per token are estimated"
-            return P.flag(f"{text}: above the physical limit ({verdict})")
-        return text
-
-    def flags(row: pd.Series) -> str:
-        return "" if P.is_missing(row["flags"]) else f'<span class="cp-flag cp-note">{P.esc(row["flags"])}</span>'
-
-    def source(row: pd.Series) -> str:
-        return P.link(row["source"], row["source_url"])
-
-    columns = [
-        ("Machine", P.machine, False),
-        ("Workload", P.text("workload"), False),
-        ("Setting", P.text("setting"), False),
-        ("Tokens/s", P.col_flagged("tokens_per_s", prov="provenance"), True),
-        ("Tokens per USD", tokens_per_usd, True),
-        ("Tokens per J", P.col("tokens_per_joule", prov="tokens_per_joule_provenance"), True),
-    ]
-    if with_roofline:
-        columns.append(("Share of peak bandwidth", roof, True))
-    else:
-        columns.append(("MFU (of peak BF16)", lambda row: "–" if P.is_missing(row.get("mfu"))
-                        else P.with_badge(f"{row['mfu']:.1%}", "measured"), True))
-    columns += [("Runs", P.col("n_runs", digits=1), True), ("Source", source, False), ("Physics check", flags, False)]
-    return P.table(d, columns)
-
-
-def by_setting(d: pd.DataFrame, with_roofline: bool) -> str:
-    """One table per setting (model, precision, engine, compile mode and tuning, batch, length),
-    the settings most machines share first: a figure only ever sits beside figures of its own setting."""
-    from report.settings import rank_key  # noqa: PLC0415
-
-    if d.empty:
-        return ""
-    d = d.assign(_key=[str(rank_key(row)) for _, row in d.iterrows()])
-    groups = sorted(d.groupby("_key", sort=False), key=lambda kv: (-kv[1]["machine"].nunique(), kv[0]))
-    out = []
-    for _, group in groups:
-        label = M.setting_label(group.iloc[0])
-        n = group["machine"].nunique()
-        out.append(f'<h4 class="cp-setting">{P.esc(group.iloc[0]["kind"])}: {P.esc(label)} '
-                   f'<span class="cp-note">({n} machine{"s" if n != 1 else ""})</span></h4>')
-        out.append(results_table(group.drop(columns="_key"), with_roofline))
-    return "".join(out)
+# Inference and training (the pages' long tables are in report/tables.py)
 
 
 def ceilings(r: Report) -> str:
@@ -290,46 +238,6 @@ def ceilings(r: Report) -> str:
                        "per weight: q4_0 4.5, q4_k_m 4.84, q8_0 8.5). It is an upper bound: never ranked, never a "
                        "card. An estimate (machines without a figure) is the ceiling × the median share of it that "
                        "the same chip family's figures reach at this setting; the rows it came from are listed."))
-
-
-def inference(r: Report) -> tuple[pd.DataFrame, str]:
-    d = M.priced(r.results, r.machines, r.assumptions)
-    d = d[d["kind"].isin(["decode", "prefill"])]
-    eight_b = M.eight_b_rows(d)
-    html = (C.embed(C.settings(eight_b[eight_b["kind"] == "decode"], "decode",
-                               "Decode, 8B-class models: every setting, per machine (hover for the setting)"))
-            + C.embed(C.settings(eight_b[eight_b["kind"] == "prefill"], "prefill",
-                                 "Prefill, 8B-class models: every setting, per machine (hover for the setting)"))
-            + P.note("The charts show every 8B-class setting at once (hover a mark for its setting); the tables "
-                     "below rank machines within one setting only.")
-            + "<h3>Spec-based decode ceilings</h3>" + ceilings(r)
-            + "<h3>Figures by setting</h3>" + by_setting(d, with_roofline=True))
-    return d, html
-
-
-def unmatched_published(r: Report) -> str:
-    d = r.results[(r.results["provenance"] == "published") & r.results["machine"].isna()]
-    if d.empty:
-        return ""
-    d = d.assign(setting=[M.setting_label(row) for _, row in d.iterrows()])
-    return P.table(d, [
-        ("Hardware (as published)", P.text("name"), False),
-        ("Workload", P.text("workload"), False),
-        ("Setting", P.text("setting"), False),
-        ("Tokens/s", P.col_flagged("tokens_per_s", prov="provenance"), True),
-        ("Source", lambda row: P.link(row["source"], row["source_url"]), False),
-        ("Physics check", lambda row: "" if P.is_missing(row["flags"]) else
-         f'<span class="cp-flag cp-note">{P.esc(row["flags"])}</span>', False),
-    ], caption="Published figures for hardware that has no machine file yet (not in the headline).")
-
-
-def training(r: Report) -> tuple[pd.DataFrame, str]:
-    d = M.priced(r.results, r.machines, r.assumptions)
-    d = d[d["kind"] == "train"]
-    html = (C.embed(C.settings(r.results[r.results["kind"] == "train"], "train",
-                               "Training throughput, per machine"), empty="No training runs yet.")
-            + (results_table(d, with_roofline=False) if not d.empty else ""))
-    return d, html
 
 
 def scaling(r: Report) -> tuple[pd.DataFrame, str]:
@@ -367,138 +275,6 @@ def scaling(r: Report) -> tuple[pd.DataFrame, str]:
                "figure of the same setting (– where none was measured). Tokens per USD: the devices' share of "
                "the machine price (N of its GPUs, per node); tokens per J: every rank's meter summed.")
     return d, html
-
-
-def micro(r: Report) -> tuple[pd.DataFrame, str]:
-    d = r.results[(r.results["kind"] == "micro")]
-    if d.empty:
-        return d, ""
-    return d, P.table(d.sort_values(["name", "workload"]), [
-        ("Machine", P.machine, False),
-        ("Benchmark", P.text("workload"), False),
-        ("Setting", lambda row: P.esc(M.setting_label(row)), False),
-        ("Value", lambda row: P.flagged(P.with_badge(f"{P.number(row['value'])} {P.esc(row['unit'])}",
-                                                     row["provenance"]), row["flags"]), True),
-        ("Source", P.text("source"), False),
-    ])
-
-
-# ---------------------------------------------------------------------------------------------
-# Memory, energy, machines
-
-
-def memory(r: Report) -> str:
-    m = r.machines.sort_values("usable_gb", ascending=False)
-    h = r.headline.set_index("machine") if not r.headline.empty else None
-
-    def largest_speed(row: pd.Series) -> str:
-        if h is None or row["machine"] not in h.index or P.is_missing(h.loc[row["machine"], "largest_4bit_decode_tok_s"]):
-            return "–"
-        return P.with_badge(P.number(h.loc[row["machine"], "largest_4bit_decode_tok_s"]), "estimated")
-
-    intro = P.note(
-        "Two questions, two measures. Tokens/s per usable GB (overview table) rewards small, fast memory: a 12 GB card "
-        "scores high because its few GB are read quickly. A buyer who needs capacity reads USD per usable GB (the "
-        f"{r.assumptions.scenario} scenario's price ÷ usable GB) and the largest model that fits, with its estimated "
-        "decode speed (bandwidth × the share of it the machine, or its chip family, reaches at the headline setting ÷ "
-        "the model's bytes at q4_0).")
-    per_gb = C.embed(C.ranking(r.headline, "tok_s_per_usable_gb",
-                               f"Decode tokens/s per usable GB at {r.setting.label if r.setting else '–'} (rewards "
-                               "small, fast memory)", "tokens/s per usable GB", "decode_provenance"),
-                     empty="No decode figure at the headline setting yet.")
-    return (intro + per_gb + C.embed(C.fit_grid(r.fits), empty="No machines yet.") + P.table(m, [
-        ("Machine", P.machine, False),
-        ("Memory GB", P.col("memory_gb"), True),
-        ("Kind", P.text("memory_kind"), False),
-        ("Usable GB", P.col_flagged("usable_gb", prov="usable_provenance"), True),
-        ("Rule", P.text("usable_rule"), False),
-        ("Bandwidth GB/s", P.col("bandwidth_gbps", prov="spec_provenance"), True),
-        ("Bandwidth per usable GB (1/s)", lambda row: P.number(
-            M.per_usable_gb(row["bandwidth_gbps"], row["usable_gb"]) if not P.is_missing(row["bandwidth_gbps"])
-            else None), True),
-        ("USD per usable GB", P.col("usd_per_usable_gb"), True),
-        ("Largest 4-bit (B)", P.col("largest_4bit_b"), True),
-        ("Largest 8-bit (B)", P.col("largest_8bit_b"), True),
-        ("Largest 16-bit (B)", P.col("largest_16bit_b"), True),
-        ("Its 4-bit decode, tokens/s", largest_speed, True),
-    ]))
-
-
-def energy(r: Report) -> tuple[pd.DataFrame, str]:
-    d = r.results[r.results["tokens_per_joule"].notna()].copy()
-    d["setting"] = [M.setting_label(row) for _, row in d.iterrows()]
-    want = B.SCENARIO_POWER[r.assumptions.scenario]
-    dec = r.headline[r.headline["watts_covers"] == want]
-    setting = r.setting.label if r.setting else "–"
-    html = C.embed(C.ranking(dec, "tokens_per_joule",
-                             f"Decode tokens per joule at {setting}, power: {B.COVERS_TEXT[want]} "
-                             f"(scenario {r.assumptions.scenario})",
-                             "tokens per joule (tokens/s ÷ W)", "tokens_per_joule_provenance", "watts_basis"),
-                   empty="No decode figure at the headline setting with power of the scenario's coverage yet.")
-    html += P.note("Only figures at the headline setting whose power covers what the scenario counts are ranked "
-                   "here; spec ceilings are never on this chart (they are on the inference page, marked ≤).")
-    if d.empty:
-        return d, html + P.note("No run has an energy measurement yet.")
-    html += P.table(d.sort_values(["power_covers", "name", "workload"]), [
-        ("Machine", P.machine, False),
-        ("Workload", P.text("workload"), False),
-        ("Setting", P.text("setting"), False),
-        ("Power covers", P.text("power_covers"), False),
-        ("Average W", P.col("avg_w", prov="power_provenance"), True),
-        ("Tokens/s", P.col_flagged("tokens_per_s", prov="provenance"), True),
-        ("Tokens per J", P.col_flagged("tokens_per_joule", prov="provenance"), True),
-        ("J per token", P.col("joules_per_token", prov="provenance"), True),
-        ("Source", P.text("source"), False),
-    ], caption="Grouped by what the meter covers: figures of different coverage are not comparable.")
-    return d, html
-
-
-def machines(r: Report) -> str:
-    m = r.machines.sort_values(["vendor", "name"])
-
-    def price(row: pd.Series) -> str:
-        if P.is_missing(row["price_usd"]):
-            return "–"
-        unit = " per hour" if row["price_kind"] == "cloud_hourly" else ""
-        text = f"{P.number(row['price_usd'], 3)} USD{unit} ({P.esc(row['price_kind'])}, {P.date(row['price_date'])})"
-        return P.with_badge(P.link(text, row["price_url"]) if row["price_url"] else text, row["price_provenance"])
-
-    def spec_source(row: pd.Series) -> str:
-        if P.is_missing(row["spec_source"]):
-            return "–"
-        return f"{P.link(row['spec_source'], row['spec_source_url'])} ({P.date(row['spec_source_date'])})"
-
-    return P.table(m, [
-        ("Machine", P.machine, False),
-        ("Vendor", P.text("vendor"), False),
-        ("Form", P.text("form"), False),
-        ("Accelerator", P.text("accelerator"), False),
-        ("Memory GB", P.col_flagged("memory_gb"), True),
-        ("Bandwidth GB/s", P.col("bandwidth_gbps", prov="spec_provenance"), True),
-        ("BF16 TFLOP/s", P.col("peak_bf16_tflops", prov="spec_provenance"), True),
-        ("Host link", P.text("host_link"), False),
-        ("Power W", lambda row: P.with_badge(P.number(row["spec_power_w"]), row["spec_power_provenance"])
-         + (f'<br><span class="cp-note">{P.esc(row["spec_power_basis"])}</span>' if row["spec_power_basis"] else ""),
-         True),
-        ("Price", price, False),
-        ("Spec source", spec_source, False),
-    ])
-
-
-def price_histories(r: Report) -> str:
-    """A price-history chart per machine with prices, two to a row."""
-    h = r.prices
-    if h is None or h.empty:
-        return P.note("No machine file has a price yet.")
-    order = r.machines.sort_values(["vendor", "name"])["machine"]
-    charts = [C.embed(C.price_history(h, m)) for m in order if (h["machine"] == m).any()]
-    cells = "".join(f'<div class="cp-cell">{c}</div>' for c in charts)
-    return ('<div class="cp-grid" style="display:flex;flex-wrap:wrap;gap:1rem 2rem">' + cells + "</div>"
-            + P.note(f"{len(h)} prices of {len(charts)} machines. Each point is one price as its machine file "
-                     "records it (date observed, source, provider); several providers quoted at once are a "
-                     "spread, so each provider is its own colour. The ringed point is the price every tokens-per-"
-                     "dollar figure of this report uses (the newest USD price of the machine's kind), and its "
-                     "date is the one printed beside those figures."))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 
 from collectors import store
 from collectors.records import PublishedResult, Result, Stats, UsableMemory, WorkloadParams
-from report import assumptions, charts, metrics, views
+from report import assumptions, charts, metrics, tables, views
 from report import sample_data as S
 
 A = assumptions.Assumptions()
@@ -67,7 +67,7 @@ def test_price_date_shown_is_that_of_the_price_used(tmp_path: Path) -> None:
     assert shown_dates(table) == ["2026-01-15"]
     # the tokens-per-dollar card and the cheapest-usable-GB card each print the price they used
     assert shown_dates(views.winner_cards(rep)) == ["2026-01-15", "2026-01-15"]
-    inf_rows, inf_html = views.inference(rep)
+    inf_rows, inf_html = tables.inference(rep)
     assert set(inf_rows["price_as_of"]) == {dt.date(2026, 1, 15)}
     assert shown_dates(inf_html) == ["2026-01-15"] * len(inf_rows)
 
@@ -108,8 +108,8 @@ def test_price_history_chart_has_one_point_per_price(tmp_path: Path) -> None:
     used = [p for p in points if p["used"]]
     assert len(used) == 1 and used[0]["amount"] == 1800.0  # the ring marks what tokens per dollar uses
     assert row(rep.machines, machine="mixed")["price_usd"] == 1800.0
-    html = views.price_histories(rep)
-    assert html.count('class="cp-chart"') == 2  # one chart per machine with prices
+    html = tables.price_histories(rep)
+    assert html.count('class="cp-chart"') == 1  # "mixed" has prices of two dates; "other" one price: no history
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,14 +140,14 @@ def test_flagged_records_appear_marked(tmp_path: Path) -> None:
     assert [w.machine for w in rep.winners] == ["desk", "desk", "mac"]
     assert "usable memory" in (rep.winners[2].flags or "")
     assert "⚑ flagged" in views.winner_cards(rep)
-    _, inference = views.inference(rep)
+    _, inference = tables.inference(rep)
     assert marked.search(inference)
-    _, energy = views.energy(rep)
+    _, energy = tables.energy(rep)
     assert marked.search(energy)
-    unmatched = views.unmatched_published(rep)
+    unmatched = tables.unmatched_published(rep)
     assert "Unknown board" in unmatched and marked.search(unmatched) and "review:" in unmatched
     assert row(rep.machines, machine="mac")["flags"].startswith("violation: usable memory")
-    for html in (views.machines(rep), views.memory(rep)):
+    for html in (tables.machines(rep), tables.memory(rep)[1]):
         found = marked.findall(html)
         assert len(found) == 1 and "usable memory" in found[0]
     assert "2 violation(s), 1 figure(s) for review" in views.data_summary(rep)
@@ -220,7 +220,7 @@ def test_scaling_efficiency_of_a_one_and_two_rank_pair(tmp_path: Path) -> None:
     # the distributed figures are their own rows, not a single device's headline
     assert set(rep.results["ranks"].dropna()) == {1.0, 2.0}
     assert row(rep.headline, machine="eight")["decode_tok_s"] == 80.0
-    training, _ = views.training(rep)  # the same figure costs the same on every page
+    training, _ = tables.training(rep)  # the same figure costs the same on every page
     assert row(training, ranks=2.0)["tokens_per_dollar"] == pytest.approx(two["tokens_per_dollar"])
     assert row(training, ranks=1.0)["tokens_per_joule"] == pytest.approx(one["tokens_per_joule"])
     table, html = views.scaling(rep)

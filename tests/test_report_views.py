@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from collectors import store
-from report import claims, metrics, views
+from report import claims, metrics, tables, views
 from report import sample_data as S
 from report.assumptions import Assumptions
 from report.present import number
@@ -25,8 +25,8 @@ def rep(tmp_path_factory: pytest.TempPathFactory) -> metrics.Report:
 
 def test_every_view_renders(rep: metrics.Report) -> None:
     blocks = [views.winner_cards(rep), views.headline_basis(rep), views.headline_table(rep), views.headline_csv(rep),
-              views.inference(rep)[1], views.unmatched_published(rep), views.training(rep)[1], views.micro(rep)[1],
-              views.memory(rep), views.energy(rep)[1], views.machines(rep), views.assumptions_table(rep),
+              tables.inference(rep)[1], tables.unmatched_published(rep), tables.training(rep)[1], tables.micro(rep)[1],
+              tables.memory(rep)[1], tables.energy(rep)[1], tables.machines(rep), views.assumptions_table(rep),
               views.data_summary(rep), views.claims(rep)[1]]
     for block in blocks:
         assert isinstance(block, str)
@@ -35,9 +35,9 @@ def test_every_view_renders(rep: metrics.Report) -> None:
 
 
 def test_micro_benchmarks_are_listed_not_mixed_with_tokens(rep: metrics.Report) -> None:
-    micro, block = views.micro(rep)
+    micro, block = tables.micro(rep)
     assert set(micro["unit"]) == {"GB/s"} and "GB/s" in block
-    inference, _ = views.inference(rep)
+    inference, _ = tables.inference(rep)
     assert set(inference["kind"]) <= {"decode", "prefill"}
 
 
@@ -86,9 +86,9 @@ def test_every_view_renders_without_any_data(tmp_path: Path) -> None:
     (tmp_path / "machines").mkdir()
     empty = metrics.build(store.load(tmp_path), Assumptions())
     assert "not measured yet" in views.winner_cards(empty)
-    for block in (views.headline_table(empty), views.inference(empty)[1], views.training(empty)[1],
-                  views.memory(empty), views.energy(empty)[1], views.machines(empty), views.claims(empty)[1],
-                  views.data_summary(empty), views.micro(empty)[1], views.unmatched_published(empty)):
+    for block in (views.headline_table(empty), tables.inference(empty)[1], tables.training(empty)[1],
+                  tables.memory(empty)[1], tables.energy(empty)[1], tables.machines(empty), views.claims(empty)[1],
+                  views.data_summary(empty), tables.micro(empty)[1], tables.unmatched_published(empty)):
         assert isinstance(block, str)
 
 
