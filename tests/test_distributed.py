@@ -354,3 +354,20 @@ def test_rank_zero_failing_itself_names_itself(tmp_path: Path) -> None:
     failed = [r for r in json.loads(_run_files(data)[0].read_text())["results"] if r["status"] == "error"]
     assert len(failed) == 1 and failed[0]["distributed"]["world_size"] == 1
     assert failed[0]["message"].endswith("rank 0: RuntimeError: injected fault (COSTPERF_FAULT=raise:0:train-gpt2-ddp:1)")
+
+
+@pytest.mark.slow
+def test_a_distributed_run_the_folder_cannot_take_is_kept_without_a_traceback(tmp_path: Path) -> None:
+    data = _data(tmp_path)
+    (data / "runs").mkdir(exist_ok=True)
+    (data / "runs" / "test-desktop").write_text("a file where the machine's runs folder should be")
+    recovery = tmp_path / "recovered"
+    out = _costperf(["run", "--suite", "quick", "--machine", "test-desktop", "--data", str(data), "--device", "cpu",
+                     "--nproc-per-node", "1", "--workload", "allreduce", "--energy", "off"],
+                    env={"COSTPERF_RECOVERY_DIR": str(recovery)})
+    assert out.returncode == 1, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "Traceback" not in out.stdout + out.stderr
+    (kept,) = sorted(recovery.rglob("*.json"))
+    assert str(kept) in out.stderr
+    run = json.loads(kept.read_text())
+    assert run["machine"] == "test-desktop" and run["results"]

@@ -229,6 +229,7 @@ class RunWriter:
         self.lock = threading.Lock()
         self.done = False
         self.path: Path | None = None
+        self.save_failed = False
 
     def finish(self, failure: BaseException | None) -> None:
         with self.lock:
@@ -303,7 +304,15 @@ class RunWriter:
         if self.args.no_save:
             print(record.model_dump_json(indent=1), flush=True)
             return
-        self.path = store.write_run(self.args.data, record)
+        try:
+            self.path = store.write_run(self.args.data, record)
+        except store.RunNotSaved as exc:
+            # The results are in the recovery file the message names (else printed here): one clear error.
+            print(f"costperf: {exc}", file=sys.stderr, flush=True)
+            if exc.recovered is None:
+                sys.stderr.write(exc.text)
+            self.save_failed = True
+            return
         print(f"costperf: rank 0 wrote {self.path} ({len(results)} results, {status})", flush=True)
 
 
@@ -394,6 +403,8 @@ def main(argv: list[str] | None = None) -> None:
         writer.finish(None)
     _release_cuda_graphs()
     dist.destroy_process_group()
+    if writer is not None and writer.save_failed:
+        sys.exit(1)
 
 
 def _release_cuda_graphs() -> None:
