@@ -24,8 +24,8 @@ from report.metrics import Report
 from report.present import number, short_name
 
 PRECISIONS = {"4-bit": 4, "8-bit": 8, "16-bit": 16}
-BASIS = {"measured": "measured", "published": "published", "estimated": "ceiling ≤ (estimated)"}
-BASIS_COLOURS = {"measured": "#1b7837", "published": "#2c5fb3", "ceiling ≤ (estimated)": "#d08c1b"}
+BASIS = {"measured": "measured", "published": "published", "estimated": "ceiling ≤ (est.)"}
+BASIS_COLOURS = {"measured": "#1b7837", "published": "#2c5fb3", "ceiling ≤ (est.)": "#d08c1b"}
 DEFAULT_SIZE, DEFAULT_PRECISION = "8B", "4-bit"
 
 _PARAMS = re.compile(r"(?<![\dx.])(\d+(?:\.\d+)?)\s*b\b", re.IGNORECASE)
@@ -203,7 +203,7 @@ def chart(d: pd.DataFrame) -> Any:
         y=y, tooltip=tooltip,
         color=alt.Color("basis:N", title="decode figure", scale=alt.Scale(domain=list(BASIS_COLOURS),
                                                                           range=list(BASIS_COLOURS.values()))),
-        opacity=alt.condition("datum.basis == 'ceiling ≤ (estimated)'", alt.value(0.45), alt.value(0.95)))
+        opacity=alt.condition(f"datum.basis == '{BASIS['estimated']}'", alt.value(0.45), alt.value(0.95)))
     room = base.mark_point(opacity=0).encode(x="room:Q", y=y)
     text = base.mark_text(align="left", dx=4, fontSize={"expr": "containerSize()[0] < 500 ? 9 : 10"}).encode(
         x=alt.X("at:Q"), y=y, text="text:N", tooltip=tooltip,

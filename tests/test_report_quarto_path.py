@@ -142,3 +142,9 @@ def test_a_page_replays_its_prebuilt_outputs_and_runs_as_written_once_data_chang
     ran, probe = run_in_kernel(project, "memory", env)
     assert probe == "True True True", probe
     assert [o["data"] for o in ran] == [o["data"] for o in replayed]
+
+
+def test_replay_reads_the_same_overrides_variable_as_the_assumptions() -> None:
+    from report import assumptions, replay
+
+    assert replay.SET_VAR == assumptions.ENV_VAR  # named twice so that a page's kernel need not import pydantic
