@@ -26,7 +26,8 @@ import os
 import torch
 
 # (BLOCK_N, BLOCK_K, warps, stages) by (rows out, K, weight itemsize, swiglu); anything else takes
-# DEFAULT (or DEFAULT_LONG for the output layer's 128k rows). Chosen with benchmarks/h200_explore.py.
+# DEFAULT (or DEFAULT_LONG for the output layer's 128k rows). Chosen with benchmarks/decode_explore.py
+# and benchmarks/gemv8_sweep.py.
 DEFAULT = (2, 2048, 4, 3)
 DEFAULT_LONG = (4, 1024, 4, 3)
 TUNED: dict[tuple[int, int, int, bool], tuple[int, int, int, int]] = {
@@ -35,12 +36,16 @@ TUNED: dict[tuple[int, int, int, bool], tuple[int, int, int, int]] = {
     # 1,777, 3,341, 2,743, 4,053)
     (14336, 4096, 2, True): (2, 1024, 4, 3),
     (128256, 4096, 2, False): (2, 2048, 4, 1),
-    # int8 (chosen before weights were read in 8-element runs, see gemv_kernels): 1,388 / 1,101 /
-    # 2,592 / 2,198 / 2,529 GB/s of int8 bytes; the output projection takes the default, whose
-    # layout needs no reshuffle
+    # int8, swept again once weights were read in 8-element runs (benchmarks/gemv8_sweep.py, 17-18
+    # shapes each), GB/s of int8 bytes, each kernel timed alone: q/k/v 1,535 (1,285 with the earlier
+    # 3 stages); output projection 1,311 (1,028); gate+up 2,812 (best as it was); down 2,347 (as it
+    # was, within 1% of the best); output layer 3,339 (2,981). In the whole decode step (CUDA graph)
+    # the change moved int8 only from 350.4 to 353.2 tok/s, no more than bf16 moved between the hosts.
+    (6144, 4096, 1, False): (2, 2048, 4, 1),
+    (4096, 4096, 1, False): (2, 2048, 4, 1),
     (14336, 4096, 1, True): (2, 2048, 4, 1),
     (4096, 14336, 1, False): (1, 2048, 4, 3),
-    (128256, 4096, 1, False): (2, 2048, 4, 1),
+    (128256, 4096, 1, False): (4, 1024, 4, 3),
 }
 # int8 weights: convert through the float mantissa (see gemv_kernels._f32) instead of the
 # integer-to-float instruction. Measured on an H200, it did not move the int8 GEMVs (1,443 against
