@@ -17,7 +17,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from report.metrics import pareto_front
+from report.formulas import pareto_front
 
 alt.data_transformers.disable_max_rows()
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from collectors.records import Machine, RunRecord
 from report.assumptions import Assumptions
+from report.formulas import largest_model_b
 
 BITS = {"largest_4bit_b": 4, "largest_8bit_b": 8, "largest_16bit_b": 16}
 
@@ -37,8 +38,6 @@ def measured_limits(runs: Iterable[RunRecord], machines: dict[str, Machine]) -> 
 def prefer_measured(machines_df: pd.DataFrame, runs: Iterable[RunRecord], machines: dict[str, Machine],
                     a: Assumptions) -> pd.DataFrame:
     """The machines table with a measured usable memory where a run of that Mac recorded one."""
-    from report.metrics import largest_model_b  # noqa: PLC0415 - metrics imports this module
-
     limits = measured_limits(runs, machines)
     if not limits or machines_df.empty:
         return machines_df
