@@ -1,5 +1,5 @@
 """The review page of scheduled re-benchmarks: what moved beyond noise, why, and which machines
-are stale. The same rules as `costperf review` (collectors/review.py); this module only shapes
+are stale. The same rules as `costperf review` (collectors/review/); this module only shapes
 them into tables and altair timelines.
 
 Reads the data folder through `collectors.store.load`; needs nothing from report/metrics.py.

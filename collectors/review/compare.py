@@ -1,4 +1,4 @@
-"""What moved between benchmark runs, beyond noise: the logic behind `costperf review` and the
+"""What moved between benchmark runs, beyond noise: the comparison behind `costperf review` and the
 report's review page.
 
 Pure functions over a loaded `DataSet`; nothing here reads files, prints or imports torch.
@@ -39,7 +39,7 @@ from collectors.store import DataSet
 MAD_TO_SIGMA = 1.4826
 """MAD x 1.4826 estimates the standard deviation of normally distributed noise."""
 
-from collectors.review_results import (  # noqa: F401 - re-exported: review's public names
+from collectors.review.findings import (  # noqa: F401 - the names a review is made of
     DEFAULT_FLOOR,
     DEFAULT_K,
     DEFAULT_STALE_DAYS,

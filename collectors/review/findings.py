@@ -1,5 +1,5 @@
-"""What a review finds: its settings, the points it compares and its results (the logic is in
-collectors/review.py, which re-exports all of this)."""
+"""What a review finds: its settings, the points it compares and its results (the comparison is in
+collectors/review/compare.py)."""
 
 from __future__ import annotations
 
