@@ -12,7 +12,7 @@ from foundation_data import run_dict
 from rich.console import Console
 
 from collectors.cli import main
-from collectors.cli_run import repeat_spread, summary
+from collectors.cli.run import repeat_spread, summary
 from collectors.records import RunRecord
 
 

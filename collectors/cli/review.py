@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from collectors import store
-from collectors.cli import data_option, err_console, fail
+from collectors.cli.common import data_option, err_console, fail
 from collectors.terminal import cell, clean, markup_safe
 from collectors.review import (
     DEFAULT_FLOOR,

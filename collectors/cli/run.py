@@ -173,7 +173,7 @@ def run_command(suite: str, workloads: tuple[str, ...], machine_id: str | None, 
     """
     import datetime as dt  # noqa: PLC0415
 
-    from collectors.cli import costperf_version  # noqa: PLC0415
+    from collectors.cli.common import costperf_version  # noqa: PLC0415
 
     if not no_save and not list_only and not machine_id:
         raise click.UsageError("name the machine with --machine ID (a file in data/machines/), or pass --no-save")

@@ -1,68 +1,21 @@
-"""The `costperf` command.
-
-Each command takes `--data PATH` (default ./data). Problems with data files are printed one per
-line, naming file, line, field and what was expected, and exit with status 1; never a traceback.
-"""
+"""`costperf validate`, `machines`, `machine new` and `schema`: the commands on the data folder itself."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from collectors import store
+from collectors.cli.common import console, data_option, err_console, fail
 from collectors.records import KINDS, describe
 from collectors.terminal import cell, clean
 
-# Piped output (CI logs, files) gets wide tables instead of rich's 80-column default.
-# Data is printed as text, never as markup or emoji codes (collectors/terminal.py).
-console = Console(highlight=False, soft_wrap=True, emoji=False, width=None if sys.stdout.isatty() else 180)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
-
-def costperf_version() -> str:
-    try:
-        return version("costperf")
-    except PackageNotFoundError:
-        return "0+unknown"
-
-
-def data_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--data", "data", type=click.Path(path_type=Path, file_okay=False), default=Path("data"),
-        show_default=True, help="The data folder (machines/, runs/, published/).",
-    )(func)
-
-
-def fail(problems: list[store.Problem]) -> None:
-    for p in problems:
-        err_console.print(clean(p), markup=False, soft_wrap=True)
-    err_console.print(f"{len(problems)} problem(s) found.", style="bold red")
-    sys.exit(1)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
-@click.version_option(costperf_version(), "--version", "-V", prog_name="costperf")
-def main() -> None:
-    """costperf: tokens per dollar, per joule and per usable GB of AI hardware, measured and cited.
-
-    \b
-    Examples:
-      costperf validate                       check every file under ./data
-      costperf machines                       summary table of the machines
-      costperf machine new my-desktop-4090    scaffold a data file for this machine
-      costperf schema                         write data/schema/*.schema.json for editors
-    """
-
-
-@main.command()
+@click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path, exists=True))
 @data_option
 @click.option("--strict", is_flag=True, help="Exit 1 on physics flags marked for review too.")
@@ -110,7 +63,7 @@ def validate(paths: tuple[Path, ...], data: Path, strict: bool) -> None:
                   f"{len(ds.published)} published sets, {len(ds.hosts)} hosts){note}.")
 
 
-@main.command()
+@click.command()
 @data_option
 def machines(data: Path) -> None:
     """Validate the data, then print a summary table of the machines.
@@ -144,7 +97,7 @@ def machines(data: Path) -> None:
     console.print(table)
 
 
-@main.group()
+@click.group()
 def machine() -> None:
     """Add machines."""
 
@@ -191,7 +144,7 @@ def machine_new(machine_id: str, data: Path, no_torch: bool, to_stdout: bool) ->
     console.print(f"Wrote {path}. Fill in its TODOs, then: costperf validate {path}", markup=False)
 
 
-@main.command()
+@click.command()
 @data_option
 @click.option("--check", is_flag=True, help="Exit 1 if the files on disk differ from the models.")
 def schema(data: Path, check: bool) -> None:
@@ -221,25 +174,4 @@ def schema(data: Path, check: bool) -> None:
         sys.exit(1)
 
 
-def _register_commands() -> None:
-    """Commands defined in their own modules join the group here (imported lazily by name so
-    that `costperf validate` never pays for torch or HTTP imports)."""
-    import importlib  # noqa: PLC0415
-
-    for module in COMMAND_MODULES:
-        mod = importlib.import_module(module)
-        for command in mod.COMMANDS:
-            main.add_command(command)
-
-
-# Each module defines `COMMANDS: list[click.Command]`; its heavy imports stay inside the commands.
-COMMAND_MODULES: list[str] = ["collectors.cli_review", "collectors.cli_prices", "collectors.cli_import", "collectors.cli_report", "collectors.cli_run"]
-
-if __name__ == "__main__":
-    # `python -m collectors.cli` runs this file as __main__; command modules import
-    # `collectors.cli`, so hand over to that one module instead of building a second CLI here.
-    from collectors.cli import main as _package_main
-
-    _package_main()
-else:
-    _register_commands()
+COMMANDS: list[click.Command] = [validate, machines, machine, schema]

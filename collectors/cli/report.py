@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from collectors.cli import console, err_console
+from collectors.cli.common import console, err_console
 
 
 @click.command("report")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from collectors.cli import console, costperf_version, data_option, err_console
+from collectors.cli.common import console, costperf_version, data_option, err_console
 from collectors.terminal import clean
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from collectors.cli import console, data_option, err_console
+from collectors.cli.common import console, data_option, err_console
 from collectors.terminal import cell, clean
 
 STYLE = {"added": "green", "would_add": "cyan", "unchanged": "dim", "failed": "bold red", "refused": "bold yellow"}

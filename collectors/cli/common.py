@@ -1,0 +1,42 @@
+"""What every `costperf` command shares: the consoles, the version, the `--data` option and how data
+problems are printed (one per line, naming file, line, field and what was expected; exit status 1)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from collectors import store
+from collectors.terminal import clean
+
+# Piped output (CI logs, files) gets wide tables instead of rich's 80-column default.
+# Data is printed as text, never as markup or emoji codes (collectors/terminal.py).
+console = Console(highlight=False, soft_wrap=True, emoji=False, width=None if sys.stdout.isatty() else 180)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+
+def costperf_version() -> str:
+    try:
+        return version("costperf")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def data_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--data", "data", type=click.Path(path_type=Path, file_okay=False), default=Path("data"),
+        show_default=True, help="The data folder (machines/, runs/, published/).",
+    )(func)
+
+
+def fail(problems: list[store.Problem]) -> None:
+    for p in problems:
+        err_console.print(clean(p), markup=False, soft_wrap=True)
+    err_console.print(f"{len(problems)} problem(s) found.", style="bold red")
+    sys.exit(1)
