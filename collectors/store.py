@@ -9,11 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -27,6 +25,18 @@ from collectors.atomic_write import (  # noqa: F401 - the store's writing half, 
     write_new,
     write_run,
 )
+from collectors.data_checks import cross_problems, future_problems, identity_problems
+from collectors.data_folder import (  # noqa: F401 - the folder layout, re-exported
+    FOLDERS,
+    NAMES_FILE,
+    SUFFIXES,
+    _entry_problem,
+    _within,
+    data_files,
+    kind_of,
+    real,
+    walk_data,
+)
 from collectors.problems import (  # noqa: F401 - Problem and the JSON conversion are re-exported
     Problem,
     _describe_input,
@@ -38,14 +48,6 @@ from collectors.records import KINDS, HardwareNames, Host, Machine, PublishedSet
 from collectors.safe_load import StrictSafeLoader as _StrictSafeLoader  # noqa: F401 - kept for importers
 from collectors.safe_load import UnsafeInput, load_json, load_yaml, shorten, yaml_error_line, yaml_error_reason
 
-FOLDERS = {"machines": "machine", "runs": "run", "published": "published", "hosts": "host"}
-SUFFIXES = {"machine": (".yaml", ".yml"), "published": (".yaml", ".yml"), "run": (".json",), "host": (".yaml", ".yml"),
-            "names": (".yaml",)}
-NAMES_FILE = "hardware-names.yaml"
-"""The table from published hardware names to machine ids, at the top of the data folder."""
-FUTURE_SLACK = dt.timedelta(minutes=10)
-EARLIEST = dt.date(1990, 1, 1)
-"""No date in a data file is older than this: a year-1 date is a typo, and it would block the file."""
 MAX_FILE_BYTES = {"machine": 256_000, "published": 512_000, "host": 256_000, "names": 256_000, "run": 5_000_000}
 """Largest data file of each kind that is read: about ten times the largest real one, and small
 enough that checking any file takes about a second."""
@@ -85,29 +87,6 @@ class DataError(Exception):
 
 # ---------------------------------------------------------------------------------------------
 # Loading one file
-
-
-def _within(path: Path, root: Path) -> str:
-    """`path` relative to the data folder's parent when it lies inside (messages name no local folder)."""
-    try:
-        return str(real(path).relative_to(real(root).parent))
-    except ValueError:
-        return path.name
-
-
-def real(path: Path) -> Path:
-    """The path with links followed as far as they go; a link loop is left as it is, never raised."""
-    return Path(os.path.realpath(path))
-
-
-def kind_of(path: Path) -> str | None:
-    """machine / run / published / host, from the folder a file sits in (names: the names table)."""
-    if path.name == NAMES_FILE:
-        return "names"
-    for parent in real(path).parents:
-        if parent.name in FOLDERS:
-            return FOLDERS[parent.name]
-    return None
 
 
 def read_file(path: Path, kind: str | None = None) -> tuple[Record | None, list[Problem]]:
@@ -177,146 +156,7 @@ def parse_text(path: Path, model: type[BaseModel], text: str) -> tuple[Record | 
 
 
 # ---------------------------------------------------------------------------------------------
-# Cross-file checks
-
-
-def _dates_in(value: Any, loc: tuple[str, ...] = ()) -> Iterator[tuple[str, dt.date]]:
-    if isinstance(value, BaseModel):
-        for name in type(value).model_fields:
-            yield from _dates_in(getattr(value, name), (*loc, name))
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            yield from _dates_in(item, (*loc, str(i)))
-    elif isinstance(value, dict):
-        for k, item in value.items():
-            yield from _dates_in(item, (*loc, str(k)))
-    elif isinstance(value, (dt.date, dt.datetime)):
-        yield ".".join(loc), value
-
-
-def _future_problems(item: Loaded, now: dt.datetime) -> list[Problem]:
-    out = []
-    for where, value in _dates_in(item.record):
-        if isinstance(value, dt.datetime):
-            late = value > now + FUTURE_SLACK
-        else:
-            late = value > now.date()
-        if late:
-            out.append(Problem(item.path, where, f"date {value.isoformat()} is in the future (today is {now.date()})"))
-        elif (value.date() if isinstance(value, dt.datetime) else value) < EARLIEST:
-            out.append(Problem(item.path, where, f"date {value.isoformat()} is before {EARLIEST.year}: "
-                                                 "a typo for a recent date?"))
-    return out
-
-
-def _identity_problems(item: Loaded) -> list[Problem]:
-    rec, path = item.record, item.path
-    if isinstance(rec, (Machine, PublishedSet)) and rec.id != path.stem:
-        return [Problem(path, "id", f"id {rec.id!r} must equal the file name {path.stem!r}")]
-    if isinstance(rec, RunRecord):
-        out = []
-        if path.parent.name != rec.machine:
-            out.append(Problem(path, "machine", f"run of {rec.machine!r} must sit in runs/{rec.machine}/"))
-        # A second run started in the same second takes <stamp>-2.json (store.write_run).
-        if not re.fullmatch(re.escape(rec.stamp) + r"(-[1-9][0-9]?[0-9]?)?", path.stem):
-            out.append(Problem(path, "started_at", f"file name must be the start stamp {rec.stamp}.json"))
-        return out
-    return []
-
-
-def _cross_problems(ds: DataSet) -> list[Problem]:
-    out: list[Problem] = []
-    seen: dict[tuple[str, str], Path] = {}
-    for item in ds.files:
-        rec = item.record
-        key = None
-        if isinstance(rec, (Machine, PublishedSet, Host)):
-            key = (item.kind, rec.id)
-        elif isinstance(rec, RunRecord):
-            key = ("run", f"{rec.machine}/{item.path.stem}")  # <stamp>-2: a second run of that second
-        if key is not None:
-            if key in seen:
-                out.append(Problem(item.path, "id", f"duplicate id {key[1]!r}: also used by "
-                                                     f"{_within(seen[key], ds.root)}"))
-            else:
-                seen[key] = item.path
-    machines = set(ds.machines)
-    # A machine file that failed to validate still exists: naming it is not a second problem.
-    present = machines | {p.path.stem for p in ds.problems if kind_of(p.path) == "machine"}
-    hosts = set(ds.hosts) | {p.path.stem for p in ds.problems if kind_of(p.path) == "host"}
-    for item in ds.files:
-        rec = item.record
-        if isinstance(rec, RunRecord) and rec.machine not in present:
-            out.append(Problem(item.path, "machine", f"names unknown machine {rec.machine!r}; "
-                               f"add data/machines/{rec.machine}.yaml (known: {', '.join(sorted(machines))})"))
-        if isinstance(rec, Machine) and rec.host is not None and rec.host not in hosts:
-            out.append(Problem(item.path, "host", f"names unknown host {rec.host!r}; add data/hosts/{rec.host}.yaml "
-                               f"(known: {', '.join(sorted(hosts)) or 'none'})"))
-        if isinstance(rec, PublishedSet):
-            for i, row in enumerate(rec.results):
-                if row.machine is not None and row.machine not in present:
-                    out.append(Problem(item.path, f"results.{i}.machine", f"names unknown machine {row.machine!r}"))
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
 # Loading a data folder
-
-
-def walk_data(root: Path) -> tuple[list[tuple[Path, str]], list[Problem]]:
-    """Every file under the data folders, and a problem for each folder that cannot be listed, each
-    link that leads out of the data folder and each entry that is not a plain file. Temporary
-    files of interrupted writes are skipped."""
-    files: list[tuple[Path, str]] = []
-    problems: list[Problem] = []
-    inside = real(root)
-    for folder, kind in FOLDERS.items():
-        base = root / folder
-        if not base.exists() and not base.is_symlink():
-            continue
-        if not base.is_dir():
-            problems.append(Problem(base, "", "expected a folder of data files"))
-            continue
-
-        def unreadable(exc: OSError) -> None:
-            problems.append(Problem(Path(exc.filename or base), "",
-                                    f"cannot list this folder ({exc.strerror or type(exc).__name__}): "
-                                    "its files were not checked"))
-
-        for here, dirs, names in os.walk(base, onerror=unreadable):
-            dirs.sort()
-            for name in sorted(names) + sorted(dirs):
-                path = Path(here) / name
-                if name.startswith(TMP_PREFIX) or name == ".gitkeep":
-                    continue
-                try:
-                    problem = _entry_problem(path, name in names, inside)
-                except OSError as exc:
-                    problem = f"cannot read ({exc.strerror or type(exc).__name__}): not checked"
-                if problem:
-                    problems.append(Problem(path, "", problem))
-                elif name in names:
-                    files.append((path, kind))
-    return files, problems
-
-
-def _entry_problem(path: Path, listed_as_file: bool, inside: Path) -> str | None:
-    """Why a folder entry is not read as a data file (None: it is one, or a folder walked into)."""
-    link = path.is_symlink()
-    if not listed_as_file and not link:
-        return None  # a plain folder: os.walk goes into it
-    if not real(path).is_relative_to(inside):
-        return "a link to a file outside the data folder: not read"
-    if path.is_dir():
-        return "a link to a folder: not followed"
-    if not path.is_file():
-        return "not a plain file (a device, pipe or broken link): not read"
-    return None
-
-
-def data_files(root: Path) -> Iterator[tuple[Path, str | None]]:
-    """Every data file under the data folders (see `walk_data`; its problems are left out)."""
-    yield from walk_data(root)[0]
 
 
 def load(root: Path | str = "data", extra: Iterable[Path] = (), now: dt.datetime | None = None) -> DataSet:
@@ -345,7 +185,7 @@ def load(root: Path | str = "data", extra: Iterable[Path] = (), now: dt.datetime
             continue
         item = Loaded(path, kind or kind_of(path) or "", record)
         ds.files.append(item)
-        ds.problems += _identity_problems(item) + _future_problems(item, now)
+        ds.problems += identity_problems(item) + future_problems(item, now)
         if isinstance(record, Machine):
             ds.machines.setdefault(record.id, record)
         elif isinstance(record, RunRecord):
@@ -358,7 +198,7 @@ def load(root: Path | str = "data", extra: Iterable[Path] = (), now: dt.datetime
             ds.names = record
     from collectors.hardware_names import apply_names  # noqa: PLC0415 - it builds on this module
 
-    for check in (_cross_problems, apply_names):
+    for check in (cross_problems, apply_names):
         try:
             ds.problems += check(ds)
         except Exception as exc:  # noqa: BLE001 - a check that fails is named; the files stay loaded
@@ -383,8 +223,8 @@ def check_new_file(root: Path | str, path: Path, text: str, kind: str,
             ds.runs.append(record)
         elif isinstance(record, PublishedSet):
             ds.published.append(record)
-        problems = _identity_problems(item) + _future_problems(item, now)
-        problems += [p for p in _cross_problems(ds) if p.path == path]
+        problems = identity_problems(item) + future_problems(item, now)
+        problems += [p for p in cross_problems(ds) if p.path == path]
         try:
             from collectors import physics  # noqa: PLC0415 - the physics checks validate runs too
         except ImportError:
