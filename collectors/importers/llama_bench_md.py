@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from collectors.importers.llama_bench import MD_COLUMNS, BenchRow, LlamaBenchError, _from_text, _typed_row
+from collectors.importers.llama_bench_row import MD_COLUMNS, BenchRow, LlamaBenchError, _from_text, _typed_row
 from collectors.safe_load import shorten
 
 # Numbers as llama-bench prints them: digits, one optional decimal point, a bounded length.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from collectors.importers.llama_bench import SETTINGS, BenchRow, LlamaBenchError
+from collectors.importers.llama_bench_row import SETTINGS, BenchRow, LlamaBenchError
 from collectors.records import (
     Citation,
     Environment,
