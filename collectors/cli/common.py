@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +13,12 @@ from rich.console import Console
 
 from collectors import store
 from collectors.terminal import clean
+from collectors.version import costperf_version  # noqa: F401 - the commands' version
 
 # Piped output (CI logs, files) gets wide tables instead of rich's 80-column default.
 # Data is printed as text, never as markup or emoji codes (collectors/terminal.py).
 console = Console(highlight=False, soft_wrap=True, emoji=False, width=None if sys.stdout.isatty() else 180)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
-
-
-def costperf_version() -> str:
-    try:
-        return version("costperf")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 def data_option(func: Callable[..., Any]) -> Callable[..., Any]:

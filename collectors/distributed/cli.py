@@ -7,9 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from collectors.distributed import WORKLOADS
 from collectors.records import Machine
-
-WORKLOADS = ("allreduce", "train-gpt2-ddp", "train-llama-fsdp", "decode-tp")
 
 
 def run_distributed(data: Path, machine_id: str | None, machine: Machine | None, nproc_per_node: int,
