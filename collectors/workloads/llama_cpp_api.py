@@ -1,13 +1,13 @@
 """llama.cpp in process, through llama-cpp-python's bindings of its C API: pp512 and tg128 of a GGUF
 model, measured the way llama-bench measures them, without a separate llama-bench build.
 
-llama-cpp-python builds llama.cpp from source when pip installs it: Metal on macOS, the CPU here,
-CUDA with CMAKE_ARGS="-DGGML_CUDA=on". This module repeats llama-bench's test loop
+llama-cpp-python builds llama.cpp from source when pip installs it: Metal on macOS, CUDA with
+CMAKE_ARGS="-DGGML_CUDA=on", the CPU otherwise. This module repeats llama-bench's test loop
 (tools/llama-bench/llama-bench.cpp) over the same C functions:
 
 - one context per test with n_ctx = n_prompt + n_gen, n_batch 2048, n_ubatch 512, f16 KV cache,
   flash attention 'auto', all layers offloaded (-ngl 99, as the llama-bench path runs it), as many
-  threads as llama-bench's default (physical cores);
+  threads as llama-bench's default (physical cores) unless COSTPERF_LLAMA_THREADS says otherwise;
 - pp: random tokens (BOS first where the vocabulary adds one) decoded in n_batch chunks, then a
   synchronise; tg: one token per llama_decode, a synchronise after each, the next token random
   (no sampling: llama-bench times the model, not a sampler);
