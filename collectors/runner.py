@@ -61,14 +61,15 @@ def git_commit() -> str | None:
 
 
 def usable_memory(machine: Machine | None, device: torch.device) -> tuple[float | None, str]:
-    """Usable memory in GB and where the figure came from."""
+    """Usable memory in GB and where the figure came from. On a Mac, what macOS reports the GPU may use,
+    measured here, wins over the machine file's rule (the report prefers it too)."""
+    if device.type == "mps":
+        return torch.mps.recommended_max_memory() / 1e9, "Metal recommendedMaxWorkingSetSize (measured)"
     if machine is not None:
         return machine.usable_memory_gb, f"machine file {machine.id} ({machine.usable_memory.rule})"
     if device.type == "cuda":
         total = torch.cuda.get_device_properties(device).total_memory / 1e9
         return total - 1.0, "device total memory less 1 GB (no machine file)"
-    if device.type == "mps":
-        return torch.mps.recommended_max_memory() / 1e9, "Metal recommendedMaxWorkingSetSize (no machine file)"
     host = probe(use_torch=False)
     if host.ram_gb is None:
         return None, "RAM size not readable"
