@@ -131,7 +131,7 @@ def weakest(*provenances: str | None) -> str:
 
 
 PCIE_X16_GBPS = {1: 4.0, 2: 8.0, 3: 15.75, 4: 31.5, 5: 63.0, 6: 121.0, 7: 242.0}
-"""PCIe bandwidth of an x16 link, one direction, GB/s, per generation (../shared/SEED-NOTES.md, claim 8)."""
+"""PCIe bandwidth of an x16 link, one direction, GB/s, per generation (the seed article's claim 8)."""
 
 
 def pcie_gbps(generation: int, lanes: int) -> float:

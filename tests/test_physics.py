@@ -171,7 +171,7 @@ def test_validate_exit_status(tmp_path: Path) -> None:
     assert out.exit_code == 1
 
 
-# Every flag on the seeded data is a known, explained one (see the issue-7 report); none is a violation.
+# Every flag on the seeded data is a known, explained one; none is a violation.
 EXPLAINED = {
     ("mlx-and-community-anchors", 2): "M2 Ultra 70B bf16 before wiring memory: paging, 4% of bandwidth",
 }

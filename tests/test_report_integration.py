@@ -1,6 +1,6 @@
-"""What the report shows from the other issues' work: price dates and histories (issue 9), physics
-flags and the measured-vs-published cross-check (issue 7), scaling over ranks (issue 10). Each test
-writes a small data folder with the real writers, builds the report and reads the HTML blocks."""
+"""What the report shows beyond its tables: price dates and histories, physics flags and the
+measured-vs-published cross-check, scaling over ranks. Each test writes a small data folder with the
+real writers, builds the report and reads the HTML blocks."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def priced_machine(id: str = "desk", form: str = "desktop", kind: str = "purchas
 
 
 # ---------------------------------------------------------------------------------------------
-# Issue 9: the price date printed is that of the price used
+# Prices: the price date printed is that of the price used
 
 
 def shown_dates(html: str) -> list[str]:
@@ -113,7 +113,7 @@ def test_price_history_chart_has_one_point_per_price(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Issue 7: flagged figures are marked, never dropped; the cross-check
+# Physics: flagged figures are marked, never dropped; the cross-check
 
 
 def test_flagged_records_appear_marked(tmp_path: Path) -> None:
@@ -195,7 +195,7 @@ def _empty(root: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------
-# Issue 10: scaling over ranks
+# Scaling over ranks
 
 
 def test_scaling_efficiency_of_a_one_and_two_rank_pair(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The rendered site (committed data, fallback engine) shows the other issues' work: price dates,
+"""The rendered site (committed data, fallback engine) shows price dates,
 price histories, physics flags, the cross-check and the scaling section. Reuses the render of
 tests/test_report_render.py (its `site` fixture renders once per module)."""
 

@@ -16,7 +16,7 @@ from collectors.records import Machine
 DATA = Path(__file__).resolve().parents[1] / "data"
 MACHINES_DIR = DATA / "machines"
 
-# The machines issue 3 (item 5) asks for; the report's comparisons name them.
+# The machines the report's comparisons name: each must have its file.
 REQUIRED = {
     "macbook-pro-m5-24gb",
     "macbook-pro-m4-max",
