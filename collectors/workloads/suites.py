@@ -1,7 +1,7 @@
 """The quick and standard suites: ordered lists of tasks, each one workload at one setting.
 
 quick: tiny shapes, eager (plus compiled decode on CUDA), short timing windows; finishes in well
-under 2 minutes on a 2-core CPU. standard: the full suite of issue 4 with the largest Llama-3 shape
+under 2 minutes on a 2-core CPU. standard: the full suite with the largest Llama-3 shape
 that fits in bf16 (8B on a 24 GB+ GPU), 2-second timing windows, compile included; under
 10 minutes on an H100.
 """
