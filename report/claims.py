@@ -1,4 +1,4 @@
-"""The seed article's claims (../shared/SEED-NOTES.md, section 2), each checked against the data.
+"""The seed article's claims (data/published/seed-article.yaml), each checked against the data.
 
 A verdict is computed from the report's tables wherever the data can decide it: supported,
 contradicted, or not measured yet (the data that would decide it is not in data/ yet, or the claim

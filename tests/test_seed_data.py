@@ -1,4 +1,4 @@
-"""The committed machine files (data/machines/, seeded from ../shared/FACTS.md) are complete and
+"""The committed machine files (data/machines/) are complete and
 consistent in the ways the schema alone does not check: the machines the report compares all exist,
 figures the metrics divide by are present, prices are dated and traceable, and usable memory is a
 share of the memory the machine has."""
