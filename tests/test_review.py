@@ -213,6 +213,23 @@ def test_appeared_and_disappeared_workloads(tmp_path: Path) -> None:
     assert (data["summary"]["appeared"], data["summary"]["disappeared"]) == (1, 1)
 
 
+def test_a_track_with_no_figure_in_common_is_named(tmp_path: Path) -> None:
+    """Two runs that share no figure (and a software change): the text names the track, not a bare line."""
+    rng = random.Random(5)
+    root = tmp_path / "data"
+    machine_file(root, "bench-n")
+    store.write_run(root, run("bench-n", 8, [result("memcpy", MEMCPY, stats(rng, 3000, "GB/s"))]))
+    store.write_run(root, run("bench-n", 1, [result("matmul", MATMUL, stats(rng, 780, "TFLOP/s"))],
+                              torch="2.13.0"))
+    (t,) = review(store.load(root), now=NOW).tracks
+    assert t.series == [] and t.software
+    code, out = invoke("review", "--data", str(root))
+    assert code == 0
+    lines = [line for line in out.splitlines() if line.strip()]
+    i = next(n for n, line in enumerate(lines) if line.startswith("Software changed"))
+    assert lines[i - 1].startswith("bench-n · costperf · suite standard: no figure in both the newest run")
+
+
 def test_suites_are_reviewed_separately_and_interrupted_runs_skipped(tmp_path: Path) -> None:
     rng = random.Random(5)
     root = tmp_path / "data"

@@ -94,6 +94,11 @@ def print_review(r: Review, console: Console) -> None:
             continue
         if t.series:
             console.print(_track_table(t, st.window))
+        else:  # no figure in both runs: name the track, or its software line would stand alone
+            console.print(f"[bold]{markup_safe(t.machine)}[/] · "
+                          + markup_safe(f"{t.tool}" + (f" · suite {t.suite}" if t.suite else "")
+                                        + f": no figure in both the newest run ({t.newest}) and an earlier one;"
+                                        " what appeared and disappeared is under Flagged."))
         if t.software:
             console.print(clean("Software changed: " + "; ".join(f"{c.what} {c.before} → {c.after}"
                                                                  for c in t.software)), markup=False)
