@@ -49,6 +49,13 @@ input.cp-filter{font:inherit;font-size:.85rem;padding:.15rem .4rem;width:18rem;m
 .cp-card .cp-q{font-size:.78rem;color:#4b5563;text-transform:uppercase;letter-spacing:.03em}
 .cp-card .cp-a{font-size:1.15rem;font-weight:700;margin:.1rem 0}
 .cp-card .cp-v{font-size:.85rem;color:#374151}
+.cp-card .cp-fig{font-size:1.45rem;font-weight:700;margin:.15rem 0 0 0;font-variant-numeric:tabular-nums}
+.cp-card .cp-fig .cp-unit{font-size:.9rem;font-weight:400;color:#4b5563}
+.cp-card .cp-basis{font-size:.8rem;color:#4b5563;margin:.15rem 0}
+.cp-card .cp-basis .cp-note{font-size:inherit}
+.cp-card details{font-size:.8rem;color:#374151}
+.cp-card details summary{cursor:pointer;color:#1f2937}
+.cp-card details ul{margin:.2rem 0 0 1rem;padding:0}
 .cp-note{font-size:.8rem;color:#4b5563}
 a.cp-csv{font-size:.82rem}
 .cp-flag{color:#b91c1c;font-weight:600}
@@ -314,6 +321,22 @@ def cards(items: list[tuple[str, str, str, str]]) -> str:
                      f'<div class="cp-a">{esc(answer)}{badge(prov)}</div>'
                      f'<div class="cp-v">{value}</div></div>')
     return style_once() + f'<div class="cp-cards">{"".join(parts)}</div>'
+
+
+def headline_card(question: str, figure: str, machine: str, full_name: str, provenance: Any, basis: str,
+                  summary: str, details: list[str]) -> str:
+    """One scannable headline card: the figure, the machine (full name on hover), one line of basis,
+    and every other fact behind a summary line, in a details element. `figure` and `basis` are HTML."""
+    more = "".join(f"<li>{esc(d)}</li>" for d in details)
+    fold = f"<details><summary>{esc(summary)}</summary><ul>{more}</ul></details>" if more else ""
+    return (f'<div class="cp-card"><div class="cp-q">{esc(question)}</div>'
+            f'<div class="cp-fig">{figure}{badge(provenance)}</div>'
+            f'<div class="cp-a" title="{esc(full_name)}">{esc(machine)}</div>'
+            f'<div class="cp-basis">{basis}</div>{fold}</div>')
+
+
+def card_row(cards_html: list[str]) -> str:
+    return style_once() + f'<div class="cp-cards">{"".join(cards_html)}</div>'
 
 
 def note(text_: str) -> str:

@@ -35,30 +35,35 @@ def _setting_line(r: Report) -> str:
 
 
 def winner_cards(r: Report) -> str:
-    """The three cards, each with its scenario, setting, coverage, runner-up and margin."""
-    items = []
+    """The three cards, each scannable: the figure, the machine, one line of basis (scenario, setting,
+    price date) and, folded, its coverage, runner-up and margin, and the notes behind it."""
+    out = []
     a = r.assumptions
     for w in r.winners:
         question = f"Most {w.label}" if not w.lowest_wins else w.label[0].upper() + w.label[1:]
         if w.machine is None:
             why = w.note or ("no machine of this scenario has the figures this needs"
                              + (f" at {w.setting}" if w.setting else ""))
-            items.append((question, "not measured yet", P.esc(f"{why} (scenario {a.scenario})"), ""))
+            out.append(P.headline_card(question, "not measured yet", "", "", "",
+                                       P.esc(f"scenario {a.scenario}"), "why", [why]))
             continue
-        value = f"{w.bound + ' ' if w.bound else ''}{P.number(w.value)} {P.esc(w.unit)}"
-        lines = [f"scenario {a.scenario}; {w.coverage}"]
-        if w.setting:
-            lines.append(f"setting: {w.setting}")
-        lines.append(f"{w.ranked} machine(s) ranked" + (f"; {w.margin}" if w.margin else ""))
-        if w.note:
-            lines.append(w.note)
-        value += "".join(f'<br><span class="cp-note">{P.esc(x)}</span>' for x in lines)
-        if w.price_as_of is not None:
-            value += P.price_as_of({"price_as_of": w.price_as_of})
+        figure = (f"{w.bound + ' ' if w.bound else ''}{P.number(w.value)} "
+                  f'<span class="cp-unit">{P.esc(w.unit)}</span>')
         if w.flags:
-            value += "<br>" + P.flagged("", w.flags).strip()
-        items.append((question, w.name or w.machine, value, w.provenance or ""))
-    return P.cards(items)
+            figure = P.flagged(figure, w.flags)
+        basis = P.esc(" · ".join([f"scenario {a.scenario}"] + ([w.setting] if w.setting else [])))
+        if w.price_as_of is not None:
+            basis += " · " + P.price_as_of({"price_as_of": w.price_as_of}).removeprefix("<br>")
+        if w.ratio is not None:
+            summary = (f"{w.ratio:.2f}× {'cheaper than' if w.lowest_wins else 'ahead of'} the runner-up"
+                       + (": a near tie" if w.near_tie else "") + f" · {w.ranked} ranked · details")
+        else:
+            summary = f"{w.ranked} machine(s) ranked · details"
+        details = [w.coverage, f"{w.ranked} machine(s) ranked" + (f"; {w.margin}" if w.margin else "")]
+        details += [x for x in w.note.split("; ") if x] if w.note else []
+        out.append(P.headline_card(question, figure, P.short_name(w.name or w.machine), w.name or w.machine,
+                                   w.provenance or "", basis, summary, details))
+    return P.card_row(out)
 
 
 def headline_basis(r: Report) -> str:

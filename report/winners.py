@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from report import boundary as B
+from report.present import number, short_name
 from report.settings import given
 
 
@@ -38,6 +39,8 @@ class Winner:
     margin: str = ""  # '1.31× the runner-up's 412 tokens/J'
     lowest_wins: bool = False
     bound: str = ""  # '≤' or '≥' when the figure is a bound (a lower-bound price, no power figure)
+    ratio: float | None = None  # the winner's lead over the runner-up (>1), for the card's summary line
+    near_tie: bool = False  # the lead is within the uncertainty of the estimated figures behind it
 
 
 NEAR_TIE = 1.10
@@ -105,9 +108,12 @@ def winners(headline: pd.DataFrame, scenario: str = "system", setting: str | Non
             second = ordered.iloc[1]
             w.runner_up = str(second["name"])
             ratio = _margin(float(top[col]), float(second[col]), lowest)
-            w.margin = (f"{ratio} {'cheaper than' if lowest else 'ahead of'} {second['name']} "
-                        f"({float(second[col]):,.4g})")
-            if float(ratio.rstrip("×")) < NEAR_TIE and "estimated" in (top[prov_col], second[prov_col]):
+            # the runner-up's figure in the same rounding as the winner's, its name as the tables show it
+            w.margin = (f"{ratio} {'cheaper than' if lowest else 'ahead of'} {short_name(second['name'])} "
+                        f"({number(float(second[col]))})")
+            w.ratio = float(ratio.rstrip("×"))
+            if w.ratio < NEAR_TIE and "estimated" in (top[prov_col], second[prov_col]):
+                w.near_tie = True
                 w.margin += ": a near tie, within the uncertainty of the estimated figures behind it"
         notes = []
         if col == "usd_per_usable_gb" and given(top.get("price_lower_bound")):
@@ -129,6 +135,8 @@ def winners(headline: pd.DataFrame, scenario: str = "system", setting: str | Non
             w.bound = "≤" if str(top["tokens_per_dollar_note"]).startswith("upper bound") else ""
         if col == "usd_per_usable_gb" and given(top.get("price_lower_bound")):
             w.bound = "≥"
+        if col == "tokens_per_joule" and "tokens per joule is a lower bound" in str(top["watts_basis"] or ""):
+            w.bound = "≥"  # divided by a published maximum draw: the draw while decoding is lower
         if col == "tokens_per_dollar" and given(top.get("price_note")):
             notes.append(f"price: {top['price_note']}")
         if left_out:
