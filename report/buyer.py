@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from report import boundary as B
 from report import metrics as M
 from report.metrics import Report
 from report.present import number, short_name
@@ -87,7 +88,10 @@ def options(r: Report) -> pd.DataFrame:
     found = {(f.machine, f.size, f.precision): f for f in figures.itertuples()}
     template = r.results.iloc[0] if len(r.results) else pd.Series(index=r.results.columns, dtype=object)
     rows, meta = [], []
-    for _, m in r.machines.iterrows():
+    # the scenario's machines only: a rented hour and a purchase are never priced side by side, and
+    # their tokens per kWh would cover different power (a cloud GPU's board, a desktop's wall)
+    machines = r.machines[r.machines["in_scenario"].astype(bool)] if "in_scenario" in r.machines else r.machines
+    for _, m in machines.iterrows():
         for size, params_b in M.MODEL_SIZES_B.items():
             for label, bits in PRECISIONS.items():
                 need = params_b * bits / 8 + a.kv_cache_gb
@@ -215,7 +219,11 @@ def chart(d: pd.DataFrame) -> Any:
 
 def note(r: Report) -> str:
     a = r.assumptions
-    return (f"Fits: weights (parameters × bits ÷ 8) plus {a.kv_cache_gb:g} GB of KV cache within usable memory. "
+    return (f"Scenario {a.scenario}: {B.SCENARIO_TEXT[a.scenario]}; its machines only, priced as "
+            f"{B.SCENARIO_SHORT[a.scenario]}, tokens per kWh counting the "
+            f"{B.COVERS_TEXT[B.SCENARIO_POWER[a.scenario]]} (hover a bar for its power); change with --set "
+            "scenario=system|upgrade|cloud. "
+            f"Fits: weights (parameters × bits ÷ 8) plus {a.kv_cache_gb:g} GB of KV cache within usable memory. "
             "Speed: the measured figure at that size and precision, else a published one (batch 1, dense models; "
             "hover a bar for its setting and source); where there is neither, the spec ceiling memory bandwidth ÷ "
             "weight bytes, a pale bar marked ≤: an upper bound, listed after the figures, never ranked with them. "

@@ -87,13 +87,15 @@ def price_vs_throughput(headline: pd.DataFrame) -> alt.LayerChart | None:
         return None
     df["provenance"] = df["decode_provenance"]
     df["pareto"] = pareto_front(df, "price_usd", "decode_tok_s")
-    df = _plain(df)
+    # each point named as the tables and the other charts name the machine, not by its file's id
+    df = _labels(_plain(df))
+    setting = df["setting"].dropna().iloc[0] if "setting" in df and df["setting"].notna().any() else "8B-class model"
     base = alt.Chart(df)
     points = base.mark_point(filled=True, size=110, opacity=0.9).encode(
         x=alt.X("price_usd:Q", scale=_log_or_linear(df["price_usd"]),
                 title="purchase price (USD, log scale)", axis=_value_axis(df["price_usd"])),
         y=alt.Y("decode_tok_s:Q", scale=_log_or_linear(df["decode_tok_s"]),
-                title="decode, 8B-class model (tokens/s, log scale)", axis=_value_axis(df["decode_tok_s"])),
+                title="decode tokens/s (log scale)", axis=_value_axis(df["decode_tok_s"])),
         color=_vendor, shape=_shape,
         tooltip=[alt.Tooltip("name:N", title="machine"), alt.Tooltip("price_usd:Q", title="price (USD)", format=",.0f"),
                  alt.Tooltip("decode_tok_s:Q", title="decode tokens/s", format=",.1f"),
@@ -103,9 +105,9 @@ def price_vs_throughput(headline: pd.DataFrame) -> alt.LayerChart | None:
     front = base.transform_filter(alt.datum.pareto).mark_line(color="#6b7280", strokeDash=[5, 3]).encode(
         x="price_usd:Q", y="decode_tok_s:Q", order="price_usd:Q")
     labels = base.mark_text(align="left", dx=8, dy=-6, fontSize=10, color="#374151").encode(
-        x="price_usd:Q", y="decode_tok_s:Q", text="machine:N")
+        x="price_usd:Q", y="decode_tok_s:Q", text="label:N")
     return (front + points + labels).properties(
-        width="container", height=320, title="Price vs decode speed (dashed: Pareto front)")
+        width="container", height=320, title=f"Price vs decode speed at {setting} (dashed: Pareto front)")
 
 
 def ranking(df: pd.DataFrame, value: str, title: str, axis_title: str, provenance: str,

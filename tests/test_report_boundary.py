@@ -294,3 +294,43 @@ def test_two_published_rows_of_one_setting_say_what_differs(tmp_path: Path) -> N
     assert got == ["llama-2-7b · q4_0 · llama.cpp · batch 1 · fa 0",
                    "llama-2-7b · q4_0 · llama.cpp · batch 1 · fa 1 · as published: Mac, Metal",
                    "llama-2-7b · q4_0 · llama.cpp · batch 1 · fa 1 · as published: Mac, Metal + BLAS"]
+
+
+@pytest.mark.parametrize("scenario", ["system", "upgrade", "cloud"])
+def test_the_buyer_chart_holds_the_scenarios_machines_and_says_the_scenario(folder: Path, scenario: str) -> None:
+    from report import buyer
+
+    rep = report(folder, scenario)
+    options = buyer.options(rep)
+    inside = set(rep.machines[rep.machines["in_scenario"].astype(bool)]["machine"])
+    assert set(options["machine"]) == inside
+    # a rented hour is never priced beside a purchase
+    assert ("cloud" in inside) == (scenario == "cloud") and (options["price_kind"] == "cloud_hourly").all() == (
+        scenario == "cloud")
+    assert buyer.note(rep).startswith(f"Scenario {scenario}: ")
+
+
+@pytest.mark.parametrize("scenario", ["system", "upgrade", "cloud"])
+def test_cards_are_scannable_and_keep_every_fact(folder: Path, scenario: str) -> None:
+    rep = report(folder, scenario)
+    html = views.winner_cards(rep)
+    shown = [w for w in rep.winners if w.machine is not None]
+    # the figure first, then the machine, one line of basis; the rest folded into a details element
+    assert html.count('<div class="cp-fig">') == 3 and html.count("<details>") == 3
+    assert html.count('<div class="cp-basis">scenario ' + scenario) == 3
+    for w in shown:
+        assert f"{w.bound + ' ' if w.bound else ''}{views.P.number(w.value)} " in html
+        for fact in [w.coverage, *(w.note.split("; ") if w.note else [])]:
+            assert views.P.esc(fact) in html
+        if w.runner_up:
+            assert f"{w.ratio:.2f}× " in html and views.P.esc(w.margin) in html
+    assert "e+0" not in html  # the runner-up's figure in the report's rounding, never 1.407e+06
+
+
+def test_the_price_chart_names_machines_as_the_tables_do(folder: Path) -> None:
+    from report import charts
+
+    spec = charts.price_vs_throughput(report(folder, "system").headline).to_dict()
+    texts = [layer["encoding"]["text"]["field"] for layer in spec["layer"] if "text" in layer.get("encoding", {})]
+    assert texts == ["label"]
+    assert "llama-2-7b" in str(spec["title"])
