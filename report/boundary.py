@@ -39,6 +39,15 @@ SCENARIO_SHORT = {
 SCENARIO_POWER = {"system": "wall", "upgrade": "gpu_board", "cloud": "gpu_board"}
 """The power coverage a scenario ranks tokens per joule on; other coverages are shown, not ranked."""
 
+TPJ_LOWER_BOUND = "tokens per joule is a lower bound"
+"""Said in a power basis divided by a published maximum draw: the figure prints as '≥'."""
+
+
+def tpj_bound(watts_basis: object) -> str:
+    """'≥' where the tokens per joule divides by a maximum draw rather than the draw while decoding."""
+    return "≥" if isinstance(watts_basis, str) and TPJ_LOWER_BOUND in watts_basis else ""
+
+
 COVERS_TEXT = {
     "wall": "whole system at the wall",
     "gpu_board": "GPU board",
@@ -226,7 +235,7 @@ def scenario_power(m: Machine, hosts: dict[str, Host], scenario: str, measured_w
     if m.power is not None and m.power.system_max_w:
         return ScenarioPower(m.power.system_max_w, idle, "wall", "estimated",
                              f"{m.power.system_max_w:,.0f} W system maximum at the wall ({m.power.provenance} spec; "
-                             "draw while decoding is lower, so tokens per joule is a lower bound)")
+                             f"draw while decoding is lower, so {TPJ_LOWER_BOUND})")
     if measured_w is not None:
         return ScenarioPower(measured_w, idle, measured_covers, measured_prov,
                              f"{measured_w:,.0f} W, {COVERS_TEXT.get(measured_covers or '', measured_covers)} only")

@@ -201,6 +201,8 @@ def tokens_per_joule(row: pd.Series) -> str:
     cell = P.col("tokens_per_joule", prov="tokens_per_joule_provenance")(row)
     if P.is_missing(row.get("watts")) or P.is_missing(row.get("tokens_per_joule")):
         return cell
+    if B.tpj_bound(row.get("watts_basis")):  # the card prints the same figure as '≥'
+        cell = f"≥ {cell}"
     return f'<span title="{P.esc(P.number(row["watts"]))} W: {P.esc(row.get("watts_basis"))}">{cell}</span>'
 
 

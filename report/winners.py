@@ -135,8 +135,8 @@ def winners(headline: pd.DataFrame, scenario: str = "system", setting: str | Non
             w.bound = "≤" if str(top["tokens_per_dollar_note"]).startswith("upper bound") else ""
         if col == "usd_per_usable_gb" and given(top.get("price_lower_bound")):
             w.bound = "≥"
-        if col == "tokens_per_joule" and "tokens per joule is a lower bound" in str(top["watts_basis"] or ""):
-            w.bound = "≥"  # divided by a published maximum draw: the draw while decoding is lower
+        if col == "tokens_per_joule":
+            w.bound = B.tpj_bound(top["watts_basis"])  # divided by a maximum draw: decoding draws less
         if col == "tokens_per_dollar" and given(top.get("price_note")):
             notes.append(f"price: {top['price_note']}")
         if left_out:

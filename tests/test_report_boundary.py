@@ -334,3 +334,13 @@ def test_the_price_chart_names_machines_as_the_tables_do(folder: Path) -> None:
     texts = [layer["encoding"]["text"]["field"] for layer in spec["layer"] if "text" in layer.get("encoding", {})]
     assert texts == ["label"]
     assert "llama-2-7b" in str(spec["title"])
+
+
+def test_tokens_per_joule_over_a_maximum_draw_reads_as_a_lower_bound(folder: Path) -> None:
+    rep = report(folder, "system")
+    w = cards(rep)["tokens_per_joule"]
+    # the Mac's 100 W is its published system maximum: decoding draws less, so 0.5 tokens/J is a floor
+    assert w.machine == "mac" and w.bound == "≥" and f"≥ {views.P.number(w.value)} " in views.winner_cards(rep)
+    cell = views.tokens_per_joule(row(rep.headline, "mac"))
+    assert cell.startswith("≥ ") or "≥ " + views.P.number(w.value) in cell
+    assert "≥" not in views.tokens_per_joule(row(rep.headline, "card-a"))  # a wall estimate, not a maximum
