@@ -111,6 +111,12 @@ def test_manual_add_goes_through_the_same_checks(tmp_path: Path) -> None:
     assert history.exit_code == 0 and "1,750 USD" in history.output and "manual" in history.output
 
 
+def test_refresh_of_a_machine_without_sources_names_it(tmp_path: Path) -> None:
+    root = write_folder(tmp_path / "data")
+    out = CliRunner().invoke(main, ["prices", "refresh", "--machine", "test-desktop", "--data", str(root)])
+    assert out.exit_code == 0 and out.output.strip() == "test-desktop declares no `price_sources`; nothing to refresh."
+
+
 def machine_with_history() -> Machine:
     m = copy.deepcopy(MACHINE)
     m["prices"] += [

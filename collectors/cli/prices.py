@@ -77,7 +77,9 @@ def refresh_command(data: Path, machine_ids: tuple[str, ...], dry_run: bool, acc
     settings = HttpSettings(retries=retries, read_timeout_s=read_timeout, deadline_s=deadline)
     report = refresh(data, machine_ids, dry_run=dry_run, accept=accept, settings=settings)
     if not report.outcomes and not report.problems:
-        console.print("No machine declares `price_sources`; nothing to refresh.")
+        who = ", ".join(machine_ids) + (" declares" if len(machine_ids) == 1 else " declare") if machine_ids \
+            else "No machine declares"
+        console.print(clean(f"{who} no `price_sources`; nothing to refresh."), markup=False)
         return
     _print_report(report, dry_run)
 
