@@ -32,6 +32,24 @@ def usable_memory_gb(m: Machine, a: Assumptions) -> float:
     return m.usable_memory_gb
 
 
+def usable_basis(m: Machine, a: Assumptions) -> tuple[str, str]:
+    """How the usable memory was reached: a few words for under the figure, and the rule with its
+    numbers in full (hover, the memory page's details, the CSV)."""
+    u, total = m.usable_memory, m.total_accelerator_memory_gb
+    if u.rule == "macos_default" and u.fraction is not None:
+        return (f"macOS limit: {u.fraction:.0%} of RAM", f"{u.fraction:.0%} of {total:,.0f} GB: macOS's default GPU "
+                "working-set limit (recommendedMaxWorkingSetSize)")
+    if u.rule == "macos_raised" and u.limit_gb is not None:
+        return ("raised macOS limit", f"{u.limit_gb:,.0f} GB: the GPU limit raised with sysctl iogpu.wired_limit_mb")
+    reserve = a.vram_reserve_gb if a.vram_reserve_gb is not None and u.rule == "vram_less_reserve" else u.reserve_gb
+    if u.rule == "vram_less_reserve":
+        gpus = sum(acc.count for acc in m.accelerators)
+        each = f" per GPU × {gpus}" if gpus > 1 else ""
+        return (f"VRAM less {reserve:g} GB{each}",
+                f"{total:,.0f} GB VRAM less a {reserve:g} GB reserve{each} (driver, CUDA context, fragmentation)")
+    return f"RAM less {reserve:g} GB", f"{total:,.0f} GB RAM less {reserve:g} GB for the OS"
+
+
 def current_price(m: Machine) -> Price | None:
     """The one price the report uses for a machine, and so the one whose date it prints ("price as
     of DATE") beside every tokens-per-dollar figure: the newest USD purchase price (cloud machines:
@@ -84,6 +102,7 @@ def machines_table(machines: dict[str, Machine], a: Assumptions,
     for m in sorted(machines.values(), key=lambda m: (m.vendor, m.id)):
         acc = m.accelerators[0]
         usable = usable_memory_gb(m, a)
+        usable_short, usable_rule = usable_basis(m, a)
         inside, outside_why = B.in_scenario(m, a.scenario)
         price = B.scenario_price(m, hosts, a.scenario)
         power = B.scenario_power(m, hosts, a.scenario)
@@ -102,7 +121,8 @@ def machines_table(machines: dict[str, Machine], a: Assumptions,
             "memory_type": acc.memory_type,
             "memory_gb": m.total_accelerator_memory_gb,
             "usable_gb": usable,
-            "usable_rule": m.usable_memory.rule,
+            "usable_rule": usable_rule,
+            "usable_short": usable_short,
             "usable_provenance": m.usable_memory.provenance,
             "bandwidth_gbps": acc.memory_bandwidth_gbps,
             "peak_bf16_tflops": acc.peak_bf16_tflops,
@@ -147,7 +167,7 @@ def machines_table(machines: dict[str, Machine], a: Assumptions,
 
 MACHINE_COLUMNS = [
     "machine", "name", "vendor", "form", "accelerator", "accelerator_count", "memory_kind", "memory_type", "memory_gb",
-    "usable_gb", "usable_rule", "usable_provenance", "bandwidth_gbps", "peak_bf16_tflops", "host_link",
+    "usable_gb", "usable_rule", "usable_short", "usable_provenance", "bandwidth_gbps", "peak_bf16_tflops", "host_link",
     "host_link_gbps", "spec_provenance", "spec_source", "spec_source_url", "spec_source_date", "accelerator_tdp_w",
     "system_max_w", "spec_power_w", "spec_power_basis", "spec_power_provenance", "power_covers", "idle_w",
     "scenario", "in_scenario", "scenario_note", "host", "host_name", "host_load_w", "psu_efficiency",

@@ -52,6 +52,7 @@ def prefer_measured(machines_df: pd.DataFrame, runs: Iterable[RunRecord], machin
                                    + (f" (macOS {run.environment.macos_version})" if run.environment.macos_version
                                       else ""))
         df.at[i, "usable_provenance"] = "measured"
+        df.at[i, "usable_short"] = "measured macOS limit"
         if pd.notna(row.get("usd_per_usable_gb")) and old:
             df.at[i, "usd_per_usable_gb"] = row["usd_per_usable_gb"] * old / gb
         for col, bits in BITS.items():

@@ -378,6 +378,19 @@ def flagged(cell: str, flags: Any) -> str:
     return f'{cell} <span class="cp-flag cp-flagged" title="{esc(flags)}">⚑ flagged</span>'
 
 
+def usable_cell(flags: str = "flags") -> Cell:
+    """Usable GB with its basis beneath it (a Mac's share of RAM, a card's reserve; the rule in full on
+    hover): a usable figure is never shown without how it was reached."""
+    inner = col_flagged("usable_gb", flags, prov="usable_provenance")
+
+    def cell(r: Any) -> str:
+        text, short, basis = inner(r), r.get("usable_short"), r.get("usable_rule")
+        if is_missing(r.get("usable_gb")) or is_missing(short) or not short:
+            return text
+        return f'{text}<br><span class="cp-note" title="{esc(basis)}">{esc(short)}</span>'
+    return cell
+
+
 def col_flagged(name: str, flags: str = "flags", digits: int = 3, prov: str | None = None) -> Cell:
     """A numeric cell (as `col`) marked when the row's `flags` column holds physics findings."""
     inner = col(name, digits, prov)

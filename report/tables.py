@@ -195,6 +195,7 @@ def energy(r: Report) -> tuple[pd.DataFrame, str]:
 
 
 MEMORY_COLUMNS = ["machine", "name", "usable_gb", "usable_provenance", "memory_gb", "memory_kind", "usable_rule",
+                  "usable_short",
                   "bandwidth_gbps", "usd_per_usable_gb", "largest_4bit_b", "largest_8bit_b", "largest_16bit_b"]
 
 
@@ -217,7 +218,7 @@ def memory(r: Report) -> tuple[pd.DataFrame, str]:
         per_gb = M.per_usable_gb(row["bandwidth_gbps"], row["usable_gb"]) \
             if not P.is_missing(row["bandwidth_gbps"]) else None
         return _details(("Machine", P.esc(row["name"])), ("Memory", P.esc(row["memory_kind"])),
-                        ("Usable rule", P.esc(row["usable_rule"])),
+                        ("Usable memory", P.esc(row["usable_rule"])),
                         ("Bandwidth per usable GB", f"{P.number(per_gb)} /s" if per_gb is not None else ""))
 
     h = r.headline.set_index("machine") if not r.headline.empty else None
@@ -239,7 +240,7 @@ def memory(r: Report) -> tuple[pd.DataFrame, str]:
                      empty="No decode figure at the headline setting yet.")
     html = intro + per_gb + C.embed(C.fit_grid(r.fits), empty="No machines yet.") + P.table(m, [
         ("Machine", P.machine, False),
-        ("Usable GB", P.col_flagged("usable_gb", prov="usable_provenance"), True),
+        ("Usable GB", P.usable_cell(), True),
         ("Memory GB", P.col("memory_gb"), True),
         ("Largest model, B params (4 / 8 / 16-bit)", largest, True),
         ("Its 4-bit decode, tokens/s", largest_speed, True),

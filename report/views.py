@@ -141,7 +141,7 @@ def headline_table(r: Report) -> str:
          else tokens_per_usd, True),
         ("Tokens per J", power_mark(tokens_per_joule, "tokens_per_joule"), True),
         ("Tokens/s per usable GB", P.col("tok_s_per_usable_gb", prov="decode_provenance"), True),
-        ("Usable GB", P.col_flagged("usable_gb", "usable_flags", prov="usable_provenance"), True),
+        ("Usable GB", P.usable_cell("usable_flags"), True),
         ("USD per usable GB" + ("-hour" if r.assumptions.scenario == "cloud" else ""), P.col("usd_per_usable_gb"),
          True),
         ("Largest model, B params (4 / 8 / 16-bit)", largest, True),

@@ -121,6 +121,8 @@ def winners(headline: pd.DataFrame, scenario: str = "system", setting: str | Non
         if col in ("tokens_per_dollar", "usd_per_usable_gb") and len(ordered) > 1 \
                 and given(ordered.iloc[1].get("price_lower_bound")) != given(top.get("price_lower_bound")):
             notes.append("one of the two leaders' prices is a lower bound: the margin leans its way")
+        if col == "usd_per_usable_gb" and given(top.get("usable_rule")):
+            notes.append(f"usable memory: {number(float(top['usable_gb']))} GB = {top['usable_rule']}")
         if col == "usd_per_usable_gb":
             big = top["largest_4bit_b"]
             if given(big):

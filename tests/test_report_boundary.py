@@ -344,3 +344,19 @@ def test_tokens_per_joule_over_a_maximum_draw_reads_as_a_lower_bound(folder: Pat
     cell = views.tokens_per_joule(row(rep.headline, "mac"))
     assert cell.startswith("≥ ") or "≥ " + views.P.number(w.value) in cell
     assert "≥" not in views.tokens_per_joule(row(rep.headline, "card-a"))  # a wall estimate, not a maximum
+
+
+def test_usable_memory_is_never_shown_without_its_basis(folder: Path) -> None:
+    from report import tables
+
+    rep = report(folder, "system")
+    mac, card = row(rep.headline, "mac"), row(rep.headline, "card-a")
+    # the Mac's usable GB is macOS's default GPU working-set share of its 64 GB; a card's, its VRAM less a reserve
+    share = mac["usable_gb"] / 64
+    assert mac["usable_short"] == f"macOS limit: {share:.0%} of RAM"
+    assert "recommendedMaxWorkingSetSize" in mac["usable_rule"] and "of 64 GB" in mac["usable_rule"]
+    assert card["usable_short"].startswith("VRAM less ") and "24 GB VRAM less" in card["usable_rule"]
+    for html in (views.headline_table(rep), tables.memory(rep)[1]):
+        assert f"macOS limit: {share:.0%} of RAM</span>" in html and views.P.esc(mac["usable_rule"]) in html
+    w = cards(rep)["usd_per_usable_gb"]
+    assert w.machine == "mac" and views.P.esc(f"= {mac['usable_rule']}") in views.winner_cards(rep)
