@@ -21,10 +21,13 @@ import pandas as pd
 
 from report import boundary as B
 from report import metrics as M
+from report.machines_table import PRECISION_BITS
 from report.metrics import Report
 from report.present import number, short_name
 
-PRECISIONS = {"4-bit": 4, "8-bit": 8, "16-bit": 16}
+PRECISIONS: dict[str, float] = dict(PRECISION_BITS)
+"""Bits per weight of each precision: the memory page's own (q4_0 4.5, q8_0 8.5, f16 16), so a model
+fits here exactly where the memory page's grid and largest-model figures say it fits."""
 BASIS = {"measured": "measured", "published": "published", "estimated": "ceiling ≤ (est.)"}
 BASIS_COLOURS = {"measured": "#1b7837", "published": "#2c5fb3", "ceiling ≤ (est.)": "#d08c1b"}
 DEFAULT_SIZE, DEFAULT_PRECISION = "8B", "4-bit"
@@ -69,7 +72,8 @@ def _figures(r: Report) -> pd.DataFrame:
     return d.groupby(["machine", "size", "precision"], sort=False).head(1).drop(columns=["_flag", "_prov"])
 
 
-def _ceiling_row(template: pd.Series, m: pd.Series, size: str, params_b: float, label: str, bits: int) -> dict[str, Any]:
+def _ceiling_row(template: pd.Series, m: pd.Series, size: str, params_b: float, label: str,
+                 bits: float) -> dict[str, Any]:
     read_gb = params_b * bits / 8  # the weights, read once per decoded token
     tps = M.roofline_decode_tokens_per_s(float(m["bandwidth_gbps"]), read_gb)
     row = {c: None for c in template.index}
@@ -223,7 +227,8 @@ def note(r: Report) -> str:
             f"{B.SCENARIO_SHORT[a.scenario]}, tokens per kWh counting the "
             f"{B.COVERS_TEXT[B.SCENARIO_POWER[a.scenario]]} (hover a bar for its power); change with --set "
             "scenario=system|upgrade|cloud. "
-            f"Fits: weights (parameters × bits ÷ 8) plus {a.kv_cache_gb:g} GB of KV cache within usable memory. "
+            "Fits: weights (parameters × bits per weight ÷ 8; 4-bit = q4_0, 4.5 bits; 8-bit = q8_0, 8.5; 16-bit = "
+            f"f16, 16) plus {a.kv_cache_gb:g} GB of KV cache within usable memory, as on the memory page. "
             "Speed: the measured figure at that size and precision, else a published one (batch 1, dense models; "
             "hover a bar for its setting and source); where there is neither, the spec ceiling memory bandwidth ÷ "
             "weight bytes, a pale bar marked ≤: an upper bound, listed after the figures, never ranked with them. "

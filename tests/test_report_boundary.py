@@ -360,3 +360,23 @@ def test_usable_memory_is_never_shown_without_its_basis(folder: Path) -> None:
         assert f"macOS limit: {share:.0%} of RAM</span>" in html and views.P.esc(mac["usable_rule"]) in html
     w = cards(rep)["usd_per_usable_gb"]
     assert w.machine == "mac" and views.P.esc(f"= {mac['usable_rule']}") in views.winner_cards(rep)
+
+
+def test_the_buyer_chart_fits_a_model_where_the_memory_page_does(tmp_path: Path) -> None:
+    from report import buyer
+    from report.machines_table import PRECISION_BITS
+
+    root = build_folder(tmp_path)
+    # 6.2 GB usable: an 8B model at q4_0 (4.5 bits: 4.5 GB + 2 GB KV cache) does not fit; at a bare 4 bits it would
+    S.write_machine(root, _machine("small", "Small card", memory_gb=7.2, bandwidth_gbps=300, tdp_w=100,
+                                   price_usd=200, covers="card", host="ref-pc"))
+    rep = report(root, "system")
+    assert row(rep.machines, "small")["usable_gb"] == pytest.approx(6.2)
+    options = buyer.options(rep)
+    grid = rep.fits.set_index(["machine", "model_size"])["fits_at"]
+    order = sorted(PRECISION_BITS, key=lambda k: PRECISION_BITS[k])  # 4-bit, 8-bit, 16-bit
+    for o in options[options["tok_s"].isna() | options["basis"].eq(buyer.BASIS["estimated"])].itertuples():
+        at = grid[(o.machine, o.size)]
+        assert o.fits == (at != "does not fit" and order.index(at) >= order.index(o.precision)), o
+    small = options[(options["machine"] == "small") & (options["size"] == "8B") & (options["precision"] == "4-bit")]
+    assert not small["fits"].iloc[0] and small["need_gb"].iloc[0] == pytest.approx(8 * 4.5 / 8 + 2, abs=0.05)
