@@ -60,6 +60,14 @@ def test_quick_suite_end_to_end(data: Path) -> None:
     assert len(runs_in(data)) == 2 and files[0].read_bytes() == first
 
 
+def test_each_fit_verdict_names_its_shape(data: Path) -> None:
+    res = CliRunner().invoke(main, ["run", "--machine", MACHINE, "--data", str(data), "--workload", "fit",
+                                    "--no-save"])
+    assert res.exit_code == 0, res.output
+    fits = [line for line in res.output.splitlines() if line.startswith("  fit: ")]
+    assert fits and all(re.match(r"  fit: (ok llama-3-\d+b \S+|does_not_fit needs )", f) for f in fits), fits
+
+
 def test_interrupt_mid_suite_writes_valid_interrupted_record(data: Path) -> None:
     machine = store.load(data).machines[MACHINE]
     seen: list[str] = []

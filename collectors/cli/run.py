@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from collectors import store
-from collectors.terminal import cell
+from collectors.terminal import cell, clean
 from collectors.records import Machine, Result, RunRecord
 
 console = Console(highlight=False, soft_wrap=True)
@@ -265,8 +265,8 @@ def _run_with_progress(opts: Any, machine: Machine | None, machine_id: str, vers
         if log:
             for r in results:
                 fig = f"{_fmt(r.throughput.median)} {r.throughput.unit} (cv {100 * r.throughput.cv:.1f}%)" \
-                    if r.throughput else (r.message or "")[:100]
-                err.print(f"  {task.id}: {r.status} {fig}", markup=False)
+                    if r.throughput else (r.message or _label(r))[:100]  # a fit verdict: which shape
+                err.print(clean(f"  {task.id}: {r.status} {fig}"), markup=False)
             err.print(f"  ({seconds:.1f} s)", markup=False)
 
     try:
