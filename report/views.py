@@ -176,7 +176,8 @@ def ranking(r: Report) -> str:
     setting = r.setting.label if r.setting else "–"
     return C.embed(C.ranking(h, "tokens_per_dollar", f"Decode tokens per USD at {setting} (scenario {a.scenario})",
                              "tokens per USD", "tokens_per_dollar_provenance", "watts_basis",
-                             extra=[("price_as_of", "price as of"), ("price_covers", "price covers")]),
+                             extra=[("price_as_of", "price as of"), ("price_covers", "price covers"),
+                                    ("tokens_per_dollar_note", "bound")]),
                    empty=f"No machine of the {a.scenario} scenario has a decode figure at {setting} with a price and "
                          f"{B.COVERS_TEXT[B.SCENARIO_POWER[a.scenario]]} power yet.")
 
