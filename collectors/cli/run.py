@@ -124,7 +124,7 @@ def summary(record: RunRecord, machine: Machine | None) -> Table:
 
 @click.command("run")
 @click.option("--suite", type=click.Choice(["quick", "standard"]), default="quick", show_default=True,
-              help="quick: tiny shapes, a few minutes on a 2-core CPU (--list gives each task's estimate); "
+              help="quick: tiny shapes, 1 to 6 minutes on a busy 2-core CPU (--list: each task's estimate); "
                    "standard: the full suite (8B decode, GPT-2 training).")
 @click.option("--workload", "workloads", multiple=True, metavar="NAME",
               help="Only these workloads (decode, prefill, train-gpt2, matmul, memcpy, h2d, d2h, toy-mlp, fit, "
