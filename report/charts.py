@@ -232,7 +232,9 @@ def price_history(history: pd.DataFrame, machine: str) -> alt.VConcatChart | Non
             layers += base.transform_filter(alt.datum.used).mark_point(size=260, strokeWidth=2, color="#111827",
                                                                        filled=False)
         panels.append(layers.properties(width=WIDTH - 260, height=150))
-    name = str(d["name"].iloc[0])
+    from report.present import short_name  # noqa: PLC0415
+
+    name = short_name(d["name"].iloc[0])  # as the machines table above names it
     return alt.vconcat(*panels).resolve_scale(color="independent").properties(
         title=alt.TitleParams(f"{name}: price history", subtitle="ringed: the price tokens per dollar uses"))
 

@@ -94,7 +94,8 @@ def test_price_history_chart_has_one_point_per_price(tmp_path: Path) -> None:
     m = priced_machine("mixed", form="cloud", kind="cloud_hourly")
     extra = [m.prices[0].model_copy(update={"amount": 2.5, "provider": "Shop C"}),  # same date as the first
              m.prices[0].model_copy(update={"amount": 30000.0, "kind": "purchase", "date": dt.date(2026, 2, 1)})]
-    S.write_machine(tmp_path, m.model_copy(update={"prices": [*m.prices, *extra]}))
+    S.write_machine(tmp_path, m.model_copy(update={"prices": [*m.prices, *extra],
+                                                   "name": "Cloud GPU (one NVIDIA A100 80GB PCIe)"}))
     S.write_machine(tmp_path, S.machine("other", "Other", price_usd=999.0))
     rep = build(tmp_path, "cloud")
     history = rep.prices
@@ -107,6 +108,8 @@ def test_price_history_chart_has_one_point_per_price(tmp_path: Path) -> None:
     assert {p["series"] for p in points if p["kind"] == "cloud_hourly"} == {"unnamed", "Shop B", "Shop C"}
     used = [p for p in points if p["used"]]
     assert len(used) == 1 and used[0]["amount"] == 1800.0  # the ring marks what tokens per dollar uses
+    # titled with the machine's name as the machines table shows it, not its full file name
+    assert spec["title"]["text"] == "Cloud GPU A100 80GB PCIe: price history"
     assert row(rep.machines, machine="mixed")["price_usd"] == 1800.0
     html = tables.price_histories(rep)
     assert html.count('class="cp-chart"') == 1  # "mixed" has prices of two dates; "other" one price: no history
