@@ -114,3 +114,15 @@ def test_a_missing_figure_is_not_an_upper_bound() -> None:
     bare = h[h["decode_tok_s"].isna() & h["ceiling_tok_s"].notna()]
     assert not bare.empty and bare["tokens_per_joule"].isna().all()
     assert "≤ –" not in html.unescape(views.headline_table(rep))
+
+
+def test_energy_tables_keep_each_setting_together() -> None:
+    # the committed runs: training steps, batch-16 and batch-1 decodes whose tokens per joule interleave
+    rep = metrics.build(store.load(Path(__file__).resolve().parents[1] / "data"), Assumptions())
+    d, block = tables.energy(rep)
+    settings = [html.escape(s) for s in d["setting"].unique()]
+    assert len(settings) >= 2
+    # the settings' first and last rows never interleave: one setting's figures are not ranked among another's
+    spans = sorted((block.find(f">{s}<"), block.rfind(f">{s}<")) for s in settings)
+    assert all(a >= 0 for a, _ in spans)
+    assert all(prev_end < start for (_, prev_end), (start, _) in zip(spans, spans[1:])), spans
