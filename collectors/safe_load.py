@@ -10,7 +10,11 @@ a hang or gigabytes of memory:
 - both: at most `MAX_NODES` values (YAML), nesting at most `MAX_DEPTH` deep, a text value at most
   `MAX_TEXT` characters, a number at
   most `MAX_NUMBER_CHARS` characters and finite within ±`MAX_ABS`, duplicate keys refused (the
-  parsers would silently keep the last one).
+  parsers would silently keep the last one);
+- no text with a lone surrogate (not Unicode; JSON's `\\ud800` escape), and in YAML no control
+  character but tab and newline, nor a bidirectional override (a name that prints differently
+  from what it holds; YAML's `\\e` or `\\u202e` escapes). Run files, which costperf writes, keep
+  controls an error message held: pages and the terminal show them escaped.
 
 YAML is checked on the parser's event stream, which is flat and holds no built objects; only text
 that passed is composed and constructed.
@@ -36,6 +40,19 @@ MAX_NUMBER_CHARS = 40
 MAX_ABS = 1e18
 """Largest magnitude of any number in a data file (nanoseconds of a year-long run: 3e16), far from
 where sums and squares in the statistics overflow (1e154)."""
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+"""Controls but tab and newline; bidirectional overrides and isolates; lone surrogates."""
+
+
+def _hidden_problem(value: str, pattern: re.Pattern[str] = _HIDDEN) -> str | None:
+    m = pattern.search(value)
+    if m is None:
+        return None
+    return (f"text holding the character U+{ord(m.group()):04X} at position {m.start() + 1} (a control "
+            "character, bidirectional override or lone surrogate): write plain text")
 
 
 class UnsafeInput(ValueError):
@@ -163,6 +180,9 @@ def check_yaml_events(text: str) -> None:
                     if len(value) > MAX_TEXT:
                         raise UnsafeInput(f"a value of {len(value):,} characters (at most {MAX_TEXT:,})",
                                           event.start_mark.line + 1)
+                    hidden = _hidden_problem(value)
+                    if hidden:
+                        raise UnsafeInput(hidden, event.start_mark.line + 1, "" if is_key else where())
                     if (event.implicit[0] and not event.style) or scalar_tag:  # plain: None, or '' from libyaml
                         try:
                             _check_plain_scalar(loader, event, tag if scalar_tag else None)
@@ -240,6 +260,9 @@ def load_json(text: str) -> Any:
                                   _dup_line(text, key))
             if len(key) > MAX_TEXT:
                 raise UnsafeInput(f"a key of {len(key):,} characters")
+            hidden = _hidden_problem(key, _SURROGATE)
+            if hidden:
+                raise UnsafeInput(f"a key: {hidden}")
             out[key] = value
         return out
 
@@ -300,6 +323,9 @@ def _check_tree(data: Any, text: str) -> None:
         elif kind is str:
             if len(value) > MAX_TEXT:
                 raise UnsafeInput(f"a value of {len(value):,} characters (at most {MAX_TEXT:,})")
+            hidden = _hidden_problem(value, _SURROGATE)
+            if hidden:
+                raise UnsafeInput(hidden)
         elif kind is float or kind is int:
             if kind is float and not math.isfinite(value):
                 raise UnsafeInput(f"{value} is not a finite number", _number_line(text, value))

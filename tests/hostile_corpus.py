@@ -136,6 +136,14 @@ def cases() -> list[Case]:
              ""),
         Case("escape sequences in name", MACHINE_PATH, _replace(
             PLAIN, b"name: NVIDIA GeForce RTX 4090",
-            b'name: "GPU \\e]8;;https://evil.example\\e\\\\click\\e]8;;\\e\\\\ \\e[2J\\u202eevil"'), ""),
+            b'name: "GPU \\e]8;;https://evil.example\\e\\\\click\\e]8;;\\e\\\\ \\e[2J\\u202eevil"'),
+             "control character"),
+        Case("bidi override in name", MACHINE_PATH, _replace(
+            PLAIN, b"name: NVIDIA GeForce RTX 4090", b'name: "NVIDIA \\u202e0904 XTR"'), "U+202E"),
+        Case("NUL escape in a names key", "hardware-names.yaml",
+             b'nvidia:\n  "RTX\\0 4090": test-desktop\n', "control character"),
+        Case("lone surrogate escape in a run", RUN_PATH, _replace(
+            run_text, b'"machine": "test-desktop"', b'"machine": "test-desktop", "notes": "\\ud800"'),
+            "lone surrogate"),
     ]
     return out

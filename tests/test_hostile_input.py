@@ -88,7 +88,7 @@ def test_hostile_file_is_named_and_the_rest_goes_on(name: str, data: Path) -> No
     if "markup" in name:
         assert "[/bold] oops [link=https://evil.example]x[/link]" in machines.output.replace("\n", ""), machines.output
     if "escape" in name:
-        assert "\\x1b]8;;https://evil.example" in machines.output and "\\u202e" in machines.output, machines.output
+        assert "\x1b" not in machines.output and "\u202e" not in machines.output, machines.output
 
     # The report leaves the file out, lists its problem by a path relative to the project, and
     # still shows the good machine.
