@@ -13,6 +13,7 @@ from report.assumptions import Assumptions
 from report.costs import PRICE_USED_COLUMNS, cost_metrics, group_machine
 from report.formulas import window_tokens_per_joule
 from report.physics_flags import Flags, flag_text
+from report.present import short_name
 from report.results_table import POWER_COVERS_LABEL
 
 SCALING_COLUMNS = [
@@ -68,7 +69,8 @@ def scaling_table(ds: store.DataSet, machines: pd.DataFrame, a: Assumptions,
                 "staged_through_cpu": d.staged_through_cpu, "tokens_per_s": tps,
                 "ideal_tokens_per_s": ones[k[:5]] * d.world_size if k[:5] in ones else None,
                 "efficiency": found[k]["efficiency"], "run": f"{run.machine}/{run.stamp}",
-                "series": " · ".join(str(x) for x in (m["name"] if known else machine_id, workload, p.model,
+                # the machine named as the table beside the chart names it
+                "series": " · ".join(str(x) for x in (short_name(m["name"]) if known else machine_id, workload, p.model,
                                                        p.dtype) if x),
                 "flags": flag_text(flags, f"{run.machine}/{run.stamp}", index),
             }

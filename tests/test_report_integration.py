@@ -202,7 +202,8 @@ def _empty(root: Path) -> Path:
 
 
 def test_scaling_efficiency_of_a_one_and_two_rank_pair(tmp_path: Path) -> None:
-    S.write_machine(tmp_path, S.machine("eight", "Eight GPUs", form="cloud", count=8, price_usd=16.0,
+    S.write_machine(tmp_path, S.machine("eight", "Cloud GPU (eight NVIDIA H100 80GB SXM, 700 W)", form="cloud", count=8,
+                                        price_usd=16.0,
                                         price_kind="cloud_hourly", tdp_w=700.0))
     store.write_run(tmp_path, S.run("eight", T0, [
         S.distributed_result("train-gpt2-ddp", 1, [1000.0, 1000.0], avg_w=650.0),
@@ -230,6 +231,8 @@ def test_scaling_efficiency_of_a_one_and_two_rank_pair(tmp_path: Path) -> None:
     assert "90%" in html and set(shown_dates(html)) == {"2025-06-01"} and 'class="cp-chart"' in html
     spec = charts.scaling(table).to_dict()  # type: ignore[union-attr]
     assert len(spec["hconcat"]) == 2
+    # the legend names the machine as the table beside it does
+    assert set(table["series"].str.split(" · ").str[0]) == {"Cloud GPU H100 80GB SXM"}
 
 
 def test_scaling_without_distributed_runs_says_so(tmp_path: Path) -> None:
