@@ -38,7 +38,8 @@ _PARAMS = re.compile(r"(?<![\dx.])(\d+(?:\.\d+)?)\s*b\b", re.IGNORECASE)
 _NOT_DENSE = re.compile(r"moe|gpt-oss|mixtral|\.a\d+(\.\d+)?b", re.IGNORECASE)
 
 COLUMNS = ["machine", "name", "label", "vendor", "size", "params_b", "precision", "fits", "need_gb", "usable_gb",
-           "tok_s", "basis", "setting", "source", "price_usd", "price_kind", "usd_per_mtok", "tokens_per_kwh",
+           "tok_s", "basis", "setting", "source", "price_usd", "price_kind", "price_as_of", "usd_per_mtok",
+           "tokens_per_kwh",
            "watts_basis", "flags", "order", "text"]
 
 
@@ -129,6 +130,9 @@ def options(r: Report) -> pd.DataFrame:
                 pd.Series(p._asdict()))),
             "source": None if p is None else p.source,
             "price_usd": None if pd.isna(m["price_usd"]) else float(m["price_usd"]), "price_kind": m["price_kind"],
+            # the date of the very price the cost per million tokens divided by (hover)
+            "price_as_of": None if p is None or not tpd or pd.isna(getattr(p, "price_as_of", None))
+            else str(p.price_as_of),
             "usd_per_mtok": None if tpd is None or pd.isna(tpd) or not tpd else 1e6 / float(tpd),
             "tokens_per_kwh": None if tpj is None or pd.isna(tpj) else float(tpj) * 3.6e6,
             "watts_basis": None if p is None else getattr(p, "watts_basis", None),
@@ -203,7 +207,8 @@ def chart(d: pd.DataFrame) -> Any:
                alt.Tooltip("source:N"), alt.Tooltip("usd_per_mtok:Q", title="USD per million tokens", format=",.3f"),
                alt.Tooltip("tokens_per_kwh:Q", title="tokens per kWh", format=",.0f"),
                alt.Tooltip("watts_basis:N", title="power"), alt.Tooltip("price_usd:Q", title="price (USD)", format=",.2f"),
-               alt.Tooltip("price_kind:N", title="price kind"), alt.Tooltip("need_gb:Q", title="needs GB", format=",.1f"),
+               alt.Tooltip("price_kind:N", title="price kind"), alt.Tooltip("price_as_of:N", title="price as of"),
+               alt.Tooltip("need_gb:Q", title="needs GB", format=",.1f"),
                alt.Tooltip("usable_gb:Q", title="usable GB", format=",.1f"), alt.Tooltip("flags:N", title="physics check")]
     bars = base.transform_filter("datum.tok_s != null").mark_bar(height={"band": 0.7}).encode(
         x=alt.X("tok_s:Q", title="decode tokens/s (batch 1)", axis=alt.Axis(labelOverlap="greedy", labelSeparation=10,
@@ -221,6 +226,17 @@ def chart(d: pd.DataFrame) -> Any:
     ).configure_legend(orient="top", direction="horizontal", title=None)
 
 
+def _date_range(r: Report) -> str:
+    """' (prices dated A to B)' over the scenario's priced machines, '' when none is priced."""
+    m = r.machines
+    dates = m.loc[m["in_scenario"].astype(bool) & m["price_usd"].notna(), "price_date"].dropna() \
+        if "in_scenario" in m and "price_date" in m else pd.Series(dtype=object)
+    if dates.empty:
+        return ""
+    lo, hi = str(min(dates)), str(max(dates))
+    return f" (prices dated {lo})" if lo == hi else f" (prices dated {lo} to {hi})"
+
+
 def note(r: Report) -> str:
     a = r.assumptions
     return (f"Scenario {a.scenario}: {B.SCENARIO_TEXT[a.scenario]}; its machines only, priced as "
@@ -233,6 +249,7 @@ def note(r: Report) -> str:
             "hover a bar for its setting and source); where there is neither, the spec ceiling memory bandwidth ÷ "
             "weight bytes, a pale bar marked ≤: an upper bound, listed after the figures, never ranked with them. "
             f"Cost: USD per million tokens over {a.amortisation_years:g} years at {a.hours_per_day:g} h/day × "
-            f"{a.utilisation:.0%} use with electricity at {a.usd_per_kwh:g} USD/kWh (cloud: the hourly price); "
+            f"{a.utilisation:.0%} use with electricity at {a.usd_per_kwh:g} USD/kWh (cloud: the hourly price), "
+            f"at the price whose date a bar's hover gives{_date_range(r)}; "
             "tokens per kWh from the figure's power, or the machine's spec power (estimated). The budget keeps "
             "machines whose purchase price is within it (cloud machines stay).")

@@ -308,6 +308,11 @@ def test_the_buyer_chart_holds_the_scenarios_machines_and_says_the_scenario(fold
     assert ("cloud" in inside) == (scenario == "cloud") and (options["price_kind"] == "cloud_hourly").all() == (
         scenario == "cloud")
     assert buyer.note(rep).startswith(f"Scenario {scenario}: ")
+    # every cost per million tokens carries the date of the price it divided by, as every other page does
+    costed = options[options["usd_per_mtok"].notna()]
+    assert not costed.empty and costed["price_as_of"].notna().all()
+    assert options.loc[options["usd_per_mtok"].isna(), "price_as_of"].isna().all()
+    assert "prices dated " in buyer.note(rep)
 
 
 @pytest.mark.parametrize("scenario", ["system", "upgrade", "cloud"])
