@@ -47,7 +47,10 @@ def usable_basis(m: Machine, a: Assumptions) -> tuple[str, str]:
         each = f" per GPU × {gpus}" if gpus > 1 else ""
         return (f"VRAM less {reserve:g} GB{each}",
                 f"{total:,.0f} GB VRAM less a {reserve:g} GB reserve{each} (driver, CUDA context, fragmentation)")
-    return f"RAM less {reserve:g} GB", f"{total:,.0f} GB RAM less {reserve:g} GB for the OS"
+    # unified memory other than Apple's (a CPU-only box, a GB10, a Strix Halo): what the OS keeps and
+    # what the GPU may not take, as the machine file's reserve says
+    return (f"RAM less {reserve:g} GB", f"{total:,.0f} GB RAM less a {reserve:g} GB reserve (the OS, and memory "
+            "the accelerator may not take)")
 
 
 def current_price(m: Machine) -> Price | None:
