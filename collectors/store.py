@@ -159,6 +159,21 @@ def parse_text(path: Path, model: type[BaseModel], text: str) -> tuple[Record | 
 # Loading a data folder
 
 
+def _not_a_data_folder(root: Path) -> str | None:
+    """Why a folder that holds other things but none of a data folder's is refused (`--data data/machines`
+    or `--data /` would otherwise validate as an empty data folder: 'OK: 0 files')."""
+    expected = [*FOLDERS, NAMES_FILE, "schema"]
+    try:
+        if any((root / name).exists() or (root / name).is_symlink() for name in expected):
+            return None
+        if next(root.iterdir(), None) is None:
+            return None  # an empty folder is a new data folder
+    except OSError as exc:
+        return f"cannot list the data folder ({exc.strerror or type(exc).__name__})"
+    return ("not a data folder: it holds none of machines/, runs/, published/, hosts/ or " + NAMES_FILE
+            + " (pass --data the folder that holds them)")
+
+
 def load(root: Path | str = "data", extra: Iterable[Path] = (), now: dt.datetime | None = None) -> DataSet:
     """Load and validate a whole data folder (plus `extra` files outside it)."""
     root = Path(root)
@@ -166,6 +181,10 @@ def load(root: Path | str = "data", extra: Iterable[Path] = (), now: dt.datetime
     ds = DataSet(root=root)
     if not root.is_dir():
         ds.problems.append(Problem(root, "", "data folder not found (pass --data PATH)"))
+        return ds
+    stray = _not_a_data_folder(root)
+    if stray:
+        ds.problems.append(Problem(root, "", stray))
         return ds
     found, ds.problems = walk_data(root)
     candidates: list[tuple[Path, str | None]] = list(found)

@@ -129,6 +129,18 @@ def test_a_fifo_is_named_not_read(data: Path) -> None:
     assert res.exit_code == 1 and "pipe.yaml" in res.output and "not a plain file" in res.output
 
 
+@pytest.mark.parametrize("command", ["validate", "machines", "review", "runners"])
+def test_data_pointing_below_or_above_the_data_folder_is_refused(data: Path, command: str) -> None:
+    # data/machines holds machine files but no machines/ folder: it is not 'OK: 0 files'.
+    for wrong in (data / "machines", data.parent):
+        (data.parent / "stray.txt").write_text("x")
+        res = invoke(command, "--data", str(wrong))
+        assert res.exit_code in (1, 2) and "not a data folder" in res.output, res.output
+    empty = data.parent / "new"
+    empty.mkdir()
+    assert invoke("validate", "--data", str(empty)).exit_code == 0  # an empty folder is a new data folder
+
+
 def test_runs_that_is_a_file_is_named(tmp_path: Path) -> None:
     data = write_folder(tmp_path / "data", runs=[])
     (data / "runs").write_text("not a folder")
