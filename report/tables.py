@@ -56,12 +56,24 @@ def results_table(d: pd.DataFrame, extra: str | None) -> str:
             return P.flag(f"{text}: above the limit") + f'<br><span class="cp-note">{P.esc(verdict)}</span>'
         return text
 
+    has_tpj = d[d["tokens_per_joule"].notna()] if "tokens_per_joule" in d else d.iloc[0:0]
+    mixed = "watts_covers" in d and has_tpj["watts_covers"].nunique(dropna=False) > 1
+
+    def tpj(row: pd.Series) -> str:
+        # figures of different power coverage side by side in one table each say what their power covers
+        cell = tokens_per_joule(row)
+        cov = row.get("watts_covers")
+        if not mixed or P.is_missing(row.get("tokens_per_joule")):
+            return cell
+        what = "power of unknown coverage" if P.is_missing(cov) else f"{B.COVERS_TEXT.get(cov, cov)} power"
+        return f'{cell}<br><span class="cp-note">{P.esc(what)}</span>'
+
     columns = [
         ("Machine", P.machine, False),
         ("Setting", P.text("setting"), False),
         ("Tokens/s", P.col_flagged("tokens_per_s", prov="provenance"), True),
         ("Tokens per USD", tokens_per_usd, True),
-        ("Tokens per J", P.col("tokens_per_joule", prov="tokens_per_joule_provenance"), True),
+        ("Tokens per J", tpj, True),
     ]
     if extra == "roofline":  # decode is memory-bound: how close it came to the bandwidth
         columns.append(("Share of peak bandwidth", roof, True))

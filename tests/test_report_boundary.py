@@ -385,3 +385,14 @@ def test_the_buyer_chart_fits_a_model_where_the_memory_page_does(tmp_path: Path)
         assert o.fits == (at != "does not fit" and order.index(at) >= order.index(o.precision)), o
     small = options[(options["machine"] == "small") & (options["size"] == "8B") & (options["precision"] == "4-bit")]
     assert not small["fits"].iloc[0] and small["need_gb"].iloc[0] == pytest.approx(8 * 4.5 / 8 + 2, abs=0.05)
+
+
+def test_inference_tables_say_the_power_coverage_where_it_differs(folder: Path) -> None:
+    from report import tables
+
+    rep = report(folder, "system")
+    rows, html = tables.inference(rep)
+    covers = set(rows.loc[rows["tokens_per_joule"].notna(), "watts_covers"])
+    assert {"wall", "gpu_board"} <= covers  # card-b has no host: its board power only
+    # a wall figure and a board figure in one table each say what their power covers
+    assert "whole system at the wall power</span>" in html and "GPU board power</span>" in html
