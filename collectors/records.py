@@ -89,6 +89,14 @@ class Record(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=False)
 
+    @field_validator("schema_version", mode="before", check_fields=False)
+    @classmethod
+    def _version_is_a_number(cls, value: Any) -> Any:
+        # Literal[1] takes true as 1 (True == 1): a file saying `schema_version: true` is not version 1.
+        if isinstance(value, bool):
+            raise ValueError(f"schema_version is the number {SCHEMA_VERSION}, not {str(value).lower()}")
+        return value
+
 
 # ---------------------------------------------------------------------------------------------
 # Sources and citations

@@ -110,6 +110,7 @@ def shorten(value: Any, limit: int = 60) -> str:
 
 _SHORT_INT = re.compile(r"[-+]?[0-9_]{1,15}")
 """A decimal integer of at most 15 digits: always within MAX_ABS, so it need not be built to be checked."""
+_KEY_KINDS = {**_CHECKED_TAGS, "tag:yaml.org,2002:null": "nothing (null)"}
 _INT_TAG = "tag:yaml.org,2002:int"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 
@@ -183,6 +184,13 @@ def check_yaml_events(text: str) -> None:
                     hidden = _hidden_problem(value)
                     if hidden:
                         raise UnsafeInput(hidden, event.start_mark.line + 1, "" if is_key else where())
+                    if is_key and event.implicit[0] and not event.style:
+                        key_tag = loader.resolve(yaml.ScalarNode, value, (True, False))
+                        if key_tag != "tag:yaml.org,2002:str":
+                            # `1_000:` would become the name '1000', `true:` 'true', `~:` 'None'.
+                            raise UnsafeInput(f"a key YAML reads as {_KEY_KINDS.get(key_tag, 'a non-text value')} "
+                                              f"({shorten(value)}): keys are names; quote it to keep it as "
+                                              "written", event.start_mark.line + 1)
                     if (event.implicit[0] and not event.style) or scalar_tag:  # plain: None, or '' from libyaml
                         try:
                             _check_plain_scalar(loader, event, tag if scalar_tag else None)

@@ -142,6 +142,13 @@ def cases() -> list[Case]:
             PLAIN, b"name: NVIDIA GeForce RTX 4090", b'name: "NVIDIA \\u202e0904 XTR"'), "U+202E"),
         Case("NUL escape in a names key", "hardware-names.yaml",
              b'nvidia:\n  "RTX\\0 4090": test-desktop\n', "control character"),
+        Case("schema_version true", MACHINE_PATH, _replace(PLAIN, b"schema_version: 1", b"schema_version: true"),
+             "not true"),
+        Case("schema_version true in a run", RUN_PATH, _replace(
+            run_text, b'"schema_version": 1', b'"schema_version": true'), "not true"),
+        Case("a names key YAML reads as a number", "hardware-names.yaml",
+             b"nvidia:\n  1_000: test-desktop\n", "reads as an integer"),
+        Case("a null key", MACHINE_PATH, PLAIN + b"~: x\n", "nothing (null)"),
         Case("lone surrogate escape in a run", RUN_PATH, _replace(
             run_text, b'"machine": "test-desktop"', b'"machine": "test-desktop", "notes": "\\ud800"'),
             "lone surrogate"),
