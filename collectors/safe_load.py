@@ -189,7 +189,7 @@ def check_yaml_events(text: str) -> None:
                         if key_tag != "tag:yaml.org,2002:str":
                             # `1_000:` would become the name '1000', `true:` 'true', `~:` 'None'.
                             raise UnsafeInput(f"a key YAML reads as {_KEY_KINDS.get(key_tag, 'a non-text value')} "
-                                              f"({shorten(value)}): keys are names; quote it to keep it as "
+                                              f"({shorten(value)}): expected a name; quote it to keep it as "
                                               "written", event.start_mark.line + 1)
                     if (event.implicit[0] and not event.style) or scalar_tag:  # plain: None, or '' from libyaml
                         try:
