@@ -95,7 +95,7 @@ def test_index_answers_the_question_with_the_computed_winners(site: Path) -> Non
     assert len(winners) == 3, "the committed data should name a winner for each metric"
     for w in winners:
         assert escaped(w.name or "") in text
-        assert f"{number(w.value)} {html.escape(w.unit)}" in text
+        assert f'{number(w.value)} <span class="cp-unit">{html.escape(w.unit)}</span>' in text
     # the question is answered before the table (the first screen)
     assert text.index("Most tokens per dollar") < text.index("<table")
     for name in rep.headline["name"]:
