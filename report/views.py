@@ -55,7 +55,10 @@ def winner_cards(r: Report) -> str:
         if w.price_as_of is not None:
             basis += " · " + P.price_as_of({"price_as_of": w.price_as_of}).removeprefix("<br>")
         if w.ratio is not None:
-            summary = (f"{w.ratio:.2f}× {'cheaper than' if w.lowest_wins else 'ahead of'} the runner-up"
+            lead = "cheaper than" if w.lowest_wins else "ahead of"
+            summary = ("level with the runner-up (1.00×)" if f"{w.ratio:.2f}" == "1.00"
+                       else f"{w.ratio:.2f}× {lead} the runner-up")
+            summary = (summary
                        + (": a near tie" if w.near_tie else "") + f" · {w.ranked} ranked · details")
         else:
             summary = f"{w.ranked} machine(s) ranked · details"
