@@ -298,3 +298,12 @@ def test_writes_that_fail_are_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "d2" / "machines").write_text("not a folder")
     res = invoke("machine", "new", "my-box", "--no-torch", "--data", str(tmp_path / "d2"))
     assert res.exit_code == 1 and "not written" in res.output, res.output
+
+
+@pytest.mark.parametrize("args", [["review", "--noise-floor", "nan"], ["review", "--noise-floor", "inf"],
+                                  ["prices", "refresh", "--dry-run", "--timeout", "nan"],
+                                  ["prices", "refresh", "--dry-run", "--deadline", "inf"]])
+def test_a_number_option_that_is_not_finite_is_refused(data: Path, args: list[str]) -> None:
+    # 'nan' passes every bound of a float range (nan < 0 and nan > 300 are both false).
+    res = invoke(*args, "--data", str(data))
+    assert res.exit_code == 2 and "not a finite number" in res.output, res.output

@@ -21,6 +21,19 @@ console = Console(highlight=False, soft_wrap=True, emoji=False, width=None if sy
 err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
+class FiniteFloatRange(click.FloatRange):
+    """A FloatRange that refuses nan and inf: 'nan' parses as a float and passes every bound (nan < 0
+    and nan > 300 are both false), and would reach a comparison or a socket timeout."""
+
+    name = "finite float range"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number != number or number in (float("inf"), float("-inf")):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
 def data_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--data", "data", type=click.Path(path_type=Path, file_okay=False), default=Path("data"),

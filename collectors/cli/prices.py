@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from collectors.cli.common import console, data_option, err_console
+from collectors.cli.common import FiniteFloatRange, console, data_option, err_console
 from collectors.terminal import cell, clean
 
 STYLE = {"added": "green", "would_add": "cyan", "unchanged": "dim", "failed": "bold red", "refused": "bold yellow"}
@@ -52,9 +52,9 @@ def prices() -> None:
 @click.option("--accept", is_flag=True, help="Accept prices more than 10x above or below the last one.")
 @click.option("--retries", type=click.IntRange(0, 10), default=3, show_default=True,
               help="Retries on connection errors, timeouts, 429 and 5xx (exponential backoff, Retry-After).")
-@click.option("--timeout", "read_timeout", type=click.FloatRange(0.1, 300), default=20.0, show_default=True,
+@click.option("--timeout", "read_timeout", type=FiniteFloatRange(0.1, 300), default=20.0, show_default=True,
               help="Read timeout per request, seconds (connect timeout: 5 s).")
-@click.option("--deadline", "deadline", type=click.FloatRange(1, 600), default=90.0, show_default=True,
+@click.option("--deadline", "deadline", type=FiniteFloatRange(1, 600), default=90.0, show_default=True,
               help="Most seconds one source may take in all, retries and a slow trickle of bytes included.")
 def refresh_command(data: Path, machine_ids: tuple[str, ...], dry_run: bool, accept: bool, retries: int,
                     read_timeout: float, deadline: float) -> None:

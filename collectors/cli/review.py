@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from collectors import store
-from collectors.cli.common import data_option, err_console, fail
+from collectors.cli.common import FiniteFloatRange, data_option, err_console, fail
 from collectors.terminal import cell, clean, markup_safe
 from collectors.review import (
     DEFAULT_FLOOR,
@@ -181,7 +181,7 @@ def _parse_since(value: str | None) -> dt.datetime | None:
               help="A machine with no run for more than this many days is stale.")
 @click.option("--window", type=click.IntRange(min=1), default=DEFAULT_WINDOW, show_default=True,
               help="Baseline: the median of up to this many runs before the newest.")
-@click.option("--noise-floor", type=click.FloatRange(min=0), default=DEFAULT_FLOOR * 100, show_default=True,
+@click.option("--noise-floor", type=FiniteFloatRange(min=0), default=DEFAULT_FLOOR * 100, show_default=True,
               help="Smallest change that counts, in percent (the noise rule is max(3 × spread, this)).")
 def review_command(data: Path, machines: tuple[str, ...], since: str | None, as_json: bool,
                    fail_on: tuple[str, ...], stale_days: int, window: int, noise_floor: float) -> None:
