@@ -121,6 +121,11 @@ def _scalar(pair: str, raw: str) -> Any:
 
 
 def validate(values: dict[str, Any], where: str) -> Assumptions:
+    # No assumption is a yes/no: pydantic would read true as the number 1 (amortisation_years=true: 1 year).
+    flags = [name for name, value in values.items() if isinstance(value, bool)]
+    if flags:
+        raise AssumptionError("\n".join(f"{where}: {name}: expected a number or a word, not "
+                                         f"{str(values[name]).lower()}" for name in flags))
     try:
         return Assumptions(**values)
     except ValidationError as exc:

@@ -50,6 +50,8 @@ def test_out_of_range_overrides_are_refused(name: str, raw: str) -> None:
     ("usd_per_kwh=" + "9" * 5000, "characters"),
     ("nonsense=1", "unknown assumption"),
     ("usd_per_kwh", "name=value"),
+    ("amortisation_years=true", "not true"),  # not 1 year
+    ("hours_per_day=off", "not false"),  # YAML 1.1's off
 ])
 def test_overrides_that_are_not_plain_values(pair: str, words: str) -> None:
     with pytest.raises(AssumptionError, match=words):
