@@ -307,3 +307,14 @@ def test_a_number_option_that_is_not_finite_is_refused(data: Path, args: list[st
     # 'nan' passes every bound of a float range (nan < 0 and nan > 300 are both false).
     res = invoke(*args, "--data", str(data))
     assert res.exit_code == 2 and "not a finite number" in res.output, res.output
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--machine", "../../etc/passwd"], "expected a slug"),  # a path outside data/machines/
+    (["--machine", "\x1b]0;title\x07"], "expected a slug"),  # never echoed raw
+    (["--machine", "test-desktop", "--workload", ""], "expected a workload"),  # not the whole suite
+    (["--machine", "test-desktop", "--nproc-per-node", "99999999999999999999"], "1<=x<=256"),
+])
+def test_run_refuses_odd_arguments_before_running(data: Path, args: list[str], words: str) -> None:
+    res = invoke("run", "--data", str(data), "--no-save", *args)
+    assert res.exit_code == 2 and words in res.output, res.output

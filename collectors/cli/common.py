@@ -34,6 +34,19 @@ class FiniteFloatRange(click.FloatRange):
         return number
 
 
+def machine_id_param(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A machine id given on the command line is a slug, checked before it becomes a path: `../x` would
+    name a file outside data/machines/, and an escape sequence would reach the terminal in the error."""
+    if value is None:
+        return None
+    from collectors.records import _slug  # noqa: PLC0415
+
+    try:
+        return _slug(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"'{clean(value)[:80]}': {exc}") from None
+
+
 def data_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--data", "data", type=click.Path(path_type=Path, file_okay=False), default=Path("data"),

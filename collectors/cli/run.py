@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from collectors.cli.common import machine_id_param
 from collectors import store
 from collectors.terminal import cell, clean
 from collectors.records import Machine, Result, RunRecord
@@ -130,7 +131,7 @@ def summary(record: RunRecord, machine: Machine | None) -> Table:
               help="Only these workloads (decode, prefill, train-gpt2, matmul, memcpy, h2d, d2h, toy-mlp, fit, "
                    "llama-cpp, mlx) "
                    "or task ids (see --list); repeatable.")
-@click.option("--machine", "machine_id", metavar="ID", help="Machine id: data/machines/ID.yaml must exist and validate.")
+@click.option("--machine", "machine_id", metavar="ID", callback=machine_id_param, help="Machine id: data/machines/ID.yaml must exist and validate.")
 @click.option("--device", type=click.Choice(["cuda", "mps", "cpu"]), default=None,
               help="Override the device (default: cuda, then mps, then cpu).")
 @click.option("--energy", type=click.Choice(["auto", "off", "estimate"]), default="auto", show_default=True,
@@ -147,7 +148,7 @@ def summary(record: RunRecord, machine: Machine | None) -> Table:
 @click.option("--llama-bench", "llama_bench", default=None, metavar="PATH",
               help="Also run this llama-bench binary on the same model, to compare (default: the one on PATH, "
                    "if any).")
-@click.option("--nproc-per-node", type=click.IntRange(min=1), default=None, metavar="N",
+@click.option("--nproc-per-node", type=click.IntRange(1, 256), default=None, metavar="N",
               help="Distributed workloads through torchrun, N ranks on this host (one per GPU): allreduce, "
                    "train-gpt2-ddp, train-llama-fsdp, decode-tp (collectors/distributed).")
 @click.option("--nnodes", type=click.IntRange(min=1), default=1, show_default=True, metavar="M",
@@ -205,6 +206,9 @@ def run_command(suite: str, workloads: tuple[str, ...], machine_id: str | None, 
         console.print(f"{len(tasks)} task(s) in the {suite} suite, about {total / 60:.0f} min in all "
                       f"(~{total:.0f} s; estimates, not measured)", markup=False)
         return
+    if any(not w.strip() for w in workloads):
+        raise click.UsageError("--workload '': expected a workload or task id (see --list); an empty one "
+                               "would select nothing, not the whole suite")
     if workloads:
         try:
             _, tasks, _ = runner.prepare(opts, machine)
