@@ -315,6 +315,13 @@ def test_a_number_option_that_is_not_finite_is_refused(data: Path, args: list[st
     (["--machine", "test-desktop", "--workload", ""], "expected a workload"),  # not the whole suite
     (["--machine", "test-desktop", "--nproc-per-node", "99999999999999999999"], "1<=x<=256"),
 ])
+@pytest.mark.parametrize("command", [["prices", "history"], ["prices", "add", "--kind", "purchase", "--amount", "5",
+                                                               "--url", "https://example.com/x", "--dry-run"]])
+def test_prices_refuse_a_machine_id_that_is_a_path(data: Path, command: list[str]) -> None:
+    res = invoke(*command, "--data", str(data), "../hosts/reference")
+    assert res.exit_code == 2 and "expected a slug" in res.output, res.output
+
+
 def test_run_refuses_odd_arguments_before_running(data: Path, args: list[str], words: str) -> None:
     res = invoke("run", "--data", str(data), "--no-save", *args)
     assert res.exit_code == 2 and words in res.output, res.output

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from collectors.cli.common import FiniteFloatRange, console, data_option, err_console
+from collectors.cli.common import FiniteFloatRange, console, data_option, err_console, machine_id_param
 from collectors.terminal import cell, clean
 
 STYLE = {"added": "green", "would_add": "cyan", "unchanged": "dim", "failed": "bold red", "refused": "bold yellow"}
@@ -85,7 +85,7 @@ def refresh_command(data: Path, machine_ids: tuple[str, ...], dry_run: bool, acc
 
 
 @prices.command("add")
-@click.argument("machine_id")
+@click.argument("machine_id", callback=machine_id_param)
 @data_option
 @click.option("--amount", type=float, required=True, help="The price, a positive number.")
 @click.option("--currency", default="USD", show_default=True, help="ISO 4217 code.")
@@ -126,7 +126,7 @@ def add_command(machine_id: str, data: Path, amount: float, currency: str, kind:
 
 
 @prices.command("history")
-@click.argument("machine_id")
+@click.argument("machine_id", callback=machine_id_param)
 @data_option
 def history_command(machine_id: str, data: Path) -> None:
     """Print MACHINE_ID's price history, oldest first.
