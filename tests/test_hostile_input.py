@@ -309,12 +309,6 @@ def test_a_number_option_that_is_not_finite_is_refused(data: Path, args: list[st
     assert res.exit_code == 2 and "not a finite number" in res.output, res.output
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--machine", "../../etc/passwd"], "expected a slug"),  # a path outside data/machines/
-    (["--machine", "\x1b]0;title\x07"], "expected a slug"),  # never echoed raw
-    (["--machine", "test-desktop", "--workload", ""], "expected a workload"),  # not the whole suite
-    (["--machine", "test-desktop", "--nproc-per-node", "99999999999999999999"], "1<=x<=256"),
-])
 @pytest.mark.parametrize("command", [["prices", "history"], ["prices", "add", "--kind", "purchase", "--amount", "5",
                                                                "--url", "https://example.com/x", "--dry-run"]])
 def test_prices_refuse_a_machine_id_that_is_a_path(data: Path, command: list[str]) -> None:
@@ -322,6 +316,12 @@ def test_prices_refuse_a_machine_id_that_is_a_path(data: Path, command: list[str
     assert res.exit_code == 2 and "expected a slug" in res.output, res.output
 
 
+@pytest.mark.parametrize("args, words", [
+    (["--machine", "../../etc/passwd"], "expected a slug"),  # a path outside data/machines/
+    (["--machine", "\x1b]0;title\x07"], "expected a slug"),  # never echoed raw
+    (["--machine", "test-desktop", "--workload", ""], "expected a workload"),  # not the whole suite
+    (["--machine", "test-desktop", "--nproc-per-node", "99999999999999999999"], "1<=x<=256"),
+])
 def test_run_refuses_odd_arguments_before_running(data: Path, args: list[str], words: str) -> None:
     res = invoke("run", "--data", str(data), "--no-save", *args)
     assert res.exit_code == 2 and words in res.output, res.output
