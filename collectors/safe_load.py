@@ -108,9 +108,12 @@ def shorten(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-_SHORT_INT = re.compile(r"[-+]?[0-9_]{1,15}")
+_SHORT_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]{0,14})")
 """A decimal integer of at most 15 digits: always within MAX_ABS, so it need not be built to be checked."""
 _KEY_KINDS = {**_CHECKED_TAGS, "tag:yaml.org,2002:null": "nothing (null)"}
+_DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|[-+]?\.[0-9]+(?:[eE][-+]?[0-9]+)?")
+"""A number as a reader means it. YAML 1.1 also reads 1:20:30 as 4830, 012 as 10, 0x10 as 16 and 1_000
+as 1000: a power of '1:20:30' W would pass as 4,830 W."""
 _INT_TAG = "tag:yaml.org,2002:int"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 
@@ -130,6 +133,10 @@ def _check_plain_scalar(loader: yaml.SafeLoader, event: yaml.ScalarEvent, tag: s
         raise UnsafeInput(f"{shorten(value)} is not {_CHECKED_TAGS[tag]} ({exc})", line) from None
     if tag in _NUMERIC_TAGS:
         check_number(built, line)
+        if not _DECIMAL.fullmatch(value):
+            raise UnsafeInput(f"{shorten(value)} reads as the number {shorten(built)} in YAML 1.1 (hex, octal, "
+                              "binary, base 60 or digits with _): write the number in decimal, or quote it "
+                              "if it is text", line)
 
 
 def check_number(value: int | float, line: int | None = None) -> None:

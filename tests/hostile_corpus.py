@@ -148,6 +148,9 @@ def cases() -> list[Case]:
             run_text, b'"schema_version": 1', b'"schema_version": true'), "not true"),
         Case("a names key YAML reads as a number", "hardware-names.yaml",
              b"nvidia:\n  1_000: test-desktop\n", "reads as an integer"),
+        Case("base-60 number (1:20:30 is 4830 in YAML 1.1)", MACHINE_PATH, PLAIN + b"notes_power: 1:20:30\n",
+             "base 60"),
+        Case("octal by a leading zero", MACHINE_PATH, PLAIN + b"count_x: 012\n", "reads as the number 10"),
         Case("a null key", MACHINE_PATH, PLAIN + b"~: x\n", "nothing (null)"),
         Case("lone surrogate escape in a run", RUN_PATH, _replace(
             run_text, b'"machine": "test-desktop"', b'"machine": "test-desktop", "notes": "\\ud800"'),
