@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -325,3 +326,18 @@ def test_prices_refuse_a_machine_id_that_is_a_path(data: Path, command: list[str
 def test_run_refuses_odd_arguments_before_running(data: Path, args: list[str], words: str) -> None:
     res = invoke("run", "--data", str(data), "--no-save", *args)
     assert res.exit_code == 2 and words in res.output, res.output
+
+
+def test_ctrl_c_while_starting_is_one_line_not_a_traceback(data: Path) -> None:
+    # Ctrl-C while the modules load (before click runs) used to print a KeyboardInterrupt traceback.
+    said = []
+    for delay in (0.05, 0.1, 0.2):  # within the ~0.4 s the modules take to load
+        proc = subprocess.Popen([sys.executable, "-m", "collectors.cli", "validate", "--data", str(data)], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        out = proc.communicate(timeout=60)[0].decode(errors="replace")
+        assert "Traceback" not in out and proc.returncode in (0, 1), (delay, proc.returncode, out)
+        said.append(out)
+    assert any("Interrupted while starting" in o or "Aborted!" in o for o in said), said

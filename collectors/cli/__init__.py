@@ -6,11 +6,35 @@ line, naming file, line, field and what was expected, and exit with status 1; ne
 
 from __future__ import annotations
 
-import importlib
+import os
+import signal
+import sys
 
-import click
 
-from collectors.cli.common import console, costperf_version, data_option, err_console, fail  # noqa: F401
+def _interrupted_while_starting(signum: int, frame: object) -> None:
+    # Ctrl-C while the modules load would otherwise print a KeyboardInterrupt traceback; nothing has
+    # been read or written yet. Once click runs, it turns Ctrl-C into 'Aborted!' (exit 1) itself.
+    # Raising here would surface wrapped in whatever import it hit (a RuntimeError from a class body),
+    # so the process ends at once: there is nothing to clean up.
+    sys.stderr.write("Interrupted while starting: nothing was read or written.\n")
+    sys.stderr.flush()
+    os._exit(1)
+
+
+def _on_interrupt(handler: object) -> None:
+    try:
+        signal.signal(signal.SIGINT, handler)  # type: ignore[arg-type]
+    except ValueError:  # imported outside the main thread: signals are not ours to set
+        pass
+
+
+_on_interrupt(_interrupted_while_starting)
+
+import importlib  # noqa: E402 - after the handler, which must cover these imports
+
+import click  # noqa: E402
+
+from collectors.cli.common import console, costperf_version, data_option, err_console, fail  # noqa: F401,E402
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -41,3 +65,5 @@ COMMAND_MODULES: list[str] = [
 for _module in COMMAND_MODULES:
     for _command in importlib.import_module(_module).COMMANDS:
         main.add_command(_command)
+
+_on_interrupt(signal.default_int_handler)  # loaded: Ctrl-C is click's again
