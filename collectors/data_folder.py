@@ -90,7 +90,7 @@ def _entry_problem(path: Path, listed_as_file: bool, inside: Path) -> str | None
     if not real(path).is_relative_to(inside):
         return "a link to a file outside the data folder: not read"
     if path.is_dir():
-        return "a link to a folder: not followed"
+        return "a link to a folder: not followed" if link else "a folder where a data file belongs: not read"
     if not path.is_file():
         return "not a plain file (a device, pipe or broken link): not read"
     return None

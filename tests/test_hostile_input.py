@@ -260,6 +260,13 @@ def test_a_plain_file_validates_cleanly(data: Path) -> None:
     assert invoke("validate", "--data", str(data)).exit_code == 0
 
 
+def test_a_names_table_that_is_a_folder_is_named_as_one(data: Path) -> None:
+    (data / "hardware-names.yaml").unlink(missing_ok=True)
+    (data / "hardware-names.yaml").mkdir()
+    res = invoke("validate", "--data", str(data))
+    assert res.exit_code == 1 and "hardware-names.yaml: a folder where a data file belongs" in res.output, res.output
+
+
 def test_link_loops_are_named(data: Path) -> None:
     machines = data / "machines"
     (machines / "a.yaml").symlink_to("b.yaml")
