@@ -17,7 +17,6 @@ from foundation_data import MACHINE, run_dict, write_folder
 from collectors.cli import main
 from collectors.terminal import clean
 
-LINK = "\x1b]8;;https://evil.example\x1b\\click me\x1b]8;;\x1b\\"
 MARKUP = "[/bold] oops [link=https://evil.example]x[/link] :skull:"
 
 
@@ -38,8 +37,9 @@ def _flat(text: str) -> str:
 def _hostile_folder(tmp_path: Path) -> Path:
     m = copy.deepcopy(MACHINE)
     m["accelerators"][0]["name"] = MARKUP
-    m["prices"][0]["provider"] = "[link=https://evil.example]Shop[/link]" + LINK
-    m["prices"][0]["note"] = "\x1b[2J\x1b[H cleared"
+    # A machine file may not hold escape sequences at all (the loader refuses them); markup it may.
+    m["prices"][0]["provider"] = "[link=https://evil.example]Shop[/link]"
+    m["prices"][0]["note"] = "[bold]cleared[/bold]"
     run = run_dict()
     run["results"][0]["params"]["model"] = "[red]tiny[/red]\x1b[5m"
     data = write_folder(tmp_path / "data", m, runs=[run])
@@ -74,7 +74,7 @@ def test_a_price_source_answer_prints_as_text(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["prices", "refresh", "--data", str(data), "--dry-run"])
     assert "\x1b" not in res.output and "\x07" not in res.output
     res = CliRunner().invoke(main, ["validate", "--data", str(data)])
-    assert res.exit_code == 1 and "\x1b" not in res.output and "\\x1b" in res.output
+    assert res.exit_code == 1 and "\x1b" not in res.output and "U+001B" in res.output
     assert dt.date.today()  # the date module is used by the fixtures' files
 
 
