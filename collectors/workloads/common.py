@@ -199,6 +199,14 @@ def ok_result(workload: str, params: WorkloadParams, timed: Timed, started: dt.d
     )
 
 
+def too_big_result(workload: str, params: WorkloadParams, started: dt.datetime, need_gb: float, usable_gb: float,
+                   context: int, **extra: Any) -> Result:
+    """A model that would not fit in usable memory: recorded as does_not_fit with both figures, never tried."""
+    return Result(workload=workload, params=params, status="does_not_fit", started_at=started,
+                  message=f"needs {need_gb:.1f} GB (weights + KV cache for {context} tokens), "
+                          f"usable {usable_gb:.1f} GB: not tried", **extra)
+
+
 def failed_result(workload: str, params: WorkloadParams, exc: BaseException, started: dt.datetime) -> Result:
     status = "oom" if is_oom(exc) else "error"
     msg = f"{type(exc).__name__}: {exc}".strip()

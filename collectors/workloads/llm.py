@@ -22,7 +22,7 @@ from collectors.models import llama, llama_fast
 from collectors.models.int8 import quantize_int8, use_gemv_kernel
 from collectors.records import Result, WorkloadParams
 from collectors.workloads.common import Context, Timed, failed_result, free_memory, measure, now, ok_result, \
-    reset_peak_memory, warmup
+    reset_peak_memory, too_big_result, warmup
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.bfloat16}
 DTYPE_LABEL = {"bf16": "bf16", "fp16": "fp16", "int8": "int8-weight-only"}
@@ -207,9 +207,7 @@ def run(spec: LlmSpec, ctx: Context) -> Result:
     per_token = bytes_per_token(spec.model, spec.dtype) / spec.batch if spec.workload == "decode" else None
     extra = {"bytes_per_token": per_token, "memory_needed_gb": need}
     if ctx.usable_memory_gb is not None and need > ctx.usable_memory_gb:
-        return Result(workload=spec.workload, params=params, status="does_not_fit", started_at=started,
-                      message=f"needs {need:.1f} GB (weights + KV cache for {spec.context} tokens), "
-                              f"usable {ctx.usable_memory_gb:.1f} GB: not tried", **extra)
+        return too_big_result(spec.workload, params, started, need, ctx.usable_memory_gb, spec.context, **extra)
     try:
         model = get_model(ctx, spec.model, spec.dtype)
         reset_peak_memory(ctx.device)

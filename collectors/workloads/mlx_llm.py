@@ -23,7 +23,8 @@ from typing import Any
 
 from collectors.models.llama import CONFIGS, LlamaConfig
 from collectors.records import Result, WorkloadParams
-from collectors.workloads.common import Context, failed_result, free_memory, measure, now, ok_result, warmup
+from collectors.workloads.common import (Context, failed_result, free_memory, measure, now, ok_result,
+                                         too_big_result, warmup)
 
 # dtype label -> (float dtype name, quantisation bits or None)
 DTYPES: dict[str, tuple[str, int | None]] = {
@@ -156,9 +157,7 @@ def run(spec: MlxSpec, ctx: Context) -> Result:
     need = memory_needed_gb(spec.model, spec.dtype, spec.batch, spec.context)
     extra: dict[str, Any] = {"memory_needed_gb": need}
     if ctx.usable_memory_gb is not None and need > ctx.usable_memory_gb:
-        return Result(workload=spec.workload, params=params, status="does_not_fit", started_at=started,
-                      message=f"needs {need:.1f} GB (weights + KV cache for {spec.context} tokens), "
-                              f"usable {ctx.usable_memory_gb:.1f} GB: not tried", **extra)
+        return too_big_result(spec.workload, params, started, need, ctx.usable_memory_gb, spec.context, **extra)
     try:
         net = get_model(ctx, spec.model, spec.dtype)
         tied = CONFIGS[spec.model].tied_embeddings
