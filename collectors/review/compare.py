@@ -39,11 +39,9 @@ from collectors.store import DataSet
 MAD_TO_SIGMA = 1.4826
 """MAD x 1.4826 estimates the standard deviation of normally distributed noise."""
 
-from collectors.review.findings import (  # noqa: F401 - the names a review is made of
+from collectors.review.findings import (
     DEFAULT_FLOOR,
     DEFAULT_K,
-    DEFAULT_STALE_DAYS,
-    DEFAULT_WINDOW,
     FAILED_STATUSES,
     Comparison,
     PhysicsFlag,
