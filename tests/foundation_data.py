@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -81,3 +82,12 @@ def write_folder(root: Path, machine: dict[str, Any] | None = None,
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{stamp(run['started_at'])}.json").write_text(json.dumps(run, indent=2))
     return root
+
+
+def folder_hash(root: Path) -> str:
+    """One digest of every file under `root`, names and bytes: equal only when nothing changed."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import hashlib
 import socket
 import threading
 import time
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from foundation_data import MACHINE, write_folder
+from foundation_data import MACHINE, folder_hash, write_folder
 from pytest_httpserver import HTTPServer
 
 from collectors import store
@@ -25,14 +24,6 @@ from collectors.prices.refresh import refresh
 FAST = HttpSettings(connect_timeout_s=1.0, read_timeout_s=2.0, retries=0, backoff_factor_s=0.01,
                     max_bytes=2_000_000, deadline_s=1.5)
 NOW = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.timezone.utc)
-
-
-def folder_hash(root: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
 
 
 def source(url: str, kind: str = "purchase", sid: str = "shop") -> dict[str, Any]:

@@ -7,14 +7,13 @@ insert hostile snippets, delete or duplicate spans, and splice in random text.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
 from pathlib import Path
 
 from click.testing import CliRunner
-from foundation_data import run_dict, write_folder
+from foundation_data import folder_hash, run_dict, write_folder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -68,14 +67,6 @@ def mutated(draw: st.DrawFn) -> tuple[str, bytes]:
     return rel, raw
 
 
-def _hash(root: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
 @settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated())
 def test_any_mutation_gets_a_clear_answer(case: tuple[str, bytes]) -> None:
@@ -86,14 +77,14 @@ def test_any_mutation_gets_a_clear_answer(case: tuple[str, bytes]) -> None:
         target = data / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(raw)
-        before = _hash(data)
+        before = folder_hash(data)
         for args in (["validate"], ["machines"], ["review", "--fail-on", "regression"]):
             res = CliRunner().invoke(main, [*args, "--data", str(data)])
             assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
             assert res.exit_code in (0, 1, 2), res.output
             assert "Traceback" not in res.output and "internal error" not in res.output, res.output
             assert "\x1b" not in res.output
-        assert _hash(data) == before
+        assert folder_hash(data) == before
     finally:
         shutil.rmtree(tmp)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from foundation_data import MACHINE, write_folder
+from foundation_data import MACHINE, folder_hash, write_folder
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -29,14 +28,6 @@ FAST = HttpSettings(connect_timeout_s=1.0, read_timeout_s=0.3, retries=2, backof
                     backoff_max_s=0.05, retry_after_max_s=2.0, max_bytes=10_000)
 NOW = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.timezone.utc)
 COMMENT = "# Contributors' comment: kept byte for byte by a refresh.\n"
-
-
-def folder_hash(root: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
 
 
 def make_data(tmp_path: Path, sources: list[dict[str, Any]]) -> Path:
