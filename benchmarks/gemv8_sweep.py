@@ -5,7 +5,7 @@ timed with do_bench (median) over three rotating weight sets (far above the L2).
 candidate and a table last: the committed configuration against the best, per matrix, and the GEMV
 time of one decode token with each.
 
-Writes $OUT/gemv8_configs.json: the matrices whose best beats the committed configuration by more
+Writes $OUT/gemv8_configs_<convert>.json: the matrices whose best beats the committed configuration by more
 than --margin, in COSTPERF_GEMV_CONFIGS' form (gemv_fused.parse_configs), '{}' if none.
 
     python benchmarks/gemv8_sweep.py [--budget-s 75] [--margin 0.02] [--tiny]
@@ -36,7 +36,7 @@ SHAPES = {"wqkv": (DIM + 2 * KV, DIM, False, True, False, LAYERS), "wo": (DIM, D
 # Most likely first (the sweep stops at its time budget). More rows per program read x and the
 # norm weights (bf16, as many bytes as 2 int8 rows) once for more weight bytes.
 CANDIDATES: list[Cfg] = [
-    (4, 1024, 4, 1), (8, 512, 4, 1), (8, 1024, 8, 1), (4, 2048, 8, 1), (16, 512, 8, 1), (16, 256, 4, 1),
+    (4, 2048, 4, 1), (8, 1024, 4, 1), (4, 1024, 4, 1), (8, 512, 4, 1), (8, 1024, 8, 1), (4, 2048, 8, 1), (16, 512, 8, 1), (16, 256, 4, 1),
     (8, 512, 8, 1), (4, 1024, 4, 3), (8, 512, 4, 3), (4, 512, 2, 1), (2, 2048, 4, 1), (2, 1024, 4, 1),
     (32, 256, 8, 1), (8, 2048, 8, 1), (16, 1024, 8, 1), (1, 2048, 4, 3), (4, 4096, 8, 1)]
 TINY_SHAPES = {"wqkv": (24, 64, False, True, False, 2), "wo": (16, 64, False, False, True, 2),
@@ -169,17 +169,22 @@ def main() -> None:
     p.add_argument("--budget-s", type=float, default=75.0)
     p.add_argument("--margin", type=float, default=0.02)
     p.add_argument("--tiny", action="store_true")
+    p.add_argument("--convert", choices=sorted(gemv_fused.I8_MODES), default=None,
+                   help="how the kernel turns int8 into floats (default: the committed gemv_fused.I8_CONVERT)")
     a = p.parse_args()
+    if a.convert:
+        os.environ[gemv_fused.I8_ENV] = a.convert
     OUT.mkdir(parents=True, exist_ok=True)
     os.environ.pop(gemv_fused.CONFIGS_ENV, None)  # the committed table is the baseline
     torch.manual_seed(0)
     if a.tiny:
         found = sweep(TINY_SHAPES, TINY_CANDIDATES, lambda n, k, sw: TINY_COMMITTED, a.budget_s, gpu=False)
     else:
-        print(f"{torch.cuda.get_device_name()} torch {torch.__version__}", flush=True)
+        print(f"{torch.cuda.get_device_name()} torch {torch.__version__} int8 convert {gemv_fused.i8_convert()}",
+              flush=True)
         found = sweep(SHAPES, CANDIDATES, lambda n, k, sw: gemv_fused.config_for(n, k, 1, sw), a.budget_s, gpu=True)
     chosen = choose(found, a.margin)
-    (OUT / "gemv8_configs.json").write_text(json.dumps(chosen))
+    (OUT / f"gemv8_configs_{gemv_fused.i8_convert()}.json").write_text(json.dumps(chosen))
     print("\n" + table(found, chosen))
     print(f"COSTPERF_GEMV_CONFIGS={json.dumps(chosen)}", flush=True)
 

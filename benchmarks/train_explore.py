@@ -1,36 +1,123 @@
 """GPU experiment: GPT-2-124M training (bf16 autocast, fused AdamW, compiled) by SDPA backend,
-batch and compile mode; prints MFU against 989 TFLOP/s (dense bf16) and a short table last.
+batch, compile mode and inductor options; prints MFU against 989 TFLOP/s (dense bf16) and a short
+table last. `profile` first: one compiled b64 step's kernels by kind (matrix products, attention,
+fused Triton kernels by what they fuse, optimizer), with their share of the step.
 
-    python benchmarks/train_explore.py            (CUDA)
+    python benchmarks/train_explore.py [profile] [variant tag ...]      (CUDA)
 """
 
 from __future__ import annotations
 
+import collections
+import json
 import os
 import sys
 import time
+from pathlib import Path
 
 import torch
 
+from collectors.models import gpt2
 from collectors.workloads import train
 from collectors.workloads.common import Context, TimingPolicy
 
 PEAK = 989e12
-VARIANTS = [("b32 cudnn", 32, "cudnn", "default"), ("b32 flash", 32, "flash", "default"),
-            ("b64 cudnn", 64, "cudnn", "default"), ("b16 cudnn", 16, "cudnn", "default"),
-            ("b128 cudnn", 128, "cudnn", "default"), ("b64 flash", 64, "flash", "default")]
+OUT = Path(os.environ.get("OUT", "out"))
+# tag: (batch, SDPA backend first, compile mode, inductor options)
+VARIANTS: dict[str, tuple[int, str, str, dict]] = {
+    "b32 cudnn": (32, "cudnn", "default", {}), "b32 flash": (32, "flash", "default", {}),
+    "b64 cudnn": (64, "cudnn", "default", {}), "b16 cudnn": (16, "cudnn", "default", {}),
+    "b128 cudnn": (128, "cudnn", "default", {}), "b64 flash": (64, "flash", "default", {}),
+    "b64 coord": (64, "cudnn", "default", {"coordinate_descent_tuning": True}),
+    "b64 autotune": (64, "cudnn", "max-autotune-no-cudagraphs", {}),
+    "b64 autotune graphs": (64, "cudnn", "max-autotune", {}),
+    "b64 graphs": (64, "cudnn", "reduce-overhead", {}),
+    "b96 cudnn": (96, "cudnn", "default", {}),
+    "b64 two-pass softmax": (64, "cudnn", "default", {"online_softmax": False}),
+    "b64 combo": (64, "cudnn", "default", {"combo_kernels": True}),
+}
+KINDS = [("matmul", ("gemm", "sm90_", "nvjet", "cutlass", "xmma", "ampere_", "cublas")),
+         ("attention", ("cudnn", "flash", "fmha", "attention", "sdpa")),
+         ("optimizer", ("adam", "multi_tensor", "foreach")),
+         ("cross-entropy", ("nll", "log_softmax", "softmax", "logsumexp")),
+         ("triton fused", ("triton_",))]
+
+
+def kind_of(name: str) -> str:
+    low = name.lower()
+    return next((kind for kind, keys in KINDS if any(k in low for k in keys)), "other")
+
+
+def profile(batch: int = 64) -> list[str]:
+    """Kernel time of 3 compiled training steps by kind, and the 25 largest kernels."""
+    from torch.profiler import ProfilerActivity, profile as prof_ctx  # noqa: PLC0415
+
+    cfg = gpt2.CONFIGS["gpt2-124m"]
+    torch.manual_seed(0)
+    model = gpt2.build("gpt2-124m", "cuda")
+    opt = gpt2.adamw(model, "cuda")
+    fwd = torch.compile(model)
+    x = torch.randint(0, cfg.vocab_size, (batch, 1024), device="cuda")
+    y = torch.randint(0, cfg.vocab_size, (batch, 1024), device="cuda")
+
+    def step() -> None:
+        with torch.autocast("cuda", dtype=torch.bfloat16), train._sdpa_context("cudnn"):  # noqa: SLF001
+            loss = fwd(x, y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    for _ in range(3):
+        step()
+    torch.cuda.synchronize()
+    steps = 3
+    with prof_ctx(activities=[ProfilerActivity.CUDA, ProfilerActivity.CPU]) as prof:
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        torch.cuda.synchronize()
+        wall = (time.perf_counter() - t0) / steps
+    trace = OUT / "train_trace.json"
+    prof.export_chrome_trace(str(trace))
+    events = [e for e in json.loads(trace.read_text())["traceEvents"] if e.get("cat") == "kernel"]
+    trace.unlink()
+    by_kind: dict[str, float] = collections.defaultdict(float)
+    by_name: dict[str, list[float]] = collections.defaultdict(list)
+    for e in events:
+        by_kind[kind_of(e["name"])] += e["dur"] / steps
+        by_name[e["name"][:90]].append(e["dur"])
+    busy = sum(by_kind.values())
+    span = (max(e["ts"] + e["dur"] for e in events) - min(e["ts"] for e in events)) / steps
+    tokens = batch * 1024
+    flops = cfg.flops_per_token(1024) * tokens
+    lines = [f"profile b{batch}: wall {wall * 1e3:.1f} ms/step ({tokens / wall:,.0f} tok/s, MFU "
+             f"{100 * flops / wall / PEAK:.1f}%); kernels busy {busy / 1e3:.1f} ms, span {span / 1e3:.1f} ms, "
+             f"{len(events) / steps:.0f} kernels/step"]
+    for kind, us in sorted(by_kind.items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {kind:14s} {us / 1e3:8.2f} ms {100 * us / busy:5.1f}%")
+    lines.append("  largest kernels (ms/step, calls/step):")
+    for name, durs in sorted(by_name.items(), key=lambda kv: -sum(kv[1]))[:30]:
+        lines.append(f"  {sum(durs) / steps / 1e3:8.2f} ms {len(durs) / steps:5.0f}x  [{kind_of(name)}] {name}")
+    return lines
 
 
 def main() -> None:
     ctx = Context(device=torch.device("cuda"), policy=TimingPolicy(min_reps=5, min_time_s=2.0, warmup_reps=2))
-    wanted = set(sys.argv[1:])
+    OUT.mkdir(parents=True, exist_ok=True)
+    wanted = [a for a in sys.argv[1:] if a != "profile"]
     rows = []
-    for tag, batch, sdpa, mode in VARIANTS:
-        if wanted and tag not in wanted:
-            continue
+    if "profile" in sys.argv[1:]:
+        rows += profile()
+        print("\n".join(rows), flush=True)
+    import torch._inductor.config as inductor  # noqa: PLC0415
+
+    for tag in wanted or ["b64 cudnn"]:
+        batch, sdpa, mode, options = VARIANTS[tag]
         t0 = time.perf_counter()
-        r = train.run(train.TrainSpec("gpt2-124m", batch=batch, seq_len=1024, compiled=True, mode=mode,
-                                      steps_per_rep=3, attention=sdpa), ctx)
+        torch._dynamo.reset()
+        with inductor.patch(options):
+            r = train.run(train.TrainSpec("gpt2-124m", batch=batch, seq_len=1024, compiled=True, mode=mode,
+                                          steps_per_rep=3, attention=sdpa), ctx)
         if r.throughput is None:
             rows.append(f"{tag:12s} {r.status}: {(r.message or '')[:200]}")
         else:

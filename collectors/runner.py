@@ -143,6 +143,7 @@ def run(opts: RunOptions, machine: Machine | None, machine_id: str, version: str
         "torch_num_threads": torch.get_num_threads(), "platform": platform.platform(),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "costperf_gemv_configs": os.environ.get("COSTPERF_GEMV_CONFIGS"),
+        "costperf_i8_convert": os.environ.get("COSTPERF_I8_CONVERT"),
     }
     settings.update(compile_cache.use_persistent_cache())
     idle_w: float | None = None

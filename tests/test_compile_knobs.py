@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from collectors.models import decode_attention, gemv_fused
 from collectors.workloads import compile_cache, llm, train
 
 
@@ -38,6 +39,24 @@ def test_decode_knobs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COSTPERF_DECODE_RUNNER", "fast")
     with pytest.raises(ValueError, match="COSTPERF_DECODE_RUNNER"):
         llm.knobs(b1)
+
+
+def test_int8_conversion_and_attention_merge_are_recorded_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("COSTPERF_DECODE_RUNNER", "COSTPERF_FUSED_GEMV", "COSTPERF_FUSED_ATTN", "COSTPERF_I8_CONVERT"):
+        monkeypatch.delenv(name, raising=False)
+    int8 = llm.LlmSpec("decode", "llama-tiny", "int8", True)
+    k = llm.knobs(int8)
+    assert k["int8_convert"] == gemv_fused.I8_CONVERT and k["attention_merge"] == decode_attention.COMBINE
+    assert "int8_convert" not in llm.knobs(llm.LlmSpec("decode", "llama-tiny", "bf16", True))
+    monkeypatch.setenv("COSTPERF_I8_CONVERT", "CVT")
+    assert llm.knobs(int8)["int8_convert"] == "cvt"
+    monkeypatch.setenv("COSTPERF_I8_CONVERT", "fast")
+    with pytest.raises(ValueError, match="COSTPERF_I8_CONVERT='fast': expected one of cvt, mantissa, prmt"):
+        llm.knobs(int8)
+    monkeypatch.delenv("COSTPERF_I8_CONVERT")
+    monkeypatch.setattr(decode_attention, "COMBINE", "later")
+    with pytest.raises(ValueError, match="COSTPERF_ATTN_COMBINE='later': expected fused, triton or torch"):
+        llm.knobs(int8)
 
 
 def test_training_attention_backend(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -70,6 +70,7 @@ def test_decode_attention_kernel_matches_torch_at_every_slice_boundary() -> None
         for pos_v in (0, 5, 63, 64, 149):
             kc = torch.randn(1, 2, max_seq, 128); vc = torch.randn_like(kc)
             kc2, vc2 = kc.clone(), vc.clone()
+            kc3, vc3 = kc.clone(), vc.clone()
             qkv = torch.randn(1, 1, 1024 + 2 * 256)
             pos = torch.tensor([pos_v])
             mask = torch.tril(torch.ones(max_seq, max_seq, dtype=torch.bool))[None, None, pos]
@@ -78,6 +79,12 @@ def test_decode_attention_kernel_matches_torch_at_every_slice_boundary() -> None
             for out in (da.combine(acc, m, l, torch.float32), da.combine_kernel(acc, m, l, torch.float32)):
                 assert float((out - ref).norm() / ref.norm()) < 1e-5, pos_v
             assert torch.equal(kc, kc2) and torch.equal(vc, vc2), pos_v  # the new key and value were cached
+            for _ in range(2):  # merged in the kernel by each head's last slice; the counts start over
+                y = torch.full((1, 1024), float("nan"))
+                da.partials(qkv.reshape(1, -1), kc3, vc3, ang.cos(), ang.sin(), pos, 8, merge_into=y)
+                assert float((y - ref).norm() / ref.norm()) < 1e-5, pos_v
+                assert int(da._counter(y.device, 2).abs().sum()) == 0, pos_v
+            assert torch.equal(kc3, kc2) and torch.equal(vc3, vc2), pos_v
         print("ok")
     """)
     assert out.strip().endswith("ok")
@@ -110,7 +117,8 @@ def test_two_step_argmax_keeps_the_first_maximum() -> None:
 def test_gemv_compiles_for_hopper_without_reshuffling_x(weights: str) -> None:
     """Compiled for sm_90 (no GPU needed): weights in 16-byte-or-smaller vector loads, and x in the
     weights' layout, so no shared-memory round trip per step (int8 had one: 4 KB, measured at
-    1.1-2.6 TB/s against 2.2-4.1 for bf16 on an H200)."""
+    1.1-2.6 TB/s against 2.2-4.1 for bf16 on an H200); int8 converted without the integer-to-float
+    instruction, whose 16 conversions per clock per SM held int8 below 3 TB/s."""
     out = _interpret_free(f"""
         import re, triton
         from triton.backends.compiler import GPUTarget
@@ -118,17 +126,29 @@ def test_gemv_compiles_for_hopper_without_reshuffling_x(weights: str) -> None:
         sig = {{"x_ptr": "*bf16", "w_ptr": "*{weights}", "s_ptr": "*bf16", "g_ptr": "*bf16", "r_ptr": "*bf16",
                "y_ptr": "*bf16", "eps": "fp32"}}
         consts = {{"N": 6144, "K": 4096, "HAS_SCALE": True, "HAS_NORM": True, "HAS_RES": False, "SWIGLU": False,
-                  "PDL": False, "I8_TRICK": False, "BLOCK_N": 2, "BLOCK_K": 2048}}
+                  "PDL": False, "I8_MODE": {2 if weights == "i8" else 0}, "BLOCK_N": 2, "BLOCK_K": 2048}}
         attrs = {{(i,): [["tt.divisibility", 16]] for i in range(6)}}  # as a launch specialises aligned pointers
         src = triton.compiler.ASTSource(fn=gemv_fused, signature={{**sig, **{{k: "constexpr" for k in consts}}}},
                                         constexprs=consts, attrs=attrs)
         k = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={{"num_warps": 4, "num_stages": 3}})
-        loads = re.findall(r"ld\\.global\\.L1::evict_first[^\\s]*", k.asm["ptx"])
-        print(k.metadata.shared, sorted(set(loads)))
+        ptx = k.asm["ptx"]
+        loads = re.findall(r"ld\\.global\\.L1::evict_first[^\\s]*", ptx)
+        i2f = len(re.findall(r"cvt\\.rn\\.f32\\.s(?:8|16|32)", ptx))
+        print(k.metadata.shared, i2f, ptx.count("prmt.b32 "), sorted(set(loads)))
     """)
-    shared, loads = out.strip().split(" ", 1)
+    shared, i2f, prmt, loads = out.strip().split(" ", 3)
     assert int(shared) <= 64, out  # the reduction's scratch only
     assert "v4.b32" in loads if weights == "bf16" else "v2.b32" in loads, out
+    if weights == "i8":  # int8 becomes float by byte permutes, not the integer-to-float unit
+        assert int(i2f) == 0 and int(prmt) >= 2 * 2048 // 128, out  # one per element of a block step
+
+
+def test_byte_permute_float_is_the_int8_value() -> None:
+    """The permute's float (byte ^ 0x80 under the exponent bits 0x4B) minus 2^23 + 128 is the int8
+    value exactly, for all 256 of them (the kernel's constants, checked in integer arithmetic)."""
+    q = torch.arange(-128, 128, dtype=torch.int32)
+    bits = ((q & 0xFF) ^ 0x80) | 0x4B000000
+    assert torch.equal(bits.view(torch.float32) - 8388736.0, q.float())
 
 
 def _interpret_free(code: str) -> str:

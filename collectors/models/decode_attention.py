@@ -5,8 +5,9 @@ What inductor makes of the same step at batch 1 is six or so small kernels per l
 cache writes, two matrix products through cuBLAS, a softmax): on an H200, about 11 us per layer of
 a 131 us layer, mostly launch and ramp time. Here one kernel, one program per (key/value head,
 slice of 64 positions), reads only the positions written so far and leaves per-slice partial
-results (running max, sum and weighted values); `combine_kernel` merges them (`combine` is the
-same in torch ops).
+results (running max, sum and weighted values). The last slice of each head to finish merges them
+(a counter per head, `attn_decode_merged`); `combine_kernel` and `combine` (torch ops) do the same
+merge as a second step.
 """
 
 from __future__ import annotations
@@ -17,9 +18,29 @@ import os
 import torch
 
 SPLIT = 64  # positions per program
-# Merge the partials with one Triton kernel (attn_combine) rather than inductor's two; measured on
-# an H200, inductor's pair took 2.9 us a layer. COSTPERF_ATTN_COMBINE=torch selects the torch form.
-COMBINE_KERNEL = os.environ.get("COSTPERF_ATTN_COMBINE", "triton").strip().lower() != "torch"
+# Where the slices' partials are merged. "fused": in the attention kernel, by each head's last slice;
+# "triton": one more Triton kernel (attn_combine), measured on an H200 at 1.4 us a layer plus its
+# launch gap (inductor's pair of kernels for the same took 2.9 us); "torch": the torch ops of
+# `combine`. COSTPERF_ATTN_COMBINE chooses.
+COMBINE = os.environ.get("COSTPERF_ATTN_COMBINE", "fused").strip().lower()
+COMBINE_KERNEL = COMBINE != "torch"
+
+
+def combine_mode() -> str:
+    """COMBINE, checked (the run's knobs call this before any decode runs)."""
+    if COMBINE not in ("fused", "triton", "torch"):
+        raise ValueError(f"COSTPERF_ATTN_COMBINE={COMBINE!r}: expected fused, triton or torch")
+    return COMBINE
+_counters: dict[tuple[str, int], torch.Tensor] = {}
+
+
+def _counter(device: torch.device, n_kv: int) -> torch.Tensor:
+    # One count per key/value head, shared by every layer (their kernels run one after another); each
+    # merge leaves it at 0. Made once, before any CUDA graph capture (the first step runs uncaptured).
+    key = (str(device), n_kv)
+    if key not in _counters:
+        _counters[key] = torch.zeros(n_kv, dtype=torch.int32, device=device)
+    return _counters[key]
 
 
 @functools.cache
@@ -56,18 +77,22 @@ def _(acc: torch.Tensor, m: torch.Tensor, l_: torch.Tensor, like: torch.Tensor) 
 
 
 def partials(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-             pos: torch.Tensor, n_heads: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+             pos: torch.Tensor, n_heads: int, merge_into: torch.Tensor | None = None,
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """qkv [1, dim + 2 kv_dim] (before RoPE); caches [1, n_kv, max_seq, hd], updated at pos; cos/sin the
-    model's [max_seq, hd/2] tables. Returns acc [n_kv, nsplit, rep, hd], m and l [n_kv, nsplit, rep]."""
+    model's [max_seq, hd/2] tables. Returns acc [n_kv, nsplit, rep, hd], m and l [n_kv, nsplit, rep];
+    with `merge_into` ([1, n_heads * hd]) the kernel also writes the merged attention output there."""
     _, n_kv, max_seq, hd = k_cache.shape
     rep = n_heads // n_kv
     nsplit = triton_cdiv(max_seq, SPLIT)
     acc = torch.empty((n_kv, nsplit, rep, hd), dtype=torch.float32, device=qkv.device)
     m = torch.empty((n_kv, nsplit, rep), dtype=torch.float32, device=qkv.device)
     l_ = torch.empty_like(m)
-    _kernel()[(n_kv, nsplit)](qkv, k_cache, v_cache, cos, sin, pos, acc, m, l_, hd ** -0.5, DIM=n_heads * hd,
+    merge = merge_into is not None
+    _kernel()[(n_kv, nsplit)](qkv, k_cache, v_cache, cos, sin, pos, acc, m, l_, merge_into if merge else acc,
+                              _counter(qkv.device, n_kv) if merge else m, hd ** -0.5, DIM=n_heads * hd,
                               KV_DIM=n_kv * hd, HD=hd, REP=rep, MAX_SEQ=max_seq, SPLIT=SPLIT, NSPLIT=nsplit,
-                              BT=SPLIT, num_warps=4)
+                              BT=SPLIT, MERGE=merge, num_warps=4)
     return acc, m, l_
 
 
@@ -88,6 +113,21 @@ def _(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, cos: torc
     nsplit = triton_cdiv(max_seq, SPLIT)
     acc = qkv.new_empty((n_kv, nsplit, n_heads // n_kv, hd), dtype=torch.float32)
     return acc, acc.new_empty(acc.shape[:3]), acc.new_empty(acc.shape[:3])
+
+
+@torch.library.custom_op("costperf::attn_decode_merged", mutates_args=("k_cache", "v_cache"))
+def attn_decode_merged(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, cos: torch.Tensor,
+                       sin: torch.Tensor, pos: torch.Tensor, n_heads: int, like: torch.Tensor) -> torch.Tensor:
+    """Attention output [1, n_heads * hd] in like's dtype: partials and their merge in one kernel."""
+    y = torch.empty((1, n_heads * k_cache.shape[-1]), dtype=like.dtype, device=qkv.device)
+    partials(qkv.reshape(1, -1).contiguous(), k_cache, v_cache, cos, sin, pos, n_heads, merge_into=y)
+    return y
+
+
+@attn_decode_merged.register_fake
+def _(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+      pos: torch.Tensor, n_heads: int, like: torch.Tensor) -> torch.Tensor:
+    return like.new_empty((1, n_heads * k_cache.shape[-1]))
 
 
 def combine(acc: torch.Tensor, m: torch.Tensor, l_: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

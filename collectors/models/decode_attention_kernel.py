@@ -15,12 +15,13 @@ def _rope(ptr, cos, sin, rows, HALF: tl.constexpr, ROW_STRIDE: tl.constexpr, mas
 
 
 @triton.jit
-def attn_decode(qkv_ptr, kc_ptr, vc_ptr, cos_ptr, sin_ptr, pos_ptr, acc_ptr, m_ptr, l_ptr, scale,
+def attn_decode(qkv_ptr, kc_ptr, vc_ptr, cos_ptr, sin_ptr, pos_ptr, acc_ptr, m_ptr, l_ptr, y_ptr, cnt_ptr, scale,
                 DIM: tl.constexpr, KV_DIM: tl.constexpr, HD: tl.constexpr, REP: tl.constexpr, MAX_SEQ: tl.constexpr,
-                SPLIT: tl.constexpr, NSPLIT: tl.constexpr, BT: tl.constexpr):
+                SPLIT: tl.constexpr, NSPLIT: tl.constexpr, BT: tl.constexpr, MERGE: tl.constexpr):
     """One (key/value head, slice of positions): partial softmax attention of the head's REP query
     heads over the cached positions of the slice, plus the new token's key and value, which the
-    kernel ropes and (slice 0) writes into the cache."""
+    kernel ropes and (slice 0) writes into the cache. With MERGE, the head's last slice to finish
+    (counted in cnt_ptr, left at 0 again) also merges the partials into y_ptr: no second kernel."""
     h = tl.program_id(0)
     sp = tl.program_id(1)
     HALF: tl.constexpr = HD // 2
@@ -52,8 +53,11 @@ def attn_decode(qkv_ptr, kc_ptr, vc_ptr, cos_ptr, sin_ptr, pos_ptr, acc_ptr, m_p
     for i in range(SPLIT // BT):
         t = start + i * BT + tl.arange(0, BT)
         tm = t < end
-        k = tl.load(kc_ptr + cache + t[:, None] * HD + d[None, :], mask=tm[:, None], other=0.0)
-        v = tl.load(vc_ptr + cache + t[:, None] * HD + d[None, :], mask=tm[:, None], other=0.0)
+        # Loaded whatever the position (caches start zeroed, so rows past it are finite and then
+        # masked out of the scores): the loads need not wait for pos and its dependent reads.
+        inside = (t < MAX_SEQ)[:, None]
+        k = tl.load(kc_ptr + cache + t[:, None] * HD + d[None, :], mask=inside, other=0.0)
+        v = tl.load(vc_ptr + cache + t[:, None] * HD + d[None, :], mask=inside, other=0.0)
         s = tl.dot(qb, tl.trans(k))
         s = tl.where(tm[None, :], s, float("-inf"))
         m_new = tl.maximum(m_i, tl.max(s, axis=1))
@@ -76,6 +80,30 @@ def attn_decode(qkv_ptr, kc_ptr, vc_ptr, cos_ptr, sin_ptr, pos_ptr, acc_ptr, m_p
     tl.store(acc_ptr + part[:, None] * HD + d[None, :], acc, mask=qmask[:, None])
     tl.store(m_ptr + part, m_i, mask=qmask)
     tl.store(l_ptr + part, l_i, mask=qmask)
+    if MERGE:
+        # acq_rel: this slice's partials are visible before the count moves, and the last slice
+        # sees all of them; .cg reads them from L2, past this SM's L1.
+        done = tl.atomic_add(cnt_ptr + h, 1, sem="acq_rel")
+        if done == NSPLIT - 1:
+            base = h * NSPLIT * REP + r
+            top = tl.full((QROWS,), float("-inf"), tl.float32)
+            for j in range(NSPLIT):
+                top = tl.maximum(top, tl.load(m_ptr + base + j * REP, mask=qmask, other=float("-inf"),
+                                              cache_modifier=".cg"))
+            top = tl.where(top == float("-inf"), 0.0, top)
+            den = tl.zeros((QROWS,), tl.float32)
+            out = tl.zeros((QROWS, HD), tl.float32)
+            for j in range(NSPLIT):
+                mj = tl.load(m_ptr + base + j * REP, mask=qmask, other=float("-inf"), cache_modifier=".cg")
+                wj = tl.where(mj == float("-inf"), 0.0, tl.exp(mj - top))  # empty slices weigh 0
+                den += wj * tl.load(l_ptr + base + j * REP, mask=qmask, other=0.0, cache_modifier=".cg")
+                aj = tl.load(acc_ptr + (base + j * REP)[:, None] * HD + d[None, :], mask=qmask[:, None], other=0.0,
+                             cache_modifier=".cg")
+                out += aj * wj[:, None]
+            den = tl.where(qmask, den, 1.0)
+            tl.store(y_ptr + (h * REP + r)[:, None] * HD + d[None, :], (out / den[:, None]).to(y_ptr.dtype.element_ty),
+                     mask=qmask[:, None])
+            tl.atomic_xchg(cnt_ptr + h, 0)
 
 
 @triton.jit

@@ -36,21 +36,42 @@ TUNED: dict[tuple[int, int, int, bool], tuple[int, int, int, int]] = {
     # 1,777, 3,341, 2,743, 4,053)
     (14336, 4096, 2, True): (2, 1024, 4, 3),
     (128256, 4096, 2, False): (2, 2048, 4, 1),
-    # int8, swept again once weights were read in 8-element runs (benchmarks/gemv8_sweep.py, 17-18
-    # shapes each), GB/s of int8 bytes, each kernel timed alone: q/k/v 1,535 (1,285 with the earlier
-    # 3 stages); output projection 1,311 (1,028); gate+up 2,812 (best as it was); down 2,347 (as it
-    # was, within 1% of the best); output layer 3,339 (2,981). In the whole decode step (CUDA graph)
-    # the change moved int8 only from 350.4 to 353.2 tok/s, no more than bf16 moved between the hosts.
-    (6144, 4096, 1, False): (2, 2048, 4, 1),
-    (4096, 4096, 1, False): (2, 2048, 4, 1),
-    (14336, 4096, 1, True): (2, 2048, 4, 1),
-    (4096, 14336, 1, False): (1, 2048, 4, 3),
-    (128256, 4096, 1, False): (4, 1024, 4, 3),
+    # int8 with the byte-permute conversion (I8_CONVERT "prmt"), each kernel timed alone on an H200
+    # (benchmarks/gemv8_sweep.py, 19 shapes a matrix), GB/s of int8 bytes, with the integer-to-float
+    # instruction and the earlier shapes beside: q/k/v 1,680 (1,535); output projection 1,444
+    # (1,311); gate+up 3,008 (2,812); down 2,633 (2,347); output layer 3,548 (3,339). Inside the
+    # captured decode step (benchmarks/int8_decode_tune.py) no other of 5-9 shapes a matrix was
+    # faster by more than the step's noise.
+    (6144, 4096, 1, False): (8, 512, 4, 1),
+    (4096, 4096, 1, False): (4, 2048, 4, 1),
+    (14336, 4096, 1, True): (4, 2048, 4, 1),
+    (4096, 14336, 1, False): (4, 1024, 4, 1),
+    (128256, 4096, 1, False): (4, 512, 2, 1),
 }
-# int8 weights: convert through the float mantissa (see gemv_kernels._f32) instead of the
-# integer-to-float instruction. Measured on an H200, it did not move the int8 GEMVs (1,443 against
-# 1,388 GB/s at q/k/v, 2,623 against 2,529 at the output layer): off, kept for that comparison.
-I8_TRICK = False
+# How int8 weights become float32 in the kernel (gemv_kernels._f32): "cvt", the integer-to-float
+# instruction, which converts 16 values per clock per SM, about the rate int8 weights arrive from
+# HBM3e; "mantissa", integer ops that put the byte in a float's mantissa (as many integer
+# instructions); "prmt", the same float built by one byte permute per element. Measured on an H200,
+# the permute took the int8 GEMVs from 2,795 to 3,008 GB/s (gate+up) and int8 decode from 353 to
+# 390 tok/s; "mantissa" had not moved them (1,443 against 1,388 GB/s at q/k/v). Triton's interpreter
+# runs no PTX, so there "prmt" computes the same float the "mantissa" way. COSTPERF_I8_CONVERT
+# chooses at run time (recorded with each figure).
+I8_CONVERT = "prmt"
+I8_MODES = {"cvt": 0, "mantissa": 1, "prmt": 2}
+I8_ENV = "COSTPERF_I8_CONVERT"
+
+
+def i8_convert() -> str:
+    value = os.environ.get(I8_ENV, "").strip().lower() or I8_CONVERT
+    if value not in I8_MODES:
+        raise ValueError(f"{I8_ENV}={value!r}: expected one of {', '.join(I8_MODES)}")
+    return value
+
+
+def _i8_mode() -> int:
+    mode = I8_MODES[i8_convert()]
+    interpreted = os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+    return I8_MODES["mantissa"] if interpreted and mode == I8_MODES["prmt"] else mode
 
 
 def available() -> bool:
@@ -124,7 +145,7 @@ def launch(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor | None = 
                           residual if residual is not None else dummy, y, eps, N=n, K=k,
                           HAS_SCALE=scales is not None, HAS_NORM=norm_weight is not None,
                           HAS_RES=residual is not None, SWIGLU=swiglu, PDL=pdl,
-                          I8_TRICK=weight.dtype == torch.int8 and I8_TRICK, BLOCK_N=bn, BLOCK_K=bk,
+                          I8_MODE=_i8_mode() if weight.dtype == torch.int8 else 0, BLOCK_N=bn, BLOCK_K=bk,
                           num_warps=warps, num_stages=stages, **({"launch_pdl": True} if pdl else {}))
     return y
 

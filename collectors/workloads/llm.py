@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from collectors.models import llama, llama_fast
+from collectors.models import decode_attention, gemv_fused, llama, llama_fast
 from collectors.models.int8 import quantize_int8, use_gemv_kernel
 from collectors.records import Result, WorkloadParams
 from collectors.workloads.common import Context, Timed, failed_result, free_memory, measure, now, ok_result, \
@@ -93,7 +93,8 @@ def knobs(spec: "LlmSpec | None" = None) -> dict[str, bool | str]:
     through the fused Triton kernel (gemv_fused; on unless 0), COSTPERF_FUSED_ATTN: batch-1 attention
     as one Triton kernel (decode_attention; on unless 0), COSTPERF_PDL: GEMVs with programmatic
     dependent launch (off unless 1: on an H200 it gave 235.6 tok/s against 238.6 without),
-    COSTPERF_GEMV_CONFIGS: the fused kernel's block shapes by matrix, over its committed table."""
+    COSTPERF_GEMV_CONFIGS: the fused kernel's block shapes by matrix, over its committed table,
+    COSTPERF_I8_CONVERT: how its int8 weights become floats (gemv_fused.I8_CONVERT)."""
     cd = _env_flag("COSTPERF_COORD_DESCENT", True)
     if spec is not None and spec.coord_descent is not None:
         cd = spec.coord_descent
@@ -106,9 +107,13 @@ def knobs(spec: "LlmSpec | None" = None) -> dict[str, bool | str]:
         out["fused_gemv_b1"] = fused
         out["pdl"] = fused and _env_flag("COSTPERF_PDL", False)
         out["fused_attention_b1"] = fused and _env_flag("COSTPERF_FUSED_ATTN", True)
+        if out["fused_attention_b1"]:  # where its partial results are merged (COSTPERF_ATTN_COMBINE)
+            out["attention_merge"] = decode_attention.combine_mode()
         given = os.environ.get("COSTPERF_GEMV_CONFIGS", "").strip()
         if fused and given:  # block shapes over the committed table (gemv_fused.config_for)
             out["gemv_configs"] = given
+        if fused and (spec is None or spec.dtype == "int8"):
+            out["int8_convert"] = gemv_fused.i8_convert()
     return out
 
 
