@@ -45,8 +45,13 @@ def test_int8_conversion_and_attention_merge_are_recorded_and_checked(monkeypatc
     for name in ("COSTPERF_DECODE_RUNNER", "COSTPERF_FUSED_GEMV", "COSTPERF_FUSED_ATTN", "COSTPERF_I8_CONVERT"):
         monkeypatch.delenv(name, raising=False)
     int8 = llm.LlmSpec("decode", "llama-tiny", "int8", True)
+    monkeypatch.delenv("COSTPERF_PDL", raising=False)
     k = llm.knobs(int8)
     assert k["int8_convert"] == gemv_fused.I8_CONVERT and k["attention_merge"] == decode_attention.COMBINE
+    assert k["pdl"] and not llm.knobs(llm.LlmSpec("decode", "llama-tiny", "bf16", True))["pdl"]  # by weight width
+    monkeypatch.setenv("COSTPERF_PDL", "0")
+    assert not llm.knobs(int8)["pdl"]
+    monkeypatch.delenv("COSTPERF_PDL")
     assert "int8_convert" not in llm.knobs(llm.LlmSpec("decode", "llama-tiny", "bf16", True))
     monkeypatch.setenv("COSTPERF_I8_CONVERT", "CVT")
     assert llm.knobs(int8)["int8_convert"] == "cvt"

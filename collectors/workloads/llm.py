@@ -92,7 +92,10 @@ def knobs(spec: "LlmSpec | None" = None) -> dict[str, bool | str]:
     165; int8 always uses it). With the layers runner, COSTPERF_FUSED_GEMV: batch-1 linear layers
     through the fused Triton kernel (gemv_fused; on unless 0), COSTPERF_FUSED_ATTN: batch-1 attention
     as one Triton kernel (decode_attention; on unless 0), COSTPERF_PDL: GEMVs with programmatic
-    dependent launch (off unless 1: on an H200 it gave 235.6 tok/s against 238.6 without),
+    dependent launch, each kernel's first weight block read while the one before ends (1 or 0; unset:
+    on for int8 weights, off for 16-bit. Measured on two H200s, each setting on each GPU: int8 391.3
+    tok/s with it against 385.4/384.9 without, bf16 244.9/244.8 against 250.6/250.5: int8 kernels
+    stream half the bytes, so their boundaries weigh twice as much),
     COSTPERF_GEMV_CONFIGS: the fused kernel's block shapes by matrix, over its committed table,
     COSTPERF_I8_CONVERT: how its int8 weights become floats (gemv_fused.I8_CONVERT)."""
     cd = _env_flag("COSTPERF_COORD_DESCENT", True)
@@ -105,7 +108,7 @@ def knobs(spec: "LlmSpec | None" = None) -> dict[str, bool | str]:
     else:
         fused = _env_flag("COSTPERF_FUSED_GEMV", True) and (spec is None or (spec.batch == 1 and spec.compiled))
         out["fused_gemv_b1"] = fused
-        out["pdl"] = fused and _env_flag("COSTPERF_PDL", False)
+        out["pdl"] = fused and _env_flag("COSTPERF_PDL", spec is not None and spec.dtype == "int8")
         out["fused_attention_b1"] = fused and _env_flag("COSTPERF_FUSED_ATTN", True)
         if out["fused_attention_b1"]:  # where its partial results are merged (COSTPERF_ATTN_COMBINE)
             out["attention_merge"] = decode_attention.combine_mode()
