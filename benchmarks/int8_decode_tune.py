@@ -6,8 +6,8 @@ poorly. Here Llama-3-8B int8 (random weights, as the suite) runs through llama_f
 after a 512-token position, and each candidate block shape is judged by the step time: 128 steps
 per sample, CUDA events, median of 5. Coordinate descent: one matrix at a time, the others fixed,
 starting from $GEMV_START (COSTPERF_GEMV_CONFIGS' form); then the winner against the start again
-(alternating, 3 rounds), with programmatic dependent launch on and off; the bf16 step for the ratio;
-last a per-kernel profile of the winning int8 step.
+(alternating, 3 rounds); the bf16 step for the ratio; a per-kernel profile of the winning int8 step.
+Programmatic dependent launch as the suite's knob sets it for int8 (COSTPERF_PDL).
 
 Writes $OUT/int8_tuned.json (the winner in COSTPERF_GEMV_CONFIGS' form) and prints a table last.
 
@@ -25,8 +25,9 @@ from pathlib import Path
 
 import torch
 
-from collectors.models import gemv_fused, llama, llama_fast
+from collectors.models import decode_attention, gemv_fused, llama, llama_fast
 from collectors.models.int8 import quantize_int8
+from collectors.workloads import llm
 
 OUT = Path(os.environ.get("OUT", "out"))
 Cfg = list[int]
@@ -114,7 +115,9 @@ def main() -> None:
           f"start {json.dumps(start)}", flush=True)
     summary: list[str] = []
     with torch.no_grad():
-        model, fast, first = build("int8", pdl=False)
+        pdl = llm.knobs(llm.LlmSpec("decode", "llama-3-8b", "int8", True))["pdl"]
+        print(f"PDL {pdl}, attention merge {decode_attention.COMBINE}", flush=True)
+        model, fast, first = build("int8", pdl=bool(pdl))
         base = step_us(fast, first, start)
         print(f"start: {base:,.1f} us/step ({1e6 / base:,.1f} tok/s); built in {time.perf_counter() - t0:.0f} s",
               flush=True)
@@ -149,12 +152,6 @@ def main() -> None:
         os.environ[gemv_fused.CONFIGS_ENV] = json.dumps(best)
         del fast, model
         torch.cuda.empty_cache()
-        if time.perf_counter() - t0 < a.budget_s + 60:
-            model, fast, first = build("int8", pdl=True)
-            pdl_us = step_us(fast, first, best)
-            summary.append(f"int8 tuned, PDL {pdl_us:8.1f} us/step {1e6 / pdl_us:6.1f} tok/s")
-            del fast, model
-            torch.cuda.empty_cache()
         model, fast, first = build("bf16", pdl=False)
         bf_us = step_us(fast, first, {})
         summary.append(f"bf16        {bf_us:8.1f} us/step {1e6 / bf_us:6.1f} tok/s; int8 tuned / bf16 = "

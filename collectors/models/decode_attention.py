@@ -5,9 +5,8 @@ What inductor makes of the same step at batch 1 is six or so small kernels per l
 cache writes, two matrix products through cuBLAS, a softmax): on an H200, about 11 us per layer of
 a 131 us layer, mostly launch and ramp time. Here one kernel, one program per (key/value head,
 slice of 64 positions), reads only the positions written so far and leaves per-slice partial
-results (running max, sum and weighted values). The last slice of each head to finish merges them
-(a counter per head, `attn_decode_merged`); `combine_kernel` and `combine` (torch ops) do the same
-merge as a second step.
+results (running max, sum and weighted values); `combine_kernel` merges them (`combine` is the
+same in torch ops), or, with `attn_decode_merged`, the last slice of each head to finish does.
 """
 
 from __future__ import annotations
@@ -18,11 +17,12 @@ import os
 import torch
 
 SPLIT = 64  # positions per program
-# Where the slices' partials are merged. "fused": in the attention kernel, by each head's last slice;
-# "triton": one more Triton kernel (attn_combine), measured on an H200 at 1.4 us a layer plus its
-# launch gap (inductor's pair of kernels for the same took 2.9 us); "torch": the torch ops of
-# `combine`. COSTPERF_ATTN_COMBINE chooses.
-COMBINE = os.environ.get("COSTPERF_ATTN_COMBINE", "fused").strip().lower()
+# Where the slices' partials are merged. "triton": one more Triton kernel (attn_combine), 1.4 us a
+# layer on an H200 (inductor's pair of kernels for the same took 2.9 us); "fused": in the attention
+# kernel, by each head's last slice, which saves that launch but leaves one program per head merging
+# while the next kernel waits: measured slower on the same H200 (8B decode bf16 248.0 against 252.2
+# tok/s, int8 389.7 against 396.9); "torch": the torch ops of `combine`. COSTPERF_ATTN_COMBINE chooses.
+COMBINE = os.environ.get("COSTPERF_ATTN_COMBINE", "triton").strip().lower()
 COMBINE_KERNEL = COMBINE != "torch"
 
 

@@ -1,0 +1,66 @@
+#!/bin/bash
+# GPU host with two H200s, one call: the standard suite on GPU 0 with the committed defaults, and
+# meanwhile on GPU 1 the int8 block shapes chosen inside the captured decode step (int8_decode_tune.py,
+# with the suite's knobs), then copy + 8B bf16/int8 batch-1 decode with its choice (or the defaults
+# again if it kept them). Run files are copied to $OUT.
+# Usage (on the GPU host): bash benchmarks/h200_standard_tune.sh [call seconds]
+OUT=${OUT:-out}; L=/tmp/cplogs; mkdir -p "$OUT" "$L"  # logs come back as one archive
+BUDGET=${1:-330}; T0=$(date +%s)
+left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
+source benchmarks/device_env.sh || exit 1
+R=data/runs/h200-sxm; mkdir -p "$R"; BEFORE=$(ls "$R")
+newruns() { for f in $(comm -13 <(printf '%s\n' $BEFORE | sort) <(ls "$R" | sort)); do cp "$R/$f" "$OUT/"; done; }
+
+standard() {
+  local t=$(( $(left) - 15 ))
+  CUDA_VISIBLE_DEVICES=0 timeout -k 5 -s TERM "$t" costperf run --suite standard --machine h200-sxm > "$L/standard.log" 2>&1
+  echo "standard rc $? at $(( $(date +%s) - T0 )) s (limit $t)"
+}
+tune() {
+  CUDA_VISIBLE_DEVICES=1 OUT=$L timeout -k 5 -s TERM 150 python3 benchmarks/int8_decode_tune.py --budget-s 90 \
+    > "$L/tune.log" 2>&1
+  echo "tune rc $? at $(( $(date +%s) - T0 )) s"
+  local cfg; cfg=$(python3 - "$L/int8_tuned.json" <<'PY'
+import json, sys
+from collectors.models import gemv_fused
+try:
+    chosen = json.load(open(sys.argv[1]))
+except (OSError, ValueError):
+    chosen = {}
+changed = {k: v for k, v in chosen.items()
+           if tuple(v) != gemv_fused.config_for(*(int(x) for x in k.split(",")[:3]), k.endswith(",1"))}
+print(json.dumps(changed) if changed else "")
+PY
+)
+  local t=$(( $(left) - 10 )); [ "$t" -gt 110 ] && t=110
+  [ "$t" -lt 45 ] && { echo "decode: no time"; return; }
+  COSTPERF_GEMV_CONFIGS="$cfg" CUDA_VISIBLE_DEVICES=1 timeout -k 5 -s TERM "$t" costperf run --suite standard \
+    --machine h200-sxm --workload memcpy --workload decode-llama-3-8b-bf16-compiled-b1 \
+    --workload decode-llama-3-8b-int8-compiled-b1 > "$L/decode.log" 2>&1
+  echo "decode (configs '${cfg}') rc $? at $(( $(date +%s) - T0 )) s: $(grep -o 'Wrote [^ ]*' "$L/decode.log")"
+}
+standard & p0=$!
+tune & p1=$!
+wait $p0 $p1
+newruns
+grep -vE "^\s*$|UserWarning|_warn_once" "$L/tune.log" | tail -24 | cut -c1-200
+python3 - "$L" <<'PY'
+import json, re, sys, pathlib
+for log in sorted(pathlib.Path(sys.argv[1]).glob("*.log")):
+    m = re.search(r"Wrote (\S+?)\s", log.read_text())
+    if not m:
+        continue
+    d = json.load(open(m.group(1)))
+    r = {(x["workload"], x["params"]["dtype"], x["params"]["batch"], x["params"]["compile_mode"]): x
+         for x in d["results"] if x.get("throughput")}
+    bf = r.get(("decode", "bf16", 1, "layer-compiled+cuda-graph"))
+    i8 = r.get(("decode", "int8-weight-only", 1, "layer-compiled+cuda-graph"))
+    cp = next((x for k, x in r.items() if k[0] == "memcpy"), None)
+    if bf and i8 and cp:
+        c, b, i = (x["throughput"]["median"] for x in (cp, bf, i8))
+        print(f"{log.stem:10s} copy {c:,.0f} GB/s  bf16 {b:.1f} tok/s = {100 * b * bf['bytes_per_token'] / 1e9 / c:.1f}% "
+              f"of copy  int8 {i:.1f} tok/s = {i / b:.3f}x  ({pathlib.Path(m.group(1)).name})")
+PY
+grep -E "^  [a-z].*: " "$L/standard.log" | grep -E "decode-.*compiled|train|memcpy" | cut -c1-120
+tar czf "$OUT/logs.tgz" -C /tmp cplogs
+echo "== done at $(( $(date +%s) - T0 )) s"
