@@ -22,6 +22,13 @@ STANDARD_LENGTH = {"decode": ("gen_tokens", 128), "prefill": ("prompt_tokens", 5
 _BOOKKEEPING = ("samples",)
 """Extra parameters that describe how a figure was timed, not what was run (never part of a key)."""
 
+ENGINE_INTERNALS = ("runner", "fused_gemv_b1", "fused_attention_b1", "attention_merge", "pdl", "gemv_configs",
+                    "int8_convert", "triton_gemv_16bit")
+"""How costperf's own torch engine did the work (which fused kernels, their block shapes, launch
+mode): recorded in the run file, never part of a setting. The same model, precision, compile mode,
+tuning, batch and lengths measured by a newer engine supersede the older figure, rather than stand
+beside it as an identical-looking row."""
+
 RANK_COLUMNS = ["kind", "model", "dtype", "engine", "compile_mode", "tuning", "batch", "length", "ranks"]
 """What two figures must share to be ranked against each other."""
 
@@ -32,7 +39,7 @@ def given(value: Any) -> bool:
 
 def _setting_extra(extra: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in sorted((extra or {}).items())
-            if k not in _BOOKKEEPING and not k.endswith("_per_repeat")}
+            if k not in _BOOKKEEPING and k not in ENGINE_INTERNALS and not k.endswith("_per_repeat")}
 
 
 def params_key(params: Any) -> tuple[Any, ...]:

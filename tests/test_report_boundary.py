@@ -47,9 +47,10 @@ def _host(root: Path) -> None:
     store.write_new(root / "hosts" / "ref-pc.yaml", text)
 
 
-def _decode(samples: list[float], batch: int = 1, tuning: bool = False, avg_w: float | None = None) -> Result:
+def _decode(samples: list[float], batch: int = 1, tuning: bool = False, avg_w: float | None = None,
+            internals: dict[str, object] | None = None) -> Result:
     r = S.result("decode", samples, compile_mode="reduce-overhead", avg_w=avg_w)
-    extra = {"coordinate_descent_tuning": tuning}
+    extra = {"coordinate_descent_tuning": tuning, **(internals or {})}
     return r.model_copy(update={"params": r.params.model_copy(update={"batch": batch, "extra": extra})})
 
 
@@ -91,10 +92,14 @@ def build_folder(root: Path) -> Path:
         PublishedResult(hardware="Card A", machine="card-a", tokens_per_s=400.0, **other),
         PublishedResult(hardware="Mac", machine="mac", tokens_per_s=45.0, **other),
     ]))
-    first = [_decode([100.0], tuning=False, avg_w=300.0), _decode([120.0], tuning=True), _decode([700.0], batch=16),
+    # the engine's internals differ between the two runs' untuned batch-1 figures: still one setting
+    first = [_decode([100.0], tuning=False, avg_w=300.0, internals={"pdl": False, "attention_merge": "triton"}),
+             _decode([120.0], tuning=True), _decode([700.0], batch=16),
              _decode([1900.0], batch=16, tuning=True), _copy("h2d", "pinned", 25.0), _copy("h2d", "pageable", 6.0)]
     store.write_run(root, S.run("card-a", T0, first))
-    store.write_run(root, S.run("card-a", T0 + dt.timedelta(days=1), [_decode([110.0], tuning=False, avg_w=300.0)]))
+    newer = {"pdl": True, "attention_merge": "fused", "gemv_configs": '{"6144,4096,1,0": [8, 512, 4, 1]}'}
+    store.write_run(root, S.run("card-a", T0 + dt.timedelta(days=1),
+                                [_decode([110.0], tuning=False, avg_w=300.0, internals=newer)]))
     return root
 
 
@@ -215,6 +220,8 @@ def test_labels_keys_and_run_counts(folder: Path) -> None:
     assert len(set(labels.values())) == 4
     runs = dict(zip(mine["tokens_per_s"], mine["n_runs"]))
     assert runs == {110.0: 2, 120.0: 1, 700.0: 1, 1900.0: 1}  # runs of the identical setting only
+    # a newer engine (other fused kernels, launch mode, block shapes) supersedes the older figure
+    assert 100.0 not in labels and "pdl" not in labels[110.0] and "merge" not in labels[110.0]
     copies = rep.results[rep.results["workload"] == "h2d"].set_index("extra")["value"]
     assert copies["host memory pinned, size mb 256"] == 25.0 and copies["host memory pageable, size mb 256"] == 6.0
     # a measured GPU-board figure converts to the wall only through the host's figures
