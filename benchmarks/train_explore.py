@@ -36,8 +36,9 @@ VARIANTS: dict[str, tuple[int, str, str, dict]] = {
     "b64 two-pass softmax": (64, "cudnn", "default", {"online_softmax": False}),
     "b64 combo": (64, "cudnn", "default", {"combo_kernels": True}),
 }
-KINDS = [("matmul", ("gemm", "sm90_", "nvjet", "cutlass", "xmma", "ampere_", "cublas")),
-         ("attention", ("cudnn", "flash", "fmha", "attention", "sdpa")),
+# attention first: cuDNN's flash kernels' names contain "sm90" too
+KINDS = [("attention", ("cudnn", "flash", "fmha", "attention", "sdpa")),
+         ("matmul", ("gemm", "sm90_", "nvjet", "cutlass", "xmma", "ampere_", "cublas")),
          ("optimizer", ("adam", "multi_tensor", "foreach")),
          ("cross-entropy", ("nll", "log_softmax", "softmax", "logsumexp")),
          ("triton fused", ("triton_",))]
