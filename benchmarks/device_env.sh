@@ -10,3 +10,18 @@ else
   costperf() { python3 -c 'from collectors.cli import main; main()' "$@"; }
 fi
 export PYTHONUNBUFFERED=1
+
+# The decode experiments' run: copy + 8B bf16/int8 batch-1 decode, written as a run file.
+# decode_suite_run LIMIT_S LOG [VAR=VALUE ...]  (the variables apply to this run only)
+DECODE_WORKLOADS=(--workload memcpy --workload decode-llama-3-8b-bf16-compiled-b1
+                  --workload decode-llama-3-8b-int8-compiled-b1)
+decode_suite_run() {
+  local t=$1 log=$2; shift 2
+  ( for kv in "$@"; do export "${kv?}"; done
+    timeout -k 5 -s TERM "$t" costperf run --suite standard --machine h200-sxm "${DECODE_WORKLOADS[@]}" > "$log" 2>&1 )
+}
+# copy_new_runs RUNS_DIR "FILES BEFORE" DEST: the run files written since
+copy_new_runs() {
+  local f
+  for f in $(comm -13 <(printf '%s\n' $2 | sort) <(ls "$1" | sort)); do cp "$1/$f" "$3/"; done
+}

@@ -9,8 +9,6 @@ BUDGET=${1:-560}; T0=$(date +%s)
 left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
 source benchmarks/device_env.sh || exit 1
 R=data/runs/h200-sxm; mkdir -p "$R"; BEFORE=$(ls "$R")
-newruns() { for f in $(comm -13 <(printf '%s\n' $BEFORE | sort) <(ls "$R" | sort)); do cp "$R/$f" "$OUT/"; done; }
-DECODE=(--workload memcpy --workload decode-llama-3-8b-bf16-compiled-b1 --workload decode-llama-3-8b-int8-compiled-b1)
 
 CUDA_VISIBLE_DEVICES=0 python3 benchmarks/decode_check.py > "$L/decode_check.log" 2>&1
 echo "decode_check rc $?"; grep -E "FAIL" "$L/decode_check.log" | head -5; grep -c " ok$" "$L/decode_check.log"
@@ -21,13 +19,12 @@ grep -q "^gemv.*bfloat16.*FAIL" "$L/decode_check.log" && export COSTPERF_FUSED_G
 env | grep "^COSTPERF_" || true
 
 decode_run() {  # gpu pdl tag
-  CUDA_VISIBLE_DEVICES=$1 COSTPERF_PDL=$2 timeout -k 5 -s TERM 150 costperf run --suite standard \
-    --machine h200-sxm "${DECODE[@]}" > "$L/decode_$3.log" 2>&1
+  decode_suite_run 150 "$L/decode_$3.log" "CUDA_VISIBLE_DEVICES=$1" "COSTPERF_PDL=$2"
   echo "decode $3 (GPU $1, PDL $2) rc $? at $(( $(date +%s) - T0 )) s: $(grep -o 'Wrote [^ ]*' "$L/decode_$3.log")"
 }
 decode_run 0 0 a0 & decode_run 1 1 b1 & wait
 decode_run 0 1 b0 & decode_run 1 0 a1 & wait
-newruns
+copy_new_runs "$R" "$BEFORE" "$OUT"
 PDL=$(python3 - "$L" <<'PY'
 import json, re, sys, pathlib
 L = pathlib.Path(sys.argv[1]); rates = {"0": [], "1": []}
@@ -55,7 +52,7 @@ start=$(date +%s)
 CUDA_VISIBLE_DEVICES=0 COSTPERF_PDL=$PDL timeout -k 5 -s TERM "$t" costperf run --suite standard --machine h200-sxm \
   > "$L/standard.log" 2>&1
 echo "standard rc $? in $(( $(date +%s) - start )) s (limit $t)"
-newruns
+copy_new_runs "$R" "$BEFORE" "$OUT"
 grep -E "^  [a-z].*: |Wrote" "$L/standard.log" | cut -c1-160 | tail -30
 tar czf "$OUT/logs.tgz" -C /tmp cplogs
 echo "== done at $(( $(date +%s) - T0 )) s"; ls "$OUT"

@@ -24,11 +24,9 @@ gpu0() {
   local cfg; cfg=$(cat "$OUT/gemv8_configs_prmt.json" 2>/dev/null); cfg=${cfg:-"{}"}
   local before; before=$(ls "$R")
   local t=$(( $(left) - 25 )); [ "$t" -gt 200 ] && t=200
-  COSTPERF_I8_CONVERT=prmt COSTPERF_GEMV_CONFIGS="$cfg" timeout -k 5 -s TERM "$t" costperf run --suite standard \
-    --machine h200-sxm --workload memcpy --workload decode-llama-3-8b-bf16-compiled-b1 \
-    --workload decode-llama-3-8b-int8-compiled-b1 > "$L/run.log" 2>&1
+  decode_suite_run "$t" "$L/run.log" COSTPERF_I8_CONVERT=prmt "COSTPERF_GEMV_CONFIGS=$cfg"
   echo "run rc $? (limit $t s) at $(( $(date +%s) - T0 )) s, configs $cfg" >> "$L/gpu0.log"
-  for f in $(comm -13 <(printf '%s\n' $before | sort) <(ls "$R" | sort)); do cp "$R/$f" "$OUT/"; done
+  copy_new_runs "$R" "$before" "$OUT"
 }
 
 gpu1() {

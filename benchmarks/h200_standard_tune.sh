@@ -9,7 +9,6 @@ BUDGET=${1:-330}; T0=$(date +%s)
 left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
 source benchmarks/device_env.sh || exit 1
 R=data/runs/h200-sxm; mkdir -p "$R"; BEFORE=$(ls "$R")
-newruns() { for f in $(comm -13 <(printf '%s\n' $BEFORE | sort) <(ls "$R" | sort)); do cp "$R/$f" "$OUT/"; done; }
 
 standard() {
   local t=$(( $(left) - 15 ))
@@ -34,33 +33,15 @@ PY
 )
   local t=$(( $(left) - 10 )); [ "$t" -gt 110 ] && t=110
   [ "$t" -lt 45 ] && { echo "decode: no time"; return; }
-  COSTPERF_GEMV_CONFIGS="$cfg" CUDA_VISIBLE_DEVICES=1 timeout -k 5 -s TERM "$t" costperf run --suite standard \
-    --machine h200-sxm --workload memcpy --workload decode-llama-3-8b-bf16-compiled-b1 \
-    --workload decode-llama-3-8b-int8-compiled-b1 > "$L/decode.log" 2>&1
+  decode_suite_run "$t" "$L/decode.log" CUDA_VISIBLE_DEVICES=1 "COSTPERF_GEMV_CONFIGS=$cfg"
   echo "decode (configs '${cfg}') rc $? at $(( $(date +%s) - T0 )) s: $(grep -o 'Wrote [^ ]*' "$L/decode.log")"
 }
 standard & p0=$!
 tune & p1=$!
 wait $p0 $p1
-newruns
+copy_new_runs "$R" "$BEFORE" "$OUT"
 grep -vE "^\s*$|UserWarning|_warn_once" "$L/tune.log" | tail -24 | cut -c1-200
-python3 - "$L" <<'PY'
-import json, re, sys, pathlib
-for log in sorted(pathlib.Path(sys.argv[1]).glob("*.log")):
-    m = re.search(r"Wrote (\S+?)\s", log.read_text())
-    if not m:
-        continue
-    d = json.load(open(m.group(1)))
-    r = {(x["workload"], x["params"]["dtype"], x["params"]["batch"], x["params"]["compile_mode"]): x
-         for x in d["results"] if x.get("throughput")}
-    bf = r.get(("decode", "bf16", 1, "layer-compiled+cuda-graph"))
-    i8 = r.get(("decode", "int8-weight-only", 1, "layer-compiled+cuda-graph"))
-    cp = next((x for k, x in r.items() if k[0] == "memcpy"), None)
-    if bf and i8 and cp:
-        c, b, i = (x["throughput"]["median"] for x in (cp, bf, i8))
-        print(f"{log.stem:10s} copy {c:,.0f} GB/s  bf16 {b:.1f} tok/s = {100 * b * bf['bytes_per_token'] / 1e9 / c:.1f}% "
-              f"of copy  int8 {i:.1f} tok/s = {i / b:.3f}x  ({pathlib.Path(m.group(1)).name})")
-PY
+python3 benchmarks/run_summary.py "$L"
 grep -E "^  [a-z].*: " "$L/standard.log" | grep -E "decode-.*compiled|train|memcpy" | cut -c1-120
 tar czf "$OUT/logs.tgz" -C /tmp cplogs
 echo "== done at $(( $(date +%s) - T0 )) s"
