@@ -31,6 +31,8 @@ def combine_mode() -> str:
     if COMBINE not in ("fused", "triton", "torch"):
         raise ValueError(f"COSTPERF_ATTN_COMBINE={COMBINE!r}: expected fused, triton or torch")
     return COMBINE
+
+
 _counters: dict[tuple[str, int], torch.Tensor] = {}
 
 

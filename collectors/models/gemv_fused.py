@@ -50,10 +50,11 @@ TUNED: dict[tuple[int, int, int, bool], tuple[int, int, int, int]] = {
 }
 # How int8 weights become float32 in the kernel (gemv_kernels._f32): "cvt", the integer-to-float
 # instruction, which converts 16 values per clock per SM, about the rate int8 weights arrive from
-# HBM3e; "mantissa", integer ops that put the byte in a float's mantissa (as many integer
-# instructions); "prmt", the same float built by one byte permute per element. Measured on an H200,
-# the permute took the int8 GEMVs from 2,795 to 3,008 GB/s (gate+up) and int8 decode from 353 to
-# 390 tok/s; "mantissa" had not moved them (1,443 against 1,388 GB/s at q/k/v). Triton's interpreter
+# HBM3e; "mantissa", integer ops that put the byte in a float's mantissa (four per weight, on the
+# integer pipe: no faster); "prmt", the same float built by one byte permute per element. Measured on
+# an H200, the permute (with the block shapes above) took the int8 GEMVs from 2,795 to 3,008 GB/s
+# (gate+up) and int8 decode from 353 to 390-403 tok/s; "mantissa" had not moved them (1,443 against
+# 1,388 GB/s at q/k/v). Triton's interpreter
 # runs no PTX, so there "prmt" computes the same float the "mantissa" way. COSTPERF_I8_CONVERT
 # chooses at run time (recorded with each figure).
 I8_CONVERT = "prmt"
