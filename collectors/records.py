@@ -49,7 +49,15 @@ def _slug(value: str) -> str:
     return value
 
 
+URL_MAX = 2048
+"""Longest URL: the length browsers, servers and proxies commonly accept (RFC 9110 asks only for 8,000
+octets); anything longer is a pasted blob, not an address a reader can follow."""
+
+
 def _url(value: str) -> str:
+    # Length first: a pasted blob gets one line giving its size, never a quote of it.
+    if len(value) > URL_MAX:
+        raise ValueError(f"a URL of {len(value):,} characters: at most {URL_MAX:,}")
     if not re.match(r"https?://[^\s/]+", value):
         raise ValueError("expected an http:// or https:// URL")
     return value
@@ -68,7 +76,8 @@ def _iso_currency(value: str) -> str:
 
 
 Slug = Annotated[str, AfterValidator(_slug)]
-Url = Annotated[str, AfterValidator(_url)]
+# maxLength in the JSON Schema lets editors flag it; the validator gives the message.
+Url = Annotated[str, AfterValidator(_url), Field(json_schema_extra={"maxLength": URL_MAX})]
 Text = Annotated[str, Field(min_length=1), AfterValidator(_not_todo)]
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]

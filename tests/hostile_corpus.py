@@ -125,6 +125,10 @@ def cases() -> list[Case]:
         Case("names table 10,000 deep", "hardware-names.yaml", b"nvidia: " + b"[" * 10_000 + b"]" * 10_000, "deep"),
         # Ids, dates, ranges
         Case("300-character id", "machines/" + "a" * 200 + ".yaml", _yaml(_machine(id="a" * 300)), "at most 64"),
+        Case("3,000-character price URL", MACHINE_PATH, _yaml(_machine(prices=[
+            {**MACHINE["prices"][0], "source_url": "https://example.org/" + "p" * 3000}])), "at most 2,048"),
+        Case("3,000-character source URL", MACHINE_PATH, _yaml(_machine(sources=[
+            {**MACHINE["sources"][0], "url": "https://example.org/?q=" + "s" * 3000}])), "at most 2,048"),
         Case("year-1 price date", MACHINE_PATH, _replace(PLAIN, b"2022-10-12", b"0001-01-01"), "before 1990"),
         Case("price in 2099", MACHINE_PATH, _replace(PLAIN, b"2022-10-12", b"2099-01-01"), "future"),
         Case("run started in year 1", RUN_PATH, json.dumps(_run(started_at="0001-01-05T03:04:05Z",

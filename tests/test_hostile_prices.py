@@ -189,6 +189,7 @@ def test_a_redirect_to_a_private_address_is_not_followed(tmp_path: Path, httpser
     (["--amount", "inf"], "--amount"),
     (["--amount", "1800", "--date", "2099-01-01"], "future"),
     (["--amount", "1800", "--date", "0001-01-01"], "before 2000"),
+    (["--amount", "1800", "--url", "https://example.org/" + "u" * 3000], "--url: a URL of 3,020 characters: at most 2,048"),
 ])
 def test_prices_add_refuses_what_would_block_the_machine(args: list[str], words: str, tmp_path: Path) -> None:
     root = machines(tmp_path, box=[])

@@ -125,7 +125,8 @@ def llama_bench(file: Path, machine_id: str | None, source_url: str | None, titl
         _die(f"{exc}\nNothing imported.")
         return
     except ValidationError as exc:
-        lines = [f"  {'.'.join(map(str, e['loc'])) or '(record)'}: {e['msg']}" for e in exc.errors()]
+        lines = [f"  {'.'.join(map(str, e['loc'])) or '(record)'}: {e['msg'].removeprefix('Value error, ')}"
+                 for e in exc.errors()]
         _die(f"{file}: the imported record does not validate:\n" + "\n".join(lines) + "\nNothing imported.")
         return
     if target.exists() and not dry_run:

@@ -12,6 +12,9 @@ from rich.table import Table
 from collectors.cli.common import FiniteFloatRange, console, data_option, err_console, machine_id_param
 from collectors.terminal import cell, clean
 
+OPTION_OF_FIELD = {"source_url": "url"}
+"""`prices add` options whose name is not the Price field's: an error names what the user typed."""
+
 STYLE = {"added": "green", "would_add": "cyan", "unchanged": "dim", "failed": "bold red", "refused": "bold yellow"}
 
 
@@ -119,8 +122,8 @@ def add_command(machine_id: str, data: Path, amount: float, currency: str, kind:
     except ValidationError as exc:
         for e in exc.errors():
             where = ".".join(str(p) for p in e["loc"]) or "price"
-            err_console.print(clean(f"--{where.replace('_', '-')}: {e['msg'].removeprefix('Value error, ')}"),
-                              markup=False)
+            option = OPTION_OF_FIELD.get(where, where.replace("_", "-"))
+            err_console.print(clean(f"--{option}: {e['msg'].removeprefix('Value error, ')}"), markup=False)
         sys.exit(1)
     _print_report(add_manual(data, machine_id, price, dry_run=dry_run, accept=accept), dry_run)
 
