@@ -126,20 +126,23 @@ def test_list_and_importing_collectors_does_not_import_torch(data: Path) -> None
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_llama_cpp_workload_without_llama_bench_is_recorded_unsupported(data: Path, tmp_path: Path) -> None:
+def test_llama_cpp_workload_gives_both_harnesses_the_same_model(data: Path, tmp_path: Path) -> None:
     model = tmp_path / "model.gguf"
-    model.write_bytes(b"GGUF")
+    model.write_bytes(b"GGUF" + bytes(20))  # a GGUF header and nothing else: no harness can load it
+    bench = tmp_path / "llama-bench"  # answers as llama-bench does for a model it cannot load
+    bench.write_text("#!/bin/sh\necho \"$@\" >> \"$0.calls\"\necho 'main: error: failed to load model' >&2\nexit 1\n")
+    bench.chmod(0o755)
     res = CliRunner().invoke(main, ["run", "--suite", "quick", "--machine", MACHINE, "--data", str(data),
-                                    "--workload", "llama-cpp", "--gguf", str(model),
-                                    "--llama-bench", str(tmp_path / "no-such-llama-bench")])
+                                    "--workload", "llama-cpp", "--gguf", str(model), "--llama-bench", str(bench)])
     record = store.load(data).runs[0]
     binary = [r for r in record.results if r.params.extra.get("harness") != "llama-cpp-python"]
-    assert [(r.workload, r.status) for r in binary] == [("prefill", "unsupported"), ("decode", "unsupported")]
-    assert all("llama-bench not found" in (r.message or "") for r in binary)
+    assert [(r.workload, r.status) for r in binary] == [("prefill", "error"), ("decode", "error")]
+    assert all("failed to load model" in (r.message or "") for r in binary)
+    assert all(f"-m {model} " in call for call in Path(f"{bench}.calls").read_text().splitlines())
     assert all(r.params.engine == "llama.cpp" for r in record.results)
     # the in-process engine takes the same file: where llama-cpp-python is installed it cannot load this
-    # stand-in (an error, so the run exits 1); elsewhere it says what to install
+    # stand-in (an error); elsewhere it says what to install
     in_process = [r for r in record.results if r.params.extra.get("harness") == "llama-cpp-python"]
     installed = importlib.util.find_spec("llama_cpp") is not None
     assert [r.status for r in in_process] == ["error" if installed else "unsupported"] * 2
-    assert res.exit_code == (1 if installed else 0), res.output
+    assert res.exit_code == 1, res.output

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from collectors.cli.common import machine_id_param
+from collectors.cli.run_paths import gguf_param, llama_bench_param
 from collectors import store
 from collectors.terminal import cell, clean
 from collectors.records import Machine, Result, RunRecord
@@ -142,10 +143,10 @@ def summary(record: RunRecord, machine: Machine | None) -> Table:
 @click.option("--list", "list_only", is_flag=True, help="List the suite's tasks and exit.")
 @click.option("--data", "data", type=click.Path(path_type=Path, file_okay=False), default=Path("data"),
               show_default=True, help="The data folder (machines/, runs/, published/).")
-@click.option("--gguf", type=click.Path(path_type=Path, dir_okay=False), default=None, metavar="MODEL.gguf",
+@click.option("--gguf", type=click.Path(path_type=Path), default=None, metavar="MODEL.gguf", callback=gguf_param,
               help="llama.cpp's pp512 and tg128 of this GGUF model, in process through llama-cpp-python (the "
                    "llama extra; default: the Gemma 3 270M Q4_K_M it ships).")
-@click.option("--llama-bench", "llama_bench", default=None, metavar="PATH",
+@click.option("--llama-bench", "llama_bench", default=None, metavar="PATH", callback=llama_bench_param,
               help="Also run this llama-bench binary on the same model, to compare (default: the one on PATH, "
                    "if any).")
 @click.option("--nproc-per-node", type=click.IntRange(1, 256), default=None, metavar="N",
