@@ -38,6 +38,7 @@ table.cp-table tr.cp-best td{background:#fffbea}
 table.cp-table tr.cp-detail td{background:#f9fafb;font-size:.95em;white-space:normal;text-align:left}
 table.cp-table caption{caption-side:bottom;text-align:left;padding-top:.3rem}
 table.cp-table .cp-m{font-weight:600}
+table.cp-table .cp-ev .cp-m,table.cp-table .cp-note .cp-m{font-weight:inherit;text-decoration:underline dotted #9ca3af}
 button.cp-tog{border:none;background:none;cursor:pointer;padding:0 .25rem 0 0;color:#4b5563;font-size:.9em}
 div.cp-scroll{max-width:100%;overflow-x:auto}
 div.cp-long{max-height:70vh;overflow-y:auto;border-bottom:1px solid #d1d5db}

@@ -16,6 +16,7 @@ from report import boundary as B
 from report import charts as C
 from report import metrics as M
 from report import present as P
+from report.machine_names import NamedText
 from report.metrics import Report
 
 PROV_NOTE = ("Labels: measured = a costperf run file; published = a cited publication; estimated = "
@@ -374,21 +375,24 @@ def claims(r: Report) -> tuple[pd.DataFrame, str]:
                         if r.seed else "data/published has no seed-article file yet: the article's figures "
                         "below are those quoted in the seed notes."))
 
+    # machines named in the sentences as every table names them: short, the full name on hover
+    named = NamedText([*r.machines["name"], *r.results["name"]])
+
     def compared(row: pd.Series) -> str:
         c = row["check"]
-        out = P.bullets(c.compared) if c.compared else "–"
+        out = named.bullets(c.compared) if c.compared else "–"
         if c.missing:
-            out += '<br><span class="cp-note">Not checked yet: ' + P.esc("; ".join(c.missing)) + "</span>"
+            out += '<br><span class="cp-note">Not checked yet: ' + named("; ".join(c.missing)) + "</span>"
         return out
 
     html = summary + P.table(rows, [
         ("#", lambda row: str(row["check"].number), True),
-        ("Claim (the article's figures)", lambda row: f"{P.esc(row['check'].claim)}<br>"
-         f'<span class="cp-note">{P.esc(row["check"].article)}</span>', False),
+        ("Claim (the article's figures)", lambda row: f"{named(row['check'].claim)}<br>"
+         f'<span class="cp-note">{named(row["check"].article)}</span>', False),
         ("Verdict", lambda row: P.verdict(row["check"].verdict), False),
         ("Numbers compared (margin)", compared, False),
-        ("Data for", lambda row: P.bullets(row["check"].evidence_for), False),
-        ("Data against", lambda row: P.bullets(row["check"].evidence_against), False),
-        ("What would decide it", lambda row: P.esc(row["check"].would_check), False),
+        ("Data for", lambda row: named.bullets(row["check"].evidence_for), False),
+        ("Data against", lambda row: named.bullets(row["check"].evidence_against), False),
+        ("What would decide it", lambda row: named(row["check"].would_check), False),
     ])
     return CL.table(checks), html
