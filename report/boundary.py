@@ -95,6 +95,16 @@ class ScenarioPower:
     covers: str | None  # wall, gpu_board, soc ... (COVERS_TEXT keys)
     provenance: str | None
     basis: str = ""
+    figure: str = ""  # what the watts are: measured, TDP, system max, card TDP + host (estimated)
+
+    @property
+    def short(self) -> str:
+        """What the figure covers and what it is, in a few words ("GPU board, TDP"): said beside the
+        watts wherever they are shown, the full `basis` on hover."""
+        if self.load_w is None:
+            return ""
+        where = COVERS_SHORT.get(self.covers or "", self.covers or "coverage not stated")
+        return f"{where}, {self.figure}" if self.figure else where
 
 
 def newest_quote(prices: list[Price]) -> Price | None:
@@ -116,6 +126,13 @@ def _newest(prices: list[Price], kinds: tuple[str, ...], covers: str | None) -> 
         if ok:
             return newest_quote(ok)
     return None
+
+
+COVERS_SHORT = {
+    "wall": "wall", "gpu_board": "GPU board", "soc": "SoC", "cpu_package": "CPU package",
+    "cpu_package_dram": "CPU + DRAM", "dram": "DRAM", "as published": "as published",
+}
+"""COVERS_TEXT in a word or two, for a table cell beside the watts."""
 
 
 def _weakest(*provs: str | None) -> str | None:
@@ -205,39 +222,43 @@ def scenario_power(m: Machine, hosts: dict[str, Host], scenario: str, measured_w
     energy window, if it had one."""
     if scenario in ("upgrade", "cloud") or (scenario == "system" and is_discrete(m)):
         board, prov, how = board_power(m, measured_w, measured_covers, measured_prov)
+        card = "measured" if measured_w is not None and measured_covers == "gpu_board" else "TDP"
         idle_card = (m.power.accelerator_idle_w * card_count(m)
                      if m.power is not None and m.power.accelerator_idle_w else None)
         if scenario != "system":
             if board is None and measured_w is not None:
-                return ScenarioPower(measured_w, None, measured_covers, measured_prov, "as measured")
-            return ScenarioPower(board, idle_card, "gpu_board" if board is not None else None, prov, how)
+                return ScenarioPower(measured_w, None, measured_covers, measured_prov, "as measured", "measured")
+            return ScenarioPower(board, idle_card, "gpu_board" if board is not None else None, prov, how, card)
         host = hosts.get(m.host) if m.host else None
         if host is None or board is None:
             if measured_w is not None and measured_covers == "wall":
-                return ScenarioPower(measured_w, None, "wall", measured_prov, f"{measured_w:,.0f} W at the wall (measured)")
+                return ScenarioPower(measured_w, None, "wall", measured_prov, f"{measured_w:,.0f} W at the wall (measured)",
+                                     "measured")
             if m.power is not None and m.power.system_max_w:  # a prebuilt PC with its own wall figure
                 return ScenarioPower(m.power.system_max_w, m.power.idle_w, "wall", "estimated",
                                      f"{m.power.system_max_w:,.0f} W system maximum at the wall ({m.power.provenance} "
-                                     "spec; draw while decoding is lower)")
+                                     "spec; draw while decoding is lower)", "system max")
             # no host figures: the board power is all there is, and it is not the wall
             return ScenarioPower(board, idle_card, "gpu_board" if board is not None else None, prov,
-                                 how + ("; no reference host, so no wall power" if board is not None else ""))
+                                 how + ("; no reference host, so no wall power" if board is not None else ""), card)
         hp = host.power
         load = (board + hp.load_w) / hp.psu_efficiency
         idle = hp.idle_w + idle_card / hp.psu_efficiency if idle_card is not None else None
         basis = (f"({how} + {hp.load_w:,.0f} W host) ÷ {hp.psu_efficiency:.2f} PSU efficiency = {load:,.0f} W at "
                  f"the wall (estimated; host: {host.name})")
-        return ScenarioPower(load, idle, "wall", "estimated", basis)
+        return ScenarioPower(load, idle, "wall", "estimated", basis, f"card {card} + host, estimated")
     # a whole machine (Mac, laptop, mini PC, prebuilt) in the system scenario
     idle = m.power.idle_w if m.power is not None else None
     if measured_w is not None and measured_covers == "wall":
-        return ScenarioPower(measured_w, idle, "wall", measured_prov, f"{measured_w:,.0f} W at the wall (measured)")
+        return ScenarioPower(measured_w, idle, "wall", measured_prov, f"{measured_w:,.0f} W at the wall (measured)",
+                             "measured")
     if m.power is not None and m.power.system_max_w:
         return ScenarioPower(m.power.system_max_w, idle, "wall", "estimated",
                              f"{m.power.system_max_w:,.0f} W system maximum at the wall ({m.power.provenance} spec; "
-                             f"draw while decoding is lower, so {TPJ_LOWER_BOUND})")
+                             f"draw while decoding is lower, so {TPJ_LOWER_BOUND})", "system max")
     if measured_w is not None:
         return ScenarioPower(measured_w, idle, measured_covers, measured_prov,
-                             f"{measured_w:,.0f} W, {COVERS_TEXT.get(measured_covers or '', measured_covers)} only")
+                             f"{measured_w:,.0f} W, {COVERS_TEXT.get(measured_covers or '', measured_covers)} only",
+                             "measured")
     board, prov, how = board_power(m, None, None, None)
-    return ScenarioPower(board, idle, "gpu_board" if board is not None else None, prov, how)
+    return ScenarioPower(board, idle, "gpu_board" if board is not None else None, prov, how, "TDP")

@@ -282,7 +282,12 @@ def machines(r: Report) -> str:
                 + f'<br><span class="cp-note">{P.esc(row["price_kind"])}, {P.date(row["price_date"])}</span>')
 
     def power(row: pd.Series) -> str:
-        return P.with_badge(P.number(row["spec_power_w"]), row["spec_power_provenance"])
+        # watts alone do not say whether they are a GPU board's TDP or a whole system at the wall
+        text = P.with_badge(P.number(row["spec_power_w"]), row["spec_power_provenance"])
+        if P.is_missing(row["spec_power_w"]) or not row["spec_power_short"]:
+            return text
+        return (f'{text}<br><span class="cp-note cp-covers" title="{P.esc(row["spec_power_basis"])}">'
+                f'{P.esc(row["spec_power_short"])}</span>')
 
     def details(row: pd.Series) -> str:
         source = "" if P.is_missing(row["spec_source"]) else \
@@ -298,7 +303,7 @@ def machines(r: Report) -> str:
         ("Memory GB", P.col_flagged("memory_gb"), True),
         ("Bandwidth GB/s", P.col("bandwidth_gbps", prov="spec_provenance"), True),
         ("BF16 TFLOP/s", P.col("peak_bf16_tflops", prov="spec_provenance"), True),
-        ("Power W", power, True),
+        ("Power W (what it covers)", power, True),
         ("Price", price, True),
         ("Form", P.text("form"), False),
     ], details=details, caption="▸ opens a machine's details: its full name, vendor, host link, the basis of its "
