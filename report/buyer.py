@@ -174,6 +174,39 @@ def _order_and_text(d: pd.DataFrame) -> pd.DataFrame:
     return d.drop(columns=["_g", "_v"]).reset_index(drop=True)
 
 
+def budget_kind(d: pd.DataFrame) -> str | None:
+    """What the budget input caps: "purchase" (USD) where any machine has a purchase price, "hourly"
+    (USD per hour) where every priced machine is rented by the hour (the cloud scenario: a purchase
+    budget means nothing to a renter), None where no machine has a price."""
+    priced = d[d["price_usd"].notna()]
+    if priced.empty:
+        return None
+    return "hourly" if priced["price_kind"].eq("cloud_hourly").all() else "purchase"
+
+
+def budget_input(d: pd.DataFrame) -> tuple[Any, str]:
+    """The budget parameter bound to its input (None when there is nothing to cap), and the Vega
+    expression a row passes it by. A purchase budget leaves rented machines in (it cannot cap an
+    hourly price); an hourly budget caps the hourly price."""
+    import altair as alt  # noqa: PLC0415
+
+    kind = budget_kind(d)
+    if kind is None:
+        return None, "true"
+    hourly = d["price_kind"].eq("cloud_hourly")
+    if kind == "hourly":
+        top = float(d.loc[hourly, "price_usd"].max())
+        bind = alt.binding_range(min=0, max=max(1.0, math.ceil(top * 2) / 2), step=0.25,
+                                 name="Budget, USD per hour (0 = any) ")
+        return (alt.param(name="budget", value=0, bind=bind),
+                "(budget == 0 || (datum.price_usd != null && datum.price_usd <= budget))")
+    top = float(d.loc[~hourly, "price_usd"].max())
+    bind = alt.binding_range(min=0, max=max(1000, math.ceil(top / 500) * 500), step=250,
+                             name="Budget, USD (0 = any) ")
+    return (alt.param(name="budget", value=0, bind=bind),
+            "(budget == 0 || datum.price_kind == 'cloud_hourly' || (datum.price_usd != null && datum.price_usd <= budget))")
+
+
 def chart(d: pd.DataFrame) -> Any:
     """Bars of decode tokens/s for the chosen size and precision (inputs under the chart), the
     cost beside each bar; machines it does not fit listed at the bottom, without a bar."""
@@ -184,18 +217,14 @@ def chart(d: pd.DataFrame) -> Any:
     if d.empty:
         return None
     sizes = [s for s in M.MODEL_SIZES_B if (d["size"] == s).any()]
-    top = d["price_usd"][d["price_kind"] != "cloud_hourly"].max()
-    top_price = 0.0 if pd.isna(top) else float(top)  # no purchase price at all (the cloud scenario)
     size = alt.param(name="size", value=DEFAULT_SIZE if DEFAULT_SIZE in sizes else sizes[0],
                      bind=alt.binding_select(options=sizes, name="Model size (parameters) "))
     precision = alt.param(name="precision", value=DEFAULT_PRECISION,
                           bind=alt.binding_select(options=list(PRECISIONS), name="Precision "))
-    budget = alt.param(name="budget", value=0, bind=alt.binding_range(
-        min=0, max=max(1000, math.ceil(top_price / 500) * 500), step=250, name="Budget, USD (0 = any) "))
+    budget, within = budget_input(d)
     data = _plain(d)
     base = alt.Chart(data).transform_filter(
-        "datum.size == size && datum.precision == precision && (budget == 0 || datum.price_kind == 'cloud_hourly'"
-        " || (datum.price_usd != null && datum.price_usd <= budget))"
+        f"datum.size == size && datum.precision == precision && {within}"
     ).transform_calculate(
         # a row without a speed (it does not fit) prints its line from 0; room keeps the lines in the plot
         at="datum.tok_s == null ? 0 : datum.tok_s",
@@ -221,7 +250,8 @@ def chart(d: pd.DataFrame) -> Any:
     text = base.mark_text(align="left", dx=4, fontSize={"expr": "containerSize()[0] < 500 ? 9 : 10"}).encode(
         x=alt.X("at:Q"), y=y, text="text:N", tooltip=tooltip,
         color=alt.condition("datum.fits", alt.value("#1f2937"), alt.value("#9ca3af")))
-    return (room + bars + text).add_params(size, precision, budget).properties(
+    inputs = [size, precision] + ([budget] if budget is not None else [])
+    return (room + bars + text).add_params(*inputs).properties(
         width="container", height={"step": 15}, autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
     ).configure_legend(orient="top", direction="horizontal", title=None)
 
@@ -237,7 +267,15 @@ def _date_range(r: Report) -> str:
     return f" (prices dated {lo})" if lo == hi else f" (prices dated {lo} to {hi})"
 
 
-def note(r: Report) -> str:
+BUDGET_TEXT = {
+    "purchase": "The budget keeps machines whose purchase price is within it (rented machines stay).",
+    "hourly": "The budget keeps machines whose hourly price is within it (USD per machine-hour).",
+    None: "No machine has a price, so there is no budget to set.",
+}
+
+
+def note(r: Report, options_: pd.DataFrame | None = None) -> str:
+    """The chart's basis in words; `options_` is the chart's own table (built from `r` when not given)."""
     a = r.assumptions
     return (f"Scenario {a.scenario}: {B.SCENARIO_TEXT[a.scenario]}; its machines only, priced as "
             f"{B.SCENARIO_SHORT[a.scenario]}, tokens per kWh counting the "
@@ -251,5 +289,5 @@ def note(r: Report) -> str:
             f"Cost: USD per million tokens over {a.amortisation_years:g} years at {a.hours_per_day:g} h/day × "
             f"{a.utilisation:.0%} use with electricity at {a.usd_per_kwh:g} USD/kWh (cloud: the hourly price), "
             f"at the price whose date a bar's hover gives{_date_range(r)}; "
-            "tokens per kWh from the figure's power, or the machine's spec power (estimated). The budget keeps "
-            "machines whose purchase price is within it (cloud machines stay).")
+            "tokens per kWh from the figure's power, or the machine's spec power (estimated). "
+            + BUDGET_TEXT[budget_kind(options(r)) if options_ is None else budget_kind(options_)])
