@@ -17,6 +17,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
+from report.chart_labels import PATCH_JS, needs_patch, placed, point_labels
 from report.formulas import pareto_front
 
 alt.data_transformers.disable_max_rows()
@@ -29,6 +30,7 @@ LABEL_LIMIT = 190  # pixels of a machine name beside a chart row (short names; t
 NAME_LIMIT = {"expr": f"containerSize()[0] < 500 ? 110 : {LABEL_LIMIT}"}
 ROW_STEP = 20  # pixels per machine row of a dot chart, shrunk so that the chart keeps within MAX_HEIGHT
 MAX_HEIGHT = 520  # plot area: with title, axis and legend a chart fits a 1,000-pixel screen, axes in view
+CELL_TEXT_MIN_ROW = 13  # pixels of row a cell's 10-pixel words need so that they clear the next row's
 
 _vendor = alt.Color("vendor:N", title="vendor", scale=alt.Scale(domain=list(VENDOR_COLOURS),
                                                                 range=list(VENDOR_COLOURS.values())))
@@ -91,7 +93,7 @@ def price_vs_throughput(headline: pd.DataFrame) -> alt.LayerChart | None:
     df = _labels(_plain(df))
     setting = df["setting"].dropna().iloc[0] if "setting" in df and df["setting"].notna().any() else "8B-class model"
     base = alt.Chart(df)
-    points = base.mark_point(filled=True, size=110, opacity=0.9).encode(
+    points = base.mark_point(filled=True, size=110, opacity=0.9).properties(name="price_points").encode(
         x=alt.X("price_usd:Q", scale=_log_or_linear(df["price_usd"]),
                 title="purchase price (USD, log scale)", axis=_value_axis(df["price_usd"])),
         y=alt.Y("decode_tok_s:Q", scale=_log_or_linear(df["decode_tok_s"]),
@@ -104,10 +106,12 @@ def price_vs_throughput(headline: pd.DataFrame) -> alt.LayerChart | None:
     )
     front = base.transform_filter(alt.datum.pareto).mark_line(color="#6b7280", strokeDash=[5, 3]).encode(
         x="price_usd:Q", y="decode_tok_s:Q", order="price_usd:Q")
-    labels = base.mark_text(align="left", dx=8, dy=-6, fontSize=10, color="#374151").encode(
-        x="price_usd:Q", y="decode_tok_s:Q", text="label:N")
-    return (front + points + labels).properties(
+    # machines priced alike crowd together: each label goes where it overlaps nothing, or is left out
+    # (its point keeps the tooltip); the Pareto front's machines are labelled first
+    labels = point_labels(base, "price_points", "price_usd:Q", "decode_tok_s:Q", "label:N")
+    chart = (front + points + labels).properties(
         width="container", height=320, title=f"Price vs decode speed at {setting} (dashed: Pareto front)")
+    return placed(chart, "price_points", "label", priority="pareto")
 
 
 def ranking(df: pd.DataFrame, value: str, title: str, axis_title: str, provenance: str,
@@ -290,9 +294,15 @@ def fit_grid(fits: pd.DataFrame) -> alt.Chart | None:
         tooltip=[alt.Tooltip("name:N", title="machine"), alt.Tooltip("model_size:N", title="model"),
                  alt.Tooltip("usable_gb:Q", title="usable GB", format=",.1f"), alt.Tooltip("fits_at:N")],
     )
-    text = base.mark_text(fontSize=10, opacity={"expr": "containerSize()[0] < 500 ? 0 : 1"}).encode(text="fits_at:N")
-    return (rects + text).properties(width="container", height=_rows_height(d["label"].nunique()),
-                                     title="Largest precision that fits in usable memory")
+    rows = d["label"].nunique()
+    height = _rows_height(rows)
+    chart = rects
+    # the words in the cells need a row taller than their 10-pixel font, or they run into the next
+    # row's; where rows are shorter (many machines) the colours and the legend say it, as on a phone
+    if height / rows >= CELL_TEXT_MIN_ROW:
+        chart = rects + base.mark_text(fontSize=10, opacity={"expr": "containerSize()[0] < 500 ? 0 : 1"}).encode(
+            text="fits_at:N")
+    return chart.properties(width="container", height=height, title="Largest precision that fits in usable memory")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -349,7 +359,8 @@ def embed(chart: Any, empty: str = "No data for this chart yet.") -> str:
     head = ""
     if not _bundle_done:
         head, _bundle_done = _bundle(), True
+    options = '{"actions": false, "renderer": "svg"' + (f', "patch": {PATCH_JS}' if needs_patch(as_dict) else "") + "}"
     # Module scripts run in document order, after the bundle above has defined vegaEmbed.
     return (f'{head}<div id="{div}" class="cp-chart"></div>'
-            f'<script type="module">vegaEmbed("#{div}", {spec}, {{"actions": false, "renderer": "svg"}})'
+            f'<script type="module">vegaEmbed("#{div}", {spec}, {options})'
             f'.catch(e => {{document.getElementById("{div}").textContent = "chart error: " + e;}});</script>')
