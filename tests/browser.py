@@ -62,6 +62,33 @@ MEASURE_JS = r"""
 })()
 """
 
+# Every text a chart draws as data (its text marks, not its axes, legends or title: point labels, a
+# bar's figures): its box on the page, and the box of the plot. Hidden ones (opacity 0: a placed label
+# with no free spot, see report/chart_labels.py) are counted, not listed.
+LABELS_JS = r"""
+(() => [...document.querySelectorAll('.cp-chart')].map(chart => {
+  const labels = [...chart.querySelectorAll('g.mark-text.role-mark text')]
+    .filter(t => t.textContent && getComputedStyle(t).opacity !== '0' && t.getAttribute('opacity') !== '0')
+    .map(t => { const r = t.getBoundingClientRect();
+                return {text: t.textContent, left: r.left, top: r.top, right: r.right, bottom: r.bottom}; });
+  const frame = chart.querySelector('g.mark-group.role-frame.root > g > path.background, g.role-frame path.background');
+  const f = frame ? frame.getBoundingClientRect() : null;
+  return {id: chart.id, labels: labels,
+          plot: f ? {left: f.left, top: f.top, right: f.right, bottom: f.bottom} : null,
+          hidden: chart.querySelectorAll('g.mark-text.role-mark text[opacity="0"]').length};
+}).filter(c => c.labels.length || c.hidden))()
+"""
+
+
+def overlapping(boxes: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Pairs of boxes (dicts with left, top, right, bottom and text) whose areas intersect."""
+    out = []
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            if a["left"] < b["right"] and b["left"] < a["right"] and a["top"] < b["bottom"] and b["top"] < a["bottom"]:
+                out.append((a["text"], b["text"]))
+    return out
+
 
 @dataclass
 class PageView:
