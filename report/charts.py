@@ -47,6 +47,11 @@ def _log_or_linear(values: pd.Series) -> alt.Scale:
     return alt.Scale(zero=True)
 
 
+def _is_log(values: pd.Series) -> bool:
+    """Whether `_log_or_linear` draws these values on a log scale (an axis title says so only then)."""
+    return _log_or_linear(values).type == "log"
+
+
 def _rows_height(n: int) -> int:
     return int(max(60, min(MAX_HEIGHT, n * ROW_STEP)))
 
@@ -95,9 +100,11 @@ def price_vs_throughput(headline: pd.DataFrame) -> alt.LayerChart | None:
     base = alt.Chart(df)
     points = base.mark_point(filled=True, size=110, opacity=0.9).properties(name="price_points").encode(
         x=alt.X("price_usd:Q", scale=_log_or_linear(df["price_usd"]),
-                title="purchase price (USD, log scale)", axis=_value_axis(df["price_usd"])),
+                title="purchase price (USD, log scale)" if _is_log(df["price_usd"]) else "purchase price (USD)",
+                axis=_value_axis(df["price_usd"])),
         y=alt.Y("decode_tok_s:Q", scale=_log_or_linear(df["decode_tok_s"]),
-                title="decode tokens/s (log scale)", axis=_value_axis(df["decode_tok_s"])),
+                title="decode tokens/s (log scale)" if _is_log(df["decode_tok_s"]) else "decode tokens/s",
+                axis=_value_axis(df["decode_tok_s"])),
         color=_vendor, shape=_shape,
         tooltip=[alt.Tooltip("name:N", title="machine"), alt.Tooltip("price_usd:Q", title="price (USD)", format=",.0f"),
                  alt.Tooltip("decode_tok_s:Q", title="decode tokens/s", format=",.1f"),

@@ -74,6 +74,14 @@ def test_linear_scale_within_a_decade() -> None:
     assert charts._log_or_linear(pd.Series([1.0, 50.0])).type == "log"
 
 
+def test_the_price_chart_says_log_scale_only_on_a_log_axis(rep: metrics.Report) -> None:
+    spec = charts.price_vs_throughput(rep.headline).to_dict()  # type: ignore[union-attr]
+    enc = [e for e in encodings(spec) if "shape" in e][0]
+    # the example's prices and speeds each lie within a decade: linear axes, titled as such
+    for axis in ("x", "y"):
+        assert ("log scale" in enc[axis]["title"]) == (enc[axis]["scale"].get("type") == "log"), axis
+
+
 def test_pareto_front_is_drawn(rep: metrics.Report) -> None:
     spec = charts.price_vs_throughput(rep.headline).to_dict()  # type: ignore[union-attr]
     assert any(layer["mark"]["type"] == "line" for layer in spec["layer"])
