@@ -12,32 +12,38 @@ import sys
 
 
 def _interrupted_while_starting(signum: int, frame: object) -> None:
-    # Ctrl-C while the modules load would otherwise print a KeyboardInterrupt traceback; nothing has
-    # been read or written yet. Once click runs, it turns Ctrl-C into 'Aborted!' (exit 1) itself.
+    # Ctrl-C while the modules load would otherwise print a KeyboardInterrupt traceback, and SIGTERM
+    # end the process without a word; nothing has been read or written yet. Once click runs, it turns
+    # Ctrl-C into 'Aborted!' (exit 1) itself, and stop_signal.Group handles SIGTERM (exit 143).
     # Raising here would surface wrapped in whatever import it hit (a RuntimeError from a class body),
     # so the process ends at once: there is nothing to clean up.
-    sys.stderr.write("Interrupted while starting: nothing was read or written.\n")
+    if signum == signal.SIGTERM:
+        sys.stderr.write("Stopped by SIGTERM while starting: nothing was read or written.\n")
+    else:
+        sys.stderr.write("Interrupted while starting: nothing was read or written.\n")
     sys.stderr.flush()
-    os._exit(1)
+    os._exit(128 + signum if signum == signal.SIGTERM else 1)
 
 
-def _on_interrupt(handler: object) -> None:
+def _on_signal(signum: int, handler: object) -> object:
     try:
-        signal.signal(signal.SIGINT, handler)  # type: ignore[arg-type]
+        return signal.signal(signum, handler)  # type: ignore[arg-type]
     except ValueError:  # imported outside the main thread: signals are not ours to set
-        pass
+        return None
 
 
-_on_interrupt(_interrupted_while_starting)
+_on_signal(signal.SIGINT, _interrupted_while_starting)
+_sigterm_before = _on_signal(signal.SIGTERM, _interrupted_while_starting)
 
 import importlib  # noqa: E402 - after the handler, which must cover these imports
 
 import click  # noqa: E402
 
 from collectors.cli.common import console, costperf_version, data_option, err_console, fail  # noqa: F401,E402
+from collectors.cli.stop_signal import Group  # noqa: E402
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(costperf_version(), "--version", "-V", prog_name="costperf")
 def main() -> None:
     """costperf: tokens per dollar, per joule and per usable GB of AI hardware, measured and cited.
@@ -66,4 +72,6 @@ for _module in COMMAND_MODULES:
     for _command in importlib.import_module(_module).COMMANDS:
         main.add_command(_command)
 
-_on_interrupt(signal.default_int_handler)  # loaded: Ctrl-C is click's again
+_on_signal(signal.SIGINT, signal.default_int_handler)  # loaded: Ctrl-C is click's again
+if _sigterm_before is not None:  # and SIGTERM the group's, while main() runs (stop_signal.Group)
+    _on_signal(signal.SIGTERM, _sigterm_before)

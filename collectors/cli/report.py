@@ -8,11 +8,20 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+if TYPE_CHECKING:
+    from report.assumptions import Assumptions
+
+from collectors.cli import stop_signal
 from collectors.cli.common import console, err_console
+
+QUARTO_GRACE_S = 10.0
+"""How long quarto may take to stop after SIGTERM (its own cleanup) before it is killed."""
 
 
 @click.command("report")
@@ -42,7 +51,6 @@ def report(settings: tuple[str, ...], data: Path | None, engine: str, jobs: int 
       costperf report --engine fallback --data /tmp/other-data
     """
     from report import assumptions  # noqa: PLC0415
-    from report.page import build_cached  # noqa: PLC0415
 
     root = project.resolve()
     if not (root / "_quarto.yml").is_file():
@@ -62,6 +70,30 @@ def report(settings: tuple[str, ...], data: Path | None, engine: str, jobs: int 
         err_console.print(str(exc), markup=False)
         sys.exit(2)
     os.environ[assumptions.ENV_VAR] = json.dumps(overrides)
+    done = SiteWrites()
+    try:
+        _render(root, resolved, quarto, engine, jobs, done)
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (stop_signal)
+        _interrupted(root, done)
+    except Exception:
+        # nbclient reports a cell the interruption cancelled as a dead kernel
+        if stop_signal.signalled():
+            _interrupted(root, done)
+        raise
+
+
+@dataclass
+class SiteWrites:
+    """How far a render got into the site folder: what an interruption leaves there."""
+
+    started: bool = False
+    pages: int = 0
+
+
+def _render(root: Path, resolved: Assumptions, quarto: str | None, engine: str, jobs: int | None,
+            done: SiteWrites) -> None:
+    from report.page import build_cached  # noqa: PLC0415
+
     started = time.perf_counter()
     # Built once here and cached, so that the page kernels (one per page) need not validate the data again.
     built = build_cached(root, resolved)
@@ -86,10 +118,11 @@ def report(settings: tuple[str, ...], data: Path | None, engine: str, jobs: int 
         version = subprocess.run([quarto, "--version"], capture_output=True, text=True, check=False).stdout.strip()
         console.print(f"Rendering with Quarto {version} (quarto render; it prints each page as it goes) ...",
                       markup=False)
-        done = subprocess.run([quarto, "render"], cwd=root, check=False)
-        if done.returncode != 0:
-            err_console.print(f"quarto render failed (exit status {done.returncode}).", markup=False)
-            sys.exit(done.returncode)
+        done.started = True
+        returncode = _quarto_render(quarto, root)
+        if returncode != 0:
+            err_console.print(f"quarto render failed (exit status {returncode}).", markup=False)
+            sys.exit(returncode)
         console.print(f"Rendered the report with Quarto in {time.perf_counter() - started:.1f} s: {site}. "
                       "Quarto's pages load module scripts, which browsers refuse from file://: serve the folder "
                       f"(python3 -m http.server -d {root / '_site'} 8000, then open http://localhost:8000/).",
@@ -103,15 +136,66 @@ def report(settings: tuple[str, ...], data: Path | None, engine: str, jobs: int 
         console.print(f"Rendering {len(pages)} pages with costperf's fallback engine ({why}): jupytext reads "
                       "them, nbclient runs them in python3 kernels, nbconvert writes HTML.", markup=False)
 
-        def progress(done: int, total: int, page: Path, seconds: float) -> None:
-            console.print(f"  [{done}/{total}] {page.as_posix()}  {seconds:.1f} s", markup=False)
+        def progress(n: int, total: int, page: Path, seconds: float) -> None:
+            done.pages = n
+            console.print(f"  [{n}/{total}] {page.as_posix()}  {seconds:.1f} s", markup=False)
 
-        render_site(root, jobs=jobs, progress=progress)
+        done.started = True
+        with stop_signal.sigterm_noticing_event_loops():
+            render_site(root, jobs=jobs, progress=progress)
     except RenderError as exc:
         err_console.print(str(exc), markup=False)
         sys.exit(1)
     console.print(f"Rendered the report with the fallback engine in {time.perf_counter() - started:.1f} s: "
                   f"open {site}", markup=False)
+
+
+def _quarto_render(quarto: str, root: Path) -> int:
+    """`quarto render`; when interrupted, quarto gets SIGTERM and time to clean up after itself (a
+    terminal's Ctrl-C reaches it anyway, a SIGTERM sent to costperf alone would not)."""
+    proc = subprocess.Popen([quarto, "render"], cwd=root)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            proc.wait(QUARTO_GRACE_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        raise
+
+
+def _remove_temporaries(root: Path) -> None:
+    """Temporaries of writes the interruption cut short: pages (report/render.py writes each page
+    to .NAME.tmp, then renames it) and this process's cache files (report/cache_file.py)."""
+    from report.render import RenderError, read_site  # noqa: PLC0415
+
+    try:
+        site_dir = read_site(root).output_dir
+    except RenderError:
+        site_dir = root / "_site"
+    leftovers = list(site_dir.rglob(".*.html.tmp")) if site_dir.is_dir() else []
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "costperf"
+    leftovers += list(cache.glob(f".*.{os.getpid()}.tmp")) if cache.is_dir() else []
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+
+
+def _interrupted(root: Path, done: SiteWrites) -> None:
+    """The page kernels are shut down already (render_site's workers close them as the interrupt
+    unwinds); what is left is to remove temporaries and say what the site folder now holds."""
+    _remove_temporaries(root)
+    what = "Stopped by SIGTERM" if stop_signal.terminated() else "Interrupted"
+    if not done.started:
+        line = f"{what} before rendering: the site folder is as it was."
+    else:
+        line = (f"{what} after {done.pages} page(s) were written: every page in the site folder is whole, but it may "
+                "mix this render's pages with the previous render's; run costperf report again.")
+    if stop_signal.terminated():
+        stop_signal.stop(line)
+    err_console.print(line, markup=False)
+    raise KeyboardInterrupt  # Ctrl-C ends as click ends it: 'Aborted!', exit status 1
 
 
 COMMANDS: list[click.Command] = [report]

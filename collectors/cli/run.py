@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from collectors.cli.common import machine_id_param
+from collectors.cli import stop_signal
 from collectors.cli.run_paths import gguf_param, llama_bench_param
 from collectors import store
 from collectors.terminal import cell, clean
@@ -162,8 +163,9 @@ def run_command(suite: str, workloads: tuple[str, ...], machine_id: str | None, 
                 nnodes: int = 1, rdzv_endpoint: str | None = None) -> None:
     """Run the benchmark suite here and write data/runs/MACHINE/<UTC stamp>.json.
 
-    Shows progress with the current task and an ETA, then a summary table. Ctrl-C stops the run and
-    writes what finished as a record marked interrupted (or nothing, if nothing finished).
+    Shows progress with the current task and an ETA, then a summary table. Ctrl-C (exit status 130) or
+    SIGTERM (143) stops the run and writes what finished as a record marked interrupted (or nothing, if
+    nothing finished).
 
     \b
     Examples:
@@ -187,10 +189,19 @@ def run_command(suite: str, workloads: tuple[str, ...], machine_id: str | None, 
         err.print("costperf run needs torch: pip install 'costperf[bench]' (see README).", markup=False)
         sys.exit(2)
     if nproc_per_node is not None:
+        from torch.distributed.elastic.multiprocessing.api import SignalException  # noqa: PLC0415
+
         from collectors.distributed.cli import run_distributed  # noqa: PLC0415
 
-        sys.exit(run_distributed(data, machine_id, machine, nproc_per_node, nnodes, rdzv_endpoint, suite, workloads,
-                                 device, "estimate" if power_estimate else energy, no_save))
+        try:
+            sys.exit(run_distributed(data, machine_id, machine, nproc_per_node, nnodes, rdzv_endpoint, suite,
+                                     workloads, device, "estimate" if power_estimate else energy, no_save))
+        except SignalException as exc:
+            # torchrun's agent takes SIGTERM and Ctrl-C over while the ranks run: it stops them (rank 0 keeps
+            # what finished, the task it was in as an error result) and raises this, not KeyboardInterrupt.
+            err.print(f"Stopped by {signal.Signals(exc.sigval).name}: torchrun stopped the ranks; rank 0's "
+                      "'wrote' line above, if any, names the run file it kept.", markup=False)
+            sys.exit(128 + exc.sigval)
     from collectors import runner  # noqa: PLC0415
 
     opts = runner.RunOptions(suite=suite, workloads=workloads, device=device,
@@ -218,16 +229,20 @@ def run_command(suite: str, workloads: tuple[str, ...], machine_id: str | None, 
         if not tasks:
             raise click.UsageError(f"--workload {' '.join(workloads)} matches no task of the {suite} suite (see --list)")
 
-    previous = signal.signal(signal.SIGTERM, _sigterm)
+    # SIGTERM interrupts the run as Ctrl-C does (stop_signal): the runner keeps what finished.
     state = runner.RunState(started_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
     record = _run_with_progress(opts, machine, machine_id or "unsaved", costperf_version(), state)
-    signal.signal(signal.SIGTERM, previous)
     console.print(summary(record, machine))
+    interrupted = record.status == "interrupted"
+    by = f" by {stop_signal.interrupt_name()}" if interrupted else ""
     if no_save:
+        if interrupted:  # the summary shows what finished; the status says it was cut short
+            err.print(f"Interrupted{by}: nothing written (--no-save).", markup=False)
+            sys.exit(stop_signal.interrupt_status())
         return
-    if record.status == "interrupted" and not record.results:
-        err.print("Interrupted before any workload finished: nothing written.", markup=False)
-        sys.exit(130)
+    if interrupted and not record.results:
+        err.print(f"Interrupted{by} before any workload finished: nothing written.", markup=False)
+        sys.exit(stop_signal.interrupt_status())
     try:
         path = store.write_run(data, record)
     except store.RunNotSaved as exc:
@@ -235,19 +250,15 @@ def run_command(suite: str, workloads: tuple[str, ...], machine_id: str | None, 
         if exc.recovered is None:
             sys.stderr.write(exc.text)  # the results themselves: the last place they exist
         sys.exit(1)
-    console.print(f"Wrote {path} ({len(record.results)} results, {record.status}).", markup=False)
+    console.print(f"Wrote {path} ({len(record.results)} results, {record.status}{by}).", markup=False)
     failed = [r for r in record.results if r.status in ("error", "oom")]
     if failed:
         err.print(f"{len(failed)} workload(s) failed: " + ", ".join(f"{r.workload} ({r.status})" for r in failed),
                   markup=False)
-    if record.status == "interrupted":
-        sys.exit(130)
+    if interrupted:
+        sys.exit(stop_signal.interrupt_status())
     if failed:
         sys.exit(1)
-
-
-def _sigterm(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 def _run_with_progress(opts: Any, machine: Machine | None, machine_id: str, version: str, state: Any) -> RunRecord:

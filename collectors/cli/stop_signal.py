@@ -1,0 +1,153 @@
+"""SIGTERM (what `kill`, service managers, CI runners and container stops send) handled as Ctrl-C is.
+
+Python's default for SIGTERM ends the process on the spot: no message, a `run` without its record
+of the tasks that finished, a report's page kernels left running, temporary files left behind.
+While a command runs, SIGTERM is handed to whatever handles Ctrl-C at that moment (Python's handler
+raises KeyboardInterrupt; asyncio.run's cancels its task first, so that its `finally` blocks run in
+the loop), so the `except KeyboardInterrupt` and `finally` blocks that serve Ctrl-C serve SIGTERM
+too. A command that does not say more ends with one line and exit status 143 (128 + 15: what a
+shell reports for SIGTERM).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+import click
+
+EXIT_STATUS = 128 + signal.SIGTERM
+CTRL_C_STATUS = 128 + signal.SIGINT
+"""What `run` exits with after Ctrl-C (click's own Ctrl-C handling elsewhere exits 1)."""
+
+
+_received: list[int] = []  # the signals that arrived while this command ran
+_active: list[bool] = []  # inside sigterm_as_interrupt: SIGTERM is ours to hand back
+
+
+def _as_ctrl_c(signum: int, frame: Any) -> None:
+    _received.append(signum)
+    ctrl_c = signal.getsignal(signal.SIGINT)
+    if callable(ctrl_c):
+        ctrl_c(signal.SIGINT, frame)
+        return
+    # Ctrl-C ignored (a background job's shell does that) or the C default: raise it ourselves.
+    raise KeyboardInterrupt
+
+
+def terminated() -> bool:
+    """Whether the interruption the command is handling came from SIGTERM (not Ctrl-C)."""
+    return signal.SIGTERM in _received
+
+
+def signalled() -> bool:
+    """Whether SIGTERM, or a Ctrl-C that an event loop's handler took (sigterm_noticing_event_loops), arrived."""
+    return bool(_received)
+
+
+def interrupt_status() -> int:
+    """The exit status of an interrupted command: 143 for SIGTERM, 130 for Ctrl-C."""
+    return EXIT_STATUS if terminated() else CTRL_C_STATUS
+
+
+def interrupt_name() -> str:
+    return "SIGTERM" if terminated() else "Ctrl-C"
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM acts as Ctrl-C inside the block; the previous handler is back afterwards (the command
+    may run inside another program, such as a test runner)."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _as_ctrl_c)
+    except ValueError:  # not the main thread: signals are not ours to set
+        yield
+        return
+    _received.clear()
+    _active.append(True)
+    try:
+        yield
+    finally:
+        _active.pop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _noting(signum: int, callback: Any, *args: Any) -> None:
+    _received.append(signum)
+    callback(*args)
+
+
+class _SigtermNoticingLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
+    """nbclient (the report's page runner) takes SIGTERM and Ctrl-C over while a page runs: it shuts
+    the kernel down, and the page fails as 'Kernel died', which alone says nothing of a signal; when
+    done, it leaves SIGTERM at the default, which would end costperf without a word. This loop notes
+    the signal before such a handler runs, and gives SIGTERM back to costperf when it is removed."""
+
+    def add_signal_handler(self, sig: int, callback: Any, *args: Any) -> None:
+        if sig in (signal.SIGTERM, signal.SIGINT):
+            callback = functools.partial(_noting, sig, callback)
+        super().add_signal_handler(sig, callback, *args)
+
+    def remove_signal_handler(self, sig: int) -> bool:
+        removed = bool(super().remove_signal_handler(sig))
+        if sig == signal.SIGTERM and _active:
+            signal.signal(signal.SIGTERM, _as_ctrl_c)
+        return removed
+
+
+class _Policy(asyncio.DefaultEventLoopPolicy):  # type: ignore[misc,valid-type]
+    _loop_factory = _SigtermNoticingLoop
+
+
+@contextmanager
+def sigterm_noticing_event_loops() -> Iterator[None]:
+    """Event loops created inside the block (asyncio.run's) note SIGTERM and Ctrl-C, whoever handles them."""
+    previous = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(_Policy())
+    try:
+        yield
+    finally:
+        asyncio.set_event_loop_policy(previous)
+
+
+def stop(message: str) -> NoReturn:
+    """End the command after SIGTERM with one line on standard error and status 143."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+    sys.exit(EXIT_STATUS)
+
+
+STOPPED = "Stopped by SIGTERM before it finished; no file was left half-written."
+"""True of every command: data files are written whole or not at all (collectors/atomic_write.py)."""
+
+
+class Group(click.Group):
+    """The `costperf` group: SIGTERM stops any command as Ctrl-C would, with one line and status 143
+    where the command itself does not say more."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        with sigterm_as_interrupt():
+            return super().main(*args, **kwargs)
+
+    # After SIGTERM, whatever a library made of the interruption (nbclient reports a cancelled cell as
+    # a dead kernel) is the stop, not a fault to show as a traceback.
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except (KeyboardInterrupt, Exception):
+            if terminated():
+                stop(STOPPED)
+            raise  # Ctrl-C: click's 'Aborted!'
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (KeyboardInterrupt, Exception):
+            if terminated():
+                stop(STOPPED)
+            raise

@@ -1,0 +1,205 @@
+"""SIGTERM (what `kill`, service managers and CI runners send) stops every command as Ctrl-C does:
+one line, exit status 143, and no partial file. Each test sends it to a real `costperf` process.
+
+Before, SIGTERM ended the process on the spot: no message, and whatever it was writing or running
+(a temporary file, a report page's kernel) was left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+from foundation_data import folder_hash, write_folder
+from pytest_httpserver import HTTPServer
+from test_hostile_prices import machines, source
+
+from collectors import store
+from collectors.records import RunRecord
+
+ROOT = Path(__file__).resolve().parents[1]
+COSTPERF = [sys.executable, "-m", "collectors.cli"]
+STOPPED = "Stopped by SIGTERM before it finished; no file was left half-written."
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+
+def _leftovers(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.name.startswith(store.TMP_PREFIX) or p.name.endswith(".tmp")]
+
+
+def test_sigterm_mid_run_keeps_what_finished_in_one_interrupted_record(tmp_path: Path) -> None:
+    data = write_folder(tmp_path / "data", runs=[])
+    proc = subprocess.Popen([*COSTPERF, "run", "--suite", "quick", "--machine", "test-desktop", "--data", str(data)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:  # the first task has finished: stop the run as a service manager would
+        lines.append(line)
+        if line.startswith("  memcpy: "):
+            proc.send_signal(signal.SIGTERM)
+            break
+    out = "".join(lines) + proc.stdout.read()
+    assert proc.wait(timeout=60) == 143, out
+    assert "Traceback" not in out
+    (path,) = list((data / "runs").rglob("*.json"))
+    assert f"Wrote {path} (" in out and "results, interrupted by SIGTERM)." in out, out
+    record = RunRecord.model_validate_json(path.read_text())
+    assert record.status == "interrupted" and record.results[0].workload == "memcpy"
+    assert not _leftovers(data) and not store.load(data).problems
+
+
+def test_sigterm_to_a_distributed_run_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    data = write_folder(tmp_path / "data", runs=[])
+    proc = subprocess.Popen([*COSTPERF, "run", "--suite", "quick", "--machine", "test-desktop", "--data", str(data),
+                             "--nproc-per-node", "2", "--device", "cpu", "--workload", "allreduce"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:  # the two ranks are measuring
+        lines.append(line)
+        if line.startswith("costperf: allreduce-"):
+            proc.send_signal(signal.SIGTERM)
+            break
+    out = "".join(lines) + proc.stdout.read()
+    assert proc.wait(timeout=60) == 143, out
+    assert "Traceback" not in out and out.rstrip().endswith(
+        "Stopped by SIGTERM: torchrun stopped the ranks; rank 0's 'wrote' line above, if any, names the run file it "
+        "kept."), out
+    for path in (data / "runs").rglob("*.json"):  # what rank 0 kept is whole
+        RunRecord.model_validate_json(path.read_text())
+    assert not _leftovers(data)
+
+
+def test_sigterm_before_any_task_finished_writes_nothing(tmp_path: Path) -> None:
+    data = write_folder(tmp_path / "data", runs=[])
+    said = []
+    # while the modules load; then while torch loads or the first task runs (its first result takes ~5 s here)
+    for delay in (0.1, 2.5):
+        proc = subprocess.Popen([*COSTPERF, "run", "--suite", "quick", "--machine", "test-desktop", "--data",
+                                 str(data), "--workload", "train-gpt2"], cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=ENV)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 143, (delay, out, err)
+        last = err.strip().splitlines()[-1]
+        assert last in ("Stopped by SIGTERM while starting: nothing was read or written.", STOPPED,
+                        "Interrupted by SIGTERM before any workload finished: nothing written."), (delay, err)
+        assert "Traceback" not in err
+        said.append(last)
+    assert said[0].endswith("while starting: nothing was read or written.")
+    assert not list((data / "runs").rglob("*")) and not _leftovers(data)
+
+
+def test_sigterm_during_a_data_write_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    root = machines(tmp_path, box=[])
+    before = folder_hash(root)
+    # The write stalls where it is slowest (fsync), so the signal lands inside it.
+    code = textwrap.dedent("""
+        import os, sys, time
+        def stalled_fsync(fd):
+            print("writing", flush=True)
+            time.sleep(60)
+        os.fsync = stalled_fsync
+        from collectors.cli import main
+        main()
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code, "prices", "add", "box", "--kind", "purchase", "--amount",
+                             "1700", "--url", "https://example.org/p", "--data", str(root)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "writing"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143 and err.strip().splitlines() == [STOPPED], err
+    assert not _leftovers(root) and folder_hash(root) == before
+
+
+def test_sigterm_during_a_price_refresh_leaves_whole_files(tmp_path: Path, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/good.json").respond_with_json({"data": {"price": 1700}})
+    silent = socket.socket()  # accepts the request and never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    asked = threading.Event()
+
+    def accept() -> None:
+        conn, _ = silent.accept()
+        asked.set()
+        time.sleep(30)
+        conn.close()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        root = machines(tmp_path, **{"a-good": [source(httpserver.url_for("/good.json"))],
+                                     "b-silent": [source(f"http://127.0.0.1:{silent.getsockname()[1]}/p.json")]})
+        silent_file = (root / "machines" / "b-silent.yaml").read_bytes()
+        proc = subprocess.Popen([*COSTPERF, "prices", "refresh", "--data", str(root), "--retries", "0",
+                                 "--timeout", "60", "--deadline", "60"], cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=ENV)
+        assert asked.wait(30), proc.communicate(timeout=30)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        silent.close()
+    assert proc.returncode == 143 and err.strip().splitlines() == [STOPPED], out + err
+    # the machine refreshed before the signal is whole, with its new price; the other is untouched
+    ds = store.load(root)
+    assert not ds.problems and [p.amount for p in ds.machines["a-good"].prices][-1] == 1700
+    assert (root / "machines" / "b-silent.yaml").read_bytes() == silent_file
+    assert not _leftovers(root)
+
+
+SLOW_PAGE = """---
+title: Slow
+---
+
+```{python}
+import os, sys, time, pathlib
+if "ipykernel" in sys.modules:  # in the page's kernel, not while costperf builds the outputs in process
+    pathlib.Path(os.environ["COSTPERF_TEST_KERNEL_PID"]).write_text(str(os.getpid()))
+    time.sleep(60)
+```
+"""
+
+
+def test_sigterm_while_a_report_page_runs_stops_its_kernel(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "report").mkdir(parents=True)
+    (project / "_quarto.yml").write_text('project:\n  type: website\n  output-dir: _site\n  render: ["report/*.qmd"]\n'
+                                         'website:\n  title: "t"\n')
+    (project / "report" / "a.qmd").write_text('---\ntitle: A\n---\n\n```{python}\nprint("quick page")\n```\n')
+    (project / "report" / "b.qmd").write_text(SLOW_PAGE)
+    data = write_folder(tmp_path / "data")
+    marker = tmp_path / "kernel.pid"
+    proc = subprocess.Popen([*COSTPERF, "report", "--engine", "fallback", "--jobs", "1", "--project", str(project),
+                             "--data", str(data)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**ENV, "COSTPERF_TEST_KERNEL_PID": str(marker)})
+    deadline = time.monotonic() + 120
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marker.exists(), proc.communicate(timeout=30)
+    kernel = int(marker.read_text())
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, out + err
+    assert re.fullmatch(r"Stopped by SIGTERM after 1 page\(s\) were written: every page in the site folder is "
+                        r"whole, .*; run costperf report again\.", err.strip().splitlines()[-1]), err
+    assert "Traceback" not in err
+    # the page kernel is shut down, not left running; the finished page is whole, the stopped one absent
+    time.sleep(0.5)
+    try:
+        os.kill(kernel, 0)
+        alive = True
+    except ProcessLookupError:
+        alive = False
+    assert not alive, f"kernel {kernel} still runs"
+    site = project / "_site" / "report"
+    assert sorted(p.name for p in site.iterdir()) == ["a.html"]
+    assert (site / "a.html").read_text().rstrip().endswith("</html>")
