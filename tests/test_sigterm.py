@@ -203,3 +203,41 @@ def test_sigterm_while_a_report_page_runs_stops_its_kernel(tmp_path: Path) -> No
     site = project / "_site" / "report"
     assert sorted(p.name for p in site.iterdir()) == ["a.html"]
     assert (site / "a.html").read_text().rstrip().endswith("</html>")
+
+
+FAKE_QUARTO = """#!/bin/sh
+# Stands in for the quarto CLI: says its version, and while 'rendering' records the signal it gets.
+[ "$1" = "--version" ] && { echo 1.6.42; exit 0; }
+trap 'echo TERM > "$COSTPERF_TEST_QUARTO_LOG"; exit 143' TERM
+echo rendering > "$COSTPERF_TEST_QUARTO_LOG"
+while :; do sleep 0.1; done
+"""
+
+
+def test_sigterm_during_quarto_render_lets_quarto_stop_itself(tmp_path: Path) -> None:
+    # SIGTERM sent to costperf alone would leave quarto rendering, or kill it before its own cleanup.
+    project = tmp_path / "project"
+    (project / "report").mkdir(parents=True)
+    (project / "_quarto.yml").write_text('project:\n  type: website\n  render: ["report/*.qmd"]\n')
+    (project / "report" / "a.qmd").write_text('---\ntitle: A\n---\n\n```{python}\nprint("page")\n```\n')
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "quarto").write_text(FAKE_QUARTO)
+    (bin_dir / "quarto").chmod(0o755)
+    log = tmp_path / "quarto.log"
+    proc = subprocess.Popen([*COSTPERF, "report", "--engine", "quarto", "--project", str(project), "--data",
+                             str(write_folder(tmp_path / "data"))], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**ENV, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+                                 "COSTPERF_TEST_QUARTO_LOG": str(log)})
+    deadline = time.monotonic() + 120
+    while not log.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert log.exists(), proc.communicate(timeout=30)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, out + err
+    assert log.read_text().strip() == "TERM"  # quarto was told, and stopped on its own
+    assert err.strip().splitlines()[-1].startswith(
+        "Stopped by SIGTERM while quarto rendered (quarto was stopped in its turn): "), err
+    assert "Traceback" not in err

@@ -87,7 +87,7 @@ class SiteWrites:
     """How far a render got into the site folder: what an interruption leaves there."""
 
     started: bool = False
-    pages: int = 0
+    pages: int | None = 0  # None: quarto renders, and does not tell costperf which pages it wrote
 
 
 def _render(root: Path, resolved: Assumptions, quarto: str | None, engine: str, jobs: int | None,
@@ -118,7 +118,7 @@ def _render(root: Path, resolved: Assumptions, quarto: str | None, engine: str, 
         version = subprocess.run([quarto, "--version"], capture_output=True, text=True, check=False).stdout.strip()
         console.print(f"Rendering with Quarto {version} (quarto render; it prints each page as it goes) ...",
                       markup=False)
-        done.started = True
+        done.started, done.pages = True, None
         returncode = _quarto_render(quarto, root)
         if returncode != 0:
             err_console.print(f"quarto render failed (exit status {returncode}).", markup=False)
@@ -189,9 +189,12 @@ def _interrupted(root: Path, done: SiteWrites) -> None:
     what = "Stopped by SIGTERM" if stop_signal.terminated() else "Interrupted"
     if not done.started:
         line = f"{what} before rendering: the site folder is as it was."
+    elif done.pages is None:  # quarto's own writes: it was told to stop (_quarto_render), costperf cannot vouch
+        line = (f"{what} while quarto rendered (quarto was stopped in its turn): the site folder may mix this "
+                "render's pages with the previous render's; run costperf report again.")
     else:
-        line = (f"{what} after {done.pages} page(s) were written: every page in the site folder is whole, but it may "
-                "mix this render's pages with the previous render's; run costperf report again.")
+        line = (f"{what} after {done.pages} page(s) were written: every page in the site folder is whole, but it "
+                "may mix this render's pages with the previous render's; run costperf report again.")
     if stop_signal.terminated():
         stop_signal.stop(line)
     err_console.print(line, markup=False)
