@@ -130,8 +130,10 @@ def prepare(opts: RunOptions, machine: Machine | None) -> tuple[Context, list[Ta
 def run(opts: RunOptions, machine: Machine | None, machine_id: str, version: str,
         on_start: Callable[[Task, int, int], None] = lambda t, i, n: None,
         on_done: Callable[[Task, list[Result], float], None] = lambda t, r, s: None,
-        state: RunState | None = None) -> RunRecord:
-    """Run the suite; always returns a record (status interrupted on Ctrl-C)."""
+        state: RunState | None = None, on_saving: Callable[[], None] = lambda: None) -> RunRecord:
+    """Run the suite; always returns a record (status interrupted on Ctrl-C). `on_saving` is called
+    when the measuring is over, before the record is assembled: the CLI defers signals from there
+    until the record is written (stop_signal.RunSignals)."""
     state = state or RunState(started_at=dt.datetime.now(dt.timezone.utc))
     ctx, tasks, info = prepare(opts, machine)
     meter = make_meter(opts.energy, ctx.device, machine)
@@ -158,8 +160,10 @@ def run(opts: RunOptions, machine: Machine | None, machine_id: str, version: str
             out = task.fn(ctx)
             state.results.extend(out)
             on_done(task, out, time.perf_counter() - t0)
+        on_saving()  # inside the try: a signal just before it still counts as the interruption
     except KeyboardInterrupt:
         state.interrupted = True
+        on_saving()
     env = environment(ctx.device, settings)
     return RunRecord(
         machine=machine_id, started_at=state.started_at, ended_at=dt.datetime.now(dt.timezone.utc),

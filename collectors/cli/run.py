@@ -229,39 +229,61 @@ def run_command(suite: str, workloads: tuple[str, ...], machine_id: str | None, 
         if not tasks:
             raise click.UsageError(f"--workload {' '.join(workloads)} matches no task of the {suite} suite (see --list)")
 
-    # SIGTERM interrupts the run as Ctrl-C does (stop_signal): the runner keeps what finished.
+    # The first SIGTERM or Ctrl-C interrupts the run and the runner keeps what finished; later ones wait
+    # until the record is written (stop_signal.RunSignals), the third forcing the exit.
     state = runner.RunState(started_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
-    record = _run_with_progress(opts, machine, machine_id or "unsaved", costperf_version(), state)
-    console.print(summary(record, machine))
-    interrupted = record.status == "interrupted"
+    path: Path | None = None
+    with stop_signal.run_signals() as signals:
+        try:
+            record = _run_with_progress(opts, machine, machine_id or "unsaved", costperf_version(), state,
+                                        signals.begin_saving)
+            interrupted = record.status == "interrupted"
+            console.print(summary(record, machine))
+            if not no_save and (record.results or not interrupted):
+                try:
+                    path = store.write_run(data, record)
+                except store.RunNotSaved as exc:
+                    err.print(str(exc), markup=False, soft_wrap=True)
+                    if exc.recovered is None:
+                        sys.stderr.write(exc.text)  # the results themselves: the last place they exist
+                    sys.exit(1)
+        except KeyboardInterrupt:
+            if not signals.forced:
+                raise
+            err.print(f"Stopped by a third signal while the run was being saved: no run file written "
+                      "(no file was left half-written).", markup=False)
+            sys.exit(signals.status())
     by = f" by {stop_signal.interrupt_name()}" if interrupted else ""
+    waited = f"; {_names(signals.queued)} waited until it was saved" if signals.queued else ""
     if no_save:
         if interrupted:  # the summary shows what finished; the status says it was cut short
-            err.print(f"Interrupted{by}: nothing written (--no-save).", markup=False)
-            sys.exit(stop_signal.interrupt_status())
+            err.print(f"Interrupted{by}: nothing written (--no-save){waited}.", markup=False)
+        elif signals.queued:
+            err.print(f"{_names(signals.queued)} arrived as the run finished: nothing written (--no-save).",
+                      markup=False)
+        if interrupted or signals.signals:
+            sys.exit(signals.status())
         return
-    if interrupted and not record.results:
+    if path is None:
         err.print(f"Interrupted{by} before any workload finished: nothing written.", markup=False)
-        sys.exit(stop_signal.interrupt_status())
-    try:
-        path = store.write_run(data, record)
-    except store.RunNotSaved as exc:
-        err.print(str(exc), markup=False, soft_wrap=True)
-        if exc.recovered is None:
-            sys.stderr.write(exc.text)  # the results themselves: the last place they exist
-        sys.exit(1)
-    console.print(f"Wrote {path} ({len(record.results)} results, {record.status}{by}).", markup=False)
+        sys.exit(signals.status())
+    console.print(f"Wrote {path} ({len(record.results)} results, {record.status}{by}){waited}.", markup=False)
     failed = [r for r in record.results if r.status in ("error", "oom")]
     if failed:
         err.print(f"{len(failed)} workload(s) failed: " + ", ".join(f"{r.workload} ({r.status})" for r in failed),
                   markup=False)
-    if interrupted:
-        sys.exit(stop_signal.interrupt_status())
+    if interrupted or signals.signals:  # or stopped while the finished run was saved: the first signal's status
+        sys.exit(signals.status())
     if failed:
         sys.exit(1)
 
 
-def _run_with_progress(opts: Any, machine: Machine | None, machine_id: str, version: str, state: Any) -> RunRecord:
+def _names(signals: list[int]) -> str:
+    return " and ".join("SIGTERM" if s == signal.SIGTERM else "Ctrl-C" for s in signals)
+
+
+def _run_with_progress(opts: Any, machine: Machine | None, machine_id: str, version: str, state: Any,
+                       on_saving: Any = lambda: None) -> RunRecord:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn  # noqa: PLC0415
 
     from collectors import runner  # noqa: PLC0415
@@ -293,7 +315,7 @@ def _run_with_progress(opts: Any, machine: Machine | None, machine_id: str, vers
     with progress:
         bar["id"] = progress.add_task("starting", total=total)
         try:
-            return runner.run(opts, machine, machine_id, version, on_start, on_done, state)
+            return runner.run(opts, machine, machine_id, version, on_start, on_done, state, on_saving)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
 

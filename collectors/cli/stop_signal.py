@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -41,8 +42,9 @@ def _as_ctrl_c(signum: int, frame: Any) -> None:
 
 
 def terminated() -> bool:
-    """Whether the interruption the command is handling came from SIGTERM (not Ctrl-C)."""
-    return signal.SIGTERM in _received
+    """Whether the interruption the command is handling came from SIGTERM (not Ctrl-C): the first
+    signal decides, whatever followed it."""
+    return _received[:1] == [signal.SIGTERM]
 
 
 def signalled() -> bool:
@@ -75,6 +77,71 @@ def sigterm_as_interrupt() -> Iterator[None]:
     finally:
         _active.pop()
         signal.signal(signal.SIGTERM, previous)
+
+
+class RunSignals:
+    """`costperf run`'s signals. The first (SIGTERM or Ctrl-C) interrupts the measuring; from then on,
+    and from the moment a finished run starts saving, signals are queued until the record is written,
+    so measured results are never lost to a second signal. The third signal of the command forces the
+    exit: it raises KeyboardInterrupt where the save is, whose clean-up (atomic_write) still runs, so no
+    partial file is left; signals after it are ignored so that nothing cuts that clean-up short."""
+
+    FORCE_AT = 3
+
+    def __init__(self) -> None:
+        self.signals: list[int] = []  # every SIGTERM and Ctrl-C this run got, in order
+        self.saving = False
+        self.forced = False
+
+    def begin_saving(self) -> None:
+        """The measuring is over (finished or interrupted): queue signals from now on."""
+        self.saving = True
+
+    @property
+    def queued(self) -> list[int]:
+        """The signals that arrived while saving and waited for it (the interrupting one excluded)."""
+        return self.signals[1:] if self.interrupted_by_signal else self.signals
+
+    interrupted_by_signal = False
+
+    def status(self) -> int:
+        """The exit status of the first signal: 143 for SIGTERM, 130 for Ctrl-C."""
+        return 128 + (self.signals[0] if self.signals else signal.SIGINT)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        _received.append(signum)
+        self.signals.append(signum)
+        if self.forced:
+            return
+        if not self.saving:
+            self.saving = self.interrupted_by_signal = True
+            raise KeyboardInterrupt
+        name = signal.Signals(signum).name if signum != signal.SIGINT else "Ctrl-C"
+        if len(self.signals) >= self.FORCE_AT:
+            self.forced = True
+            raise KeyboardInterrupt
+        # os.write, not print: the main thread may be inside a write to the same stream
+        os.write(2, f"{name}: the measured results are being saved first; a third signal stops at once, "
+                    "without them.\n".encode())
+
+
+@contextmanager
+def run_signals() -> Iterator[RunSignals]:
+    """SIGTERM and Ctrl-C handled by a RunSignals inside the block; the previous handlers are back
+    afterwards. Ctrl-C stays ignored where it was (a background job's shell ignores it)."""
+    signals = RunSignals()
+    previous: dict[int, Any] = {}
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            if signal.getsignal(sig) is not signal.SIG_IGN:
+                previous[sig] = signal.signal(sig, signals._handle)
+    except ValueError:  # not the main thread: signals are not ours to set
+        pass
+    try:
+        yield signals
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _noting(signum: int, callback: Any, *args: Any) -> None:
