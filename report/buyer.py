@@ -40,7 +40,7 @@ _NOT_DENSE = re.compile(r"moe|gpt-oss|mixtral|\.a\d+(\.\d+)?b", re.IGNORECASE)
 COLUMNS = ["machine", "name", "label", "vendor", "size", "params_b", "precision", "fits", "need_gb", "usable_gb",
            "tok_s", "basis", "setting", "source", "price_usd", "price_kind", "price_as_of", "usd_per_mtok",
            "tokens_per_kwh",
-           "watts_basis", "flags", "order", "text"]
+           "watts_basis", "flags", "order", "text", "short_text"]
 
 
 def size_class(model: Any) -> str | None:
@@ -138,7 +138,7 @@ def options(r: Report) -> pd.DataFrame:
             "watts_basis": None if p is None else getattr(p, "watts_basis", None),
             "flags": None if p is None or pd.isna(p.flags) else p.flags,
         })
-    d = pd.DataFrame(out, columns=[c for c in COLUMNS if c not in ("order", "text")])
+    d = pd.DataFrame(out, columns=[c for c in COLUMNS if c not in ("order", "text", "short_text")])
     return _order_and_text(d)
 
 
@@ -148,18 +148,21 @@ def _money(x: float) -> str:
 
 def _order_and_text(d: pd.DataFrame) -> pd.DataFrame:
     """Within each size and precision: figures fastest first, then ceilings (never ranked with
-    them), then the machines it does not fit; and the line printed beside each machine."""
+    them), then the machines it does not fit; and the line printed beside each machine, in full
+    and short (a phone's: speed and cost, the rest on hover)."""
     group = d["basis"].map({"measured": 0, "published": 0, BASIS["estimated"]: 1}).fillna(2)
     d = d.assign(_g=group, _v=-d["tok_s"].fillna(0)).sort_values(["size", "precision", "_g", "_v"])
     d["order"] = d.groupby(["size", "precision"]).cumcount()
-    texts = []
+    texts, shorts = [], []
     for row in d.itertuples():
         if not row.fits:
             have = "unknown" if row.usable_gb is None else f"{row.usable_gb:,.0f}"
             texts.append(f"does not fit: needs {row.need_gb:,.0f} GB, {have} GB usable")
+            shorts.append(f"does not fit: needs {row.need_gb:,.0f} of {have} GB")
             continue
         if row.tok_s is None or pd.isna(row.tok_s):
             texts.append("fits; no figure and no bandwidth to bound it")
+            shorts.append("fits; no figure")
             continue
         ceiling = row.basis == BASIS["estimated"]
         parts = [f"{'≤ ' if ceiling else ''}{number(row.tok_s)} tok/s"]
@@ -167,10 +170,13 @@ def _order_and_text(d: pd.DataFrame) -> pd.DataFrame:
             parts.append(f"{'≥ ' if ceiling else ''}${_money(row.usd_per_mtok)}/M tok")
         if row.tokens_per_kwh is not None and not pd.isna(row.tokens_per_kwh):
             parts.append(f"{'≤ ' if ceiling else ''}{number(row.tokens_per_kwh / 1e6)}M tok/kWh")
+        short = [p for p in parts if "tok/kWh" not in p]
         if row.flags:
             parts.append("⚑ flagged (hover)")
+            short.append("⚑")
         texts.append(" · ".join(parts))
-    d["text"] = texts
+        shorts.append(" · ".join(short))
+    d["text"], d["short_text"] = texts, shorts
     return d.drop(columns=["_g", "_v"]).reset_index(drop=True)
 
 
@@ -212,6 +218,7 @@ def chart(d: pd.DataFrame) -> Any:
     cost beside each bar; machines it does not fit listed at the bottom, without a bar."""
     import altair as alt  # noqa: PLC0415
 
+    from report import bar_text  # noqa: PLC0415
     from report.charts import NAME_LIMIT, _plain  # noqa: PLC0415
 
     if d.empty:
@@ -227,8 +234,8 @@ def chart(d: pd.DataFrame) -> Any:
         f"datum.size == size && datum.precision == precision && {within}"
     ).transform_calculate(
         # a row without a speed (it does not fit) prints its line from 0; room keeps the lines in the plot
-        at="datum.tok_s == null ? 0 : datum.tok_s",
-        room="(datum.tok_s == null ? 1 : datum.tok_s) * (containerSize()[0] < 500 ? 3.5 : 1.7)")
+        at="datum.tok_s == null ? 0 : datum.tok_s", shown=bar_text.shown_expr()
+    ).transform_calculate(room=bar_text.room_expr("datum.at", NAME_LIMIT))
     y = alt.Y("label:N", title=None, sort=alt.EncodingSortField(field="order", op="min", order="ascending"),
               axis=alt.Axis(labelLimit=NAME_LIMIT))
     tooltip = [alt.Tooltip("name:N", title="machine"), alt.Tooltip("tok_s:Q", title="decode tokens/s", format=",.1f"),
@@ -247,9 +254,7 @@ def chart(d: pd.DataFrame) -> Any:
                                                                           range=list(BASIS_COLOURS.values()))),
         opacity=alt.condition(f"datum.basis == '{BASIS['estimated']}'", alt.value(0.45), alt.value(0.95)))
     room = base.mark_point(opacity=0).encode(x="room:Q", y=y)
-    text = base.mark_text(align="left", dx=4, fontSize={"expr": "containerSize()[0] < 500 ? 9 : 10"}).encode(
-        x=alt.X("at:Q"), y=y, text="text:N", tooltip=tooltip,
-        color=alt.condition("datum.fits", alt.value("#1f2937"), alt.value("#9ca3af")))
+    text = bar_text.mark(base, tooltip, y)
     inputs = [size, precision] + ([budget] if budget is not None else [])
     return (room + bars + text).add_params(*inputs).properties(
         width="container", height={"step": 15}, autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
@@ -267,11 +272,22 @@ def _date_range(r: Report) -> str:
     return f" (prices dated {lo})" if lo == hi else f" (prices dated {lo} to {hi})"
 
 
-BUDGET_TEXT = {
-    "purchase": "The budget keeps machines whose purchase price is within it (rented machines stay).",
-    "hourly": "The budget keeps machines whose hourly price is within it (USD per machine-hour).",
-    None: "No machine has a price, so there is no budget to set.",
-}
+def budget_text(d: pd.DataFrame) -> str:
+    """What the budget input does, saying only what applies to these rows (the chart's own table):
+    rented machines staying under a purchase budget only where some are rented, unpriced machines
+    leaving only where some have no price."""
+    kind = budget_kind(d)
+    if kind is None:
+        return "No machine has a price, so there is no budget to set."
+    if kind == "hourly":
+        text = "The budget keeps machines whose hourly price is within it (USD per machine-hour)"
+    else:
+        text = "The budget keeps machines whose purchase price is within it"
+        if d["price_kind"].eq("cloud_hourly").any():
+            text += " (rented machines stay: a purchase budget cannot cap an hourly price)"
+    if d["price_usd"].isna().any():
+        text += "; machines without a price leave once a budget is set"
+    return text + "."
 
 
 def note(r: Report, options_: pd.DataFrame | None = None) -> str:
@@ -290,4 +306,4 @@ def note(r: Report, options_: pd.DataFrame | None = None) -> str:
             f"{a.utilisation:.0%} use with electricity at {a.usd_per_kwh:g} USD/kWh (cloud: the hourly price), "
             f"at the price whose date a bar's hover gives{_date_range(r)}; "
             "tokens per kWh from the figure's power, or the machine's spec power (estimated). "
-            + BUDGET_TEXT[budget_kind(options(r)) if options_ is None else budget_kind(options_)])
+            + budget_text(options(r) if options_ is None else options_))

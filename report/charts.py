@@ -357,6 +357,10 @@ def embed(chart: Any, empty: str = "No data for this chart yet.") -> str:
     # legends under the plot, so that a chart as wide as its column keeps its width for the data
     config = as_dict.setdefault("config", {})
     config.setdefault("legend", {"orient": "bottom", "direction": "vertical", "labelLimit": 240})
+    # an axis's end labels are drawn inward (flush) and any other that would pass the plot's edge is
+    # left out (bound): past the edge, the chart's box would cut it ("10,00")
+    for axis in ("axisQuantitative", "axisTemporal"):
+        config.setdefault(axis, {"labelFlush": True, "labelBound": True})
     # a title longer than a phone's width ends in an ellipsis instead of widening the chart
     config.setdefault("title", {"anchor": "start", "fontSize": 13,
                                 "limit": {"expr": "max(containerSize()[0] - 16, 160)"}})
