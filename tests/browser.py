@@ -80,6 +80,28 @@ LABELS_JS = r"""
 """
 
 
+# Every visible text a chart draws (its marks' text, axis labels and titles, legends, the title) that
+# passes the edge of the chart's drawing: an SVG clips what lies outside its box, so a reader sees it
+# cut ("≤ 4.08M tok/"). Charts are drawn as SVG (a canvas cannot be read back text by text).
+OUTSIDE_JS = r"""
+(() => [...document.querySelectorAll('.cp-chart')].map(chart => {
+  const svg = chart.querySelector('svg.marks') || chart.querySelector('svg');
+  if (!svg) return {id: chart.id, outside: [], canvas: !!chart.querySelector('canvas')};
+  const box = svg.getBoundingClientRect();
+  const shown = (t) => { for (let e = t; e && e !== svg; e = e.parentElement) {
+      if (e.getAttribute('opacity') === '0' || getComputedStyle(e).opacity === '0'
+          || getComputedStyle(e).visibility === 'hidden') return false; }
+    return true; };
+  const outside = [...svg.querySelectorAll('text')].filter(t => t.textContent.trim() && shown(t))
+    .map(t => { const r = t.getBoundingClientRect();
+                return {text: t.textContent, left: r.left - box.left, right: r.right - box.left,
+                        top: r.top - box.top, bottom: r.bottom - box.top, width: box.width, height: box.height}; })
+    .filter(r => r.right - r.left > 0 && (r.left < -1 || r.top < -1 || r.right > r.width + 1 || r.bottom > r.height + 1));
+  return {id: chart.id, outside: outside, canvas: false};
+}).filter(c => c.outside.length || c.canvas))()
+"""
+
+
 def overlapping(boxes: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """Pairs of boxes (dicts with left, top, right, bottom and text) whose areas intersect."""
     out = []

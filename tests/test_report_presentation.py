@@ -149,6 +149,24 @@ def test_no_budget_input_where_no_machine_has_a_price(folder: Path) -> None:
     r = metrics.build(store.load(folder), Assumptions(scenario="upgrade", kv_cache_gb=2.0))
     options = buyer.options(r).assign(price_usd=None)
     assert "budget" not in _params(buyer.chart(options))
+    assert buyer.budget_text(options) == "No machine has a price, so there is no budget to set."
+
+
+@pytest.mark.parametrize("scenario", ["system", "upgrade", "cloud"])
+def test_the_budget_note_says_only_what_applies_to_the_scenario(committed: dict[str, metrics.Report],
+                                                                scenario: str) -> None:
+    r = committed.get(scenario) or metrics.build(store.load(ROOT / "data"), Assumptions(scenario=scenario))
+    options = buyer.options(r)
+    said = buyer.note(r, options)
+    rented = options["price_kind"].eq("cloud_hourly").any()
+    assert ("rented machines stay" in said) == (rented and buyer.budget_kind(options) == "purchase")
+    assert ("without a price" in said) == bool(options["price_usd"].isna().any())
+    # a purchase budget beside rented machines says they stay; beside priced ones only, nothing of them
+    bought = options[options["price_usd"].notna()].assign(price_kind="purchase")
+    assert "rented" not in buyer.budget_text(bought) and "without a price" not in buyer.budget_text(bought)
+    mixed = bought.copy()
+    mixed.loc[mixed.index[0], "price_kind"] = "cloud_hourly"
+    assert "rented machines stay" in buyer.budget_text(mixed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,14 +225,15 @@ def test_the_cloud_budget_caps_the_hourly_price_in_the_page(committed: dict[str,
 @pytest.mark.parametrize("size", [(1400, 1000), (390, 844)], ids=["1400x1000", "390x844"])
 def test_the_price_chart_labels_never_overlap(committed: dict[str, metrics.Report], browser: Any, tmp_path: Path,
                                               size: tuple[int, int]) -> None:
-    from browser import LABELS_JS, overlapping
+    from browser import LABELS_JS, OUTSIDE_JS, overlapping
 
     headline = committed["system"].headline
     chart = charts.price_vs_throughput(headline)
     assert chart is not None
     page = chart_page(tmp_path / "price.html", chart)
-    v = browser.view(page, size, scripts=(LABELS_JS,))
+    v = browser.view(page, size, scripts=(LABELS_JS, OUTSIDE_JS))
     (got,) = v.results[0]
+    assert v.results[1] == []  # no label, axis label or title cut by the chart's edge
     assert overlapping(got["labels"]) == []
     plot = got["plot"]
     assert all(plot["left"] - 1 <= b["left"] and b["right"] <= plot["right"] + 1 for b in got["labels"])
@@ -224,3 +243,43 @@ def test_the_price_chart_labels_never_overlap(committed: dict[str, metrics.Repor
     assert len(got["labels"]) + got["hidden"] == len(points)  # one label per point, shown or not
     assert len(got["labels"]) >= (len(points) * 3 // 4 if size[0] >= 1000 else 4)
     assert [e for e in v.errors if "fit-y" not in e] == []
+
+
+# Every model size and precision in turn, picked in the page's own inputs: the texts a chart draws
+# after its bars, on the axis and in its legend must all end inside the chart's box.
+WALK = """(async () => {
+  const root = document.querySelector('.cp-chart');
+  const [size, precision] = root.querySelectorAll('.vega-bindings select');
+  const drawn = () => [...root.querySelectorAll('svg text')].map(t => t.textContent).join('|');
+  const outside = () => %s;
+  const found = [];
+  let picks = 0;
+  for (const s of [...size.options].map(o => o.value)) for (const p of [...precision.options].map(o => o.value)) {
+    const before = drawn(), same = size.value === s && precision.value === p;
+    size.value = s; size.dispatchEvent(new Event('change'));
+    precision.value = p; precision.dispatchEvent(new Event('change'));
+    for (let i = 0; i < 50 && !same && drawn() === before; i++) await new Promise(r => setTimeout(r, 100));
+    await new Promise(r => setTimeout(r, 100));
+    picks += 1;
+    for (const c of outside()) for (const o of c.outside) found.push([s, p, o.text, Math.round(o.right), o.width]);
+  }
+  return [picks, found];
+})()"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [(1400, 1000), (390, 844)], ids=["1400x1000", "390x844"])
+@pytest.mark.parametrize("scenario", ["system", "cloud"])
+def test_no_buyer_chart_text_passes_the_charts_edge(committed: dict[str, metrics.Report], browser: Any,
+                                                     tmp_path: Path, scenario: str, size: tuple[int, int]) -> None:
+    from browser import OUTSIDE_JS
+
+    options = buyer.options(committed[scenario])
+    page = chart_page(tmp_path / "buyer.html", buyer.chart(options))
+    v = browser.view(page, size, scripts=(WALK % OUTSIDE_JS.strip(),), timeout_s=240)
+    picks, found = v.results[0]
+    assert picks == options["size"].nunique() * len(buyer.PRECISIONS)
+    assert found == []
+    # a phone's texts are the shorter ones: speed and cost, tokens per kWh left to the tooltip
+    assert options["short_text"].str.len().max() < options["text"].str.len().max()
+    assert not options["short_text"].str.contains("tok/kWh").any()
