@@ -15,12 +15,25 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
+import signal
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from collectors.records import run_stamp
 from collectors.workloads import compile_cache
+
+STOP_MARK_ENV = "COSTPERF_STOP_MARK"
+"""A file the launcher creates when SIGTERM or Ctrl-C stops it, before torchrun passes the signal to the
+ranks: rank 0 then knows the run was stopped (saved as interrupted), not that torchrun stopped the
+group because another rank failed (saved with an error result), which reaches it as the same SIGTERM."""
+TORCH_SIGNALS = "SIGHUP,SIGQUIT"
+"""The signals torchrun handles itself (its default less SIGTERM and SIGINT, which _marking_stops takes)."""
 
 MULTICAST_OFF = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}
 
@@ -108,9 +121,11 @@ def launch(opts: LaunchOptions, started_at: dt.datetime | None = None) -> Launch
     root = str(Path(__file__).resolve().parents[2])
     os.environ["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])
     args = get_args_parser().parse_args(torchrun_argv(opts, started_at))
+    args.signals_to_handle = TORCH_SIGNALS  # torchrun's --signals-to-handle
     path = Path(opts.data) / "runs" / opts.machine / f"{run_stamp(started_at)}.json"
     try:
-        run(args)
+        with _marking_stops():
+            run(args)
     except ChildFailedError as exc:
         first, _ = exc.get_first_failure()
         failures = [f"rank {rank} (local rank {f.local_rank})"
@@ -120,6 +135,50 @@ def launch(opts: LaunchOptions, started_at: dt.datetime | None = None) -> Launch
                     for rank, f in sorted(exc.failures.items())]
         return LaunchOutcome(False, path if path.exists() else None, failures)
     return LaunchOutcome(True, path if path.exists() else None, [])
+
+
+@contextmanager
+def _marking_stops() -> Iterator[None]:
+    """SIGTERM and Ctrl-C handled as torchrun's own handler does (SignalException: the agent stops the
+    ranks with the same signal), after creating the STOP_MARK_ENV file. torchrun is told to leave
+    these two signals alone, else it would replace this handler when it starts the ranks. A second
+    signal is ignored while the agent stops the ranks (rank 0 is saving what finished); a third
+    raises again. torchrun handles the others (TORCH_SIGNALS)."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException  # noqa: PLC0415
+
+    folder = Path(tempfile.mkdtemp(prefix="costperf-stop-"))
+    mark = folder / "stopped"
+    received: list[int] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        received.append(signum)
+        if len(received) == 2:
+            return
+        try:
+            mark.touch()
+        except OSError:
+            pass  # rank 0 then records the stop as a failure: the results are kept all the same
+        raise SignalException(f"Process {os.getpid()} got signal: {signum}", sigval=signal.Signals(signum))
+
+    saved_env = os.environ.get(STOP_MARK_ENV)
+    os.environ[STOP_MARK_ENV] = str(mark)
+    previous: dict[int, Any] = {}
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            if signal.getsignal(sig) is not signal.SIG_IGN:
+                previous[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread: torchrun cannot set handlers either
+        pass
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        if saved_env is None:
+            os.environ.pop(STOP_MARK_ENV, None)
+        else:
+            os.environ[STOP_MARK_ENV] = saved_env
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _first_line(message: object) -> str:

@@ -4,7 +4,8 @@ Every rank runs the same task list; rank 0 gathers the figures and alone writes 
 atomically (store.write_run), once, at the end. A rank that fails leaves its message in the
 rendezvous store and exits; rank 0 then learns of it either from the failed collective or from
 torchrun's SIGTERM, and writes the run with that task as an error result carrying the message,
-never a partial figure. A watcher thread handles the signal even while rank 0's main thread is
+never a partial figure. When costperf itself is stopped (SIGTERM or Ctrl-C: the launcher leaves a
+mark first), rank 0 writes what finished as an interrupted run, as a single-process run does. A watcher thread handles the signal even while rank 0's main thread is
 stuck in a collective (a dead NCCL peer never returns).
 """
 
@@ -17,6 +18,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -156,7 +158,15 @@ class RunWriter:
 
         results = list(self.results)
         status = "complete"
-        if failure is not None and self.current is not None:
+        if _stopped_by_signal(failure):
+            # Stopped by SIGTERM or Ctrl-C, as a single-process run is: what finished is kept, the task it
+            # was in is not a failure, and nothing is written if nothing finished.
+            status = "interrupted"
+            if not results:
+                print(f"costperf: rank 0 {describe(failure)} before any task finished: nothing written",  # type: ignore[arg-type]
+                      flush=True)
+                return
+        elif failure is not None and self.current is not None:
             results.append(self._failure_result(self.current, failure))
             if self.current is not self.tasks[-1]:
                 status = "interrupted"
@@ -206,6 +216,31 @@ class RunWriter:
             self.save_failed = True
             return
         print(f"costperf: rank 0 wrote {self.path} ({len(results)} results, {status})", flush=True)
+
+
+MARK_WAIT_S = 1.0
+"""How long rank 0 waits for the launcher's stop mark after a SIGTERM that may have reached it first
+(a signal to the whole process group reaches the ranks and the launcher at the same moment)."""
+
+
+def _stopped_by_signal(failure: BaseException | None) -> bool:
+    """Whether costperf itself was stopped (SIGTERM or Ctrl-C), rather than torchrun stopping the group
+    because another rank failed: that also reaches rank 0 as SIGTERM, or as a broken collective."""
+    from collectors.distributed.launcher import STOP_MARK_ENV  # noqa: PLC0415
+
+    if failure is None:
+        return False
+    if isinstance(failure, KeyboardInterrupt) or (isinstance(failure, Stopped) and failure.signum == signal.SIGINT):
+        return True  # torchrun stops a group with SIGTERM: SIGINT is Ctrl-C
+    mark = os.environ.get(STOP_MARK_ENV)
+    if not mark or not (isinstance(failure, Stopped) or _is_comm_error(failure)):
+        return False
+    deadline = time.monotonic() + MARK_WAIT_S
+    while not os.path.exists(mark):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def _is_comm_error(exc: BaseException) -> bool:
@@ -276,6 +311,9 @@ def main(argv: list[str] | None = None) -> None:
             writer.current = None
         dist.barrier(group=dctx.control)
     except BaseException as exc:
+        if writer is None and isinstance(exc, KeyboardInterrupt):
+            # Ctrl-C, or torchrun passing it on: a stop, not a fault to report or trace back
+            sys.exit(128 + signal.SIGINT)
         if writer is None:
             report_error(dctx.rank, describe(exc))
         else:
