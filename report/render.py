@@ -301,9 +301,19 @@ async def _worker(site: Site, queue: asyncio.Queue[Path], timeout_s: int, writte
 
 
 def render_site(root: Path, jobs: int | None = None, timeout_s: int = 600,
-                log: Any = None, progress: Progress | None = None) -> list[Path]:
-    """Render every page of the site into its output folder; returns the pages written."""
+                log: Any = None, progress: Progress | None = None,
+                swapped: Callable[[], None] = lambda: None) -> list[Path]:
+    """Render every page of the site into its output folder, all or nothing: the pages are written to
+    a staging folder beside it, which replaces the output folder only once every page is done
+    (report/site_staging.py); an interruption or a failed page leaves the previous site untouched.
+    `swapped` is called as the new render replaces the old. Returns the pages written (their paths
+    in the output folder)."""
+    from report import site_staging  # noqa: PLC0415
+
     site = read_site(root)
+    final = site.output_dir
+    site_staging.remove_leftovers(final)  # of renders killed before they could clean up
+    site.output_dir = site_staging.staging_dir(final)
     jobs = min(jobs or max(os.cpu_count() or 1, 1), len(site.pages))
 
     async def run_all() -> list[Path]:
@@ -315,11 +325,17 @@ def render_site(root: Path, jobs: int | None = None, timeout_s: int = 600,
         return written
 
     started = time.perf_counter()
-    written = asyncio.run(run_all())
-    write_root_index(site.output_dir, site.output_of(site.navbar[0].href if site.navbar else site.pages[0]))
+    try:
+        site.output_dir.mkdir(parents=True)
+        written = asyncio.run(run_all())
+        write_root_index(site.output_dir, site.output_of(site.navbar[0].href if site.navbar else site.pages[0]))
+        site_staging.swap_in(site.output_dir, final, then=swapped)
+    except BaseException:
+        site_staging.remove_own(final)
+        raise
     if log:
-        log(f"Rendered {len(written)} page(s) into {site.output_dir} in {time.perf_counter() - started:.1f} s")
-    return written
+        log(f"Rendered {len(written)} page(s) into {final} in {time.perf_counter() - started:.1f} s")
+    return [final / page.relative_to(site.output_dir) for page in written]
 
 
 if __name__ == "__main__":

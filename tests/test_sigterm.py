@@ -169,6 +169,20 @@ if "ipykernel" in sys.modules:  # in the page's kernel, not while costperf build
 """
 
 
+def _previous_render(project: Path) -> str:
+    """A site folder as an earlier render left it, and a staging folder of a render killed outright
+    (its process is gone); returns the site folder's digest."""
+    (project / "_site" / "report").mkdir(parents=True)
+    (project / "_site" / "report" / "a.html").write_text("<html>the previous render's a</html>\n")
+    (project / "_site" / "report" / "gone.html").write_text("<html>a page this render no longer has</html>\n")
+    (project / "_site" / "index.html").write_text("<html>previous index</html>\n")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (project / f"_site.staging-{dead.pid}" / "report").mkdir(parents=True)
+    (project / f"_site.staging-{dead.pid}" / "report" / "a.html").write_text("<html>half a render</html>\n")
+    return folder_hash(project / "_site")
+
+
 def test_sigterm_while_a_report_page_runs_stops_its_kernel(tmp_path: Path) -> None:
     project = tmp_path / "project"
     (project / "report").mkdir(parents=True)
@@ -176,6 +190,7 @@ def test_sigterm_while_a_report_page_runs_stops_its_kernel(tmp_path: Path) -> No
                                          'website:\n  title: "t"\n')
     (project / "report" / "a.qmd").write_text('---\ntitle: A\n---\n\n```{python}\nprint("quick page")\n```\n')
     (project / "report" / "b.qmd").write_text(SLOW_PAGE)
+    before = _previous_render(project)
     data = write_folder(tmp_path / "data")
     marker = tmp_path / "kernel.pid"
     proc = subprocess.Popen([*COSTPERF, "report", "--engine", "fallback", "--jobs", "1", "--project", str(project),
@@ -186,13 +201,16 @@ def test_sigterm_while_a_report_page_runs_stops_its_kernel(tmp_path: Path) -> No
         time.sleep(0.1)
     assert marker.exists(), proc.communicate(timeout=30)
     kernel = int(marker.read_text())
+    # the quick page is rendered, into the staging folder, not over the previous render's
+    assert [p.name for p in project.glob(f"_site.staging-{proc.pid}/report/*.html")] == ["a.html"]
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, out + err
-    assert re.fullmatch(r"Stopped by SIGTERM after 1 page\(s\) were written: every page in the site folder is "
-                        r"whole, .*; run costperf report again\.", err.strip().splitlines()[-1]), err
+    assert err.strip().splitlines()[-1] == (
+        "Stopped by SIGTERM after 1 page(s) were rendered: the site folder is as it was, without this render's pages "
+        "(they were written into a staging folder, now removed); run costperf report again."), err
     assert "Traceback" not in err
-    # the page kernel is shut down, not left running; the finished page is whole, the stopped one absent
+    # the page kernel is shut down, not left running
     time.sleep(0.5)
     try:
         os.kill(kernel, 0)
@@ -200,22 +218,26 @@ def test_sigterm_while_a_report_page_runs_stops_its_kernel(tmp_path: Path) -> No
     except ProcessLookupError:
         alive = False
     assert not alive, f"kernel {kernel} still runs"
-    site = project / "_site" / "report"
-    assert sorted(p.name for p in site.iterdir()) == ["a.html"]
-    assert (site / "a.html").read_text().rstrip().endswith("</html>")
+    # the previous render is whole and alone: no page of this one, no staging folder (neither this
+    # render's nor the dead one's)
+    assert folder_hash(project / "_site") == before
+    assert sorted(p.name for p in project.iterdir()) == ["_quarto.yml", "_site", "report"]
 
 
 FAKE_QUARTO = """#!/bin/sh
-# Stands in for the quarto CLI: says its version, and while 'rendering' records the signal it gets.
+# Stands in for the quarto CLI: says its version; 'renders' a page into its --output-dir, then either
+# finishes or, with COSTPERF_TEST_QUARTO_HANG set, keeps rendering and records the signal it gets.
 [ "$1" = "--version" ] && { echo 1.6.42; exit 0; }
+[ "$2" = "--output-dir" ] || { echo "expected: quarto render --output-dir DIR, got: $*" >&2; exit 9; }
+mkdir -p "$3/report" && echo "<html>new a</html>" > "$3/report/a.html"
+[ -z "$COSTPERF_TEST_QUARTO_HANG" ] && exit 0
 trap 'echo TERM > "$COSTPERF_TEST_QUARTO_LOG"; exit 143' TERM
 echo rendering > "$COSTPERF_TEST_QUARTO_LOG"
 while :; do sleep 0.1; done
 """
 
 
-def test_sigterm_during_quarto_render_lets_quarto_stop_itself(tmp_path: Path) -> None:
-    # SIGTERM sent to costperf alone would leave quarto rendering, or kill it before its own cleanup.
+def _fake_quarto_report(tmp_path: Path, **env: str) -> tuple[Path, subprocess.Popen[str]]:
     project = tmp_path / "project"
     (project / "report").mkdir(parents=True)
     (project / "_quarto.yml").write_text('project:\n  type: website\n  render: ["report/*.qmd"]\n')
@@ -224,20 +246,43 @@ def test_sigterm_during_quarto_render_lets_quarto_stop_itself(tmp_path: Path) ->
     bin_dir.mkdir()
     (bin_dir / "quarto").write_text(FAKE_QUARTO)
     (bin_dir / "quarto").chmod(0o755)
-    log = tmp_path / "quarto.log"
+    _previous_render(project)
     proc = subprocess.Popen([*COSTPERF, "report", "--engine", "quarto", "--project", str(project), "--data",
                              str(write_folder(tmp_path / "data"))], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
-                            env={**ENV, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-                                 "COSTPERF_TEST_QUARTO_LOG": str(log)})
+                            env={**ENV, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", **env})
+    return project, proc
+
+
+def test_sigterm_during_quarto_render_lets_quarto_stop_itself(tmp_path: Path) -> None:
+    # SIGTERM sent to costperf alone would leave quarto rendering, or kill it before its own cleanup.
+    log = tmp_path / "quarto.log"
+    project, proc = _fake_quarto_report(tmp_path, COSTPERF_TEST_QUARTO_HANG="1", COSTPERF_TEST_QUARTO_LOG=str(log))
+    before = folder_hash(project / "_site")
     deadline = time.monotonic() + 120
     while not log.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
     assert log.exists(), proc.communicate(timeout=30)
+    assert (project / f"_site.staging-{proc.pid}" / "report" / "a.html").exists()  # quarto writes beside the site
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, out + err
     assert log.read_text().strip() == "TERM"  # quarto was told, and stopped on its own
-    assert err.strip().splitlines()[-1].startswith(
-        "Stopped by SIGTERM while quarto rendered (quarto was stopped in its turn): "), err
+    assert err.strip().splitlines()[-1] == (
+        "Stopped by SIGTERM while quarto rendered (quarto was stopped in its turn): the site folder is as it was, "
+        "without this render's pages (quarto wrote them into a staging folder, now removed); run costperf report "
+        "again."), err
     assert "Traceback" not in err
+    assert folder_hash(project / "_site") == before
+    assert sorted(p.name for p in project.iterdir()) == ["_quarto.yml", "_site", "report"]
+
+
+def test_a_finished_quarto_render_replaces_the_site_folder_whole(tmp_path: Path) -> None:
+    project, proc = _fake_quarto_report(tmp_path)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out + err
+    # the new render alone: the previous render's pages are gone with it, no staging folder is left
+    assert sorted(p.relative_to(project / "_site").as_posix() for p in (project / "_site").rglob("*")) == [
+        "report", "report/a.html"]
+    assert (project / "_site" / "report" / "a.html").read_text() == "<html>new a</html>\n"
+    assert sorted(p.name for p in project.iterdir()) == ["_quarto.yml", "_site", "report"]

@@ -88,6 +88,7 @@ class SiteWrites:
 
     started: bool = False
     pages: int | None = 0  # None: quarto renders, and does not tell costperf which pages it wrote
+    swapped: bool = False  # the new render replaced the site folder (report/site_staging.py)
 
 
 def _render(root: Path, resolved: Assumptions, quarto: str | None, engine: str, jobs: int | None,
@@ -119,9 +120,11 @@ def _render(root: Path, resolved: Assumptions, quarto: str | None, engine: str, 
         console.print(f"Rendering with Quarto {version} (quarto render; it prints each page as it goes) ...",
                       markup=False)
         done.started, done.pages = True, None
-        returncode = _quarto_render(quarto, root)
+        site_dir = _site_dir(root)
+        returncode = _quarto_render(quarto, root, site_dir, done)
         if returncode != 0:
-            err_console.print(f"quarto render failed (exit status {returncode}).", markup=False)
+            err_console.print(f"quarto render failed (exit status {returncode}); the site folder is as it was.",
+                              markup=False)
             sys.exit(returncode)
         console.print(f"Rendered the report with Quarto in {time.perf_counter() - started:.1f} s: {site}. "
                       "Quarto's pages load module scripts, which browsers refuse from file://: serve the folder "
@@ -142,7 +145,7 @@ def _render(root: Path, resolved: Assumptions, quarto: str | None, engine: str, 
 
         done.started = True
         with stop_signal.sigterm_noticing_event_loops():
-            render_site(root, jobs=jobs, progress=progress)
+            render_site(root, jobs=jobs, progress=progress, swapped=lambda: setattr(done, "swapped", True))
     except RenderError as exc:
         err_console.print(str(exc), markup=False)
         sys.exit(1)
@@ -150,12 +153,27 @@ def _render(root: Path, resolved: Assumptions, quarto: str | None, engine: str, 
                   f"open {site}", markup=False)
 
 
-def _quarto_render(quarto: str, root: Path) -> int:
-    """`quarto render`; when interrupted, quarto gets SIGTERM and time to clean up after itself (a
-    terminal's Ctrl-C reaches it anyway, a SIGTERM sent to costperf alone would not)."""
-    proc = subprocess.Popen([quarto, "render"], cwd=root)
+def _site_dir(root: Path) -> Path:
+    from report.render import RenderError, read_site  # noqa: PLC0415
+
     try:
-        return proc.wait()
+        return read_site(root).output_dir
+    except RenderError:
+        return root / "_site"
+
+
+def _quarto_render(quarto: str, root: Path, site_dir: Path, done: SiteWrites) -> int:
+    """`quarto render` into a staging folder (its --output-dir), swapped in for the site folder once
+    quarto succeeds (report/site_staging.py); when interrupted, quarto gets SIGTERM and time to clean
+    up after itself (a terminal's Ctrl-C reaches it anyway, a SIGTERM sent to costperf alone would
+    not), and the staging folder is removed (_interrupted)."""
+    from report import site_staging  # noqa: PLC0415
+
+    site_staging.remove_leftovers(site_dir)
+    staging = site_staging.staging_dir(site_dir)
+    proc = subprocess.Popen([quarto, "render", "--output-dir", os.path.relpath(staging, root)], cwd=root)
+    try:
+        returncode = proc.wait()
     except KeyboardInterrupt:
         proc.terminate()
         try:
@@ -164,17 +182,25 @@ def _quarto_render(quarto: str, root: Path) -> int:
             proc.kill()
             proc.wait()
         raise
+    if returncode != 0:
+        site_staging.remove_own(site_dir)
+        return returncode
+    if not staging.is_dir():
+        err_console.print(f"quarto render succeeded but wrote nothing into {staging} (its --output-dir): the site "
+                          "folder is as it was.", markup=False)
+        return 1
+    site_staging.swap_in(staging, site_dir, then=lambda: setattr(done, "swapped", True))
+    return 0
 
 
 def _remove_temporaries(root: Path) -> None:
-    """Temporaries of writes the interruption cut short: pages (report/render.py writes each page
-    to .NAME.tmp, then renames it) and this process's cache files (report/cache_file.py)."""
-    from report.render import RenderError, read_site  # noqa: PLC0415
+    """What the interruption cut short: this render's staging folder (the site folder itself is
+    untouched until a render is whole), page temporaries, and this process's cache files
+    (report/cache_file.py: the cache stays valid, its entries are written whole or not at all)."""
+    from report import site_staging  # noqa: PLC0415
 
-    try:
-        site_dir = read_site(root).output_dir
-    except RenderError:
-        site_dir = root / "_site"
+    site_dir = _site_dir(root)
+    site_staging.remove_own(site_dir)  # this render's staging folder: the site folder keeps the previous render
     leftovers = list(site_dir.rglob(".*.html.tmp")) if site_dir.is_dir() else []
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "costperf"
     leftovers += list(cache.glob(f".*.{os.getpid()}.tmp")) if cache.is_dir() else []
@@ -189,12 +215,15 @@ def _interrupted(root: Path, done: SiteWrites) -> None:
     what = "Stopped by SIGTERM" if stop_signal.terminated() else "Interrupted"
     if not done.started:
         line = f"{what} before rendering: the site folder is as it was."
-    elif done.pages is None:  # quarto's own writes: it was told to stop (_quarto_render), costperf cannot vouch
-        line = (f"{what} while quarto rendered (quarto was stopped in its turn): the site folder may mix this "
-                "render's pages with the previous render's; run costperf report again.")
+    elif done.swapped:
+        line = f"{what} as the render finished: the site folder holds the whole new render."
+    elif done.pages is None:  # quarto rendered into the staging folder; it was told to stop (_quarto_render)
+        line = (f"{what} while quarto rendered (quarto was stopped in its turn): the site folder is as it was, "
+                "without this render's pages (quarto wrote them into a staging folder, now removed); run costperf "
+                "report again.")
     else:
-        line = (f"{what} after {done.pages} page(s) were written: every page in the site folder is whole, but it "
-                "may mix this render's pages with the previous render's; run costperf report again.")
+        line = (f"{what} after {done.pages} page(s) were rendered: the site folder is as it was, without this "
+                "render's pages (they were written into a staging folder, now removed); run costperf report again.")
     if stop_signal.terminated():
         stop_signal.stop(line)
     err_console.print(line, markup=False)
