@@ -165,7 +165,7 @@ def run_command(suite: str, workloads: tuple[str, ...], machine_id: str | None, 
 
     Shows progress with the current task and an ETA, then a summary table. Ctrl-C (exit status 130) or
     SIGTERM (143) stops the run and writes what finished as a record marked interrupted (or nothing, if
-    nothing finished).
+    nothing finished); a second signal waits until the record is written, a third stops at once.
 
     \b
     Examples:

@@ -92,6 +92,7 @@ class RunSignals:
         self.signals: list[int] = []  # every SIGTERM and Ctrl-C this run got, in order
         self.saving = False
         self.forced = False
+        self.interrupted_by_signal = False  # the first signal stopped the measuring (not the save)
 
     def begin_saving(self) -> None:
         """The measuring is over (finished or interrupted): queue signals from now on."""
@@ -101,8 +102,6 @@ class RunSignals:
     def queued(self) -> list[int]:
         """The signals that arrived while saving and waited for it (the interrupting one excluded)."""
         return self.signals[1:] if self.interrupted_by_signal else self.signals
-
-    interrupted_by_signal = False
 
     def status(self) -> int:
         """The exit status of the first signal: 143 for SIGTERM, 130 for Ctrl-C."""
