@@ -230,12 +230,9 @@ def chart(d: pd.DataFrame) -> Any:
                           bind=alt.binding_select(options=list(PRECISIONS), name="Precision "))
     budget, within = budget_input(d)
     data = _plain(d)
-    base = alt.Chart(data).transform_filter(
-        f"datum.size == size && datum.precision == precision && {within}"
-    ).transform_calculate(
-        # a row without a speed (it does not fit) prints its line from 0; room keeps the lines in the plot
-        at="datum.tok_s == null ? 0 : datum.tok_s", shown=bar_text.shown_expr()
-    ).transform_calculate(room=bar_text.room_expr("datum.at", NAME_LIMIT))
+    # a row without a speed (it does not fit) prints its line from 0; room keeps the lines in the plot
+    base = bar_text.fitted(alt.Chart(data).transform_filter(
+        f"datum.size == size && datum.precision == precision && {within}"), "datum.tok_s", NAME_LIMIT)
     y = alt.Y("label:N", title=None, sort=alt.EncodingSortField(field="order", op="min", order="ascending"),
               axis=alt.Axis(labelLimit=NAME_LIMIT))
     tooltip = [alt.Tooltip("name:N", title="machine"), alt.Tooltip("tok_s:Q", title="decode tokens/s", format=",.1f"),

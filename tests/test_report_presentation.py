@@ -246,13 +246,14 @@ def test_the_price_chart_labels_never_overlap(committed: dict[str, metrics.Repor
 
 
 # Every model size and precision in turn, picked in the page's own inputs: the texts a chart draws
-# after its bars, on the axis and in its legend must all end inside the chart's box.
+# after its bars, on the axis and in its legend must all end inside the chart's box, and a bar's text
+# must show whole (the ellipsis at the plot's edge is the last resort, not the layout).
 WALK = """(async () => {
   const root = document.querySelector('.cp-chart');
   const [size, precision] = root.querySelectorAll('.vega-bindings select');
   const drawn = () => [...root.querySelectorAll('svg text')].map(t => t.textContent).join('|');
   const outside = () => %s;
-  const found = [];
+  const found = [], shortened = [];
   let picks = 0;
   for (const s of [...size.options].map(o => o.value)) for (const p of [...precision.options].map(o => o.value)) {
     const before = drawn(), same = size.value === s && precision.value === p;
@@ -262,8 +263,11 @@ WALK = """(async () => {
     await new Promise(r => setTimeout(r, 100));
     picks += 1;
     for (const c of outside()) for (const o of c.outside) found.push([s, p, o.text, Math.round(o.right), o.width]);
+    for (const t of root.querySelectorAll('g.mark-text.role-mark text')) {
+      if (t.textContent.endsWith('…')) shortened.push([s, p, t.textContent]);
+    }
   }
-  return [picks, found];
+  return [picks, found, shortened];
 })()"""
 
 
@@ -277,9 +281,10 @@ def test_no_buyer_chart_text_passes_the_charts_edge(committed: dict[str, metrics
     options = buyer.options(committed[scenario])
     page = chart_page(tmp_path / "buyer.html", buyer.chart(options))
     v = browser.view(page, size, scripts=(WALK % OUTSIDE_JS.strip(),), timeout_s=240)
-    picks, found = v.results[0]
+    picks, found, shortened = v.results[0]
     assert picks == options["size"].nunique() * len(buyer.PRECISIONS)
     assert found == []
+    assert shortened == []
     # a phone's texts are the shorter ones: speed and cost, tokens per kWh left to the tooltip
     assert options["short_text"].str.len().max() < options["text"].str.len().max()
     assert not options["short_text"].str.contains("tok/kWh").any()
