@@ -4,9 +4,9 @@ A text after a bar needs room to its right, and how much depends on the plot's w
 known only in the browser. So the x scale is stretched, in the page, until the longest text ends
 inside the plot: each row asks for a domain of `value × plot width ÷ (plot width − text width)`,
 the text's width estimated from its characters. Where the longest full text would leave the bars
-less than a quarter of the plot (a phone, a narrow window), every row shows its short text (the buyer
-chart's: speed and cost; the rest is in the bar's tooltip). Where an estimate is still short, the text ends in an
-ellipsis at the plot's edge instead of being cut by it.
+less than a quarter of the plot (a phone, a narrow window), every row shows its short text (the
+buyer chart's: speed and cost; the rest is in the bar's tooltip). Where an estimate is still short,
+the text ends in an ellipsis at the plot's edge instead of being cut by it.
 """
 
 from __future__ import annotations
