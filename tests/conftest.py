@@ -6,6 +6,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import os  # noqa: E402
 import re  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -45,3 +47,14 @@ def pytest_make_collect_report(collector: pytest.Collector):  # noqa: ANN201
     if report.skipped and _in_ci() and REQUIRED_IN_CI.search(_skip_reason(report.longrepr)):
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, where it must run: {_skip_reason(report.longrepr)}"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium per test module (tests/browser.py), for pages that must be looked at."""
+    from browser import CHROMIUM, Chromium  # noqa: PLC0415
+
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run does)")
+    with Chromium() as b:
+        yield b

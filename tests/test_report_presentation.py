@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +17,10 @@ from report import buyer, charts, metrics, present, tables, views
 from report.assumptions import Assumptions
 from report.machine_names import NamedText, short_names
 from report.present import short_name
+from browser import CHROMIUM
 from test_report_boundary import build_folder
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
@@ -171,16 +169,6 @@ def test_the_budget_note_says_only_what_applies_to_the_scenario(committed: dict[
 
 # ---------------------------------------------------------------------------------------------
 # In the browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run does)")
-    from browser import Chromium
-
-    with Chromium() as b:
-        yield b
 
 
 def chart_page(path: Path, chart: Any) -> Path:

@@ -11,7 +11,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -24,10 +23,11 @@ from report import assumptions, metrics
 from report import sample_data as S
 from report.present import number
 
+from browser import CHROMIUM
+
 ROOT = Path(__file__).resolve().parents[1]
 EVIL = '<b>Bold</b> & <script>alert("x")</script>'
 SETTINGS = ["usd_per_kwh=0.31", "hours_per_day=10"]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 pytestmark = pytest.mark.slow
 
@@ -225,16 +225,6 @@ def test_chromium_draws_the_index_charts(site: Path, tmp_path: Path) -> None:
 PAGES = ["index", "inference", "training", "memory", "energy", "machines", "claims", "methodology", "review"]
 # vega-lite's note that a chart with a row height per machine (the buyer chart) keeps that height
 HARMLESS = ('Dropping "fit-y" because spec has discrete height',)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run does)")
-    from browser import Chromium
-
-    with Chromium() as b:
-        yield b
 
 
 @pytest.mark.parametrize("size", [(1400, 1000), (390, 844)], ids=["1400x1000", "390x844"])
