@@ -6,6 +6,8 @@ import copy
 import datetime as dt
 import hashlib
 import json
+import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +93,16 @@ def folder_hash(root: Path) -> str:
         if path.is_file():
             digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
+
+
+def signal_on_line(proc: "subprocess.Popen[str]", prefix: str, sig: int = signal.SIGTERM) -> str:
+    """Read a process's output until a line starts with `prefix`, send it `sig` there (as a service
+    manager or a user would, mid-task), and return everything it printed, to its end."""
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith(prefix):
+            proc.send_signal(sig)
+            break
+    return "".join(lines) + proc.stdout.read()

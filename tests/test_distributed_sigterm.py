@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from foundation_data import write_folder
+from foundation_data import signal_on_line, write_folder
 
 from collectors import store
 from collectors.records import RunRecord
@@ -34,14 +34,8 @@ def test_a_stopped_distributed_run_is_saved_interrupted_with_what_finished(tmp_p
                              "test-desktop", "--data", str(data), "--device", "cpu", "--nproc-per-node", "2",
                              "--workload", "allreduce", "--workload", "train-gpt2-ddp", "--energy", "off"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
-    assert proc.stdout is not None
-    lines = []
-    for line in proc.stdout:  # both all-reduce sizes finished; the last task (DDP on both ranks) runs
-        lines.append(line)
-        if line.startswith("costperf: train-gpt2-ddp-gpt2-tiny-n2 ..."):
-            proc.send_signal(sig)
-            break
-    out = "".join(lines) + proc.stdout.read()
+    # both all-reduce sizes finished; the last task (DDP on both ranks) runs
+    out = signal_on_line(proc, "costperf: train-gpt2-ddp-gpt2-tiny-n2 ...", sig)
     assert proc.wait(timeout=60) == 128 + sig, out  # the launcher's status and message, as before
     assert "Traceback" not in out
     assert out.rstrip().endswith(LAUNCHER_SAYS.format(sig.name)), out

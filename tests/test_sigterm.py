@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from foundation_data import folder_hash, write_folder
+from foundation_data import folder_hash, signal_on_line, write_folder
 from pytest_httpserver import HTTPServer
 from test_hostile_prices import machines, source
 
@@ -39,14 +39,7 @@ def test_sigterm_mid_run_keeps_what_finished_in_one_interrupted_record(tmp_path:
     data = write_folder(tmp_path / "data", runs=[])
     proc = subprocess.Popen([*COSTPERF, "run", "--suite", "quick", "--machine", "test-desktop", "--data", str(data)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
-    assert proc.stdout is not None
-    lines = []
-    for line in proc.stdout:  # the first task has finished: stop the run as a service manager would
-        lines.append(line)
-        if line.startswith("  memcpy: "):
-            proc.send_signal(signal.SIGTERM)
-            break
-    out = "".join(lines) + proc.stdout.read()
+    out = signal_on_line(proc, "  memcpy: ")  # the first task has finished
     assert proc.wait(timeout=60) == 143, out
     assert "Traceback" not in out
     (path,) = list((data / "runs").rglob("*.json"))
@@ -61,14 +54,7 @@ def test_sigterm_to_a_distributed_run_is_one_line_not_a_traceback(tmp_path: Path
     proc = subprocess.Popen([*COSTPERF, "run", "--suite", "quick", "--machine", "test-desktop", "--data", str(data),
                              "--nproc-per-node", "2", "--device", "cpu", "--workload", "allreduce"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
-    assert proc.stdout is not None
-    lines = []
-    for line in proc.stdout:  # the two ranks are measuring
-        lines.append(line)
-        if line.startswith("costperf: allreduce-"):
-            proc.send_signal(signal.SIGTERM)
-            break
-    out = "".join(lines) + proc.stdout.read()
+    out = signal_on_line(proc, "costperf: allreduce-")  # the two ranks are measuring
     assert proc.wait(timeout=60) == 143, out
     assert "Traceback" not in out and out.rstrip().endswith(
         "Stopped by SIGTERM: torchrun stopped the ranks; rank 0's 'wrote' line above, if any, names the run file it "
