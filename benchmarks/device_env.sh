@@ -20,6 +20,10 @@ decode_suite_run() {
   ( for kv in "$@"; do export "${kv?}"; done
     timeout -k 5 -s TERM "$t" costperf run --suite standard --machine h200-sxm "${DECODE_WORKLOADS[@]}" > "$log" 2>&1 )
 }
+# The whole standard suite on GPU 0: standard_suite_run LIMIT_S LOG
+standard_suite_run() {
+  CUDA_VISIBLE_DEVICES=0 timeout -k 5 -s TERM "$1" costperf run --suite standard --machine h200-sxm > "$2" 2>&1
+}
 # copy_new_runs RUNS_DIR "FILES BEFORE" DEST: the run files written since
 copy_new_runs() {
   local f

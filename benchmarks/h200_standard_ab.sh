@@ -12,7 +12,7 @@ R=data/runs/h200-sxm; mkdir -p "$R"; BEFORE=$(ls "$R")
 
 standard() {
   local t=$(( $(left) - 15 ))
-  CUDA_VISIBLE_DEVICES=0 timeout -k 5 -s TERM "$t" costperf run --suite standard --machine h200-sxm > "$L/standard.log" 2>&1
+  standard_suite_run "$t" "$L/standard.log"
   echo "standard rc $? at $(( $(date +%s) - T0 )) s (limit $t)"
 }
 variants() {
