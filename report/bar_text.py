@@ -18,7 +18,7 @@ FONT_SIZE = {"expr": f"{NARROW} ? 9 : 10"}
 DX = 4  # pixels between a bar's end and its text
 # a plain sans-serif character is about 0.6 of the font size wide on average (digits 0.64, spaces
 # and dots less): an estimate on the wide side, so the bars give way rather than the text
-CHAR_EM = 0.62
+CHAR_EM = 0.66
 MIN_BAR_SHARE = 0.25  # of the plot, for the longest bar, however long its text
 
 
