@@ -31,6 +31,9 @@ fits here exactly where the memory page's grid and largest-model figures say it 
 BASIS = {"measured": "measured", "published": "published", "estimated": "ceiling ≤ (est.)"}
 BASIS_COLOURS = {"measured": "#1b7837", "published": "#2c5fb3", "ceiling ≤ (est.)": "#d08c1b"}
 DEFAULT_SIZE, DEFAULT_PRECISION = "8B", "4-bit"
+# the three kinds of figure side by side take about 340 pixels: on a narrower chart (a 320-pixel
+# phone) the last one goes to a second row rather than past the chart's edge
+LEGEND_COLUMNS = {"expr": f"containerSize()[0] < 360 ? 2 : {len(BASIS_COLOURS)}"}
 
 _PARAMS = re.compile(r"(?<![\dx.])(\d+(?:\.\d+)?)\s*b\b", re.IGNORECASE)
 # mixture-of-experts models read only their active experts per token: their speed is not a dense
@@ -255,7 +258,7 @@ def chart(d: pd.DataFrame) -> Any:
     inputs = [size, precision] + ([budget] if budget is not None else [])
     return (room + bars + text).add_params(*inputs).properties(
         width="container", height={"step": 15}, autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
-    ).configure_legend(orient="top", direction="horizontal", title=None)
+    ).configure_legend(orient="top", direction="horizontal", title=None, columns=LEGEND_COLUMNS)
 
 
 def _date_range(r: Report) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
+from report import chart_titles as T
 from report.chart_labels import PATCH_JS, needs_patch, placed, point_labels
 from report.formulas import pareto_front
 
@@ -117,13 +118,15 @@ def price_vs_throughput(headline: pd.DataFrame) -> alt.LayerChart | None:
     # (its point keeps the tooltip); the Pareto front's machines are labelled first
     labels = point_labels(base, "price_points", "price_usd:Q", "decode_tok_s:Q", "label:N")
     chart = (front + points + labels).properties(
-        width="container", height=320, title=f"Price vs decode speed at {setting} (dashed: Pareto front)")
+        width="container", height=320, title=T.titled("Price vs decode speed (dashed: Pareto front)", f"at {setting}"))
     return placed(chart, "price_points", "label", priority="pareto")
 
 
 def ranking(df: pd.DataFrame, value: str, title: str, axis_title: str, provenance: str,
-            detail: str | None = None, extra: list[tuple[str, str]] | None = None) -> alt.Chart | None:
-    """One dot per machine, best at the top: colour vendor, shape provenance."""
+            detail: str | None = None, extra: list[tuple[str, str]] | None = None,
+            subtitle: str | None = None) -> alt.Chart | None:
+    """One dot per machine, best at the top: colour vendor, shape provenance; `subtitle` (under the
+    title) names the setting the machines are ranked at."""
     d = df[df[value].notna()].copy()
     if d.empty:
         return None
@@ -140,7 +143,7 @@ def ranking(df: pd.DataFrame, value: str, title: str, axis_title: str, provenanc
         y=alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=NAME_LIMIT),
                 sort=alt.EncodingSortField(field=value, order="descending")),
         color=_vendor, shape=_shape, tooltip=tooltip,
-    ).properties(width="container", height=_rows_height(len(d)), title=title)
+    ).properties(width="container", height=_rows_height(len(d)), title=T.titled(title, subtitle))
 
 
 def settings(results: pd.DataFrame, kind: str, title: str) -> alt.Chart | None:
@@ -168,7 +171,7 @@ def settings(results: pd.DataFrame, kind: str, title: str) -> alt.Chart | None:
     ).properties(width="container", height=_rows_height(d["label"].nunique()), title=title)
 
 
-def ceilings(table: pd.DataFrame, title: str) -> alt.LayerChart | None:
+def ceilings(table: pd.DataFrame, title: str, subtitle: str | None = None) -> alt.LayerChart | None:
     """Spec-based decode ceilings (open triangles, '≤') beside the figure each machine reached at the
     same setting (filled marks): an upper bound is drawn apart, never ranked with results."""
     d = table[table["ceiling_tok_s"].notna()].copy()
@@ -189,7 +192,7 @@ def ceilings(table: pd.DataFrame, title: str) -> alt.LayerChart | None:
                  alt.Tooltip("achieved_provenance:N", title="provenance"),
                  alt.Tooltip("achieved_fraction:Q", title="share of the ceiling", format=".0%")])
     return (ceiling + reached).properties(width="container", height=_rows_height(len(d)),
-                                         title=f"{title} (▷ ceiling, ● reached)")
+                                         title=T.titled(f"{title} (▷ ceiling, ● reached)", subtitle))
 
 
 def _date_axis(dates: pd.Series) -> alt.Axis:
@@ -361,16 +364,20 @@ def embed(chart: Any, empty: str = "No data for this chart yet.") -> str:
     # left out (bound): past the edge, the chart's box would cut it ("10,00")
     for axis in ("axisQuantitative", "axisTemporal"):
         config.setdefault(axis, {"labelFlush": True, "labelBound": True})
-    # a title longer than a phone's width ends in an ellipsis instead of widening the chart
-    config.setdefault("title", {"anchor": "start", "fontSize": 13,
-                                "limit": {"expr": "max(containerSize()[0] - 16, 160)"}})
+    # titles are broken into lines that fit (report/chart_titles.py); one that still does not (a
+    # single word wider than a phone) ends in an ellipsis instead of widening the chart
+    config.setdefault("title", {"anchor": "start", "fontSize": T.TITLE_FONT_SIZE, "subtitleFontSize":
+                                T.SUBTITLE_FONT_SIZE, "subtitleColor": "#4b5563",
+                                "limit": {"expr": T.CONTAINER}})
+    wrapped = T.wrap(as_dict)
     spec = json.dumps(as_dict, separators=(",", ":")).replace("</", "<\\/")
     _counter += 1
     div = f"cp-chart-{_counter}"
     head = ""
     if not _bundle_done:
         head, _bundle_done = _bundle(), True
-    options = '{"actions": false, "renderer": "svg"' + (f', "patch": {PATCH_JS}' if needs_patch(as_dict) else "") + "}"
+    options = ('{"actions": false, "renderer": "svg"' + (f', "patch": {PATCH_JS}' if needs_patch(as_dict) else "")
+               + (f', "expressionFunctions": {{"{T.FUNCTION}": {T.WRAP_JS}}}' if wrapped else "") + "}")
     # Module scripts run in document order, after the bundle above has defined vegaEmbed.
     return (f'{head}<div id="{div}" class="cp-chart"></div>'
             f'<script type="module">vegaEmbed("#{div}", {spec}, {options})'

@@ -235,8 +235,8 @@ def timeline(hist: pd.DataFrame, machine: str) -> alt.LayerChart | None:
     )
     return (band + baseline + line + repeats + points).add_params(pick).properties(
         width=WIDTH, height=240,
-        title=f"{machine}: figure per run; grey band = baseline ± noise; bars = ±3σ of the repeats; "
-              "◆ = software changed")
+        title=alt.TitleParams(f"{machine}: figure per run", subtitle="grey band = baseline ± noise; "
+                              "bars = ±3σ of the repeats; ◆ = software changed"))
 
 
 def machines_with_history(page: ReviewPage) -> list[str]:

@@ -184,9 +184,9 @@ def energy(r: Report) -> tuple[pd.DataFrame, str]:
     want = B.SCENARIO_POWER[r.assumptions.scenario]
     setting = r.setting.label if r.setting else "–"
     html = C.embed(C.ranking(r.headline[r.headline["watts_covers"] == want], "tokens_per_joule",
-                             f"Decode tokens per joule at {setting}; power: {B.COVERS_TEXT[want]} (scenario "
-                             f"{r.assumptions.scenario})", "tokens per joule (tokens/s ÷ W)",
-                             "tokens_per_joule_provenance", "watts_basis"),
+                             "Decode tokens per joule", "tokens per joule (tokens/s ÷ W)",
+                             "tokens_per_joule_provenance", "watts_basis",
+                             subtitle=f"at {setting}; power: {B.COVERS_TEXT[want]} (scenario {r.assumptions.scenario})"),
                    empty="No decode figure at the headline setting with power of the scenario's coverage yet.")
     html += P.note("The chart ranks only figures at the headline setting whose power covers what the scenario counts "
                    "(an estimated wall figure is (board W + host W) ÷ PSU efficiency, or a published system maximum); "
@@ -253,8 +253,8 @@ def memory(r: Report) -> tuple[pd.DataFrame, str]:
         f"(the {r.assumptions.scenario} scenario's price ÷ usable GB) and the largest model that fits, with its "
         "estimated decode speed (bandwidth × the share of it the machine, or its chip family, reaches at the "
         "headline setting ÷ the model's bytes at q4_0, 4.5 bits per weight).")
-    per_gb = C.embed(C.ranking(r.headline, "tok_s_per_usable_gb", f"Decode tokens/s per usable GB at {setting} "
-                               "(rewards small, fast memory)", "tokens/s per usable GB", "decode_provenance"),
+    per_gb = C.embed(C.ranking(r.headline, "tok_s_per_usable_gb", "Decode tokens/s per usable GB (rewards small, "
+                               "fast memory)", "tokens/s per usable GB", "decode_provenance", subtitle=f"at {setting}"),
                      empty="No decode figure at the headline setting yet.")
     html = intro + per_gb + C.embed(C.fit_grid(r.fits), empty="No machines yet.") + P.table(m, [
         ("Machine", P.machine, False),

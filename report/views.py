@@ -178,8 +178,8 @@ def ranking(r: Report) -> str:
     if a.scenario != "cloud":
         h = h[h["watts_covers"] == B.SCENARIO_POWER[a.scenario]]
     setting = r.setting.label if r.setting else "–"
-    return C.embed(C.ranking(h, "tokens_per_dollar", f"Decode tokens per USD at {setting} (scenario {a.scenario})",
-                             "tokens per USD", "tokens_per_dollar_provenance", "watts_basis",
+    return C.embed(C.ranking(h, "tokens_per_dollar", "Decode tokens per USD", "tokens per USD",
+                             "tokens_per_dollar_provenance", "watts_basis", subtitle=f"at {setting} (scenario {a.scenario})",
                              extra=[("price_as_of", "price as of"), ("price_covers", "price covers"),
                                     ("tokens_per_dollar_note", "bound")]),
                    empty=f"No machine of the {a.scenario} scenario has a decode figure at {setting} with a price and "
@@ -238,7 +238,7 @@ def ceilings(r: Report) -> str:
                 + f'<br><span class="cp-note">{P.esc(row["estimate_basis"])}</span>')
 
     d = c.sort_values("ceiling_tok_s", ascending=False)
-    return (C.embed(C.ceilings(d, f"Decode ceilings (≤, not ranked) and figures reached, {r.setting.label}"))
+    return (C.embed(C.ceilings(d, "Decode ceilings (≤, not ranked) and figures reached", f"at {r.setting.label}"))
             + P.table(d, [
                 ("Machine", P.machine, False),
                 ("Family", P.text("family"), False),

@@ -102,6 +102,18 @@ OUTSIDE_JS = r"""
 """
 
 
+# Every line of every chart title and subtitle, and whether Vega cut it to an ellipsis (past its
+# limit): a title names the setting it compares, which a cut would lose (one <text> a line, or one
+# <tspan> a line in a title broken into lines).
+TITLES_JS = r"""
+(() => [...document.querySelectorAll('.cp-chart')].flatMap(chart =>
+  [...chart.querySelectorAll('g.role-title-text text, g.role-title-subtitle text')].flatMap(t => {
+    const lines = t.querySelectorAll('tspan').length ? [...t.querySelectorAll('tspan')] : [t];
+    return lines.map(l => ({id: chart.id, text: l.textContent, cut: l.textContent.trim().endsWith('\u2026')}));
+  })))()
+"""
+
+
 def overlapping(boxes: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """Pairs of boxes (dicts with left, top, right, bottom and text) whose areas intersect."""
     out = []

@@ -118,3 +118,34 @@ def test_embedded_spec_cannot_close_its_script_tag(tmp_path: Path) -> None:
     assert "</" not in body.replace("<\\/", "")
     spec = json.loads(body[body.index("{"):body.rindex('}, {"actions"') + 1].replace("<\\/", "</"))
     assert spec["datasets"]
+
+
+def test_titles_are_broken_into_lines_at_the_width_they_are_drawn_in(rep: metrics.Report) -> None:
+    """A title and its subtitle become lines broken in the page (Vega would cut one long line to an
+    ellipsis): at the container's width for a chart as wide as its container, at the chart's own
+    width for a fixed one; Vega-Lite compiles each to a Vega signal (its schema types a subtitle as
+    plain text, but its compiler turns any title property's expression into a signal)."""
+    import altair as alt
+    import vl_convert
+
+    from report import chart_titles
+
+    price = charts.price_vs_throughput(rep.headline)
+    spec = price.to_dict()  # type: ignore[union-attr]
+    assert spec["title"]["subtitle"].startswith("at ")  # the setting under the title, not in it
+    assert chart_titles.wrap(spec)
+    title = spec["title"]
+    assert title["text"]["expr"].startswith(f"{chart_titles.FUNCTION}(") and chart_titles.CONTAINER in title["text"]["expr"]
+    assert chart_titles.SUBTITLE_FONT in title["subtitle"]["expr"]
+    vega = vl_convert.vegalite_to_vega(spec)
+    assert vega["title"]["text"] == {"signal": title["text"]["expr"]}
+    assert vega["title"]["subtitle"] == {"signal": title["subtitle"]["expr"]}
+    fixed = alt.hconcat(*(alt.Chart(rep.headline.head(2)[["usable_gb"]]).mark_point().encode(x="usable_gb:Q")
+                          .properties(width=200, title="a panel title") for _ in range(2))).properties(title="both")
+    spec = fixed.to_dict()
+    assert chart_titles.wrap(spec)
+    assert ", 400, " in spec["title"]["text"]["expr"]  # the panels side by side
+    assert all(", 200, " in panel["title"]["text"]["expr"] for panel in spec["hconcat"])
+    assert not chart_titles.wrap(alt.Chart(rep.headline).mark_point().to_dict())  # no title, nothing to do
+    html = charts.embed(price)
+    assert f'"expressionFunctions": {{"{chart_titles.FUNCTION}": ' in html

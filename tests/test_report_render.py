@@ -233,13 +233,16 @@ def test_every_page_fits_the_screen_width_and_loads_nothing(site: Path, browser:
                                                             size: tuple[int, int]) -> None:
     shots = os.environ.get("COSTPERF_SCREENSHOTS")
     shot = Path(shots) / f"{name}-{size[0]}.png" if shots else None
-    from browser import LABELS_JS, OUTSIDE_JS, overlapping
+    from browser import LABELS_JS, OUTSIDE_JS, TITLES_JS, overlapping
 
-    v = browser.view(site / "_site" / "report" / f"{name}.html", size, shot, scripts=(LABELS_JS, OUTSIDE_JS))
+    v = browser.view(site / "_site" / "report" / f"{name}.html", size, shot,
+                     scripts=(LABELS_JS, OUTSIDE_JS, TITLES_JS))
     # no text a chart draws (point labels, a bar's figures, a cell's words) runs into another
     assert [(c["id"], overlapping(c["labels"])) for c in v.results[0] if overlapping(c["labels"])] == []
     # and none (those, axis labels, legends, titles) passes the chart's edge, where the SVG would cut it
     assert v.results[1] == [], v.results[1]
+    # every chart title and subtitle shows whole: broken into lines, never cut to an ellipsis
+    assert [t for t in v.results[2] if t["cut"]] == [], v.results[2]
     # no sideways scrolling, and no table or chart wider than the column it sits in
     assert v.width <= v.viewport + 1, (v.width, v.viewport)
     assert not v.sticking_out and not v.too_wide, (v.sticking_out, v.too_wide)
