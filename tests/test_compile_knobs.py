@@ -42,8 +42,7 @@ def test_decode_knobs(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_int8_conversion_and_attention_merge_are_recorded_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("COSTPERF_DECODE_RUNNER", "COSTPERF_FUSED_GEMV", "COSTPERF_FUSED_ATTN", "COSTPERF_I8_CONVERT",
-                 "COSTPERF_ATTN_SPLIT"):
+    for name in ("COSTPERF_DECODE_RUNNER", "COSTPERF_FUSED_GEMV", "COSTPERF_FUSED_ATTN", "COSTPERF_I8_CONVERT"):
         monkeypatch.delenv(name, raising=False)
     int8 = llm.LlmSpec("decode", "llama-tiny", "int8", True)
     monkeypatch.delenv("COSTPERF_PDL", raising=False)
@@ -60,13 +59,6 @@ def test_int8_conversion_and_attention_merge_are_recorded_and_checked(monkeypatc
     with pytest.raises(ValueError, match="COSTPERF_I8_CONVERT='fast': expected one of cvt, mantissa, prmt"):
         llm.knobs(int8)
     monkeypatch.delenv("COSTPERF_I8_CONVERT")
-    assert llm.knobs(int8)["attention_split"] == decode_attention.SPLIT
-    monkeypatch.setenv("COSTPERF_ATTN_SPLIT", "32")
-    assert llm.knobs(int8)["attention_split"] == 32
-    monkeypatch.setenv("COSTPERF_ATTN_SPLIT", "48")
-    with pytest.raises(ValueError, match="COSTPERF_ATTN_SPLIT='48': expected a power of two from 16 to 256"):
-        llm.knobs(int8)
-    monkeypatch.delenv("COSTPERF_ATTN_SPLIT")
     monkeypatch.setattr(decode_attention, "COMBINE", "later")
     with pytest.raises(ValueError, match="COSTPERF_ATTN_COMBINE='later': expected fused, triton or torch"):
         llm.knobs(int8)

@@ -16,21 +16,7 @@ import os
 
 import torch
 
-# Positions per program: 64 gives 10 slices a head at the suite's 640 positions (80 programs on 132
-# SMs). COSTPERF_ATTN_SPLIT (a power of two, 16-256) chooses another at run time (recorded).
-SPLIT = 64
-SPLIT_ENV = "COSTPERF_ATTN_SPLIT"
-
-
-def split() -> int:
-    """SPLIT, or COSTPERF_ATTN_SPLIT's value, checked."""
-    given = os.environ.get(SPLIT_ENV, "").strip()
-    if not given:
-        return SPLIT
-    value = int(given) if given.isdigit() else 0
-    if value not in (16, 32, 64, 128, 256):
-        raise ValueError(f"{SPLIT_ENV}={given!r}: expected a power of two from 16 to 256")
-    return value
+SPLIT = 64  # positions per program
 # Where the slices' partials are merged. "triton": one more Triton kernel (attn_combine), 1.4 us a
 # layer on an H200 (inductor's pair of kernels for the same took 2.9 us); "fused": in the attention
 # kernel, by each head's last slice, which saves that launch but leaves one program per head merging
@@ -100,16 +86,15 @@ def partials(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, co
     with `merge_into` ([1, n_heads * hd]) the kernel also writes the merged attention output there."""
     _, n_kv, max_seq, hd = k_cache.shape
     rep = n_heads // n_kv
-    positions = split()
-    nsplit = triton_cdiv(max_seq, positions)
+    nsplit = triton_cdiv(max_seq, SPLIT)
     acc = torch.empty((n_kv, nsplit, rep, hd), dtype=torch.float32, device=qkv.device)
     m = torch.empty((n_kv, nsplit, rep), dtype=torch.float32, device=qkv.device)
     l_ = torch.empty_like(m)
     merge = merge_into is not None
     _kernel()[(n_kv, nsplit)](qkv, k_cache, v_cache, cos, sin, pos, acc, m, l_, merge_into if merge else acc,
                               _counter(qkv.device, n_kv) if merge else m, hd ** -0.5, DIM=n_heads * hd,
-                              KV_DIM=n_kv * hd, HD=hd, REP=rep, MAX_SEQ=max_seq, SPLIT=positions, NSPLIT=nsplit,
-                              BT=positions, MERGE=merge, num_warps=4)
+                              KV_DIM=n_kv * hd, HD=hd, REP=rep, MAX_SEQ=max_seq, SPLIT=SPLIT, NSPLIT=nsplit,
+                              BT=SPLIT, MERGE=merge, num_warps=4)
     return acc, m, l_
 
 
@@ -127,7 +112,7 @@ def attn_decode(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
 def _(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
       pos: torch.Tensor, n_heads: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     _, n_kv, max_seq, hd = k_cache.shape
-    nsplit = triton_cdiv(max_seq, split())
+    nsplit = triton_cdiv(max_seq, SPLIT)
     acc = qkv.new_empty((n_kv, nsplit, n_heads // n_kv, hd), dtype=torch.float32)
     return acc, acc.new_empty(acc.shape[:3]), acc.new_empty(acc.shape[:3])
 

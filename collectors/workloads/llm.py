@@ -112,7 +112,6 @@ def knobs(spec: "LlmSpec | None" = None) -> dict[str, bool | str]:
         out["fused_attention_b1"] = fused and _env_flag("COSTPERF_FUSED_ATTN", True)
         if out["fused_attention_b1"]:  # where its partial results are merged (COSTPERF_ATTN_COMBINE)
             out["attention_merge"] = decode_attention.combine_mode()
-            out["attention_split"] = decode_attention.split()  # positions per program (COSTPERF_ATTN_SPLIT)
         given = os.environ.get("COSTPERF_GEMV_CONFIGS", "").strip()
         if fused and given:  # block shapes over the committed table (gemv_fused.config_for)
             out["gemv_configs"] = given
