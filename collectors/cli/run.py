@@ -279,7 +279,7 @@ def run_command(suite: str, workloads: tuple[str, ...], machine_id: str | None, 
 
 
 def _names(signals: list[int]) -> str:
-    return " and ".join("SIGTERM" if s == signal.SIGTERM else "Ctrl-C" for s in signals)
+    return " and ".join(stop_signal.signal_name(s) for s in signals)
 
 
 def _run_with_progress(opts: Any, machine: Machine | None, machine_id: str, version: str, state: Any,

@@ -57,8 +57,13 @@ def interrupt_status() -> int:
     return EXIT_STATUS if terminated() else CTRL_C_STATUS
 
 
+def signal_name(signum: int) -> str:
+    """How a message names a signal: Ctrl-C for SIGINT, else its name (SIGTERM)."""
+    return "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+
+
 def interrupt_name() -> str:
-    return "SIGTERM" if terminated() else "Ctrl-C"
+    return signal_name(signal.SIGTERM if terminated() else signal.SIGINT)
 
 
 @contextmanager
@@ -115,12 +120,11 @@ class RunSignals:
         if not self.saving:
             self.saving = self.interrupted_by_signal = True
             raise KeyboardInterrupt
-        name = signal.Signals(signum).name if signum != signal.SIGINT else "Ctrl-C"
         if len(self.signals) >= self.FORCE_AT:
             self.forced = True
             raise KeyboardInterrupt
         # os.write, not print: the main thread may be inside a write to the same stream
-        os.write(2, f"{name}: the measured results are being saved first; a third signal stops at once, "
+        os.write(2, f"{signal_name(signum)}: the measured results are being saved first; a third signal stops at once, "
                     "without them.\n".encode())
 
 
@@ -200,20 +204,22 @@ class Group(click.Group):
         with sigterm_as_interrupt():
             return super().main(*args, **kwargs)
 
-    # After SIGTERM, whatever a library made of the interruption (nbclient reports a cancelled cell as
-    # a dead kernel) is the stop, not a fault to show as a traceback.
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
-        try:
+        with _sigterm_is_the_stop():
             return super().make_context(*args, **kwargs)
-        except (KeyboardInterrupt, Exception):
-            if terminated():
-                stop(STOPPED)
-            raise  # Ctrl-C: click's 'Aborted!'
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
+        with _sigterm_is_the_stop():
             return super().invoke(ctx)
-        except (KeyboardInterrupt, Exception):
-            if terminated():
-                stop(STOPPED)
-            raise
+
+
+@contextmanager
+def _sigterm_is_the_stop() -> Iterator[None]:
+    """After SIGTERM, whatever a library made of the interruption (nbclient reports a cancelled cell as
+    a dead kernel) is the stop, not a fault to show as a traceback."""
+    try:
+        yield
+    except (KeyboardInterrupt, Exception):
+        if terminated():
+            stop(STOPPED)
+        raise  # Ctrl-C: click's 'Aborted!'
