@@ -48,9 +48,12 @@ def _log_or_linear(values: pd.Series) -> alt.Scale:
     return alt.Scale(zero=True)
 
 
-def _is_log(values: pd.Series) -> bool:
-    """Whether `_log_or_linear` draws these values on a log scale (an axis title says so only then)."""
-    return _log_or_linear(values).type == "log"
+def _scaled(values: pd.Series, name: str, unit: str | None = None) -> dict[str, Any]:
+    """A value axis's scale, axis and title, the title saying 'log scale' only where the scale is one:
+    'purchase price (USD, log scale)', 'decode tokens/s'."""
+    scale = _log_or_linear(values)
+    notes = [n for n in (unit, "log scale" if scale.type == "log" else None) if n]
+    return {"scale": scale, "axis": _value_axis(values), "title": f"{name} ({', '.join(notes)})" if notes else name}
 
 
 def _rows_height(n: int) -> int:
@@ -100,12 +103,8 @@ def price_vs_throughput(headline: pd.DataFrame) -> alt.LayerChart | None:
     setting = df["setting"].dropna().iloc[0] if "setting" in df and df["setting"].notna().any() else "8B-class model"
     base = alt.Chart(df)
     points = base.mark_point(filled=True, size=110, opacity=0.9).properties(name="price_points").encode(
-        x=alt.X("price_usd:Q", scale=_log_or_linear(df["price_usd"]),
-                title="purchase price (USD, log scale)" if _is_log(df["price_usd"]) else "purchase price (USD)",
-                axis=_value_axis(df["price_usd"])),
-        y=alt.Y("decode_tok_s:Q", scale=_log_or_linear(df["decode_tok_s"]),
-                title="decode tokens/s (log scale)" if _is_log(df["decode_tok_s"]) else "decode tokens/s",
-                axis=_value_axis(df["decode_tok_s"])),
+        x=alt.X("price_usd:Q", **_scaled(df["price_usd"], "purchase price", "USD")),
+        y=alt.Y("decode_tok_s:Q", **_scaled(df["decode_tok_s"], "decode tokens/s")),
         color=_vendor, shape=_shape,
         tooltip=[alt.Tooltip("name:N", title="machine"), alt.Tooltip("price_usd:Q", title="price (USD)", format=",.0f"),
                  alt.Tooltip("decode_tok_s:Q", title="decode tokens/s", format=",.1f"),
@@ -159,9 +158,7 @@ def settings(results: pd.DataFrame, kind: str, title: str) -> alt.Chart | None:
         d["setting"] = labels(d)
     d = _labels(_plain(d))
     return alt.Chart(d).mark_point(filled=True, size=70, opacity=0.85).encode(
-        x=alt.X("tokens_per_s:Q", title=f"{kind} throughput (tokens/s, log scale)" if
-                _log_or_linear(d["tokens_per_s"]).type == "log" else f"{kind} throughput (tokens/s)",
-                scale=_log_or_linear(d["tokens_per_s"]), axis=_value_axis(d["tokens_per_s"])),
+        x=alt.X("tokens_per_s:Q", **_scaled(d["tokens_per_s"], f"{kind} throughput", "tokens/s")),
         y=alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=NAME_LIMIT),
                 sort=alt.EncodingSortField(field="tokens_per_s", op="max", order="descending")),
         color=_vendor, shape=_shape,
