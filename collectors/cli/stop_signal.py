@@ -129,22 +129,30 @@ class RunSignals:
 
 
 @contextmanager
-def run_signals() -> Iterator[RunSignals]:
-    """SIGTERM and Ctrl-C handled by a RunSignals inside the block; the previous handlers are back
-    afterwards. Ctrl-C stays ignored where it was (a background job's shell ignores it)."""
-    signals = RunSignals()
+def handling(handler: Any) -> Iterator[None]:
+    """`handler` takes SIGTERM and Ctrl-C inside the block; the previous handlers are back afterwards.
+    A signal ignored where the block starts stays ignored (a background job's shell ignores Ctrl-C),
+    and outside the main thread nothing is set (signals are not ours to set there)."""
     previous: dict[int, Any] = {}
     try:
         for sig in (signal.SIGTERM, signal.SIGINT):
             if signal.getsignal(sig) is not signal.SIG_IGN:
-                previous[sig] = signal.signal(sig, signals._handle)
-    except ValueError:  # not the main thread: signals are not ours to set
+                previous[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread
         pass
     try:
-        yield signals
+        yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextmanager
+def run_signals() -> Iterator[RunSignals]:
+    """SIGTERM and Ctrl-C handled by a RunSignals inside the block (`handling`)."""
+    signals = RunSignals()
+    with handling(signals._handle):
+        yield signals
 
 
 def _noting(signum: int, callback: Any, *args: Any) -> None:

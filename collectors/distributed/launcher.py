@@ -146,6 +146,8 @@ def _marking_stops() -> Iterator[None]:
     raises again. torchrun handles the others (TORCH_SIGNALS)."""
     from torch.distributed.elastic.multiprocessing.api import SignalException  # noqa: PLC0415
 
+    from collectors.cli.stop_signal import handling  # noqa: PLC0415
+
     folder = Path(tempfile.mkdtemp(prefix="costperf-stop-"))
     mark = folder / "stopped"
     received: list[int] = []
@@ -162,18 +164,10 @@ def _marking_stops() -> Iterator[None]:
 
     saved_env = os.environ.get(STOP_MARK_ENV)
     os.environ[STOP_MARK_ENV] = str(mark)
-    previous: dict[int, Any] = {}
     try:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            if signal.getsignal(sig) is not signal.SIG_IGN:
-                previous[sig] = signal.signal(sig, handler)
-    except ValueError:  # not the main thread: torchrun cannot set handlers either
-        pass
-    try:
-        yield
+        with handling(handler):  # outside the main thread torchrun cannot set handlers either
+            yield
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
         if saved_env is None:
             os.environ.pop(STOP_MARK_ENV, None)
         else:
