@@ -27,11 +27,19 @@ def test_inductor_cache_goes_to_the_users_cache_unless_set(monkeypatch: pytest.M
 
 
 def test_decode_knobs(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("COSTPERF_DECODE_RUNNER", "COSTPERF_FUSED_GEMV", "COSTPERF_FUSED_ATTN", "COSTPERF_PDL"):
+    for name in ("COSTPERF_DECODE_RUNNER", "COSTPERF_FUSED_GEMV", "COSTPERF_FUSED_ATTN", "COSTPERF_PDL",
+                 "COSTPERF_PDL_ATTN"):
         monkeypatch.delenv(name, raising=False)
     b1 = llm.LlmSpec("decode", "llama-tiny", "bf16", True)
     k = llm.knobs(b1)
     assert k["runner"] == "layers" and k["fused_gemv_b1"] and k["fused_attention_b1"] and not k["pdl"]
+    assert not k["pdl_attention"]  # follows COSTPERF_PDL unless COSTPERF_PDL_ATTN says
+    monkeypatch.setenv("COSTPERF_PDL_ATTN", "1")
+    assert llm.knobs(b1)["pdl_attention"] and not llm.knobs(b1)["pdl"]
+    monkeypatch.setenv("COSTPERF_FUSED_ATTN", "0")
+    assert not llm.knobs(b1)["pdl_attention"]  # no attention kernel to launch early
+    monkeypatch.delenv("COSTPERF_FUSED_ATTN")
+    monkeypatch.delenv("COSTPERF_PDL_ATTN")
     assert b1.compile_mode("cuda") == "layer-compiled+cuda-graph" and b1.compile_mode("cpu") == "layer-compiled"
     assert not llm.knobs(llm.LlmSpec("decode", "llama-tiny", "bf16", True, batch=16))["fused_gemv_b1"]
     monkeypatch.setenv("COSTPERF_DECODE_RUNNER", "whole")
@@ -42,13 +50,15 @@ def test_decode_knobs(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_int8_conversion_and_attention_merge_are_recorded_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("COSTPERF_DECODE_RUNNER", "COSTPERF_FUSED_GEMV", "COSTPERF_FUSED_ATTN", "COSTPERF_I8_CONVERT"):
+    for name in ("COSTPERF_DECODE_RUNNER", "COSTPERF_FUSED_GEMV", "COSTPERF_FUSED_ATTN", "COSTPERF_I8_CONVERT",
+                 "COSTPERF_PDL_ATTN"):
         monkeypatch.delenv(name, raising=False)
     int8 = llm.LlmSpec("decode", "llama-tiny", "int8", True)
     monkeypatch.delenv("COSTPERF_PDL", raising=False)
     k = llm.knobs(int8)
     assert k["int8_convert"] == gemv_fused.I8_CONVERT and k["attention_merge"] == decode_attention.COMBINE
     assert k["pdl"] and not llm.knobs(llm.LlmSpec("decode", "llama-tiny", "bf16", True))["pdl"]  # by weight width
+    assert k["pdl_attention"]
     monkeypatch.setenv("COSTPERF_PDL", "0")
     assert not llm.knobs(int8)["pdl"]
     monkeypatch.delenv("COSTPERF_PDL")

@@ -143,6 +143,47 @@ def test_gemv_compiles_for_hopper_without_reshuffling_x(weights: str) -> None:
         assert int(i2f) == 0 and int(prmt) >= 2 * 2048 // 128, out  # one per element of a block step
 
 
+@needs_triton
+def test_attention_reads_its_cache_slice_before_waiting_for_the_previous_kernel() -> None:
+    """With PDL, compiled for sm_90: the attention kernel's global loads before griddepcontrol.wait are
+    the position, its angles and the slice's keys and values (16-byte vectors), none of q/k/v; the merge
+    kernel waits before its first load. Without PDL neither waits."""
+    out = _interpret_free("""
+        import re, triton
+        from triton.backends.compiler import GPUTarget
+        from collectors.models.decode_attention_kernel import attn_combine, attn_decode
+
+        def ptx(fn, sig, consts, n):
+            attrs = {(i,): [["tt.divisibility", 16]] for i in range(n)}
+            src = triton.compiler.ASTSource(fn=fn, signature={**sig, **{k: "constexpr" for k in consts}},
+                                            constexprs=consts, attrs=attrs)
+            return triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": 4}).asm["ptx"]
+
+        names = ["qkv_ptr", "kc_ptr", "vc_ptr", "cos_ptr", "sin_ptr", "pos_ptr", "acc_ptr", "m_ptr", "l_ptr",
+                 "y_ptr", "cnt_ptr"]
+        sig = {**{n: "*bf16" for n in names}, "cos_ptr": "*fp32", "sin_ptr": "*fp32", "pos_ptr": "*i64",
+               "acc_ptr": "*fp32", "m_ptr": "*fp32", "l_ptr": "*fp32", "cnt_ptr": "*i32", "scale": "fp32"}
+        for pdl in (True, False):
+            consts = {"DIM": 4096, "KV_DIM": 1024, "HD": 128, "REP": 4, "MAX_SEQ": 640, "SPLIT": 64, "NSPLIT": 10,
+                      "MERGE": False, "PDL": pdl}
+            text = ptx(attn_decode, sig, consts, 11)
+            before, _, after = text.partition("griddepcontrol.wait")
+            loads = re.findall(r"ld\\.global[^\\s]*", before)
+            print("attn", pdl, len(after) > 0, sum(".v4." in x for x in loads), len(loads))
+            csig = {"acc_ptr": "*fp32", "m_ptr": "*fp32", "l_ptr": "*fp32", "out_ptr": "*bf16"}
+            text = ptx(attn_combine, csig, {"REP": 4, "HD": 128, "NSPLIT": 10, "NSPLIT_P2": 16, "PDL": pdl}, 4)
+            before, _, after = text.partition("griddepcontrol.wait")
+            print("combine", pdl, len(after) > 0, len(re.findall(r"ld\\.global", before)))
+    """)
+    rows = [line.split() for line in out.strip().splitlines()]
+    attn = {r[1]: r[2:] for r in rows if r[0] == "attn"}
+    combine = {r[1]: r[2:] for r in rows if r[0] == "combine"}
+    assert attn["True"][0] == "True" and attn["False"][0] == "False", out
+    # keys and values, 64 positions x 128 x 2 bytes each, over 128 threads: 16 vectors of 16 bytes
+    assert int(attn["True"][1]) >= 16, out
+    assert combine["True"] == ["True", "0"] and combine["False"][0] == "False", out
+
+
 def test_byte_permute_float_is_the_int8_value() -> None:
     """The permute's float (byte ^ 0x80 under the exponent bits 0x4B) minus 2^23 + 128 is the int8
     value exactly, for all 256 of them (the kernel's constants, checked in integer arithmetic)."""

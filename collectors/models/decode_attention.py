@@ -59,31 +59,38 @@ def _combine_kernel():  # noqa: ANN202
     return attn_combine
 
 
-def combine_kernel(acc: torch.Tensor, m: torch.Tensor, l_: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+def _pdl_launch(pdl: bool) -> dict[str, bool]:
+    return {"launch_pdl": True} if pdl else {}
+
+
+def combine_kernel(acc: torch.Tensor, m: torch.Tensor, l_: torch.Tensor, dtype: torch.dtype,
+                   pdl: bool = False) -> torch.Tensor:
     """`combine` as one Triton kernel (inductor makes two of it): [1, n_heads * hd]."""
     n_kv, nsplit, rep, hd = acc.shape
     out = torch.empty((1, n_kv * rep * hd), dtype=dtype, device=acc.device)
     _combine_kernel()[(n_kv * rep,)](acc, m, l_, out, REP=rep, HD=hd, NSPLIT=nsplit,
-                                     NSPLIT_P2=max(2, 1 << (nsplit - 1).bit_length()), num_warps=1)
+                                     NSPLIT_P2=max(2, 1 << (nsplit - 1).bit_length()), PDL=pdl, num_warps=1,
+                                     **_pdl_launch(pdl))
     return out
 
 
 @torch.library.custom_op("costperf::attn_combine", mutates_args=())
-def attn_combine(acc: torch.Tensor, m: torch.Tensor, l_: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return combine_kernel(acc, m, l_, like.dtype)
+def attn_combine(acc: torch.Tensor, m: torch.Tensor, l_: torch.Tensor, like: torch.Tensor, pdl: bool) -> torch.Tensor:
+    return combine_kernel(acc, m, l_, like.dtype, pdl)
 
 
 @attn_combine.register_fake
-def _(acc: torch.Tensor, m: torch.Tensor, l_: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+def _(acc: torch.Tensor, m: torch.Tensor, l_: torch.Tensor, like: torch.Tensor, pdl: bool) -> torch.Tensor:
     return like.new_empty((1, acc.shape[0] * acc.shape[2] * acc.shape[3]))
 
 
 def partials(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-             pos: torch.Tensor, n_heads: int, merge_into: torch.Tensor | None = None,
+             pos: torch.Tensor, n_heads: int, merge_into: torch.Tensor | None = None, pdl: bool = False,
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """qkv [1, dim + 2 kv_dim] (before RoPE); caches [1, n_kv, max_seq, hd], updated at pos; cos/sin the
     model's [max_seq, hd/2] tables. Returns acc [n_kv, nsplit, rep, hd], m and l [n_kv, nsplit, rep];
-    with `merge_into` ([1, n_heads * hd]) the kernel also writes the merged attention output there."""
+    with `merge_into` ([1, n_heads * hd]) the kernel also writes the merged attention output there.
+    `pdl`: launched while the kernel before it ends (programmatic dependent launch, Hopper on)."""
     _, n_kv, max_seq, hd = k_cache.shape
     rep = n_heads // n_kv
     nsplit = triton_cdiv(max_seq, SPLIT)
@@ -94,7 +101,7 @@ def partials(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, co
     _kernel()[(n_kv, nsplit)](qkv, k_cache, v_cache, cos, sin, pos, acc, m, l_, merge_into if merge else acc,
                               _counter(qkv.device, n_kv) if merge else m, hd ** -0.5, DIM=n_heads * hd,
                               KV_DIM=n_kv * hd, HD=hd, REP=rep, MAX_SEQ=max_seq, SPLIT=SPLIT, NSPLIT=nsplit,
-                              BT=SPLIT, MERGE=merge, num_warps=4)
+                              MERGE=merge, PDL=pdl, num_warps=4, **_pdl_launch(pdl))
     return acc, m, l_
 
 
@@ -104,13 +111,14 @@ def triton_cdiv(a: int, b: int) -> int:
 
 @torch.library.custom_op("costperf::attn_decode", mutates_args=("k_cache", "v_cache"))
 def attn_decode(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, cos: torch.Tensor,
-                sin: torch.Tensor, pos: torch.Tensor, n_heads: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    return partials(qkv.reshape(1, -1).contiguous(), k_cache, v_cache, cos, sin, pos, n_heads)
+                sin: torch.Tensor, pos: torch.Tensor, n_heads: int, pdl: bool,
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    return partials(qkv.reshape(1, -1).contiguous(), k_cache, v_cache, cos, sin, pos, n_heads, pdl=pdl)
 
 
 @attn_decode.register_fake
 def _(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-      pos: torch.Tensor, n_heads: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+      pos: torch.Tensor, n_heads: int, pdl: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     _, n_kv, max_seq, hd = k_cache.shape
     nsplit = triton_cdiv(max_seq, SPLIT)
     acc = qkv.new_empty((n_kv, nsplit, n_heads // n_kv, hd), dtype=torch.float32)
@@ -119,16 +127,17 @@ def _(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, cos: torc
 
 @torch.library.custom_op("costperf::attn_decode_merged", mutates_args=("k_cache", "v_cache"))
 def attn_decode_merged(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, cos: torch.Tensor,
-                       sin: torch.Tensor, pos: torch.Tensor, n_heads: int, like: torch.Tensor) -> torch.Tensor:
+                       sin: torch.Tensor, pos: torch.Tensor, n_heads: int, like: torch.Tensor, pdl: bool,
+                       ) -> torch.Tensor:
     """Attention output [1, n_heads * hd] in like's dtype: partials and their merge in one kernel."""
     y = torch.empty((1, n_heads * k_cache.shape[-1]), dtype=like.dtype, device=qkv.device)
-    partials(qkv.reshape(1, -1).contiguous(), k_cache, v_cache, cos, sin, pos, n_heads, merge_into=y)
+    partials(qkv.reshape(1, -1).contiguous(), k_cache, v_cache, cos, sin, pos, n_heads, merge_into=y, pdl=pdl)
     return y
 
 
 @attn_decode_merged.register_fake
 def _(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-      pos: torch.Tensor, n_heads: int, like: torch.Tensor) -> torch.Tensor:
+      pos: torch.Tensor, n_heads: int, like: torch.Tensor, pdl: bool) -> torch.Tensor:
     return like.new_empty((1, n_heads * k_cache.shape[-1]))
 
 

@@ -2,6 +2,7 @@
 
 import triton
 import triton.language as tl
+from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 
 
 @triton.jit
@@ -17,11 +18,14 @@ def _rope(ptr, cos, sin, rows, HALF: tl.constexpr, ROW_STRIDE: tl.constexpr, mas
 @triton.jit
 def attn_decode(qkv_ptr, kc_ptr, vc_ptr, cos_ptr, sin_ptr, pos_ptr, acc_ptr, m_ptr, l_ptr, y_ptr, cnt_ptr, scale,
                 DIM: tl.constexpr, KV_DIM: tl.constexpr, HD: tl.constexpr, REP: tl.constexpr, MAX_SEQ: tl.constexpr,
-                SPLIT: tl.constexpr, NSPLIT: tl.constexpr, BT: tl.constexpr, MERGE: tl.constexpr):
+                SPLIT: tl.constexpr, NSPLIT: tl.constexpr, MERGE: tl.constexpr, PDL: tl.constexpr):
     """One (key/value head, slice of positions): partial softmax attention of the head's REP query
     heads over the cached positions of the slice, plus the new token's key and value, which the
     kernel ropes and (slice 0) writes into the cache. With MERGE, the head's last slice to finish
-    (counted in cnt_ptr, left at 0 again) also merges the partials into y_ptr: no second kernel."""
+    (counted in cnt_ptr, left at 0 again) also merges the partials into y_ptr: no second kernel.
+    With PDL, the slice's cached keys and values, the position and its angles are read before the
+    wait for the kernel that writes q/k/v: none of them depends on it (the kernels before that one
+    have finished once it lets this one start)."""
     h = tl.program_id(0)
     sp = tl.program_id(1)
     HALF: tl.constexpr = HD // 2
@@ -29,44 +33,39 @@ def attn_decode(qkv_ptr, kc_ptr, vc_ptr, cos_ptr, sin_ptr, pos_ptr, acc_ptr, m_p
     pos = tl.load(pos_ptr)
     cos = tl.load(cos_ptr + pos * HALF + tl.arange(0, HALF))
     sin = tl.load(sin_ptr + pos * HALF + tl.arange(0, HALF))
+    d = tl.arange(0, HD)
+    cache = h * MAX_SEQ * HD
+    start = sp * SPLIT
+    t = start + tl.arange(0, SPLIT)
+    # Loaded whatever the position (caches start zeroed, so rows past it are finite and then masked
+    # out of the scores): the loads need not wait for pos and its dependent reads.
+    inside = (t < MAX_SEQ)[:, None]
+    k = tl.load(kc_ptr + cache + t[:, None] * HD + d[None, :], mask=inside, other=0.0)
+    v = tl.load(vc_ptr + cache + t[:, None] * HD + d[None, :], mask=inside, other=0.0)
+    if PDL:
+        gdc_wait()
+        gdc_launch_dependents()
     r = tl.arange(0, QROWS)
     qmask = r < REP
     q = _rope(qkv_ptr, cos, sin, h * REP + r, HALF, HD, qmask) * scale  # [16, HD]
     one = tl.arange(0, 1)
     k_new = _rope(qkv_ptr + DIM + h * HD, cos, sin, one, HALF, HD, one < 1)  # [1, HD]
-    d = tl.arange(0, HD)
     v_new = tl.load(qkv_ptr + DIM + KV_DIM + h * HD + d[None, :] + one[:, None] * 0).to(tl.float32)  # [1, HD]
-    cache = h * MAX_SEQ * HD
     first = (one + sp) == 0  # slice 0 writes the new token into the cache
     tl.store(kc_ptr + cache + pos * HD + d[None, :] + one[:, None] * 0, k_new.to(kc_ptr.dtype.element_ty),
              mask=first[:, None])
     tl.store(vc_ptr + cache + pos * HD + d[None, :] + one[:, None] * 0, v_new.to(vc_ptr.dtype.element_ty),
              mask=first[:, None])
-    qb = q.to(kc_ptr.dtype.element_ty)
-    m_i = tl.full((QROWS,), float("-inf"), tl.float32)
-    l_i = tl.zeros((QROWS,), tl.float32)
-    acc = tl.zeros((QROWS, HD), tl.float32)
-    start = sp * SPLIT
     end = tl.minimum(start + SPLIT, pos)  # cached positions before the new token
-    # A fixed trip count with masks (no data-dependent loop or branch): slices past the new token
-    # load nothing. A running max of -inf (nothing seen yet) is replaced by 0 so exp() gives 0, not NaN.
-    for i in range(SPLIT // BT):
-        t = start + i * BT + tl.arange(0, BT)
-        tm = t < end
-        # Loaded whatever the position (caches start zeroed, so rows past it are finite and then
-        # masked out of the scores): the loads need not wait for pos and its dependent reads.
-        inside = (t < MAX_SEQ)[:, None]
-        k = tl.load(kc_ptr + cache + t[:, None] * HD + d[None, :], mask=inside, other=0.0)
-        v = tl.load(vc_ptr + cache + t[:, None] * HD + d[None, :], mask=inside, other=0.0)
-        s = tl.dot(qb, tl.trans(k))
-        s = tl.where(tm[None, :], s, float("-inf"))
-        m_new = tl.maximum(m_i, tl.max(s, axis=1))
-        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
-        p = tl.exp(s - m_safe[:, None])
-        alpha = tl.exp(m_i - m_safe)
-        l_i = l_i * alpha + tl.sum(p, axis=1)
-        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
-        m_i = m_new
+    # No data-dependent loop or branch: a slice past the new token masks all its scores. A running
+    # max of -inf (nothing seen) is replaced by 0 so exp() gives 0, not NaN.
+    s = tl.dot(q.to(kc_ptr.dtype.element_ty), tl.trans(k))
+    s = tl.where((t < end)[None, :], s, float("-inf"))
+    m_i = tl.max(s, axis=1)
+    m_safe = tl.where(m_i == float("-inf"), 0.0, m_i)
+    p = tl.exp(s - m_safe[:, None])
+    l_i = tl.sum(p, axis=1)
+    acc = tl.dot(p.to(v.dtype), v)
     mine = (pos >= start) & (pos < start + SPLIT)  # the new token belongs to this slice: from registers
     s_new = tl.where(mine, tl.sum(q * k_new, axis=1), float("-inf"))
     m_new = tl.maximum(m_i, s_new)
@@ -108,8 +107,13 @@ def attn_decode(qkv_ptr, kc_ptr, vc_ptr, cos_ptr, sin_ptr, pos_ptr, acc_ptr, m_p
 
 @triton.jit
 def attn_combine(acc_ptr, m_ptr, l_ptr, out_ptr, REP: tl.constexpr, HD: tl.constexpr, NSPLIT: tl.constexpr,
-                 NSPLIT_P2: tl.constexpr):
-    """Merge the slices' partial softmaxes of one query head (program id = head)."""
+                 NSPLIT_P2: tl.constexpr, PDL: tl.constexpr):
+    """Merge the slices' partial softmaxes of one query head (program id = head). With PDL it is
+    launched while the attention kernel ends and waits for it here: everything it reads is that
+    kernel's."""
+    if PDL:
+        gdc_wait()
+        gdc_launch_dependents()
     q = tl.program_id(0)
     h = q // REP
     r = q % REP

@@ -102,20 +102,23 @@ def layer(x: torch.Tensor, wqkv: torch.Tensor, wo: torch.Tensor, w13: torch.Tens
           s_qkv: torch.Tensor | None, s_o: torch.Tensor | None, s_13: torch.Tensor | None, s_2: torch.Tensor | None,
           g_attn: torch.Tensor, g_ffn: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
           cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, cfg: LlamaConfig,
-          fused: bool, pdl: bool, fused_attn: bool = False) -> torch.Tensor:
+          fused: bool, pdl: bool, fused_attn: bool = False, pdl_attn: bool = False) -> torch.Tensor:
     """One decoder layer (llama.Block's arithmetic) on weights passed as plain tensors, so that one
-    compiled graph serves every layer (dynamo guards on tensor shapes, not on which layer)."""
+    compiled graph serves every layer (dynamo guards on tensor shapes, not on which layer).
+    `pdl`: the GEMVs launched with programmatic dependent launch; `pdl_attn`: the attention kernels too."""
     w = LayerWeights(wqkv, wo, w13, w2, s_qkv, s_o, s_13, s_2, g_attn, g_ffn, k_cache, v_cache)
     eps = cfg.norm_eps
     if fused:  # batch 1, one token: the fused matrix-vector kernels
         gemv = torch.ops.costperf.gemv_fused
         qkv = gemv(x, w.wqkv, w.s_qkv, w.g_attn, None, eps, False, pdl).view(1, 1, -1)
         if fused_attn and decode_attention.COMBINE == "fused":  # cos, sin: whole tables, picked at pos
-            y = torch.ops.costperf.attn_decode_merged(qkv, w.k_cache, w.v_cache, cos, sin, pos, cfg.n_heads, x)
+            y = torch.ops.costperf.attn_decode_merged(qkv, w.k_cache, w.v_cache, cos, sin, pos, cfg.n_heads, x,
+                                                         pdl_attn)
         elif fused_attn:
-            acc, m, l_ = torch.ops.costperf.attn_decode(qkv, w.k_cache, w.v_cache, cos, sin, pos, cfg.n_heads)
+            acc, m, l_ = torch.ops.costperf.attn_decode(qkv, w.k_cache, w.v_cache, cos, sin, pos, cfg.n_heads,
+                                                              pdl_attn)
             if decode_attention.COMBINE_KERNEL:
-                y = torch.ops.costperf.attn_combine(acc, m, l_, x)
+                y = torch.ops.costperf.attn_combine(acc, m, l_, x, pdl_attn)
             else:
                 y = decode_attention.combine(acc, m, l_, x.dtype)
         else:
@@ -169,7 +172,8 @@ class FastLlama:
     """Runs `model` (a llama.Llama, bf16/fp16 or int8 from quantize_int8) through `layer`."""
 
     def __init__(self, model: Llama, batch: int, max_seq: int, compile: bool = True, fused_b1: bool = True,
-                 pdl: bool = False, coordinate_descent: bool = True, fused_attn: bool = True):
+                 pdl: bool = False, coordinate_descent: bool = True, fused_attn: bool = True,
+                 pdl_attn: bool = False):
         model.setup_caches(batch, max_seq)
         self.model, self.cfg = model, model.cfg
         # dataclasses.astuple would deep-copy the tensors
@@ -179,6 +183,7 @@ class FastLlama:
         self.fused_ok = fused_b1 and batch == 1 and self.cuda and gemv_fused.available()
         self.pdl = pdl and self.fused_ok
         self.fused_attn = fused_attn and self.fused_ok
+        self.pdl_attn = pdl_attn and self.fused_attn
         self.compile = compile
         self.coordinate_descent = coordinate_descent
         self._graph: torch.cuda.CUDAGraph | None = None
@@ -198,7 +203,8 @@ class FastLlama:
         mask = m.causal_mask[None, None, pos]
         x = m.tok_embeddings(tokens)
         for w in self.weights:
-            x = layer_fn(x, *w, cos, sin, mask, pos, self.cfg, fused, self.pdl, fused_attn)
+            x = layer_fn(x, *w, cos, sin, mask, pos, self.cfg, fused, self.pdl, fused_attn,
+                         fused_attn and self.pdl_attn)
         return head_fn(x, m.norm.weight, self.out_w, self.out_s, self.cfg.norm_eps, fused, self.pdl)
 
     def capture(self, first: torch.Tensor, start: int) -> None:

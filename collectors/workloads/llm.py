@@ -95,7 +95,9 @@ def knobs(spec: "LlmSpec | None" = None) -> dict[str, bool | str]:
     dependent launch, each kernel's first weight block read while the one before ends (1 or 0; unset:
     on for int8 weights, off for 16-bit. Measured on two H200s, each setting on each GPU: int8 391.3
     tok/s with it against 385.4/384.9 without, bf16 244.9/244.8 against 250.6/250.5: int8 kernels
-    stream half the bytes, so their boundaries weigh twice as much),
+    stream half the bytes, so their boundaries weigh twice as much), COSTPERF_PDL_ATTN: the attention
+    kernel and its merge launched the same way, the attention reading its slice of the cache before
+    it waits (1 or 0; unset: as COSTPERF_PDL),
     COSTPERF_GEMV_CONFIGS: the fused kernel's block shapes by matrix, over its committed table,
     COSTPERF_I8_CONVERT: how its int8 weights become floats (gemv_fused.I8_CONVERT)."""
     cd = _env_flag("COSTPERF_COORD_DESCENT", True)
@@ -110,6 +112,7 @@ def knobs(spec: "LlmSpec | None" = None) -> dict[str, bool | str]:
         out["fused_gemv_b1"] = fused
         out["pdl"] = fused and _env_flag("COSTPERF_PDL", spec is not None and spec.dtype == "int8")
         out["fused_attention_b1"] = fused and _env_flag("COSTPERF_FUSED_ATTN", True)
+        out["pdl_attention"] = out["fused_attention_b1"] and _env_flag("COSTPERF_PDL_ATTN", bool(out["pdl"]))
         if out["fused_attention_b1"]:  # where its partial results are merged (COSTPERF_ATTN_COMBINE)
             out["attention_merge"] = decode_attention.combine_mode()
         given = os.environ.get("COSTPERF_GEMV_CONFIGS", "").strip()
@@ -182,7 +185,7 @@ def _run_layers(spec: LlmSpec, ctx: Context, model: llama.Llama) -> tuple[Timed,
     k = knobs(spec)
     fast = llama_fast.FastLlama(model, spec.batch, spec.context, compile=True, fused_b1=bool(k.get("fused_gemv_b1")),
                                 pdl=bool(k.get("pdl")), coordinate_descent=bool(k["coordinate_descent_tuning"]),
-                                fused_attn=bool(k.get("fused_attention_b1")))
+                                fused_attn=bool(k.get("fused_attention_b1")), pdl_attn=bool(k.get("pdl_attention")))
     gen = torch.Generator(device="cpu").manual_seed(0)
     prompt = torch.randint(0, model.cfg.vocab_size, (spec.batch, spec.prompt), generator=gen).to(ctx.device)
     prompt_pos = torch.arange(spec.prompt, device=ctx.device)
