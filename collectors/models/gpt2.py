@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from collectors.models.linear_cross_entropy import linear_cross_entropy
+
 
 @dataclass(frozen=True)
 class GPT2Config:
@@ -90,9 +92,12 @@ class Block(nn.Module):
 
 
 class GPT2(nn.Module):
-    def __init__(self, cfg: GPT2Config):
+    def __init__(self, cfg: GPT2Config, fused_loss: bool = False):
         super().__init__()
         self.cfg = cfg
+        # output layer and loss in one pass over the logits (linear_cross_entropy.py), else
+        # F.cross_entropy over the materialised logits
+        self.fused_loss = fused_loss
         self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
         self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd)
         self.h = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
@@ -109,14 +114,17 @@ class GPT2(nn.Module):
         x = self.wte(idx) + self.wpe(pos)
         for block in self.h:
             x = block(x)
+        if self.fused_loss:
+            h = self.ln_f(x)
+            return linear_cross_entropy(h.view(-1, h.size(-1)), self.lm_head.weight, targets.view(-1))
         logits = self.lm_head(self.ln_f(x))
         # autocast runs cross_entropy in float32 itself; an explicit .float() would materialise a copy
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
 
 
-def build(name: str, device: torch.device | str) -> GPT2:
+def build(name: str, device: torch.device | str, fused_loss: bool = False) -> GPT2:
     with torch.device(device):
-        return GPT2(CONFIGS[name])
+        return GPT2(CONFIGS[name], fused_loss=fused_loss)
 
 
 def adamw(model: nn.Module, device_type: str, lr: float = 6e-4) -> torch.optim.AdamW:
