@@ -169,3 +169,33 @@ def test_bad_inputs_are_named() -> None:
     for bad in (-1, 10):
         with pytest.raises(ValueError, match=r"targets must be in \[0, 10\) \(ignore_index is not supported\)"):
             linear_cross_entropy(h, w, torch.tensor([0, 1, bad, 3]), kernel=False)
+
+
+def test_train_loss_choice_is_checked_and_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from collectors.models import linear_cross_entropy as lce  # noqa: PLC0415
+    from collectors.workloads import train  # noqa: PLC0415
+    from report.settings import ENGINE_INTERNALS  # noqa: PLC0415
+
+    monkeypatch.delenv("COSTPERF_LOSS", raising=False)
+    spec = train.TrainSpec("gpt2-tiny")
+    assert spec.loss_impl("cpu") == "torch"
+    assert spec.loss_impl("cuda") == ("fused" if lce.TRITON else "torch")
+    assert spec.params("cpu", fused=False).extra["loss"] == "torch cross-entropy"
+    assert "loss" in ENGINE_INTERNALS  # how the engine did the work, not a setting
+    monkeypatch.setenv("COSTPERF_LOSS", "fused")
+    assert spec.loss_impl("cpu") == "fused"
+    assert spec.params("cpu", fused=False).extra["loss"] == "fused linear+cross-entropy (torch ops)"
+    assert train.TrainSpec("gpt2-tiny", loss="torch").loss_impl("cuda") == "torch"  # the field wins
+    monkeypatch.setenv("COSTPERF_LOSS", "liger")
+    with pytest.raises(ValueError, match=r"loss 'liger' \(TrainSpec.loss or COSTPERF_LOSS\): expected one of fused"):
+        spec.loss_impl("cuda")
+
+
+def test_train_runs_with_the_fused_loss_on_cpu() -> None:
+    from collectors.workloads import train  # noqa: PLC0415
+    from collectors.workloads.common import Context, TimingPolicy  # noqa: PLC0415
+
+    ctx = Context(device=torch.device("cpu"), policy=TimingPolicy(min_reps=2, min_time_s=0.05, max_time_s=2.0, warmup_reps=1))
+    r = train.run(train.TrainSpec("gpt2-tiny", batch=2, seq_len=32, loss="fused"), ctx)
+    assert r.status == "ok", r.message
+    assert r.params.extra["loss"] == "fused linear+cross-entropy (torch ops)"

@@ -4,6 +4,8 @@ Synthetic tokens (nanoGPT bench.py's `real_data = False`): throughput does not d
 bf16 autocast on CUDA and MPS; on a CPU fp32, because most CPUs emulate bf16 matrix products.
 Tokens per step = batch x sequence length; MFU is computed in the report from flops_per_token and
 the machine file's peak.
+On CUDA the output layer and the loss run fused (linear_cross_entropy.py: one pass over the
+logits); COSTPERF_LOSS=torch (or TrainSpec.loss) keeps F.cross_entropy. The choice is recorded.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from collectors.models import gpt2
+from collectors.models import gpt2, linear_cross_entropy
 from collectors.records import Result, WorkloadParams
 from collectors.workloads.common import Context, failed_result, free_memory, measure, now, ok_result, \
     reset_peak_memory, warmup
@@ -29,6 +31,7 @@ class TrainSpec:
     mode: str = "default"  # torch.compile mode when compiled
     steps_per_rep: int = 1  # several steps per timed repeat smooth out per-step launch jitter
     attention: str | None = None  # SDPA backend first tried on CUDA: None = COSTPERF_SDPA (default cudnn)
+    loss: str | None = None  # "fused" or "torch": None = COSTPERF_LOSS (default fused on CUDA with Triton)
 
     def autocast_dtype(self, device_type: str) -> torch.dtype | None:
         return torch.bfloat16 if device_type in ("cuda", "mps") else None
@@ -41,11 +44,27 @@ class TrainSpec:
             raise ValueError(f"attention backend {value!r}: expected one of {', '.join(SDPA_ORDER)}")
         return value
 
+    def loss_impl(self, device_type: str) -> str:
+        """"fused" (output layer + cross-entropy in one pass over the logits, linear_cross_entropy.py)
+        or "torch" (F.cross_entropy over the logits). Fused by default only where its Triton kernel
+        runs; elsewhere it would run the same math in torch ops, slower than the unfused loss."""
+        default = "fused" if device_type == "cuda" and linear_cross_entropy.TRITON else "torch"
+        value = (self.loss or os.environ.get(LOSS_ENV) or default).strip().lower()
+        if value not in LOSSES:
+            raise ValueError(f"loss {value!r} (TrainSpec.loss or {LOSS_ENV}): expected one of {', '.join(LOSSES)}")
+        return value
+
+    def loss_label(self, device_type: str) -> str:
+        value = self.loss_impl(device_type)
+        if value == "fused" and not (device_type == "cuda" and linear_cross_entropy.TRITON):
+            return f"{LOSSES[value]} (torch ops)"
+        return LOSSES[value]
+
     def params(self, device_type: str, fused: bool) -> WorkloadParams:
         dt = self.autocast_dtype(device_type)
         extra: dict[str, str | int | float | bool | None] = {
             "optimizer": "AdamW (fused)" if fused else "AdamW", "data": "synthetic random tokens",
-            "weights": "random", "steps_per_repeat": self.steps_per_rep}
+            "weights": "random", "steps_per_repeat": self.steps_per_rep, "loss": self.loss_label(device_type)}
         if self.attention_backend(device_type):
             extra["sdpa_backend_first"] = self.attention_backend(device_type)
         return WorkloadParams(
@@ -54,6 +73,9 @@ class TrainSpec:
             extra=extra,
         )
 
+
+LOSS_ENV = "COSTPERF_LOSS"
+LOSSES = {"fused": "fused linear+cross-entropy", "torch": "torch cross-entropy"}
 
 # The SDPA backends tried in turn, by the one asked for first. On Hopper, cuDNN's fused attention
 # is the fastest torch offers for GPT-2's causal 12-head, 64-wide attention; torch's own default
@@ -81,7 +103,7 @@ def run(spec: TrainSpec, ctx: Context) -> Result:
         free_memory(ctx.device)
         reset_peak_memory(ctx.device)
         torch.manual_seed(0)
-        model = gpt2.build(spec.model, ctx.device)
+        model = gpt2.build(spec.model, ctx.device, fused_loss=spec.loss_impl(ctx.kind) == "fused")
         opt = gpt2.adamw(model, ctx.kind)
         fused = bool(opt.defaults.get("fused"))
         params = spec.params(ctx.kind, fused=fused)
