@@ -57,6 +57,14 @@ def test_int8_conversion_and_attention_merge_are_recorded_and_checked(monkeypatc
     monkeypatch.delenv("COSTPERF_PDL", raising=False)
     k = llm.knobs(int8)
     assert k["int8_convert"] == gemv_fused.I8_CONVERT and k["attention_merge"] == decode_attention.COMBINE
+    monkeypatch.delenv("COSTPERF_L2_PREFETCH", raising=False)
+    assert llm.knobs(int8)["l2_prefetch"] == decode_attention.PREFETCH
+    monkeypatch.setenv("COSTPERF_L2_PREFETCH", "0.5")
+    assert llm.knobs(int8)["l2_prefetch"] == 0.5
+    monkeypatch.setenv("COSTPERF_L2_PREFETCH", "2")
+    with pytest.raises(ValueError, match="COSTPERF_L2_PREFETCH='2'"):
+        llm.knobs(int8)
+    monkeypatch.delenv("COSTPERF_L2_PREFETCH")
     assert k["pdl"] and not llm.knobs(llm.LlmSpec("decode", "llama-tiny", "bf16", True))["pdl"]  # by weight width
     assert k["pdl_attention"]
     monkeypatch.setenv("COSTPERF_PDL", "0")

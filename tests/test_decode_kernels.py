@@ -147,7 +147,8 @@ def test_gemv_compiles_for_hopper_without_reshuffling_x(weights: str) -> None:
 def test_attention_reads_its_cache_slice_before_waiting_for_the_previous_kernel() -> None:
     """With PDL, compiled for sm_90: the attention kernel's global loads before griddepcontrol.wait are
     the position, its angles and the slice's keys and values (16-byte vectors), none of q/k/v; the merge
-    kernel waits before its first load. Without PDL neither waits."""
+    kernel waits before its first load. Without PDL neither waits. With a prefetch, each thread asks
+    for its share of the next weights in L2 before anything else."""
     out = _interpret_free("""
         import re, triton
         from triton.backends.compiler import GPUTarget
@@ -160,16 +161,20 @@ def test_attention_reads_its_cache_slice_before_waiting_for_the_previous_kernel(
             return triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": 4}).asm["ptx"]
 
         names = ["qkv_ptr", "kc_ptr", "vc_ptr", "cos_ptr", "sin_ptr", "pos_ptr", "acc_ptr", "m_ptr", "l_ptr",
-                 "y_ptr", "cnt_ptr"]
+                 "y_ptr", "cnt_ptr", "pf_ptr"]
         sig = {**{n: "*bf16" for n in names}, "cos_ptr": "*fp32", "sin_ptr": "*fp32", "pos_ptr": "*i64",
-               "acc_ptr": "*fp32", "m_ptr": "*fp32", "l_ptr": "*fp32", "cnt_ptr": "*i32", "scale": "fp32"}
+               "acc_ptr": "*fp32", "m_ptr": "*fp32", "l_ptr": "*fp32", "cnt_ptr": "*i32", "pf_bytes": "i32",
+               "scale": "fp32"}
         for pdl in (True, False):
             consts = {"DIM": 4096, "KV_DIM": 1024, "HD": 128, "REP": 4, "MAX_SEQ": 640, "SPLIT": 64, "NSPLIT": 10,
-                      "MERGE": False, "PDL": pdl}
-            text = ptx(attn_decode, sig, consts, 11)
+                      "MERGE": False, "PDL": pdl, "PF_THREADS": 128, "PF_PER_THREAD": 3280 if pdl else 0}
+            text = ptx(attn_decode, sig, consts, 12)
             before, _, after = text.partition("griddepcontrol.wait")
             loads = re.findall(r"ld\\.global[^\\s]*", before)
-            print("attn", pdl, len(after) > 0, sum(".v4." in x for x in loads), len(loads))
+            first_load = text.find("ld.global")
+            prefetch = text.find("cp.async.bulk.prefetch.L2.global")
+            print("attn", pdl, len(after) > 0, sum(".v4." in x for x in loads), len(loads),
+                  text.count("cp.async.bulk.prefetch"), -1 < prefetch < first_load)
             csig = {"acc_ptr": "*fp32", "m_ptr": "*fp32", "l_ptr": "*fp32", "out_ptr": "*bf16"}
             text = ptx(attn_combine, csig, {"REP": 4, "HD": 128, "NSPLIT": 10, "NSPLIT_P2": 16, "PDL": pdl}, 4)
             before, _, after = text.partition("griddepcontrol.wait")
@@ -179,9 +184,37 @@ def test_attention_reads_its_cache_slice_before_waiting_for_the_previous_kernel(
     attn = {r[1]: r[2:] for r in rows if r[0] == "attn"}
     combine = {r[1]: r[2:] for r in rows if r[0] == "combine"}
     assert attn["True"][0] == "True" and attn["False"][0] == "False", out
+    assert attn["True"][3:] == ["1", "True"] and attn["False"][3] == "0", out  # one instruction a thread, first
     # keys and values, 64 positions x 128 x 2 bytes each, over 128 threads: 16 vectors of 16 bytes
     assert int(attn["True"][1]) >= 16, out
     assert combine["True"] == ["True", "0"] and combine["False"][0] == "False", out
+
+
+def test_prefetch_plan_covers_the_asked_part_of_the_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per-thread shares are multiples of 16 bytes (the bulk prefetch's unit) and, as the kernel clamps
+    them, cover exactly the asked bytes; nothing is asked by default, under the interpreter, or at 0."""
+    from collectors.models import decode_attention as da
+
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    w = torch.empty(4096, 4096, dtype=torch.bfloat16)
+    monkeypatch.delenv(da.PREFETCH_ENV, raising=False)
+    assert (da.prefetch_plan(w, 80)[0] > 0) == (da.PREFETCH > 0)
+    for frac, programs in (("1", 80), ("0.5", 80), ("0.3", 7), ("1", 1)):
+        monkeypatch.setenv(da.PREFETCH_ENV, frac)
+        total, per = da.prefetch_plan(w, programs)
+        assert total == int(w.numel() * 2 * float(frac)) // 16 * 16 and per % 16 == 0
+        shares = [min(max(total - i * per, 0), per) for i in range(programs * da.THREADS)]
+        assert sum(shares) == total and all(s % 16 == 0 for s in shares)
+    monkeypatch.setenv(da.PREFETCH_ENV, "0")
+    assert da.prefetch_plan(w, 80) == (0, 0)
+    monkeypatch.setenv(da.PREFETCH_ENV, "1")
+    assert da.prefetch_plan(None, 80) == (0, 0)
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    assert da.prefetch_plan(w, 80) == (0, 0)
+    for bad in ("1.5", "-0.1", "half"):
+        monkeypatch.setenv(da.PREFETCH_ENV, bad)
+        with pytest.raises(ValueError, match=f"COSTPERF_L2_PREFETCH={bad!r}: expected a fraction from 0 to 1"):
+            da.l2_prefetch()
 
 
 def test_byte_permute_float_is_the_int8_value() -> None:

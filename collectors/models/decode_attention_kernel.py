@@ -16,18 +16,38 @@ def _rope(ptr, cos, sin, rows, HALF: tl.constexpr, ROW_STRIDE: tl.constexpr, mas
 
 
 @triton.jit
-def attn_decode(qkv_ptr, kc_ptr, vc_ptr, cos_ptr, sin_ptr, pos_ptr, acc_ptr, m_ptr, l_ptr, y_ptr, cnt_ptr, scale,
-                DIM: tl.constexpr, KV_DIM: tl.constexpr, HD: tl.constexpr, REP: tl.constexpr, MAX_SEQ: tl.constexpr,
-                SPLIT: tl.constexpr, NSPLIT: tl.constexpr, MERGE: tl.constexpr, PDL: tl.constexpr):
+def prefetch_l2(ptr, total_bytes, first_thread, THREADS: tl.constexpr, PER_THREAD: tl.constexpr):
+    """Asks the copy engine to bring bytes [0, total_bytes) of ptr into L2, PER_THREAD bytes (a multiple
+    of 16) by each of this program's THREADS threads, the program's first being number first_thread:
+    one instruction a thread, nothing waited for. sm_90 and later."""
+    i = first_thread + tl.arange(0, THREADS)
+    off = i.to(tl.int64) * PER_THREAD
+    size = tl.minimum(tl.maximum(total_bytes - off, 0), PER_THREAD).to(tl.int32)
+    addr = (ptr.to(tl.pointer_type(tl.int8)) + off).to(tl.int64, bitcast=True)
+    tl.inline_asm_elementwise(
+        "{ .reg .pred p; setp.ne.s32 p, $2, 0; @p cp.async.bulk.prefetch.L2.global [$1], $2; mov.b32 $0, 0; }",
+        "=r,l,r", [addr, size], dtype=tl.int32, is_pure=False, pack=1)
+
+
+@triton.jit
+def attn_decode(qkv_ptr, kc_ptr, vc_ptr, cos_ptr, sin_ptr, pos_ptr, acc_ptr, m_ptr, l_ptr, y_ptr, cnt_ptr, pf_ptr,
+                pf_bytes, scale, DIM: tl.constexpr, KV_DIM: tl.constexpr, HD: tl.constexpr, REP: tl.constexpr,
+                MAX_SEQ: tl.constexpr, SPLIT: tl.constexpr, NSPLIT: tl.constexpr, MERGE: tl.constexpr,
+                PDL: tl.constexpr, PF_THREADS: tl.constexpr, PF_PER_THREAD: tl.constexpr):
     """One (key/value head, slice of positions): partial softmax attention of the head's REP query
     heads over the cached positions of the slice, plus the new token's key and value, which the
     kernel ropes and (slice 0) writes into the cache. With MERGE, the head's last slice to finish
     (counted in cnt_ptr, left at 0 again) also merges the partials into y_ptr: no second kernel.
     With PDL, the slice's cached keys and values, the position and its angles are read before the
     wait for the kernel that writes q/k/v: none of them depends on it (the kernels before that one
-    have finished once it lets this one start)."""
+    have finished once it lets this one start). With PF_PER_THREAD, the programs first ask for
+    pf_bytes of pf_ptr in L2 (prefetch_l2)."""
     h = tl.program_id(0)
     sp = tl.program_id(1)
+    if PF_PER_THREAD > 0:
+        # The memory is idle while attention runs (it reads a few MB): the next kernel's weights
+        # (pf_ptr, the output projection) are fetched into L2 meanwhile, so it starts on L2 hits.
+        prefetch_l2(pf_ptr, pf_bytes, (h * NSPLIT + sp) * PF_THREADS, PF_THREADS, PF_PER_THREAD)
     HALF: tl.constexpr = HD // 2
     QROWS: tl.constexpr = 16  # tl.dot needs 16 rows: the REP query heads, padded
     pos = tl.load(pos_ptr)

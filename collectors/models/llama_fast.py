@@ -113,10 +113,10 @@ def layer(x: torch.Tensor, wqkv: torch.Tensor, wo: torch.Tensor, w13: torch.Tens
         qkv = gemv(x, w.wqkv, w.s_qkv, w.g_attn, None, eps, False, pdl).view(1, 1, -1)
         if fused_attn and decode_attention.COMBINE == "fused":  # cos, sin: whole tables, picked at pos
             y = torch.ops.costperf.attn_decode_merged(qkv, w.k_cache, w.v_cache, cos, sin, pos, cfg.n_heads, x,
-                                                         pdl_attn)
+                                                         pdl_attn, w.wo)
         elif fused_attn:
             acc, m, l_ = torch.ops.costperf.attn_decode(qkv, w.k_cache, w.v_cache, cos, sin, pos, cfg.n_heads,
-                                                              pdl_attn)
+                                                              pdl_attn, w.wo)
             if decode_attention.COMBINE_KERNEL:
                 y = torch.ops.costperf.attn_combine(acc, m, l_, x, pdl_attn)
             else:
