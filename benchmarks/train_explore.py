@@ -1,7 +1,11 @@
 """GPU experiment: GPT-2-124M training (bf16 autocast, fused AdamW, compiled) by SDPA backend,
-batch, compile mode and inductor options; prints MFU against 989 TFLOP/s (dense bf16) and a short
-table last. `profile` first: one compiled b64 step's kernels by kind (matrix products, attention,
-fused Triton kernels by what they fuse, optimizer), with their share of the step.
+batch, compile mode, inductor options and loss; prints MFU against 989 TFLOP/s (dense bf16) and a
+short table last. `profile` first: one compiled b64 step's kernels by kind (matrix products,
+attention, cross-entropy, fused Triton kernels, optimizer), with their share of the step.
+
+The loss is the workload's default (the fused output layer + cross-entropy on CUDA, or
+COSTPERF_LOSS) in `profile` and every tag without "-loss"; "b64 torch-loss" against "b64 fused-loss"
+compares the two.
 
     python benchmarks/train_explore.py [profile] [variant tag ...]      (CUDA)
 """
@@ -23,8 +27,8 @@ from collectors.workloads.common import Context, TimingPolicy
 
 PEAK = 989e12
 OUT = Path(os.environ.get("OUT", "out"))
-# tag: (batch, SDPA backend first, compile mode, inductor options)
-VARIANTS: dict[str, tuple[int, str, str, dict]] = {
+# tag: (batch, SDPA backend first, compile mode, inductor options, loss: None = the workload's default)
+VARIANTS: dict[str, tuple[int, str, str, dict, str | None]] = {tag: (*v, None) for tag, v in {
     "b32 cudnn": (32, "cudnn", "default", {}), "b32 flash": (32, "flash", "default", {}),
     "b64 cudnn": (64, "cudnn", "default", {}), "b16 cudnn": (16, "cudnn", "default", {}),
     "b128 cudnn": (128, "cudnn", "default", {}), "b64 flash": (64, "flash", "default", {}),
@@ -35,12 +39,15 @@ VARIANTS: dict[str, tuple[int, str, str, dict]] = {
     "b96 cudnn": (96, "cudnn", "default", {}),
     "b64 two-pass softmax": (64, "cudnn", "default", {"online_softmax": False}),
     "b64 combo": (64, "cudnn", "default", {"combo_kernels": True}),
+}.items()} | {
+    "b64 torch-loss": (64, "cudnn", "default", {}, "torch"), "b64 fused-loss": (64, "cudnn", "default", {}, "fused"),
+    "b48 fused-loss": (48, "cudnn", "default", {}, "fused"), "b96 fused-loss": (96, "cudnn", "default", {}, "fused"),
 }
 # attention first: cuDNN's flash kernels' names contain "sm90" too
 KINDS = [("attention", ("cudnn", "flash", "fmha", "attention", "sdpa")),
          ("matmul", ("gemm", "sm90_", "nvjet", "cutlass", "xmma", "ampere_", "cublas")),
          ("optimizer", ("adam", "multi_tensor", "foreach")),
-         ("cross-entropy", ("nll", "log_softmax", "softmax", "logsumexp")),
+         ("cross-entropy", ("nll", "log_softmax", "softmax", "logsumexp", "lce_")),
          ("triton fused", ("triton_",))]
 
 
@@ -55,7 +62,8 @@ def profile(batch: int = 64) -> list[str]:
 
     cfg = gpt2.CONFIGS["gpt2-124m"]
     torch.manual_seed(0)
-    model = gpt2.build("gpt2-124m", "cuda")
+    loss = train.TrainSpec().loss_impl("cuda")
+    model = gpt2.build("gpt2-124m", "cuda", fused_loss=loss == "fused")
     opt = gpt2.adamw(model, "cuda")
     fwd = torch.compile(model)
     x = torch.randint(0, cfg.vocab_size, (batch, 1024), device="cuda")
@@ -91,7 +99,7 @@ def profile(batch: int = 64) -> list[str]:
     span = (max(e["ts"] + e["dur"] for e in events) - min(e["ts"] for e in events)) / steps
     tokens = batch * 1024
     flops = cfg.flops_per_token(1024) * tokens
-    lines = [f"profile b{batch}: wall {wall * 1e3:.1f} ms/step ({tokens / wall:,.0f} tok/s, MFU "
+    lines = [f"profile b{batch} ({loss} loss): wall {wall * 1e3:.1f} ms/step ({tokens / wall:,.0f} tok/s, MFU "
              f"{100 * flops / wall / PEAK:.1f}%); kernels busy {busy / 1e3:.1f} ms, span {span / 1e3:.1f} ms, "
              f"{len(events) / steps:.0f} kernels/step"]
     for kind, us in sorted(by_kind.items(), key=lambda kv: -kv[1]):
@@ -113,20 +121,21 @@ def main() -> None:
     import torch._inductor.config as inductor  # noqa: PLC0415
 
     for tag in wanted or ["b64 cudnn"]:
-        batch, sdpa, mode, options = VARIANTS[tag]
+        batch, sdpa, mode, options, loss = VARIANTS[tag]
         t0 = time.perf_counter()
         torch._dynamo.reset()
         with inductor.patch(options):
             r = train.run(train.TrainSpec("gpt2-124m", batch=batch, seq_len=1024, compiled=True, mode=mode,
-                                          steps_per_rep=3, attention=sdpa), ctx)
+                                          steps_per_rep=3, attention=sdpa, loss=loss), ctx)
         if r.throughput is None:
-            rows.append(f"{tag:12s} {r.status}: {(r.message or '')[:200]}")
+            rows.append(f"{tag:16s} {r.status}: {(r.message or '')[:200]}")
         else:
             tps = r.throughput.median
             mfu = 100 * r.flops_per_token * tps / PEAK
             w = f"{r.energy.avg_w:.0f} W" if r.energy else ""
-            rows.append(f"{tag:12s} {tps:10,.0f} tok/s MFU {mfu:5.1f}% cv {100 * r.throughput.cv:.1f}% "
-                        f"warm-up {r.compile_s:.0f} s task {time.perf_counter() - t0:.0f} s {w}")
+            rows.append(f"{tag:16s} {tps:10,.0f} tok/s MFU {mfu:5.1f}% cv {100 * r.throughput.cv:.1f}% "
+                        f"warm-up {r.compile_s:.0f} s task {time.perf_counter() - t0:.0f} s {w} "
+                        f"[{r.params.extra.get('loss')}]")
         print(rows[-1], flush=True)
     print("\n" + "\n".join(rows), flush=True)
 

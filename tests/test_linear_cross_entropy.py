@@ -195,7 +195,8 @@ def test_train_runs_with_the_fused_loss_on_cpu() -> None:
     from collectors.workloads import train  # noqa: PLC0415
     from collectors.workloads.common import Context, TimingPolicy  # noqa: PLC0415
 
-    ctx = Context(device=torch.device("cpu"), policy=TimingPolicy(min_reps=2, min_time_s=0.05, max_time_s=2.0, warmup_reps=1))
+    policy = TimingPolicy(min_reps=2, min_time_s=0.05, max_time_s=2.0, warmup_reps=1)
+    ctx = Context(device=torch.device("cpu"), policy=policy)
     r = train.run(train.TrainSpec("gpt2-tiny", batch=2, seq_len=32, loss="fused"), ctx)
     assert r.status == "ok", r.message
     assert r.params.extra["loss"] == "fused linear+cross-entropy (torch ops)"
