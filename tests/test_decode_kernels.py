@@ -124,19 +124,21 @@ def test_gemv_compiles_for_hopper_without_reshuffling_x(weights: str) -> None:
         from triton.backends.compiler import GPUTarget
         from collectors.models.gemv_kernels import gemv_fused
         sig = {{"x_ptr": "*bf16", "w_ptr": "*{weights}", "s_ptr": "*bf16", "g_ptr": "*bf16", "r_ptr": "*bf16",
-               "y_ptr": "*bf16", "eps": "fp32"}}
+               "y_ptr": "*bf16", "pf_ptr": "*bf16", "pf_bytes": "i32", "pf_second": "i32", "eps": "fp32"}}
         consts = {{"N": 6144, "K": 4096, "HAS_SCALE": True, "HAS_NORM": True, "HAS_RES": False, "SWIGLU": False,
-                  "PDL": False, "I8_MODE": {2 if weights == "i8" else 0}, "BLOCK_N": 2, "BLOCK_K": 2048}}
-        attrs = {{(i,): [["tt.divisibility", 16]] for i in range(6)}}  # as a launch specialises aligned pointers
+                  "PDL": False, "I8_MODE": {2 if weights == "i8" else 0}, "BLOCK_N": 2, "BLOCK_K": 2048,
+                  "PF_FROM": 2940, "PF_THREADS": 128, "PF_PER_THREAD": 480}}
+        attrs = {{(i,): [["tt.divisibility", 16]] for i in range(7)}}  # as a launch specialises aligned pointers
         src = triton.compiler.ASTSource(fn=gemv_fused, signature={{**sig, **{{k: "constexpr" for k in consts}}}},
                                         constexprs=consts, attrs=attrs)
         k = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={{"num_warps": 4, "num_stages": 3}})
         ptx = k.asm["ptx"]
         loads = re.findall(r"ld\\.global\\.L1::evict_first[^\\s]*", ptx)
         i2f = len(re.findall(r"cvt\\.rn\\.f32\\.s(?:8|16|32)", ptx))
-        print(k.metadata.shared, i2f, ptx.count("prmt.b32 "), sorted(set(loads)))
+        print(k.metadata.shared, i2f, ptx.count("prmt.b32 "), ptx.count("cp.async.bulk.prefetch.L2"), sorted(set(loads)))
     """)
-    shared, i2f, prmt, loads = out.strip().split(" ", 3)
+    shared, i2f, prmt, prefetches, loads = out.strip().split(" ", 4)
+    assert int(prefetches) == 2, out  # the next weights' start, and its second half's
     assert int(shared) <= 64, out  # the reduction's scratch only
     assert "v4.b32" in loads if weights == "bf16" else "v2.b32" in loads, out
     if weights == "i8":  # int8 becomes float by byte permutes, not the integer-to-float unit
@@ -190,31 +192,46 @@ def test_attention_reads_its_cache_slice_before_waiting_for_the_previous_kernel(
     assert combine["True"] == ["True", "0"] and combine["False"][0] == "False", out
 
 
-def test_prefetch_plan_covers_the_asked_part_of_the_weights(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Per-thread shares are multiples of 16 bytes (the bulk prefetch's unit) and, as the kernel clamps
-    them, cover exactly the asked bytes; nothing is asked by default, under the interpreter, or at 0."""
-    from collectors.models import decode_attention as da
+def test_prefetch_plans_cover_exactly_the_asked_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per-thread shares are multiples of 16 bytes (the bulk prefetch's unit) and, clamped as the kernels
+    clamp them, cover exactly the asked bytes; nothing is asked by default, under the interpreter, at 0."""
+    from collectors.models import l2_prefetch as pf
+
+    def covered(total: int, per: int, threads: int) -> int:
+        shares = [min(max(total - i * per, 0), per) for i in range(threads)]
+        assert all(s % 16 == 0 for s in shares)
+        return sum(shares)
 
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
     w = torch.empty(4096, 4096, dtype=torch.bfloat16)
-    monkeypatch.delenv(da.PREFETCH_ENV, raising=False)
-    assert (da.prefetch_plan(w, 80)[0] > 0) == (da.PREFETCH > 0)
-    for frac, programs in (("1", 80), ("0.5", 80), ("0.3", 7), ("1", 1)):
-        monkeypatch.setenv(da.PREFETCH_ENV, frac)
-        total, per = da.prefetch_plan(w, programs)
-        assert total == int(w.numel() * 2 * float(frac)) // 16 * 16 and per % 16 == 0
-        shares = [min(max(total - i * per, 0), per) for i in range(programs * da.THREADS)]
-        assert sum(shares) == total and all(s % 16 == 0 for s in shares)
-    monkeypatch.setenv(da.PREFETCH_ENV, "0")
-    assert da.prefetch_plan(w, 80) == (0, 0)
-    monkeypatch.setenv(da.PREFETCH_ENV, "1")
-    assert da.prefetch_plan(None, 80) == (0, 0)
+    for name in (pf.ATTN_ENV, pf.GEMV_ENV):
+        monkeypatch.delenv(name, raising=False)
+    assert (pf.attention_plan(w, 10240)[0] > 0) == (pf.ATTN_DEFAULT > 0)
+    assert (pf.gemv_plan(w, False, 10240)[0] > 0) == (pf.GEMV_DEFAULT > 0)
+    for frac, threads in (("1", 10240), ("0.5", 10240), ("0.3", 7 * 128), ("1", 64)):
+        monkeypatch.setenv(pf.ATTN_ENV, frac)
+        total, per = pf.attention_plan(w, threads)
+        assert total == int(w.numel() * 2 * float(frac)) // 16 * 16 and covered(total, per, threads) == total
+    w13 = torch.empty(2 * 1000, 4096, dtype=torch.int8)  # halves of 4,096,000 bytes
+    for mb, halves, threads in (("4", True, 132 * 128), ("3.3", False, 132 * 64), ("100", True, 8 * 128)):
+        monkeypatch.setenv(pf.GEMV_ENV, mb)
+        total, second, per = pf.gemv_plan(w13, halves, threads)
+        size = w13.numel()
+        assert total == min(int(float(mb) * 1e6) // (2 if halves else 1), size // (2 if halves else 1)) // 16 * 16
+        assert second == (size // 2 if halves else 0) and covered(total, per, threads) == total
+        assert second + total <= size
+    monkeypatch.setenv(pf.ATTN_ENV, "0")
+    monkeypatch.setenv(pf.GEMV_ENV, "0")
+    assert pf.attention_plan(w, 80) == (0, 0) and pf.gemv_plan(w, True, 80) == (0, 0, 0)
+    monkeypatch.setenv(pf.ATTN_ENV, "1")
+    monkeypatch.setenv(pf.GEMV_ENV, "8")
+    assert pf.attention_plan(None, 80) == (0, 0) and pf.gemv_plan(None, False, 80) == (0, 0, 0)
     monkeypatch.setenv("TRITON_INTERPRET", "1")
-    assert da.prefetch_plan(w, 80) == (0, 0)
-    for bad in ("1.5", "-0.1", "half"):
-        monkeypatch.setenv(da.PREFETCH_ENV, bad)
-        with pytest.raises(ValueError, match=f"COSTPERF_L2_PREFETCH={bad!r}: expected a fraction from 0 to 1"):
-            da.l2_prefetch()
+    assert pf.attention_plan(w, 80) == (0, 0) and pf.gemv_plan(w, False, 80) == (0, 0, 0)
+    for name, bad in ((pf.ATTN_ENV, "1.5"), (pf.ATTN_ENV, "half"), (pf.GEMV_ENV, "-1"), (pf.GEMV_ENV, "2000")):
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(ValueError, match=f"{name}={bad!r}: expected"):
+            pf.attention_part() if name == pf.ATTN_ENV else pf.gemv_megabytes()
 
 
 def test_byte_permute_float_is_the_int8_value() -> None:

@@ -16,6 +16,8 @@ import os
 
 import torch
 
+from collectors.models import l2_prefetch
+
 SPLIT = 64  # positions per program
 # Where the slices' partials are merged. "triton": one more Triton kernel (attn_combine), 1.4 us a
 # layer on an H200 (inductor's pair of kernels for the same took 2.9 us); "fused": in the attention
@@ -24,38 +26,7 @@ SPLIT = 64  # positions per program
 # tok/s, int8 389.7 against 396.9); "torch": the torch ops of `combine`. COSTPERF_ATTN_COMBINE chooses.
 COMBINE = os.environ.get("COSTPERF_ATTN_COMBINE", "triton").strip().lower()
 COMBINE_KERNEL = COMBINE != "torch"
-# While attention runs the memory is nearly idle (it reads a few MB of cache); the kernel can ask for
-# part of the next kernel's weights (the output projection: 32 MB at bf16, 16 MB at int8) to be
-# fetched into L2 meanwhile. COSTPERF_L2_PREFETCH: that part, 0 to 1.
-PREFETCH_ENV = "COSTPERF_L2_PREFETCH"
-PREFETCH = 0.0
 THREADS = 128  # the attention kernel's threads (num_warps=4)
-
-
-def l2_prefetch() -> float:
-    """COSTPERF_L2_PREFETCH (unset: PREFETCH), checked."""
-    text = os.environ.get(PREFETCH_ENV, "").strip()
-    if not text:
-        return PREFETCH
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{PREFETCH_ENV}={text!r}: expected a fraction from 0 to 1 of the next weights")
-    return value
-
-
-def prefetch_plan(weights: torch.Tensor | None, programs: int) -> tuple[int, int]:
-    """(bytes of `weights` to prefetch, bytes per thread, a multiple of 16) for `programs` programs;
-    (0, 0) for none. Triton's interpreter runs no PTX: none there."""
-    if weights is None or os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
-        return 0, 0
-    total = int(weights.numel() * weights.element_size() * l2_prefetch()) // 16 * 16
-    if total == 0:
-        return 0, 0
-    per = triton_cdiv(triton_cdiv(total, programs * THREADS), 16) * 16
-    return total, per
 
 
 def combine_mode() -> str:
@@ -123,7 +94,7 @@ def partials(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, co
     model's [max_seq, hd/2] tables. Returns acc [n_kv, nsplit, rep, hd], m and l [n_kv, nsplit, rep];
     with `merge_into` ([1, n_heads * hd]) the kernel also writes the merged attention output there.
     `pdl`: launched while the kernel before it ends (programmatic dependent launch, Hopper on).
-    `prefetch`: the next kernel's weights, part of which (l2_prefetch) the kernel asks into L2."""
+    `prefetch`: the next kernel's weights, part of which (l2_prefetch.attention_part) the kernel asks into L2."""
     _, n_kv, max_seq, hd = k_cache.shape
     rep = n_heads // n_kv
     nsplit = triton_cdiv(max_seq, SPLIT)
@@ -131,7 +102,7 @@ def partials(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, co
     m = torch.empty((n_kv, nsplit, rep), dtype=torch.float32, device=qkv.device)
     l_ = torch.empty_like(m)
     merge = merge_into is not None
-    pf_bytes, pf_per_thread = prefetch_plan(prefetch, n_kv * nsplit)
+    pf_bytes, pf_per_thread = l2_prefetch.attention_plan(prefetch, n_kv * nsplit * THREADS)
     _kernel()[(n_kv, nsplit)](qkv, k_cache, v_cache, cos, sin, pos, acc, m, l_, merge_into if merge else acc,
                               _counter(qkv.device, n_kv) if merge else m, prefetch if pf_bytes else acc, pf_bytes,
                               hd ** -0.5, DIM=n_heads * hd, KV_DIM=n_kv * hd, HD=hd, REP=rep, MAX_SEQ=max_seq,

@@ -4,6 +4,8 @@ import triton
 import triton.language as tl
 from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 
+from collectors.models.l2_prefetch_kernel import prefetch_l2
+
 
 @triton.jit
 def _rope(ptr, cos, sin, rows, HALF: tl.constexpr, ROW_STRIDE: tl.constexpr, mask):
@@ -13,20 +15,6 @@ def _rope(ptr, cos, sin, rows, HALF: tl.constexpr, ROW_STRIDE: tl.constexpr, mas
     xe = tl.load(ptr + off, mask=mask[:, None], other=0.0).to(tl.float32)
     xo = tl.load(ptr + off + 1, mask=mask[:, None], other=0.0).to(tl.float32)
     return tl.interleave(xe * cos[None, :] - xo * sin[None, :], xe * sin[None, :] + xo * cos[None, :])
-
-
-@triton.jit
-def prefetch_l2(ptr, total_bytes, first_thread, THREADS: tl.constexpr, PER_THREAD: tl.constexpr):
-    """Asks the copy engine to bring bytes [0, total_bytes) of ptr into L2, PER_THREAD bytes (a multiple
-    of 16) by each of this program's THREADS threads, the program's first being number first_thread:
-    one instruction a thread, nothing waited for. sm_90 and later."""
-    i = first_thread + tl.arange(0, THREADS)
-    off = i.to(tl.int64) * PER_THREAD
-    size = tl.minimum(tl.maximum(total_bytes - off, 0), PER_THREAD).to(tl.int32)
-    addr = (ptr.to(tl.pointer_type(tl.int8)) + off).to(tl.int64, bitcast=True)
-    tl.inline_asm_elementwise(
-        "{ .reg .pred p; setp.ne.s32 p, $2, 0; @p cp.async.bulk.prefetch.L2.global [$1], $2; mov.b32 $0, 0; }",
-        "=r,l,r", [addr, size], dtype=tl.int32, is_pure=False, pack=1)
 
 
 @triton.jit
@@ -41,13 +29,13 @@ def attn_decode(qkv_ptr, kc_ptr, vc_ptr, cos_ptr, sin_ptr, pos_ptr, acc_ptr, m_p
     With PDL, the slice's cached keys and values, the position and its angles are read before the
     wait for the kernel that writes q/k/v: none of them depends on it (the kernels before that one
     have finished once it lets this one start). With PF_PER_THREAD, the programs first ask for
-    pf_bytes of pf_ptr in L2 (prefetch_l2)."""
+    pf_bytes of pf_ptr in L2 (l2_prefetch.py)."""
     h = tl.program_id(0)
     sp = tl.program_id(1)
     if PF_PER_THREAD > 0:
         # The memory is idle while attention runs (it reads a few MB): the next kernel's weights
         # (pf_ptr, the output projection) are fetched into L2 meanwhile, so it starts on L2 hits.
-        prefetch_l2(pf_ptr, pf_bytes, (h * NSPLIT + sp) * PF_THREADS, PF_THREADS, PF_PER_THREAD)
+        prefetch_l2(pf_ptr, 0, pf_bytes, (h * NSPLIT + sp) * PF_THREADS, PF_THREADS, PF_PER_THREAD)
     HALF: tl.constexpr = HD // 2
     QROWS: tl.constexpr = 16  # tl.dot needs 16 rows: the REP query heads, padded
     pos = tl.load(pos_ptr)
