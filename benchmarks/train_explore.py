@@ -42,6 +42,7 @@ VARIANTS: dict[str, tuple[int, str, str, dict, str | None]] = {tag: (*v, None) f
 }.items()} | {
     "b64 torch-loss": (64, "cudnn", "default", {}, "torch"), "b64 fused-loss": (64, "cudnn", "default", {}, "fused"),
     "b48 fused-loss": (48, "cudnn", "default", {}, "fused"), "b96 fused-loss": (96, "cudnn", "default", {}, "fused"),
+    "b64 fused-loss again": (64, "cudnn", "default", {}, "fused"),  # the first one's drift over the run
 }
 # attention first: cuDNN's flash kernels' names contain "sm90" too
 KINDS = [("attention", ("cudnn", "flash", "fmha", "attention", "sdpa")),

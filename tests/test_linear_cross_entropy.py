@@ -76,10 +76,12 @@ def test_triton_kernel_matches_torch() -> None:
     out = _interpret("""
         import torch, torch.nn.functional as F
         from collectors.models import linear_cross_entropy as lce
-        lce.BLOCK = 256  # V = 1000 is not a multiple of the block: the last block is masked
         torch.manual_seed(0)
         n, v = 5, 1000
-        for dtype, tol in ((torch.float32, 1e-6), (torch.bfloat16, 2e-3)):
+        # V = 1000 in blocks of 256 (two passes, the last block masked) or one masked block of 1024
+        for block, dtype, tol in ((256, torch.float32, 1e-6), (256, torch.bfloat16, 2e-3),
+                                  (1024, torch.float32, 1e-6), (1024, torch.bfloat16, 2e-3)):
+            lce.BLOCK = block
             logits = (torch.randn(n, v) * 4).to(dtype)
             t = torch.randint(0, v, (n,))
             t[0], t[1] = 0, v - 1
@@ -88,13 +90,15 @@ def test_triton_kernel_matches_torch() -> None:
             x = logits.float().requires_grad_(True)
             ref = F.cross_entropy(x, t, reduction="none")
             ref.sum().backward()
-            assert not loss.isnan().any() and float((loss - ref).abs().max()) < 1e-5, (dtype, loss, ref)
-            assert float((buf.float() - x.grad / 7).abs().max()) < tol, dtype
-        # a target outside [0, V) makes its row's loss NaN and reads nothing out of bounds
-        t[3] = v
-        loss = torch.zeros(n)
-        lce._rows_kernel(logits.clone(), t, loss, 1.0)
-        assert loss[3].isnan() and not loss[[0, 1, 2, 4]].isnan().any()
+            assert not loss.isnan().any() and float((loss - ref).abs().max()) < 1e-5, (block, dtype, loss, ref)
+            assert float((buf.float() - x.grad / 7).abs().max()) < tol, (block, dtype)
+            # a target outside [0, V) makes its row's loss NaN and reads nothing out of bounds
+            bad = t.clone()
+            bad[3] = v
+            loss = torch.zeros(n)
+            lce._rows_kernel(logits.clone(), bad, loss, 1.0)
+            assert loss[3].isnan() and not loss[[0, 1, 2, 4]].isnan().any(), block
+        lce.BLOCK = 256
         # the whole op with the kernel, against its torch path
         h = torch.randn(n, 24, requires_grad=True); w = torch.randn(v, 24, requires_grad=True)
         t[3] = 5

@@ -5,12 +5,28 @@ import triton.language as tl
 
 
 @triton.jit
+def _one_block(base, target, valid, loss_ptr, scale, V: tl.constexpr, BLOCK: tl.constexpr):
+    """The row read once and held in registers in its own 16-bit dtype (a GPT-2 row is 100 KB, too
+    much for a program's registers in float32), the float32 values remade from it for each use."""
+    cols = tl.arange(0, BLOCK)
+    mask = cols < V
+    x = tl.load(base + cols, mask=mask, other=-float("inf"))
+    m = tl.max(x.to(tl.float32), axis=0)
+    lse = m + tl.log(tl.sum(tl.exp(x.to(tl.float32) - m), axis=0))
+    x_target = tl.load(base + tl.where(valid, target, 0)).to(tl.float32)
+    tl.store(loss_ptr, tl.where(valid, lse - x_target, float("nan")))
+    g = tl.exp(x.to(tl.float32) - lse) - tl.where(cols == target, 1.0, 0.0)
+    tl.store(base + cols, (g * scale).to(base.dtype.element_ty), mask=mask)
+
+
+@triton.jit
 def lce_rows(logits_ptr, targets_ptr, loss_ptr, scale, V: tl.constexpr, BLOCK: tl.constexpr):
     """One program per row of a [rows, V] logits chunk: the row's loss (logsumexp - logit[target])
     into loss_ptr, and the row overwritten in place by (softmax - onehot) * scale.
 
-    Two passes over the row: an online max and sum, then the write; a row is V * 2 bytes (100 KB for
-    GPT-2 in bf16), so the second pass mostly finds it in L2. An out-of-range target makes the row's
+    A row that fits one block (V <= BLOCK) is read once (_one_block); a longer one in two passes
+    over its blocks: an online max and sum, then the write (the second read is from L2 only for as
+    many rows as fit there at once). An out-of-range target makes the row's
     loss NaN (and reads nothing out of bounds): checking on the host would cost a sync every step.
     """
     row = tl.program_id(0).to(tl.int64)
@@ -18,21 +34,23 @@ def lce_rows(logits_ptr, targets_ptr, loss_ptr, scale, V: tl.constexpr, BLOCK: t
     cols = tl.arange(0, BLOCK)
     target = tl.load(targets_ptr + row)
     valid = (target >= 0) & (target < V)
-    m = -float("inf")
-    s = 0.0
-    for start in range(0, V, BLOCK):
-        mask = start + cols < V
-        x = tl.load(base + start + cols, mask=mask, other=-float("inf")).to(tl.float32)
-        # every block holds at least one column, so m_new is finite and the exps below are too
-        m_new = tl.maximum(m, tl.max(x, axis=0))
-        s = s * tl.exp(m - m_new) + tl.sum(tl.exp(x - m_new), axis=0)
-        m = m_new
-    lse = m + tl.log(s)
-    x_target = tl.load(base + tl.where(valid, target, 0)).to(tl.float32)
-    loss = tl.where(valid, lse - x_target, float("nan"))
-    tl.store(loss_ptr + row, loss)
-    for start in range(0, V, BLOCK):
-        mask = start + cols < V
-        x = tl.load(base + start + cols, mask=mask, other=0.0).to(tl.float32)
-        g = tl.exp(x - lse) - tl.where(start + cols == target, 1.0, 0.0)
-        tl.store(base + start + cols, (g * scale).to(logits_ptr.dtype.element_ty), mask=mask)
+    if V <= BLOCK:
+        _one_block(base, target, valid, loss_ptr + row, scale, V, BLOCK)
+    else:
+        m = -float("inf")
+        s = 0.0
+        for start in range(0, V, BLOCK):
+            mask = start + cols < V
+            x = tl.load(base + start + cols, mask=mask, other=-float("inf")).to(tl.float32)
+            # every block holds at least one column, so m_new is finite and the exps below are too
+            m_new = tl.maximum(m, tl.max(x, axis=0))
+            s = s * tl.exp(m - m_new) + tl.sum(tl.exp(x - m_new), axis=0)
+            m = m_new
+        lse = m + tl.log(s)
+        x_target = tl.load(base + tl.where(valid, target, 0)).to(tl.float32)
+        tl.store(loss_ptr + row, tl.where(valid, lse - x_target, float("nan")))
+        for start in range(0, V, BLOCK):
+            mask = start + cols < V
+            x = tl.load(base + start + cols, mask=mask, other=0.0).to(tl.float32)
+            g = tl.exp(x - lse) - tl.where(start + cols == target, 1.0, 0.0)
+            tl.store(base + start + cols, (g * scale).to(logits_ptr.dtype.element_ty), mask=mask)
