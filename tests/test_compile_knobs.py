@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors.models import decode_attention, gemv_fused, l2_prefetch
+from collectors.models import decode_attention, gemv_fused
 from collectors.workloads import compile_cache, llm, train
 
 
@@ -57,15 +57,6 @@ def test_int8_conversion_and_attention_merge_are_recorded_and_checked(monkeypatc
     monkeypatch.delenv("COSTPERF_PDL", raising=False)
     k = llm.knobs(int8)
     assert k["int8_convert"] == gemv_fused.I8_CONVERT and k["attention_merge"] == decode_attention.COMBINE
-    monkeypatch.delenv("COSTPERF_L2_PREFETCH", raising=False)
-    assert llm.knobs(int8)["l2_prefetch"] == l2_prefetch.ATTN_DEFAULT
-    assert llm.knobs(int8)["gemv_prefetch_mb"] == l2_prefetch.GEMV_DEFAULT
-    monkeypatch.setenv("COSTPERF_L2_PREFETCH", "0.5")
-    assert llm.knobs(int8)["l2_prefetch"] == 0.5
-    monkeypatch.setenv("COSTPERF_L2_PREFETCH", "2")
-    with pytest.raises(ValueError, match="COSTPERF_L2_PREFETCH='2'"):
-        llm.knobs(int8)
-    monkeypatch.delenv("COSTPERF_L2_PREFETCH")
     assert k["pdl"] and not llm.knobs(llm.LlmSpec("decode", "llama-tiny", "bf16", True))["pdl"]  # by weight width
     assert k["pdl_attention"]
     monkeypatch.setenv("COSTPERF_PDL", "0")

@@ -124,21 +124,19 @@ def test_gemv_compiles_for_hopper_without_reshuffling_x(weights: str) -> None:
         from triton.backends.compiler import GPUTarget
         from collectors.models.gemv_kernels import gemv_fused
         sig = {{"x_ptr": "*bf16", "w_ptr": "*{weights}", "s_ptr": "*bf16", "g_ptr": "*bf16", "r_ptr": "*bf16",
-               "y_ptr": "*bf16", "pf_ptr": "*bf16", "pf_bytes": "i32", "pf_second": "i32", "eps": "fp32"}}
+               "y_ptr": "*bf16", "eps": "fp32"}}
         consts = {{"N": 6144, "K": 4096, "HAS_SCALE": True, "HAS_NORM": True, "HAS_RES": False, "SWIGLU": False,
-                  "PDL": False, "I8_MODE": {2 if weights == "i8" else 0}, "BLOCK_N": 2, "BLOCK_K": 2048,
-                  "PF_FROM": 2940, "PF_THREADS": 128, "PF_PER_THREAD": 480}}
-        attrs = {{(i,): [["tt.divisibility", 16]] for i in range(7)}}  # as a launch specialises aligned pointers
+                  "PDL": False, "I8_MODE": {2 if weights == "i8" else 0}, "BLOCK_N": 2, "BLOCK_K": 2048}}
+        attrs = {{(i,): [["tt.divisibility", 16]] for i in range(6)}}  # as a launch specialises aligned pointers
         src = triton.compiler.ASTSource(fn=gemv_fused, signature={{**sig, **{{k: "constexpr" for k in consts}}}},
                                         constexprs=consts, attrs=attrs)
         k = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={{"num_warps": 4, "num_stages": 3}})
         ptx = k.asm["ptx"]
         loads = re.findall(r"ld\\.global\\.L1::evict_first[^\\s]*", ptx)
         i2f = len(re.findall(r"cvt\\.rn\\.f32\\.s(?:8|16|32)", ptx))
-        print(k.metadata.shared, i2f, ptx.count("prmt.b32 "), ptx.count("cp.async.bulk.prefetch.L2"), sorted(set(loads)))
+        print(k.metadata.shared, i2f, ptx.count("prmt.b32 "), sorted(set(loads)))
     """)
-    shared, i2f, prmt, prefetches, loads = out.strip().split(" ", 4)
-    assert int(prefetches) == 2, out  # the next weights' start, and its second half's
+    shared, i2f, prmt, loads = out.strip().split(" ", 3)
     assert int(shared) <= 64, out  # the reduction's scratch only
     assert "v4.b32" in loads if weights == "bf16" else "v2.b32" in loads, out
     if weights == "i8":  # int8 becomes float by byte permutes, not the integer-to-float unit
@@ -149,8 +147,7 @@ def test_gemv_compiles_for_hopper_without_reshuffling_x(weights: str) -> None:
 def test_attention_reads_its_cache_slice_before_waiting_for_the_previous_kernel() -> None:
     """With PDL, compiled for sm_90: the attention kernel's global loads before griddepcontrol.wait are
     the position, its angles and the slice's keys and values (16-byte vectors), none of q/k/v; the merge
-    kernel waits before its first load. Without PDL neither waits. With a prefetch, each thread asks
-    for its share of the next weights in L2 before anything else."""
+    kernel waits before its first load. Without PDL neither waits."""
     out = _interpret_free("""
         import re, triton
         from triton.backends.compiler import GPUTarget
@@ -163,20 +160,16 @@ def test_attention_reads_its_cache_slice_before_waiting_for_the_previous_kernel(
             return triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": 4}).asm["ptx"]
 
         names = ["qkv_ptr", "kc_ptr", "vc_ptr", "cos_ptr", "sin_ptr", "pos_ptr", "acc_ptr", "m_ptr", "l_ptr",
-                 "y_ptr", "cnt_ptr", "pf_ptr"]
+                 "y_ptr", "cnt_ptr"]
         sig = {**{n: "*bf16" for n in names}, "cos_ptr": "*fp32", "sin_ptr": "*fp32", "pos_ptr": "*i64",
-               "acc_ptr": "*fp32", "m_ptr": "*fp32", "l_ptr": "*fp32", "cnt_ptr": "*i32", "pf_bytes": "i32",
-               "scale": "fp32"}
+               "acc_ptr": "*fp32", "m_ptr": "*fp32", "l_ptr": "*fp32", "cnt_ptr": "*i32", "scale": "fp32"}
         for pdl in (True, False):
             consts = {"DIM": 4096, "KV_DIM": 1024, "HD": 128, "REP": 4, "MAX_SEQ": 640, "SPLIT": 64, "NSPLIT": 10,
-                      "MERGE": False, "PDL": pdl, "PF_THREADS": 128, "PF_PER_THREAD": 3280 if pdl else 0}
-            text = ptx(attn_decode, sig, consts, 12)
+                      "MERGE": False, "PDL": pdl}
+            text = ptx(attn_decode, sig, consts, 11)
             before, _, after = text.partition("griddepcontrol.wait")
             loads = re.findall(r"ld\\.global[^\\s]*", before)
-            first_load = text.find("ld.global")
-            prefetch = text.find("cp.async.bulk.prefetch.L2.global")
-            print("attn", pdl, len(after) > 0, sum(".v4." in x for x in loads), len(loads),
-                  text.count("cp.async.bulk.prefetch"), -1 < prefetch < first_load)
+            print("attn", pdl, len(after) > 0, sum(".v4." in x for x in loads), len(loads))
             csig = {"acc_ptr": "*fp32", "m_ptr": "*fp32", "l_ptr": "*fp32", "out_ptr": "*bf16"}
             text = ptx(attn_combine, csig, {"REP": 4, "HD": 128, "NSPLIT": 10, "NSPLIT_P2": 16, "PDL": pdl}, 4)
             before, _, after = text.partition("griddepcontrol.wait")
@@ -186,52 +179,9 @@ def test_attention_reads_its_cache_slice_before_waiting_for_the_previous_kernel(
     attn = {r[1]: r[2:] for r in rows if r[0] == "attn"}
     combine = {r[1]: r[2:] for r in rows if r[0] == "combine"}
     assert attn["True"][0] == "True" and attn["False"][0] == "False", out
-    assert attn["True"][3:] == ["1", "True"] and attn["False"][3] == "0", out  # one instruction a thread, first
     # keys and values, 64 positions x 128 x 2 bytes each, over 128 threads: 16 vectors of 16 bytes
     assert int(attn["True"][1]) >= 16, out
     assert combine["True"] == ["True", "0"] and combine["False"][0] == "False", out
-
-
-def test_prefetch_plans_cover_exactly_the_asked_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Per-thread shares are multiples of 16 bytes (the bulk prefetch's unit) and, clamped as the kernels
-    clamp them, cover exactly the asked bytes; nothing is asked by default, under the interpreter, at 0."""
-    from collectors.models import l2_prefetch as pf
-
-    def covered(total: int, per: int, threads: int) -> int:
-        shares = [min(max(total - i * per, 0), per) for i in range(threads)]
-        assert all(s % 16 == 0 for s in shares)
-        return sum(shares)
-
-    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
-    w = torch.empty(4096, 4096, dtype=torch.bfloat16)
-    for name in (pf.ATTN_ENV, pf.GEMV_ENV):
-        monkeypatch.delenv(name, raising=False)
-    assert (pf.attention_plan(w, 10240)[0] > 0) == (pf.ATTN_DEFAULT > 0)
-    assert (pf.gemv_plan(w, False, 10240)[0] > 0) == (pf.GEMV_DEFAULT > 0)
-    for frac, threads in (("1", 10240), ("0.5", 10240), ("0.3", 7 * 128), ("1", 64)):
-        monkeypatch.setenv(pf.ATTN_ENV, frac)
-        total, per = pf.attention_plan(w, threads)
-        assert total == int(w.numel() * 2 * float(frac)) // 16 * 16 and covered(total, per, threads) == total
-    w13 = torch.empty(2 * 1000, 4096, dtype=torch.int8)  # halves of 4,096,000 bytes
-    for mb, halves, threads in (("4", True, 132 * 128), ("3.3", False, 132 * 64), ("100", True, 8 * 128)):
-        monkeypatch.setenv(pf.GEMV_ENV, mb)
-        total, second, per = pf.gemv_plan(w13, halves, threads)
-        size = w13.numel()
-        assert total == min(int(float(mb) * 1e6) // (2 if halves else 1), size // (2 if halves else 1)) // 16 * 16
-        assert second == (size // 2 if halves else 0) and covered(total, per, threads) == total
-        assert second + total <= size
-    monkeypatch.setenv(pf.ATTN_ENV, "0")
-    monkeypatch.setenv(pf.GEMV_ENV, "0")
-    assert pf.attention_plan(w, 80) == (0, 0) and pf.gemv_plan(w, True, 80) == (0, 0, 0)
-    monkeypatch.setenv(pf.ATTN_ENV, "1")
-    monkeypatch.setenv(pf.GEMV_ENV, "8")
-    assert pf.attention_plan(None, 80) == (0, 0) and pf.gemv_plan(None, False, 80) == (0, 0, 0)
-    monkeypatch.setenv("TRITON_INTERPRET", "1")
-    assert pf.attention_plan(w, 80) == (0, 0) and pf.gemv_plan(w, False, 80) == (0, 0, 0)
-    for name, bad in ((pf.ATTN_ENV, "1.5"), (pf.ATTN_ENV, "half"), (pf.GEMV_ENV, "-1"), (pf.GEMV_ENV, "2000")):
-        monkeypatch.setenv(name, bad)
-        with pytest.raises(ValueError, match=f"{name}={bad!r}: expected"):
-            pf.attention_part() if name == pf.ATTN_ENV else pf.gemv_megabytes()
 
 
 def test_byte_permute_float_is_the_int8_value() -> None:

@@ -16,8 +16,6 @@ import os
 
 import torch
 
-from collectors.models import l2_prefetch
-
 SPLIT = 64  # positions per program
 # Where the slices' partials are merged. "triton": one more Triton kernel (attn_combine), 1.4 us a
 # layer on an H200 (inductor's pair of kernels for the same took 2.9 us); "fused": in the attention
@@ -26,7 +24,6 @@ SPLIT = 64  # positions per program
 # tok/s, int8 389.7 against 396.9); "torch": the torch ops of `combine`. COSTPERF_ATTN_COMBINE chooses.
 COMBINE = os.environ.get("COSTPERF_ATTN_COMBINE", "triton").strip().lower()
 COMBINE_KERNEL = COMBINE != "torch"
-THREADS = 128  # the attention kernel's threads (num_warps=4)
 
 
 def combine_mode() -> str:
@@ -89,12 +86,11 @@ def _(acc: torch.Tensor, m: torch.Tensor, l_: torch.Tensor, like: torch.Tensor, 
 
 def partials(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
              pos: torch.Tensor, n_heads: int, merge_into: torch.Tensor | None = None, pdl: bool = False,
-             prefetch: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """qkv [1, dim + 2 kv_dim] (before RoPE); caches [1, n_kv, max_seq, hd], updated at pos; cos/sin the
     model's [max_seq, hd/2] tables. Returns acc [n_kv, nsplit, rep, hd], m and l [n_kv, nsplit, rep];
     with `merge_into` ([1, n_heads * hd]) the kernel also writes the merged attention output there.
-    `pdl`: launched while the kernel before it ends (programmatic dependent launch, Hopper on).
-    `prefetch`: the next kernel's weights, part of which (l2_prefetch.attention_part) the kernel asks into L2."""
+    `pdl`: launched while the kernel before it ends (programmatic dependent launch, Hopper on)."""
     _, n_kv, max_seq, hd = k_cache.shape
     rep = n_heads // n_kv
     nsplit = triton_cdiv(max_seq, SPLIT)
@@ -102,12 +98,10 @@ def partials(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, co
     m = torch.empty((n_kv, nsplit, rep), dtype=torch.float32, device=qkv.device)
     l_ = torch.empty_like(m)
     merge = merge_into is not None
-    pf_bytes, pf_per_thread = l2_prefetch.attention_plan(prefetch, n_kv * nsplit * THREADS)
     _kernel()[(n_kv, nsplit)](qkv, k_cache, v_cache, cos, sin, pos, acc, m, l_, merge_into if merge else acc,
-                              _counter(qkv.device, n_kv) if merge else m, prefetch if pf_bytes else acc, pf_bytes,
-                              hd ** -0.5, DIM=n_heads * hd, KV_DIM=n_kv * hd, HD=hd, REP=rep, MAX_SEQ=max_seq,
-                              SPLIT=SPLIT, NSPLIT=nsplit, MERGE=merge, PDL=pdl, PF_THREADS=THREADS,
-                              PF_PER_THREAD=pf_per_thread, num_warps=THREADS // 32, **_pdl_launch(pdl))
+                              _counter(qkv.device, n_kv) if merge else m, hd ** -0.5, DIM=n_heads * hd,
+                              KV_DIM=n_kv * hd, HD=hd, REP=rep, MAX_SEQ=max_seq, SPLIT=SPLIT, NSPLIT=nsplit,
+                              MERGE=merge, PDL=pdl, num_warps=4, **_pdl_launch(pdl))
     return acc, m, l_
 
 
@@ -117,16 +111,14 @@ def triton_cdiv(a: int, b: int) -> int:
 
 @torch.library.custom_op("costperf::attn_decode", mutates_args=("k_cache", "v_cache"))
 def attn_decode(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, cos: torch.Tensor,
-                sin: torch.Tensor, pos: torch.Tensor, n_heads: int, pdl: bool, prefetch: torch.Tensor | None,
+                sin: torch.Tensor, pos: torch.Tensor, n_heads: int, pdl: bool,
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    return partials(qkv.reshape(1, -1).contiguous(), k_cache, v_cache, cos, sin, pos, n_heads, pdl=pdl,
-                    prefetch=prefetch)
+    return partials(qkv.reshape(1, -1).contiguous(), k_cache, v_cache, cos, sin, pos, n_heads, pdl=pdl)
 
 
 @attn_decode.register_fake
 def _(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-      pos: torch.Tensor, n_heads: int, pdl: bool, prefetch: torch.Tensor | None,
-      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+      pos: torch.Tensor, n_heads: int, pdl: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     _, n_kv, max_seq, hd = k_cache.shape
     nsplit = triton_cdiv(max_seq, SPLIT)
     acc = qkv.new_empty((n_kv, nsplit, n_heads // n_kv, hd), dtype=torch.float32)
@@ -136,18 +128,16 @@ def _(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, cos: torc
 @torch.library.custom_op("costperf::attn_decode_merged", mutates_args=("k_cache", "v_cache"))
 def attn_decode_merged(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, cos: torch.Tensor,
                        sin: torch.Tensor, pos: torch.Tensor, n_heads: int, like: torch.Tensor, pdl: bool,
-                       prefetch: torch.Tensor | None) -> torch.Tensor:
+                       ) -> torch.Tensor:
     """Attention output [1, n_heads * hd] in like's dtype: partials and their merge in one kernel."""
     y = torch.empty((1, n_heads * k_cache.shape[-1]), dtype=like.dtype, device=qkv.device)
-    partials(qkv.reshape(1, -1).contiguous(), k_cache, v_cache, cos, sin, pos, n_heads, merge_into=y, pdl=pdl,
-             prefetch=prefetch)
+    partials(qkv.reshape(1, -1).contiguous(), k_cache, v_cache, cos, sin, pos, n_heads, merge_into=y, pdl=pdl)
     return y
 
 
 @attn_decode_merged.register_fake
 def _(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-      pos: torch.Tensor, n_heads: int, like: torch.Tensor, pdl: bool, prefetch: torch.Tensor | None,
-      ) -> torch.Tensor:
+      pos: torch.Tensor, n_heads: int, like: torch.Tensor, pdl: bool) -> torch.Tensor:
     return like.new_empty((1, n_heads * k_cache.shape[-1]))
 
 

@@ -4,8 +4,6 @@ import triton
 import triton.language as tl
 from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 
-from collectors.models.l2_prefetch_kernel import prefetch_l2
-
 
 @triton.jit
 def _rope(ptr, cos, sin, rows, HALF: tl.constexpr, ROW_STRIDE: tl.constexpr, mask):
@@ -18,24 +16,18 @@ def _rope(ptr, cos, sin, rows, HALF: tl.constexpr, ROW_STRIDE: tl.constexpr, mas
 
 
 @triton.jit
-def attn_decode(qkv_ptr, kc_ptr, vc_ptr, cos_ptr, sin_ptr, pos_ptr, acc_ptr, m_ptr, l_ptr, y_ptr, cnt_ptr, pf_ptr,
-                pf_bytes, scale, DIM: tl.constexpr, KV_DIM: tl.constexpr, HD: tl.constexpr, REP: tl.constexpr,
-                MAX_SEQ: tl.constexpr, SPLIT: tl.constexpr, NSPLIT: tl.constexpr, MERGE: tl.constexpr,
-                PDL: tl.constexpr, PF_THREADS: tl.constexpr, PF_PER_THREAD: tl.constexpr):
+def attn_decode(qkv_ptr, kc_ptr, vc_ptr, cos_ptr, sin_ptr, pos_ptr, acc_ptr, m_ptr, l_ptr, y_ptr, cnt_ptr, scale,
+                DIM: tl.constexpr, KV_DIM: tl.constexpr, HD: tl.constexpr, REP: tl.constexpr, MAX_SEQ: tl.constexpr,
+                SPLIT: tl.constexpr, NSPLIT: tl.constexpr, MERGE: tl.constexpr, PDL: tl.constexpr):
     """One (key/value head, slice of positions): partial softmax attention of the head's REP query
     heads over the cached positions of the slice, plus the new token's key and value, which the
     kernel ropes and (slice 0) writes into the cache. With MERGE, the head's last slice to finish
     (counted in cnt_ptr, left at 0 again) also merges the partials into y_ptr: no second kernel.
     With PDL, the slice's cached keys and values, the position and its angles are read before the
     wait for the kernel that writes q/k/v: none of them depends on it (the kernels before that one
-    have finished once it lets this one start). With PF_PER_THREAD, the programs first ask for
-    pf_bytes of pf_ptr in L2 (l2_prefetch.py)."""
+    have finished once it lets this one start)."""
     h = tl.program_id(0)
     sp = tl.program_id(1)
-    if PF_PER_THREAD > 0:
-        # The memory is idle while attention runs (it reads a few MB): the next kernel's weights
-        # (pf_ptr, the output projection) are fetched into L2 meanwhile, so it starts on L2 hits.
-        prefetch_l2(pf_ptr, 0, pf_bytes, (h * NSPLIT + sp) * PF_THREADS, PF_THREADS, PF_PER_THREAD)
     HALF: tl.constexpr = HD // 2
     QROWS: tl.constexpr = 16  # tl.dot needs 16 rows: the REP query heads, padded
     pos = tl.load(pos_ptr)

@@ -25,8 +25,6 @@ import os
 
 import torch
 
-from collectors.models import l2_prefetch
-
 # (BLOCK_N, BLOCK_K, warps, stages) by (rows out, K, weight itemsize, swiglu); anything else takes
 # DEFAULT (or DEFAULT_LONG for the output layer's 128k rows). Chosen with benchmarks/decode_explore.py
 # and benchmarks/gemv8_sweep.py.
@@ -75,13 +73,6 @@ def _i8_mode() -> int:
     mode = I8_MODES[i8_convert()]
     interpreted = os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
     return I8_MODES["mantissa"] if interpreted and mode == I8_MODES["prmt"] else mode
-
-
-@functools.cache
-def _sm_count(device: torch.device) -> int:
-    if device.type != "cuda":
-        return 1
-    return torch.cuda.get_device_properties(device).multi_processor_count
 
 
 def available() -> bool:
@@ -141,10 +132,8 @@ def _kernel():  # noqa: ANN202 - imported lazily: triton is only installed where
 def launch(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor | None = None,
            norm_weight: torch.Tensor | None = None, residual: torch.Tensor | None = None, eps: float = 1e-5,
            swiglu: bool = False, pdl: bool = False,
-           config: tuple[int, int, int, int] | None = None, out: torch.Tensor | None = None,
-           prefetch: torch.Tensor | None = None, prefetch_halves: bool = False) -> torch.Tensor:
-    """y[1, N'] for x[1, K] (N' = rows of weight, or half of them with swiglu). `prefetch`: the next
-    kernel's weights, whose start (of each half with `prefetch_halves`) the last wave asks into L2."""
+           config: tuple[int, int, int, int] | None = None, out: torch.Tensor | None = None) -> torch.Tensor:
+    """y[1, N'] for x[1, K] (N' = rows of weight, or half of them with swiglu)."""
     rows, k = weight.shape
     n = rows // 2 if swiglu else rows
     bn, bk, warps, stages = config or config_for(n, k, weight.element_size(), swiglu)
@@ -152,14 +141,9 @@ def launch(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor | None = 
         raise ValueError(f"gemv_fused: block {bn}x{bk} does not tile a {n}x{k} matrix")
     y = out if out is not None else torch.empty((1, n), dtype=x.dtype, device=x.device)
     dummy = x
-    programs = n // bn
-    pf_programs = min(programs, _sm_count(x.device))
-    pf_bytes, pf_second, pf_per_thread = l2_prefetch.gemv_plan(prefetch, prefetch_halves, pf_programs * warps * 32)
-    _kernel()[(programs,)](x, weight, scales if scales is not None else dummy,
+    _kernel()[(n // bn,)](x, weight, scales if scales is not None else dummy,
                           norm_weight if norm_weight is not None else dummy,
-                          residual if residual is not None else dummy, y, prefetch if pf_bytes else dummy, pf_bytes,
-                          pf_second, eps, N=n, K=k, PF_FROM=programs - pf_programs, PF_THREADS=warps * 32,
-                          PF_PER_THREAD=pf_per_thread,
+                          residual if residual is not None else dummy, y, eps, N=n, K=k,
                           HAS_SCALE=scales is not None, HAS_NORM=norm_weight is not None,
                           HAS_RES=residual is not None, SWIGLU=swiglu, PDL=pdl,
                           I8_MODE=_i8_mode() if weight.dtype == torch.int8 else 0, BLOCK_N=bn, BLOCK_K=bk,
@@ -169,18 +153,15 @@ def launch(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor | None = 
 
 @torch.library.custom_op("costperf::gemv_fused", mutates_args=())
 def gemv_fused(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor | None, norm_weight: torch.Tensor | None,
-               residual: torch.Tensor | None, eps: float, swiglu: bool, pdl: bool,
-               prefetch: torch.Tensor | None = None, prefetch_halves: bool = False) -> torch.Tensor:
+               residual: torch.Tensor | None, eps: float, swiglu: bool, pdl: bool) -> torch.Tensor:
     """The fused batch-1 product as an operator torch.compile keeps whole (see module doc)."""
     return launch(x.reshape(1, -1).contiguous(), weight, scales, norm_weight,
-                  None if residual is None else residual.reshape(1, -1).contiguous(), eps, swiglu, pdl,
-                  prefetch=prefetch, prefetch_halves=prefetch_halves)
+                  None if residual is None else residual.reshape(1, -1).contiguous(), eps, swiglu, pdl)
 
 
 @gemv_fused.register_fake
 def _(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor | None, norm_weight: torch.Tensor | None,
-      residual: torch.Tensor | None, eps: float, swiglu: bool, pdl: bool, prefetch: torch.Tensor | None = None,
-      prefetch_halves: bool = False) -> torch.Tensor:
+      residual: torch.Tensor | None, eps: float, swiglu: bool, pdl: bool) -> torch.Tensor:
     rows = weight.shape[0]
     return x.new_empty((1, rows // 2 if swiglu else rows))
 

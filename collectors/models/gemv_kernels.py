@@ -4,8 +4,6 @@ import triton
 import triton.language as tl
 from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 
-from collectors.models.l2_prefetch_kernel import prefetch_l2
-
 @triton.jit
 def _f32(w, I8_MODE: tl.constexpr):
     if I8_MODE == 1:
@@ -27,21 +25,11 @@ def _f32(w, I8_MODE: tl.constexpr):
         return w.to(tl.float32)
 
 @triton.jit
-def gemv_fused(x_ptr, w_ptr, s_ptr, g_ptr, r_ptr, y_ptr, pf_ptr, pf_bytes, pf_second, eps, N: tl.constexpr,
-               K: tl.constexpr, HAS_SCALE: tl.constexpr, HAS_NORM: tl.constexpr, HAS_RES: tl.constexpr,
+def gemv_fused(x_ptr, w_ptr, s_ptr, g_ptr, r_ptr, y_ptr, eps, N: tl.constexpr, K: tl.constexpr,
+               HAS_SCALE: tl.constexpr, HAS_NORM: tl.constexpr, HAS_RES: tl.constexpr,
                SWIGLU: tl.constexpr, PDL: tl.constexpr, I8_MODE: tl.constexpr, BLOCK_N: tl.constexpr,
-               BLOCK_K: tl.constexpr, PF_FROM: tl.constexpr, PF_THREADS: tl.constexpr,
-               PF_PER_THREAD: tl.constexpr):
+               BLOCK_K: tl.constexpr):
     pid = tl.program_id(0)
-    if PF_PER_THREAD > 0:
-        # The last wave of programs (from PF_FROM) asks for the next kernel's first weights in L2, as
-        # this kernel drains (l2_prefetch.py); with pf_second, also those from that byte on (SwiGLU's
-        # up rows, read beside its gate rows).
-        if pid >= PF_FROM:
-            first = (pid - PF_FROM) * PF_THREADS
-            prefetch_l2(pf_ptr, 0, pf_bytes, first, PF_THREADS, PF_PER_THREAD)
-            if pf_second > 0:
-                prefetch_l2(pf_ptr, pf_second, pf_second + pf_bytes, first, PF_THREADS, PF_PER_THREAD)
     rows = pid * BLOCK_N + tl.arange(0, BLOCK_N)
     cols = tl.arange(0, BLOCK_K)
     # Weights are read in runs of 8 elements per thread (16 bytes at 16 bits, 8 at int8), the layout x

@@ -102,13 +102,10 @@ def layer(x: torch.Tensor, wqkv: torch.Tensor, wo: torch.Tensor, w13: torch.Tens
           s_qkv: torch.Tensor | None, s_o: torch.Tensor | None, s_13: torch.Tensor | None, s_2: torch.Tensor | None,
           g_attn: torch.Tensor, g_ffn: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
           cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, cfg: LlamaConfig,
-          fused: bool, pdl: bool, fused_attn: bool = False, pdl_attn: bool = False,
-          next_w: torch.Tensor | None = None) -> torch.Tensor:
+          fused: bool, pdl: bool, fused_attn: bool = False, pdl_attn: bool = False) -> torch.Tensor:
     """One decoder layer (llama.Block's arithmetic) on weights passed as plain tensors, so that one
     compiled graph serves every layer (dynamo guards on tensor shapes, not on which layer).
-    `pdl`: the GEMVs launched with programmatic dependent launch; `pdl_attn`: the attention kernels too.
-    `next_w`: the weights read next after this layer (the next layer's q/k/v, or the output layer),
-    whose start the last kernel may ask into L2 (l2_prefetch.py), as each kernel may the next's."""
+    `pdl`: the GEMVs launched with programmatic dependent launch; `pdl_attn`: the attention kernels too."""
     w = LayerWeights(wqkv, wo, w13, w2, s_qkv, s_o, s_13, s_2, g_attn, g_ffn, k_cache, v_cache)
     eps = cfg.norm_eps
     if fused:  # batch 1, one token: the fused matrix-vector kernels
@@ -116,19 +113,19 @@ def layer(x: torch.Tensor, wqkv: torch.Tensor, wo: torch.Tensor, w13: torch.Tens
         qkv = gemv(x, w.wqkv, w.s_qkv, w.g_attn, None, eps, False, pdl).view(1, 1, -1)
         if fused_attn and decode_attention.COMBINE == "fused":  # cos, sin: whole tables, picked at pos
             y = torch.ops.costperf.attn_decode_merged(qkv, w.k_cache, w.v_cache, cos, sin, pos, cfg.n_heads, x,
-                                                         pdl_attn, w.wo)
+                                                         pdl_attn)
         elif fused_attn:
             acc, m, l_ = torch.ops.costperf.attn_decode(qkv, w.k_cache, w.v_cache, cos, sin, pos, cfg.n_heads,
-                                                              pdl_attn, w.wo)
+                                                              pdl_attn)
             if decode_attention.COMBINE_KERNEL:
                 y = torch.ops.costperf.attn_combine(acc, m, l_, x, pdl_attn)
             else:
                 y = decode_attention.combine(acc, m, l_, x.dtype)
         else:
             y = _attention(qkv, w.k_cache, w.v_cache, cos, sin, mask, pos, cfg)
-        h = gemv(y, w.wo, w.s_o, None, x, eps, False, pdl, w.w13, True)
-        a = gemv(h, w.w13, w.s_13, w.g_ffn, None, eps, True, pdl, w.w2, False)
-        return gemv(a, w.w2, w.s_2, None, h, eps, False, pdl, next_w, False).view(1, 1, -1)
+        h = gemv(y, w.wo, w.s_o, None, x, eps, False, pdl)
+        a = gemv(h, w.w13, w.s_13, w.g_ffn, None, eps, True, pdl)
+        return gemv(a, w.w2, w.s_2, None, h, eps, False, pdl).view(1, 1, -1)
     qkv = _linear(_rmsnorm(x, w.g_attn, eps), w.wqkv, w.s_qkv)
     h = x + _linear(_attention(qkv, w.k_cache, w.v_cache, cos, sin, mask, pos, cfg), w.wo, w.s_o)
     gate, up = _linear(_rmsnorm(h, w.g_ffn, eps), w.w13, w.s_13).split([cfg.ffn_dim, cfg.ffn_dim], dim=-1)
@@ -207,10 +204,9 @@ class FastLlama:
         # kernel in every step (5 us on an H200)
         mask = m.causal_mask[:1, :1] if fused_attn else m.causal_mask[None, None, pos]
         x = m.tok_embeddings(tokens)
-        for i, w in enumerate(self.weights):
-            nxt = self.weights[i + 1][0] if i + 1 < len(self.weights) else self.out_w
+        for w in self.weights:
             x = layer_fn(x, *w, cos, sin, mask, pos, self.cfg, fused, self.pdl, fused_attn,
-                         fused_attn and self.pdl_attn, nxt if fused else None)
+                         fused_attn and self.pdl_attn)
         return head_fn(x, m.norm.weight, self.out_w, self.out_s, self.cfg.norm_eps, fused, self.pdl)
 
     def capture(self, first: torch.Tensor, start: int) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from collectors.models import decode_attention, gemv_fused, l2_prefetch, llama, llama_fast
+from collectors.models import decode_attention, gemv_fused, llama, llama_fast
 from collectors.models.int8 import quantize_int8, use_gemv_kernel
 from collectors.records import Result, WorkloadParams
 from collectors.workloads.common import Context, Timed, failed_result, free_memory, measure, now, ok_result, \
@@ -84,7 +84,7 @@ def runner() -> str:
     return value
 
 
-def knobs(spec: "LlmSpec | None" = None) -> dict[str, bool | str | float]:
+def knobs(spec: "LlmSpec | None" = None) -> dict[str, bool | str]:
     """How the compiled paths are tuned (recorded with each figure). COSTPERF_COORD_DESCENT: inductor's
     coordinate-descent tuning (gpt-fast turns it on; on an H100 it took 8B bf16 decode from 148 to
     165 tok/s and added ~30 s of compiling). COSTPERF_TRITON_GEMV (whole-model runner only): the
@@ -97,14 +97,13 @@ def knobs(spec: "LlmSpec | None" = None) -> dict[str, bool | str | float]:
     tok/s with it against 385.4/384.9 without, bf16 244.9/244.8 against 250.6/250.5: int8 kernels
     stream half the bytes, so their boundaries weigh twice as much), COSTPERF_PDL_ATTN: the attention
     kernel and its merge launched the same way, the attention reading its slice of the cache before
-    it waits (1 or 0; unset: as COSTPERF_PDL), COSTPERF_L2_PREFETCH and COSTPERF_GEMV_PREFETCH_MB:
-    how much of the next weights the attention and each GEMV ask into L2 (l2_prefetch.py),
+    it waits (1 or 0; unset: as COSTPERF_PDL),
     COSTPERF_GEMV_CONFIGS: the fused kernel's block shapes by matrix, over its committed table,
     COSTPERF_I8_CONVERT: how its int8 weights become floats (gemv_fused.I8_CONVERT)."""
     cd = _env_flag("COSTPERF_COORD_DESCENT", True)
     if spec is not None and spec.coord_descent is not None:
         cd = spec.coord_descent
-    out: dict[str, bool | str | float] = {"coordinate_descent_tuning": cd and spec is not None and spec.compiled,
+    out: dict[str, bool | str] = {"coordinate_descent_tuning": cd and spec is not None and spec.compiled,
                                   "runner": runner()}
     if runner() == "whole":
         out["triton_gemv_16bit"] = _env_flag("COSTPERF_TRITON_GEMV", False)
@@ -116,9 +115,6 @@ def knobs(spec: "LlmSpec | None" = None) -> dict[str, bool | str | float]:
         out["pdl_attention"] = out["fused_attention_b1"] and _env_flag("COSTPERF_PDL_ATTN", bool(out["pdl"]))
         if out["fused_attention_b1"]:  # where its partial results are merged (COSTPERF_ATTN_COMBINE)
             out["attention_merge"] = decode_attention.combine_mode()
-            out["l2_prefetch"] = l2_prefetch.attention_part()
-        if fused:
-            out["gemv_prefetch_mb"] = l2_prefetch.gemv_megabytes()
         given = os.environ.get("COSTPERF_GEMV_CONFIGS", "").strip()
         if fused and given:  # block shapes over the committed table (gemv_fused.config_for)
             out["gemv_configs"] = given
