@@ -75,6 +75,22 @@ def _i8_mode() -> int:
     return I8_MODES["mantissa"] if interpreted and mode == I8_MODES["prmt"] else mode
 
 
+# Whether each program asks for its next weight block before the arithmetic on the current one
+# (gemv_kernels: two blocks in flight a program, for one more block of registers), by int8 or 16-bit
+# weights; COSTPERF_GEMV_AHEAD=0|1 sets both (read at launch, recorded with each figure).
+AHEAD = {True: False, False: False}
+AHEAD_ENV = "COSTPERF_GEMV_AHEAD"
+
+
+def ahead(int8: bool) -> bool:
+    value = os.environ.get(AHEAD_ENV, "").strip().lower()
+    if not value:
+        return AHEAD[int8]
+    if value not in ("0", "1"):
+        raise ValueError(f"{AHEAD_ENV}={value!r}: expected 0 or 1")
+    return value == "1"
+
+
 def available() -> bool:
     return importlib.util.find_spec("triton") is not None and torch.cuda.is_available()
 
@@ -147,6 +163,7 @@ def launch(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor | None = 
                           HAS_SCALE=scales is not None, HAS_NORM=norm_weight is not None,
                           HAS_RES=residual is not None, SWIGLU=swiglu, PDL=pdl,
                           I8_MODE=_i8_mode() if weight.dtype == torch.int8 else 0, BLOCK_N=bn, BLOCK_K=bk,
+                          AHEAD=ahead(weight.dtype == torch.int8),
                           num_warps=warps, num_stages=stages, **({"launch_pdl": True} if pdl else {}))
     return y
 
