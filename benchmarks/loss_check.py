@@ -86,11 +86,14 @@ def main() -> None:
         gbs = 3 * buf.numel() * 2 / k / 1e6
         print(f"N {n}: fwd+bwd torch {times['torch']:.2f} ms, fused {times['fused']:.2f} ms; kernel on "
               f"{rows} rows {k:.3f} ms ({gbs:,.0f} GB/s as 2 reads + 1 write)", flush=True)
+        best = (k, default)
         for block, warps in SWEEP:
             lce.BLOCK, lce.WARPS = block, warps
             k = ms(lambda: lce._rows_kernel(buf, t[:rows], loss_rows, 1.0 / n))  # noqa: SLF001
             print(f"  kernel BLOCK {block} warps {warps}: {k:.3f} ms", flush=True)
+            best = min(best, (k, (block, warps)))
         lce.BLOCK, lce.WARPS = default
+        print(f"BEST {best[1][0]},{best[1][1]}")
         if n == max(int(a) for a in sys.argv[1:] or ["65536"]):
             profile(compiled["fused"], h, w, t)
 

@@ -204,3 +204,16 @@ def test_train_runs_with_the_fused_loss_on_cpu() -> None:
     r = train.run(train.TrainSpec("gpt2-tiny", batch=2, seq_len=32, loss="fused"), ctx)
     assert r.status == "ok", r.message
     assert r.params.extra["loss"] == "fused linear+cross-entropy (torch ops)"
+
+
+def test_kernel_block_override_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from collectors.models import linear_cross_entropy as lce  # noqa: PLC0415
+
+    monkeypatch.delenv("COSTPERF_LCE_BLOCK", raising=False)
+    assert lce.block_config() == (lce.BLOCK, lce.WARPS)
+    monkeypatch.setenv("COSTPERF_LCE_BLOCK", "8192,16")
+    assert lce.block_config() == (8192, 16)
+    for bad in ("8192", "3000,4", "4096,x"):
+        monkeypatch.setenv("COSTPERF_LCE_BLOCK", bad)
+        with pytest.raises(ValueError, match="COSTPERF_LCE_BLOCK="):
+            lce.block_config()

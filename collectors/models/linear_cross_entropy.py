@@ -21,12 +21,34 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 
 import torch
 
 CHUNK_BYTES = 1 << 30
-BLOCK, WARPS = 4096, 8  # the kernel's column block and warps a row
+# The kernel's column block and warps a row. On an H200, one 10672 x 50304 bf16 chunk (1.07 GB):
+# 2048/4 0.80 ms, 8192/16 0.81, 4096/8 0.90; a whole row in one block (65536, one read) 0.88 with
+# 16 warps and 0.91 with 32 (its registers spill), so rows are read twice (benchmarks/loss_check.py).
+BLOCK, WARPS = 2048, 4
+BLOCK_ENV = "COSTPERF_LCE_BLOCK"  # "BLOCK,WARPS" over the two above, to try shapes on a GPU
 TRITON = importlib.util.find_spec("triton") is not None
+
+
+@functools.cache
+def _parse_block(text: str) -> tuple[int, int]:
+    parts = text.split(",")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise ValueError(f"{BLOCK_ENV}={text!r}: expected BLOCK,WARPS (powers of two), e.g. 4096,8")
+    block, warps = (int(p) for p in parts)
+    if block & (block - 1) or warps & (warps - 1) or not block or not warps:
+        raise ValueError(f"{BLOCK_ENV}={text!r}: BLOCK and WARPS must be powers of two")
+    return block, warps
+
+
+def block_config() -> tuple[int, int]:
+    """(BLOCK, WARPS) of the kernel: COSTPERF_LCE_BLOCK where set, else the module's."""
+    given = os.environ.get(BLOCK_ENV, "").strip()
+    return _parse_block(given) if given else (BLOCK, WARPS)
 
 
 def available() -> bool:
@@ -48,7 +70,8 @@ def _kernel():  # noqa: ANN202 - imported lazily: triton is only installed where
 def _rows_kernel(logits: torch.Tensor, targets: torch.Tensor, loss: torch.Tensor, scale: float) -> None:
     """Triton: loss[r] and logits[r] := (softmax - onehot) * scale, in place."""
     rows, vocab = logits.shape
-    _kernel()[(rows,)](logits, targets, loss, scale, V=vocab, BLOCK=BLOCK, num_warps=WARPS)
+    block, warps = block_config()
+    _kernel()[(rows,)](logits, targets, loss, scale, V=vocab, BLOCK=block, num_warps=warps)
 
 
 def _rows_torch(logits: torch.Tensor, targets: torch.Tensor, loss: torch.Tensor, scale: float) -> None:
