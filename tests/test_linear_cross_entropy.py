@@ -186,6 +186,11 @@ def test_train_loss_choice_is_checked_and_recorded(monkeypatch: pytest.MonkeyPat
     assert spec.loss_impl("cuda") == ("fused" if lce.TRITON else "torch")
     assert spec.params("cpu", fused=False).extra["loss"] == "torch cross-entropy"
     assert "loss" in ENGINE_INTERNALS  # how the engine did the work, not a setting
+    if lce.TRITON:
+        assert spec.loss_label("cuda") == "fused linear+cross-entropy"
+        monkeypatch.setenv("COSTPERF_LCE_BLOCK", "8192,16")  # a kernel shape being tried is recorded
+        assert spec.loss_label("cuda") == "fused linear+cross-entropy (kernel blocks 8192, 16 warps)"
+        monkeypatch.delenv("COSTPERF_LCE_BLOCK")
     monkeypatch.setenv("COSTPERF_LOSS", "fused")
     assert spec.loss_impl("cpu") == "fused"
     assert spec.params("cpu", fused=False).extra["loss"] == "fused linear+cross-entropy (torch ops)"

@@ -58,6 +58,9 @@ class TrainSpec:
         value = self.loss_impl(device_type)
         if value == "fused" and not (device_type == "cuda" and linear_cross_entropy.TRITON):
             return f"{LOSSES[value]} (torch ops)"
+        if value == "fused" and os.environ.get(linear_cross_entropy.BLOCK_ENV, "").strip():
+            block, warps = linear_cross_entropy.block_config()  # a shape being tried is recorded with it
+            return f"{LOSSES[value]} (kernel blocks {block}, {warps} warps)"
         return LOSSES[value]
 
     def params(self, device_type: str, fused: bool) -> WorkloadParams:
