@@ -79,9 +79,10 @@ def test_triton_kernel_matches_torch() -> None:
         torch.manual_seed(0)
         n, v = 5, 1000
         # V = 1000 in blocks of 256 (two passes, the last block masked) or one masked block of 1024
-        for block, dtype, tol in ((256, torch.float32, 1e-6), (256, torch.bfloat16, 2e-3),
-                                  (1024, torch.float32, 1e-6), (1024, torch.bfloat16, 2e-3)):
-            lce.BLOCK = block
+        # and one program a row, or 2 programs taking rows in turn (3 steps for 5 rows: one idle)
+        for block, per_sm, dtype, tol in ((256, 0, torch.float32, 1e-6), (256, 2, torch.bfloat16, 2e-3),
+                                          (1024, 2, torch.float32, 1e-6), (1024, 0, torch.bfloat16, 2e-3)):
+            lce.BLOCK, lce.PER_SM = block, per_sm
             logits = (torch.randn(n, v) * 4).to(dtype)
             t = torch.randint(0, v, (n,))
             t[0], t[1] = 0, v - 1
@@ -98,7 +99,7 @@ def test_triton_kernel_matches_torch() -> None:
             loss = torch.zeros(n)
             lce._rows_kernel(logits.clone(), bad, loss, 1.0)
             assert loss[3].isnan() and not loss[[0, 1, 2, 4]].isnan().any(), block
-        lce.BLOCK = 256
+        lce.BLOCK, lce.PER_SM = 256, 0
         # the whole op with the kernel, against its torch path
         h = torch.randn(n, 24, requires_grad=True); w = torch.randn(v, 24, requires_grad=True)
         t[3] = 5
@@ -215,10 +216,12 @@ def test_kernel_block_override_is_checked(monkeypatch: pytest.MonkeyPatch) -> No
     from collectors.models import linear_cross_entropy as lce  # noqa: PLC0415
 
     monkeypatch.delenv("COSTPERF_LCE_BLOCK", raising=False)
-    assert lce.block_config() == (lce.BLOCK, lce.WARPS)
+    assert lce.block_config() == (lce.BLOCK, lce.WARPS, lce.PER_SM)
     monkeypatch.setenv("COSTPERF_LCE_BLOCK", "8192,16")
-    assert lce.block_config() == (8192, 16)
-    for bad in ("8192", "3000,4", "4096,x"):
+    assert lce.block_config() == (8192, 16, 0)
+    monkeypatch.setenv("COSTPERF_LCE_BLOCK", "8192,4,3")
+    assert lce.block_config() == (8192, 4, 3)
+    for bad in ("8192", "3000,4", "4096,x", "4096,4,2,1"):
         monkeypatch.setenv("COSTPERF_LCE_BLOCK", bad)
         with pytest.raises(ValueError, match="COSTPERF_LCE_BLOCK="):
             lce.block_config()

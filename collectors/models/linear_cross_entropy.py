@@ -30,25 +30,30 @@ CHUNK_BYTES = 1 << 30
 # 2048/4 0.80 ms, 8192/16 0.81, 4096/8 0.90; a whole row in one block (65536, one read) 0.88 with
 # 16 warps and 0.91 with 32 (its registers spill), so rows are read twice (benchmarks/loss_check.py).
 BLOCK, WARPS = 2048, 4
-BLOCK_ENV = "COSTPERF_LCE_BLOCK"  # "BLOCK,WARPS" over the two above, to try shapes on a GPU
+# Programs per multiprocessor, each taking rows in turn (0: one program a row). Fewer rows in flight
+# should let the second read hit L2, but on an H200 every such grid was slower: 1.0-1.4 ms a chunk
+# (8192-16384 columns, 4-16 warps, 1-4 programs per SM) against 0.80-0.84 with one program a row.
+PER_SM = 0
+BLOCK_ENV = "COSTPERF_LCE_BLOCK"  # "BLOCK,WARPS[,PER_SM]" over the three above, to try shapes on a GPU
 TRITON = importlib.util.find_spec("triton") is not None
 
 
 @functools.cache
-def _parse_block(text: str) -> tuple[int, int]:
+def _parse_block(text: str) -> tuple[int, int, int]:
     parts = text.split(",")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise ValueError(f"{BLOCK_ENV}={text!r}: expected BLOCK,WARPS (powers of two), e.g. 4096,8")
-    block, warps = (int(p) for p in parts)
+    if len(parts) not in (2, 3) or not all(p.strip().isdigit() for p in parts):
+        raise ValueError(f"{BLOCK_ENV}={text!r}: expected BLOCK,WARPS[,PER_SM] (BLOCK and WARPS powers of "
+                         "two, PER_SM programs per multiprocessor or 0), e.g. 4096,8 or 8192,4,3")
+    block, warps, per_sm = (*(int(p) for p in parts), 0)[:3]
     if block & (block - 1) or warps & (warps - 1) or not block or not warps:
         raise ValueError(f"{BLOCK_ENV}={text!r}: BLOCK and WARPS must be powers of two")
-    return block, warps
+    return block, warps, per_sm
 
 
-def block_config() -> tuple[int, int]:
-    """(BLOCK, WARPS) of the kernel: COSTPERF_LCE_BLOCK where set, else the module's."""
+def block_config() -> tuple[int, int, int]:
+    """(BLOCK, WARPS, PER_SM) of the kernel: COSTPERF_LCE_BLOCK where set, else the module's."""
     given = os.environ.get(BLOCK_ENV, "").strip()
-    return _parse_block(given) if given else (BLOCK, WARPS)
+    return _parse_block(given) if given else (BLOCK, WARPS, PER_SM)
 
 
 def available() -> bool:
@@ -70,8 +75,13 @@ def _kernel():  # noqa: ANN202 - imported lazily: triton is only installed where
 def _rows_kernel(logits: torch.Tensor, targets: torch.Tensor, loss: torch.Tensor, scale: float) -> None:
     """Triton: loss[r] and logits[r] := (softmax - onehot) * scale, in place."""
     rows, vocab = logits.shape
-    block, warps = block_config()
-    _kernel()[(rows,)](logits, targets, loss, scale, V=vocab, BLOCK=block, num_warps=warps)
+    block, warps, per_sm = block_config()
+    grid = rows
+    if per_sm:  # (one multiprocessor off CUDA: Triton's interpreter)
+        sms = torch.cuda.get_device_properties(logits.device).multi_processor_count if logits.is_cuda else 1
+        grid = max(1, min(rows, per_sm * sms))
+    _kernel()[(grid,)](logits, targets, loss, scale, rows, V=vocab, BLOCK=block, STEPS=-(-rows // grid),
+                       num_warps=warps)
 
 
 def _rows_torch(logits: torch.Tensor, targets: torch.Tensor, loss: torch.Tensor, scale: float) -> None:

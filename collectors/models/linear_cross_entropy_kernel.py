@@ -20,16 +20,7 @@ def _one_block(base, target, valid, loss_ptr, scale, V: tl.constexpr, BLOCK: tl.
 
 
 @triton.jit
-def lce_rows(logits_ptr, targets_ptr, loss_ptr, scale, V: tl.constexpr, BLOCK: tl.constexpr):
-    """One program per row of a [rows, V] logits chunk: the row's loss (logsumexp - logit[target])
-    into loss_ptr, and the row overwritten in place by (softmax - onehot) * scale.
-
-    A row that fits one block (V <= BLOCK) is read once (_one_block); a longer one in two passes
-    over its blocks: an online max and sum, then the write (the second read is from L2 only for as
-    many rows as fit there at once). An out-of-range target makes the row's
-    loss NaN (and reads nothing out of bounds): checking on the host would cost a sync every step.
-    """
-    row = tl.program_id(0).to(tl.int64)
+def _row(logits_ptr, targets_ptr, loss_ptr, scale, row, V: tl.constexpr, BLOCK: tl.constexpr):
     base = logits_ptr + row * V
     cols = tl.arange(0, BLOCK)
     target = tl.load(targets_ptr + row)
@@ -54,3 +45,23 @@ def lce_rows(logits_ptr, targets_ptr, loss_ptr, scale, V: tl.constexpr, BLOCK: t
             x = tl.load(base + start + cols, mask=mask, other=0.0).to(tl.float32)
             g = tl.exp(x - lse) - tl.where(start + cols == target, 1.0, 0.0)
             tl.store(base + start + cols, (g * scale).to(logits_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def lce_rows(logits_ptr, targets_ptr, loss_ptr, scale, n_rows, V: tl.constexpr, BLOCK: tl.constexpr,
+             STEPS: tl.constexpr):
+    """Rows of a [n_rows, V] logits chunk: each row's loss (logsumexp - logit[target]) into
+    loss_ptr, and the row overwritten in place by (softmax - onehot) * scale.
+
+    A row that fits one block (V <= BLOCK) is read once (_one_block); a longer one in two passes
+    over its blocks: an online max and sum, then the write. The second read finds the row in L2 only
+    while few enough rows are in flight, so a program may take STEPS rows in turn (grid x STEPS >=
+    n_rows): a smaller grid holds fewer rows at once. An out-of-range target makes the row's loss NaN
+    (and reads nothing out of bounds): checking on the host would cost a sync every step.
+    """
+    pid = tl.program_id(0)
+    programs = tl.num_programs(0)
+    for i in range(STEPS):
+        row = pid + i * programs
+        if row < n_rows:
+            _row(logits_ptr, targets_ptr, loss_ptr, scale, row.to(tl.int64), V, BLOCK)

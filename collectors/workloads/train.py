@@ -59,8 +59,9 @@ class TrainSpec:
         if value == "fused" and not (device_type == "cuda" and linear_cross_entropy.TRITON):
             return f"{LOSSES[value]} (torch ops)"
         if value == "fused" and os.environ.get(linear_cross_entropy.BLOCK_ENV, "").strip():
-            block, warps = linear_cross_entropy.block_config()  # a shape being tried is recorded with it
-            return f"{LOSSES[value]} (kernel blocks {block}, {warps} warps)"
+            block, warps, per_sm = linear_cross_entropy.block_config()  # a shape being tried is recorded
+            grid = f", {per_sm} programs per SM" if per_sm else ""
+            return f"{LOSSES[value]} (kernel blocks {block}, {warps} warps{grid})"
         return LOSSES[value]
 
     def params(self, device_type: str, fused: bool) -> WorkloadParams:
