@@ -28,7 +28,8 @@ import torch
 CHUNK_BYTES = 1 << 30
 # The kernel's column block and warps a row. On an H200, one 10672 x 50304 bf16 chunk (1.07 GB):
 # 2048/4 0.80 ms, 8192/16 0.81, 4096/8 0.90; a whole row in one block (65536, one read) 0.88 with
-# 16 warps and 0.91 with 32 (its registers spill), so rows are read twice (benchmarks/loss_check.py).
+# 16 warps and 0.91 with 32 (a row is more than a program's registers hold), so rows are read twice
+# (benchmarks/loss_check.py).
 BLOCK, WARPS = 2048, 4
 # Programs per multiprocessor, each taking rows in turn (0: one program a row). Fewer rows in flight
 # should let the second read hit L2, but on an H200 every such grid was slower: 1.0-1.4 ms a chunk
