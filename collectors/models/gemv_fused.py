@@ -77,7 +77,8 @@ def _i8_mode() -> int:
 
 # Whether each program asks for its next weight block before the arithmetic on the current one
 # (gemv_kernels: two blocks in flight a program, for one more block of registers), by int8 or 16-bit
-# weights; COSTPERF_GEMV_AHEAD=0|1 sets both (read at launch, recorded with each figure).
+# weights; COSTPERF_GEMV_AHEAD=0|1 sets both, =int8 int8's only (read at launch, recorded with each
+# figure).
 AHEAD = {True: False, False: False}
 AHEAD_ENV = "COSTPERF_GEMV_AHEAD"
 
@@ -86,9 +87,9 @@ def ahead(int8: bool) -> bool:
     value = os.environ.get(AHEAD_ENV, "").strip().lower()
     if not value:
         return AHEAD[int8]
-    if value not in ("0", "1"):
-        raise ValueError(f"{AHEAD_ENV}={value!r}: expected 0 or 1")
-    return value == "1"
+    if value not in ("0", "1", "int8"):
+        raise ValueError(f"{AHEAD_ENV}={value!r}: expected 0, 1 or int8")
+    return value == "1" or (value == "int8" and int8)
 
 
 def available() -> bool:
