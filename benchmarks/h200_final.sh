@@ -3,7 +3,8 @@
 # with the fused output layer + loss), then a compiled training profile and batches 96 and 48.
 # GPU 1: the GEMV block shapes tuned inside the decode step, int8 with each program reading its next
 # weight block ahead (COSTPERF_GEMV_AHEAD=int8, timed against the start without it), then bf16; then
-# copy + 8B bf16/int8 batch-1 decode with what won. Run files are copied to $OUT.
+# copy + 8B bf16/int8 batch-1 decode with what won. Run files are copied to $OUT. (Run at the commit
+# that had COSTPERF_GEMV_AHEAD; measured slower, the read-ahead was taken out afterwards.)
 # Usage (on the GPU host): bash benchmarks/h200_final.sh [call seconds]
 OUT=${OUT:-out}; L=/tmp/cplogs; mkdir -p "$OUT" "$L"
 BUDGET=${1:-520}; T0=$(date +%s)

@@ -8,9 +8,7 @@ after a 512-token position, and each candidate block shape is judged by the step
 per sample, CUDA events, median of 5. Coordinate descent: one matrix at a time, the others fixed,
 starting from $GEMV_START (COSTPERF_GEMV_CONFIGS' form); then the winner against the start again
 (alternating, 3 rounds); a per-kernel profile of the winning step; for int8, the bf16 step for the
-ratio. Programmatic dependent launch as the suite's knob sets it for the weights (COSTPERF_PDL), and
-COSTPERF_GEMV_AHEAD as set (each program's next weight block asked for before the current one's
-arithmetic).
+ratio. Programmatic dependent launch as the suite's knob sets it for the weights (COSTPERF_PDL).
 
 Writes $OUT/<dtype>_tuned.json (the winner in COSTPERF_GEMV_CONFIGS' form) and prints a table last.
 
@@ -127,7 +125,7 @@ def main() -> None:
         start.setdefault(key, list(gemv_fused.config_for(*(int(v) for v in key.split(",")[:3]),
                                                           key.endswith(",1"))))
     print(f"{torch.cuda.get_device_name()} torch {torch.__version__} {dtype}, int8 convert "
-          f"{gemv_fused.i8_convert()}, ahead {gemv_fused.ahead(dtype == 'int8')}; start {json.dumps(start)}", flush=True)
+          f"{gemv_fused.i8_convert()}; start {json.dumps(start)}", flush=True)
     summary: list[str] = []
     with torch.no_grad():
         pdl = llm.knobs(llm.LlmSpec("decode", "llama-3-8b", dtype, True))["pdl"]
@@ -157,23 +155,11 @@ def main() -> None:
                     best, best_us, mark = trial, us, "  <- best"
                 print(f"{name:6s} {str(cand):18s} {us:8.1f} us/step ({1e6 / us:6.1f} tok/s){mark}", flush=True)
         # the winner against the start, alternating, so drift between samples cancels
-        # With COSTPERF_GEMV_AHEAD=1, the start's shapes without it as well (it is read at each capture)
-        given = os.environ.get(gemv_fused.AHEAD_ENV, "")
-        flip = gemv_fused.ahead(dtype == "int8")
-        rounds = []
-        for _ in range(3):
-            row = [step_us(fast, first, start), step_us(fast, first, best)]
-            if flip:
-                os.environ[gemv_fused.AHEAD_ENV] = "0"
-                row.append(step_us(fast, first, start))
-                os.environ[gemv_fused.AHEAD_ENV] = given
-            rounds.append(row)
-        s_us, b_us = (sorted(r[i] for r in rounds)[1] for i in (0, 1))
+        pairs = [(step_us(fast, first, start), step_us(fast, first, best)) for _ in range(3)]
+        s_us = sorted(p[0] for p in pairs)[1]
+        b_us = sorted(p[1] for p in pairs)[1]
         summary.append(f"{dtype} start  {s_us:8.1f} us/step {1e6 / s_us:6.1f} tok/s")
         summary.append(f"{dtype} tuned  {b_us:8.1f} us/step {1e6 / b_us:6.1f} tok/s  {json.dumps(best)}")
-        if flip:
-            o_us = sorted(r[2] for r in rounds)[1]
-            summary.append(f"{dtype} start without ahead {o_us:8.1f} us/step {1e6 / o_us:6.1f} tok/s")
         (OUT / f"{dtype}_tuned.json").write_text(json.dumps(best))
         prof_lines = profile(fast, first, dtype)
         if dtype == "int8":

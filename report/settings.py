@@ -24,7 +24,7 @@ _BOOKKEEPING = ("samples",)
 
 ENGINE_INTERNALS = ("runner", "fused_gemv_b1", "fused_attention_b1", "attention_merge", "pdl", "pdl_attention",
                     "gemv_configs", "int8_convert", "triton_gemv_16bit", "loss",
-                    "gemv_ahead")
+                    "gemv_ahead")  # recorded by an engine whose GEMV could read a block ahead
 """How costperf's own torch engine did the work (which fused kernels, their block shapes, launch
 mode, a fused or a torch loss): recorded in the run file, never part of a setting. The same model,
 precision, compile mode, tuning, batch and lengths measured by a newer engine supersede the older

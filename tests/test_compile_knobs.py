@@ -63,17 +63,6 @@ def test_int8_conversion_and_attention_merge_are_recorded_and_checked(monkeypatc
     assert not llm.knobs(int8)["pdl"]
     monkeypatch.delenv("COSTPERF_PDL")
     assert "int8_convert" not in llm.knobs(llm.LlmSpec("decode", "llama-tiny", "bf16", True))
-    monkeypatch.delenv("COSTPERF_GEMV_AHEAD", raising=False)
-    assert llm.knobs(int8)["gemv_ahead"] == gemv_fused.AHEAD[True]
-    assert llm.knobs(llm.LlmSpec("decode", "llama-tiny", "bf16", True))["gemv_ahead"] == gemv_fused.AHEAD[False]
-    monkeypatch.setenv("COSTPERF_GEMV_AHEAD", "1")
-    assert llm.knobs(int8)["gemv_ahead"] and llm.knobs(llm.LlmSpec("decode", "llama-tiny", "bf16", True))["gemv_ahead"]
-    monkeypatch.setenv("COSTPERF_GEMV_AHEAD", "int8")
-    assert llm.knobs(int8)["gemv_ahead"] and not llm.knobs(llm.LlmSpec("decode", "llama-tiny", "bf16", True))["gemv_ahead"]
-    monkeypatch.setenv("COSTPERF_GEMV_AHEAD", "yes")
-    with pytest.raises(ValueError, match="COSTPERF_GEMV_AHEAD='yes': expected 0, 1 or int8"):
-        llm.knobs(int8)
-    monkeypatch.delenv("COSTPERF_GEMV_AHEAD")
     monkeypatch.setenv("COSTPERF_I8_CONVERT", "CVT")
     assert llm.knobs(int8)["int8_convert"] == "cvt"
     monkeypatch.setenv("COSTPERF_I8_CONVERT", "fast")

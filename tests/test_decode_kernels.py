@@ -33,11 +33,10 @@ def _interpret(code: str) -> str:
 @needs_triton
 def test_fused_gemv_matches_float64_for_every_fusion() -> None:
     out = _interpret("""
-        import itertools, os, torch
+        import itertools, torch
         from collectors.models import gemv_fused as g
         torch.manual_seed(0)
-        for swiglu, int8, norm, res, ahead in itertools.product((False, True), repeat=5):
-            os.environ[g.AHEAD_ENV] = "1" if ahead else "0"  # next block read before this one's arithmetic
+        for swiglu, int8, norm, res in itertools.product((False, True), repeat=4):
             n, k = 8, 64
             rows = 2 * n if swiglu else n
             x = torch.randn(1, k, dtype=torch.bfloat16)
@@ -50,7 +49,7 @@ def test_fused_gemv_matches_float64_for_every_fusion() -> None:
             g.launch(x, w, s, gw, r, 1e-5, swiglu, False, config=(2, 16, 1, 1), out=y)
             ref = g.reference(x, w, s, gw, r, 1e-5, swiglu)
             err = float((y.double() - ref).norm() / ref.norm())
-            assert err < 1e-2 and not y.isnan().any(), (swiglu, int8, norm, res, ahead, err)
+            assert err < 1e-2 and not y.isnan().any(), (swiglu, int8, norm, res, err)
         print("ok")
     """)
     assert out.strip().endswith("ok")

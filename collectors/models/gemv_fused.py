@@ -35,6 +35,9 @@ TUNED: dict[tuple[int, int, int, bool], tuple[int, int, int, int]] = {
     # output projection 2,217; gate+up 3,674; down 3,277; output layer 4,149 (cuBLAS: 2,175,
     # 1,777, 3,341, 2,743, 4,053)
     (14336, 4096, 2, True): (2, 1024, 4, 3),
+    # down projection chosen inside the captured decode step (benchmarks/int8_decode_tune.py --dtype
+    # bf16): 3,884 against 3,922 us a step with the default; no other matrix's shape gained beyond that
+    (4096, 14336, 2, False): (1, 2048, 4, 3),
     (128256, 4096, 2, False): (2, 2048, 4, 1),
     # int8 with the byte-permute conversion (I8_CONVERT "prmt"), each kernel timed alone on an H200
     # (benchmarks/gemv8_sweep.py, 19 shapes a matrix), GB/s of int8 bytes, with the integer-to-float
@@ -73,23 +76,6 @@ def _i8_mode() -> int:
     mode = I8_MODES[i8_convert()]
     interpreted = os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
     return I8_MODES["mantissa"] if interpreted and mode == I8_MODES["prmt"] else mode
-
-
-# Whether each program asks for its next weight block before the arithmetic on the current one
-# (gemv_kernels: two blocks in flight a program, for one more block of registers), by int8 or 16-bit
-# weights; COSTPERF_GEMV_AHEAD=0|1 sets both, =int8 int8's only (read at launch, recorded with each
-# figure).
-AHEAD = {True: False, False: False}
-AHEAD_ENV = "COSTPERF_GEMV_AHEAD"
-
-
-def ahead(int8: bool) -> bool:
-    value = os.environ.get(AHEAD_ENV, "").strip().lower()
-    if not value:
-        return AHEAD[int8]
-    if value not in ("0", "1", "int8"):
-        raise ValueError(f"{AHEAD_ENV}={value!r}: expected 0, 1 or int8")
-    return value == "1" or (value == "int8" and int8)
 
 
 def available() -> bool:
@@ -164,7 +150,6 @@ def launch(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor | None = 
                           HAS_SCALE=scales is not None, HAS_NORM=norm_weight is not None,
                           HAS_RES=residual is not None, SWIGLU=swiglu, PDL=pdl,
                           I8_MODE=_i8_mode() if weight.dtype == torch.int8 else 0, BLOCK_N=bn, BLOCK_K=bk,
-                          AHEAD=ahead(weight.dtype == torch.int8),
                           num_warps=warps, num_stages=stages, **({"launch_pdl": True} if pdl else {}))
     return y
 

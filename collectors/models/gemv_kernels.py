@@ -25,24 +25,10 @@ def _f32(w, I8_MODE: tl.constexpr):
         return w.to(tl.float32)
 
 @triton.jit
-def _step(acc, acc_u, ss, w, u, x_ptr, g_ptr, k0, cols, HAS_NORM: tl.constexpr, SWIGLU: tl.constexpr,
-          I8_MODE: tl.constexpr):
-    # one block of columns from k0: x (RMSNorm's sum of squares and weight), times the weight blocks
-    x = tl.load(x_ptr + k0 + cols).to(tl.float32)
-    if HAS_NORM:
-        ss += x * x
-        x = x * tl.load(g_ptr + k0 + cols).to(tl.float32)
-    acc += _f32(w, I8_MODE) * x[None, :]
-    if SWIGLU:
-        acc_u += _f32(u, I8_MODE) * x[None, :]
-    return acc, acc_u, ss
-
-
-@triton.jit
 def gemv_fused(x_ptr, w_ptr, s_ptr, g_ptr, r_ptr, y_ptr, eps, N: tl.constexpr, K: tl.constexpr,
                HAS_SCALE: tl.constexpr, HAS_NORM: tl.constexpr, HAS_RES: tl.constexpr,
                SWIGLU: tl.constexpr, PDL: tl.constexpr, I8_MODE: tl.constexpr, BLOCK_N: tl.constexpr,
-               BLOCK_K: tl.constexpr, AHEAD: tl.constexpr):
+               BLOCK_K: tl.constexpr):
     pid = tl.program_id(0)
     rows = pid * BLOCK_N + tl.arange(0, BLOCK_N)
     cols = tl.arange(0, BLOCK_K)
@@ -62,39 +48,23 @@ def gemv_fused(x_ptr, w_ptr, s_ptr, g_ptr, r_ptr, y_ptr, eps, N: tl.constexpr, K
     acc = tl.zeros((BLOCK_N, BLOCK_K), dtype=tl.float32)
     acc_u = tl.zeros((BLOCK_N, BLOCK_K), dtype=tl.float32)
     ss = tl.zeros((BLOCK_K,), dtype=tl.float32)
-    if AHEAD:
-        # The next block's weights are asked for before this block's arithmetic: two blocks in flight
-        # per program, not one, for one more block of registers.
-        if not SWIGLU:
-            u = w
-        for k0 in range(BLOCK_K, K, BLOCK_K):
-            w_next = tl.load(w_ptrs + k0, eviction_policy="evict_first")
-            if SWIGLU:
-                u_next = tl.load(u_ptrs + k0, eviction_policy="evict_first")
-            else:
-                u_next = w_next
-            acc, acc_u, ss = _step(acc, acc_u, ss, w, u, x_ptr, g_ptr, k0 - BLOCK_K, cols, HAS_NORM, SWIGLU, I8_MODE)
-            w = w_next
-            u = u_next
-        acc, acc_u, ss = _step(acc, acc_u, ss, w, u, x_ptr, g_ptr, K - BLOCK_K, cols, HAS_NORM, SWIGLU, I8_MODE)
-    else:
-        x = tl.load(x_ptr + cols).to(tl.float32)
+    x = tl.load(x_ptr + cols).to(tl.float32)
+    if HAS_NORM:
+        ss += x * x
+        x = x * tl.load(g_ptr + cols).to(tl.float32)
+    acc += _f32(w, I8_MODE) * x[None, :]
+    if SWIGLU:
+        acc_u += _f32(u, I8_MODE) * x[None, :]
+    for k0 in range(BLOCK_K, K, BLOCK_K):
+        x = tl.load(x_ptr + k0 + cols).to(tl.float32)
         if HAS_NORM:
             ss += x * x
-            x = x * tl.load(g_ptr + cols).to(tl.float32)
+            x = x * tl.load(g_ptr + k0 + cols).to(tl.float32)
+        w = tl.load(w_ptrs + k0, eviction_policy="evict_first")
         acc += _f32(w, I8_MODE) * x[None, :]
         if SWIGLU:
+            u = tl.load(u_ptrs + k0, eviction_policy="evict_first")
             acc_u += _f32(u, I8_MODE) * x[None, :]
-        for k0 in range(BLOCK_K, K, BLOCK_K):
-            x = tl.load(x_ptr + k0 + cols).to(tl.float32)
-            if HAS_NORM:
-                ss += x * x
-                x = x * tl.load(g_ptr + k0 + cols).to(tl.float32)
-            w = tl.load(w_ptrs + k0, eviction_policy="evict_first")
-            acc += _f32(w, I8_MODE) * x[None, :]
-            if SWIGLU:
-                u = tl.load(u_ptrs + k0, eviction_policy="evict_first")
-                acc_u += _f32(u, I8_MODE) * x[None, :]
     out = tl.sum(acc, axis=1)
     if HAS_SCALE:
         out = out * tl.load(s_ptr + rows).to(tl.float32)

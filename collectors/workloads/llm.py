@@ -99,8 +99,6 @@ def knobs(spec: "LlmSpec | None" = None) -> dict[str, bool | str]:
     kernel and its merge launched the same way, the attention reading its slice of the cache before
     it waits (1 or 0; unset: as COSTPERF_PDL),
     COSTPERF_GEMV_CONFIGS: the fused kernel's block shapes by matrix, over its committed table,
-    COSTPERF_GEMV_AHEAD: its programs' next weight block read before the current one's arithmetic
-    (gemv_fused.AHEAD),
     COSTPERF_I8_CONVERT: how its int8 weights become floats (gemv_fused.I8_CONVERT)."""
     cd = _env_flag("COSTPERF_COORD_DESCENT", True)
     if spec is not None and spec.coord_descent is not None:
@@ -117,8 +115,6 @@ def knobs(spec: "LlmSpec | None" = None) -> dict[str, bool | str]:
         out["pdl_attention"] = out["fused_attention_b1"] and _env_flag("COSTPERF_PDL_ATTN", bool(out["pdl"]))
         if out["fused_attention_b1"]:  # where its partial results are merged (COSTPERF_ATTN_COMBINE)
             out["attention_merge"] = decode_attention.combine_mode()
-        if fused:
-            out["gemv_ahead"] = gemv_fused.ahead(spec is not None and spec.dtype == "int8")
         given = os.environ.get("COSTPERF_GEMV_CONFIGS", "").strip()
         if fused and given:  # block shapes over the committed table (gemv_fused.config_for)
             out["gemv_configs"] = given
