@@ -4,35 +4,17 @@ and the layer runner (one function for every layer) against the model's own forw
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
 import pytest
 import torch
 
 from collectors.models import llama, llama_fast
 from collectors.models.int8 import quantize_int8
-
-ROOT = Path(__file__).parents[1]
-needs_triton = pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="triton is not installed")
-
-
-def _interpret(code: str) -> str:
-    # TRITON_INTERPRET must be set before triton is imported: a fresh process
-    env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True,
-                         timeout=600, cwd=ROOT)
-    assert out.returncode == 0, out.stdout + out.stderr
-    return out.stdout
+from triton_run import compile_only, interpret, needs_triton
 
 
 @needs_triton
 def test_fused_gemv_matches_float64_for_every_fusion() -> None:
-    out = _interpret("""
+    out = interpret("""
         import itertools, torch
         from collectors.models import gemv_fused as g
         torch.manual_seed(0)
@@ -58,7 +40,7 @@ def test_fused_gemv_matches_float64_for_every_fusion() -> None:
 @needs_triton
 def test_decode_attention_kernel_matches_torch_at_every_slice_boundary() -> None:
     # float32: the interpreter's products in bf16 are not exact enough to compare with
-    out = _interpret("""
+    out = interpret("""
         import torch
         from collectors.models import decode_attention as da, llama
         from collectors.models.llama_fast import _attention
@@ -119,7 +101,7 @@ def test_gemv_compiles_for_hopper_without_reshuffling_x(weights: str) -> None:
     weights' layout, so no shared-memory round trip per step (int8 had one: 4 KB, measured at
     1.1-2.6 TB/s against 2.2-4.1 for bf16 on an H200); int8 converted without the integer-to-float
     instruction, whose 16 conversions per clock per SM held int8 below 3 TB/s."""
-    out = _interpret_free(f"""
+    out = compile_only(f"""
         import re, triton
         from triton.backends.compiler import GPUTarget
         from collectors.models.gemv_kernels import gemv_fused
@@ -148,7 +130,7 @@ def test_attention_reads_its_cache_slice_before_waiting_for_the_previous_kernel(
     """With PDL, compiled for sm_90: the attention kernel's global loads before griddepcontrol.wait are
     the position, its angles and the slice's keys and values (16-byte vectors), none of q/k/v; the merge
     kernel waits before its first load. Without PDL neither waits."""
-    out = _interpret_free("""
+    out = compile_only("""
         import re, triton
         from triton.backends.compiler import GPUTarget
         from collectors.models.decode_attention_kernel import attn_combine, attn_decode
@@ -190,14 +172,3 @@ def test_byte_permute_float_is_the_int8_value() -> None:
     q = torch.arange(-128, 128, dtype=torch.int32)
     bits = ((q & 0xFF) ^ 0x80) | 0x4B000000
     assert torch.equal(bits.view(torch.float32) - 8388736.0, q.float())
-
-
-def _interpret_free(code: str) -> str:
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    env["PYTHONPATH"] = str(ROOT)
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True,
-                         timeout=600, cwd=ROOT)
-    if out.returncode != 0 and "ptxas" in out.stderr.lower():
-        pytest.skip("this triton install cannot assemble for sm_90 here")
-    assert out.returncode == 0, out.stdout + out.stderr
-    return out.stdout

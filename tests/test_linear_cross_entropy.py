@@ -4,22 +4,13 @@ under torch.compile(fullgraph=True) against the unfused model."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
 import pytest
 import torch
 import torch.nn.functional as F
+from triton_run import interpret, needs_triton
 
 from collectors.models import gpt2
 from collectors.models.linear_cross_entropy import linear_cross_entropy
-
-ROOT = Path(__file__).parents[1]
-needs_triton = pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="triton is not installed")
 
 
 def _reference(h: torch.Tensor, w: torch.Tensor, t: torch.Tensor, scale: float = 1.0):  # noqa: ANN202
@@ -62,18 +53,9 @@ def test_bf16_products_match_autocast_semantics() -> None:
     assert float((w.grad.double() - ref_gw).norm() / ref_gw.norm()) < 2e-2
 
 
-def _interpret(code: str) -> str:
-    # TRITON_INTERPRET must be set before triton is imported: a fresh process
-    env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True,
-                         timeout=300, cwd=ROOT)
-    assert out.returncode == 0, out.stdout + out.stderr
-    return out.stdout
-
-
 @needs_triton
 def test_triton_kernel_matches_torch() -> None:
-    out = _interpret("""
+    out = interpret("""
         import torch, torch.nn.functional as F
         from collectors.models import linear_cross_entropy as lce
         torch.manual_seed(0)
