@@ -72,6 +72,49 @@ def test_decode_attention_kernel_matches_torch_at_every_slice_boundary() -> None
     assert out.strip().endswith("ok")
 
 
+@needs_triton
+def test_fused_layer_matches_the_plain_layer_and_compiles_whole() -> None:
+    """One decoder layer through the fused GEMVs and attention kernel (Triton's interpreter; on a GPU
+    this is the batch-1 decode path) against the same layer in torch ops, fp32 and int8 weights, eager
+    and under torch.compile(fullgraph=True): same output, same key and value written to the cache."""
+    out = interpret("""
+        import json, os, torch
+        from collectors.models import llama, llama_fast
+        from collectors.models.int8 import quantize_int8
+        # the tiny model's matrices are narrower than the committed block shapes
+        os.environ["COSTPERF_GEMV_CONFIGS"] = json.dumps({f"{n},{k},{size},{sw}": [2, 64, 1, 1] for size in (1, 4)
+            for n, k, sw in ((128, 64, 0), (64, 64, 0), (192, 64, 1), (64, 192, 0))})
+        for int8 in (False, True):
+            torch.manual_seed(0)
+            m = llama.build("llama-tiny", torch.float32, "cpu")
+            if int8:
+                quantize_int8(m, random=True)
+            cfg = m.cfg
+            fast = llama_fast.FastLlama(m, 1, 64, compile=False)
+            x, pos = torch.randn(1, 1, cfg.dim), torch.tensor([5])
+
+            def run(fused, compiled):
+                w = [t.clone() if t is not None else None for t in fast.weights[0]]  # fresh caches
+                def f(x):
+                    if fused:
+                        return llama_fast.layer(x, *w, m.rope_cos, m.rope_sin, m.causal_mask[:1, :1], pos, cfg,
+                                                True, False, True, False)
+                    return llama_fast.layer(x, *w, m.rope_cos[pos], m.rope_sin[pos], m.causal_mask[None, None, pos],
+                                            pos, cfg, False, False, False, False)
+                fn = torch.compile(f, fullgraph=True, backend="aot_eager") if compiled else f
+                return fn(x.clone()), w[-2], w[-1]
+
+            ref, k_ref, v_ref = run(False, False)
+            for compiled in (False, True):
+                y, k, v = run(True, compiled)
+                err = float((y - ref).abs().max() / ref.abs().max())
+                assert err < 1e-4 and torch.allclose(k, k_ref, atol=1e-5) and torch.allclose(v, v_ref, atol=1e-5), \
+                    (int8, compiled, err)
+        print("ok")
+    """)
+    assert out.strip().endswith("ok")
+
+
 @pytest.mark.parametrize("dtype", ["bf16", "int8"])
 def test_layer_runner_matches_the_model(dtype: str) -> None:
     torch.manual_seed(0)

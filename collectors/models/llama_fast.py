@@ -111,12 +111,11 @@ def layer(x: torch.Tensor, wqkv: torch.Tensor, wo: torch.Tensor, w13: torch.Tens
     if fused:  # batch 1, one token: the fused matrix-vector kernels
         gemv = torch.ops.costperf.gemv_fused
         qkv = gemv(x, w.wqkv, w.s_qkv, w.g_attn, None, eps, False, pdl).view(1, 1, -1)
-        if fused_attn and decode_attention.COMBINE == "fused":  # cos, sin: whole tables, picked at pos
-            y = torch.ops.costperf.attn_decode_merged(qkv, w.k_cache, w.v_cache, cos, sin, pos, cfg.n_heads, x,
-                                                         pdl_attn)
+        attn = (qkv, w.k_cache, w.v_cache, cos, sin, pos, cfg.n_heads)  # cos, sin: whole tables, picked at pos
+        if fused_attn and decode_attention.COMBINE == "fused":
+            y = torch.ops.costperf.attn_decode_merged(*attn, x, pdl_attn)
         elif fused_attn:
-            acc, m, l_ = torch.ops.costperf.attn_decode(qkv, w.k_cache, w.v_cache, cos, sin, pos, cfg.n_heads,
-                                                              pdl_attn)
+            acc, m, l_ = torch.ops.costperf.attn_decode(*attn, pdl_attn)
             if decode_attention.COMBINE_KERNEL:
                 y = torch.ops.costperf.attn_combine(acc, m, l_, x, pdl_attn)
             else:
