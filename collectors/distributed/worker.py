@@ -318,6 +318,10 @@ def main(argv: list[str] | None = None) -> None:
             report_error(dctx.rank, describe(exc))
         else:
             writer.finish(exc)
+        if isinstance(exc, (Stopped, KeyboardInterrupt)):
+            # a signal that reached Python code here (the watcher thread takes those that come while
+            # a collective blocks): the stop is said above, not traced back
+            sys.exit(128 + (exc.signum if isinstance(exc, Stopped) else signal.SIGINT))
         raise
     if writer is not None:
         writer.finish(None)
