@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from report import boundary as B
+from report import chart_titles as T
 from report import metrics as M
 from report.machines_table import PRECISION_BITS
 from report.metrics import Report
@@ -247,7 +248,7 @@ def chart(d: pd.DataFrame) -> Any:
                alt.Tooltip("need_gb:Q", title="needs GB", format=",.1f"),
                alt.Tooltip("usable_gb:Q", title="usable GB", format=",.1f"), alt.Tooltip("flags:N", title="physics check")]
     bars = base.transform_filter("datum.tok_s != null").mark_bar(height={"band": 0.7}).encode(
-        x=alt.X("tok_s:Q", title="decode tokens/s (batch 1)", axis=alt.Axis(labelOverlap="greedy", labelSeparation=10,
+        x=alt.X("tok_s:Q", title=T.axis_lines("decode tokens/s (batch 1)"), axis=alt.Axis(labelOverlap="greedy", labelSeparation=10,
                                                                            format="~s")),
         y=y, tooltip=tooltip,
         color=alt.Color("basis:N", title="decode figure", scale=alt.Scale(domain=list(BASIS_COLOURS),

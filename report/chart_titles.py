@@ -38,6 +38,18 @@ WRAP_JS = r"""(text, width, font) => {
 }"""
 
 
+AXIS_TITLE_LINE = 24
+"""Characters of an axis title on one line. Vega draws an axis title on one line, uncut, and a plot
+on a 320-pixel phone is about 150 pixels wide: a longer title breaks before its parenthesis."""
+
+
+def axis_lines(text: str) -> str | list[str]:
+    """'decode throughput (tokens/s, log scale)' as two lines, the name and its parenthesis; a title
+    of AXIS_TITLE_LINE characters or fewer, or without a parenthesis, as it is."""
+    head, sep, rest = text.partition(" (")
+    return [head, f"({rest}"] if sep and len(text) > AXIS_TITLE_LINE else text
+
+
 def titled(text: str, subtitle: str | None = None) -> Any:
     """A chart title: what is drawn, and under it (smaller) the setting or scenario it is drawn at."""
     import altair as alt  # noqa: PLC0415

@@ -53,7 +53,8 @@ def _scaled(values: pd.Series, name: str, unit: str | None = None) -> dict[str, 
     'purchase price (USD, log scale)', 'decode tokens/s'."""
     scale = _log_or_linear(values)
     notes = [n for n in (unit, "log scale" if scale.type == "log" else None) if n]
-    return {"scale": scale, "axis": _value_axis(values), "title": f"{name} ({', '.join(notes)})" if notes else name}
+    title = f"{name} ({', '.join(notes)})" if notes else name
+    return {"scale": scale, "axis": _value_axis(values), "title": T.axis_lines(title)}
 
 
 def _rows_height(n: int) -> int:
@@ -138,7 +139,7 @@ def ranking(df: pd.DataFrame, value: str, title: str, axis_title: str, provenanc
     for col, label in extra or []:
         tooltip.append(alt.Tooltip(f"{col}:N", title=label))
     return alt.Chart(d).mark_point(filled=True, size=100).encode(
-        x=alt.X(f"{value}:Q", title=axis_title, scale=_log_or_linear(d[value]), axis=_value_axis(d[value])),
+        x=alt.X(f"{value}:Q", title=T.axis_lines(axis_title), scale=_log_or_linear(d[value]), axis=_value_axis(d[value])),
         y=alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=NAME_LIMIT),
                 sort=alt.EncodingSortField(field=value, order="descending")),
         color=_vendor, shape=_shape, tooltip=tooltip,
