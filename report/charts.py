@@ -29,6 +29,8 @@ WIDTH = 620  # for concatenated charts; a single chart takes its container's wid
 LABEL_LIMIT = 190  # pixels of a machine name beside a chart row (short names; the full name in the tooltip)
 # narrower on a phone, where the plot would otherwise get what is left of 350 pixels
 NAME_LIMIT = {"expr": f"containerSize()[0] < 500 ? 110 : {LABEL_LIMIT}"}
+# full-length names where a phone leaves the plot room (390 pixels), short ones on a narrower screen
+WIDE_NAME_LIMIT = {"expr": f"containerSize()[0] < 340 ? 110 : {LABEL_LIMIT}"}
 ROW_STEP = 20  # pixels per machine row of a dot chart, shrunk so that the chart keeps within MAX_HEIGHT
 MAX_HEIGHT = 520  # plot area: with title, axis and legend a chart fits a 1,000-pixel screen, axes in view
 CELL_TEXT_MIN_ROW = 13  # pixels of row a cell's 10-pixel words need so that they clear the next row's
@@ -176,7 +178,7 @@ def ceilings(table: pd.DataFrame, title: str, subtitle: str | None = None) -> al
     if d.empty:
         return None
     d = _labels(_plain(d))
-    y = alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT),
+    y = alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=WIDE_NAME_LIMIT),
               sort=alt.EncodingSortField(field="ceiling_tok_s", order="descending"))
     values = pd.concat([d["ceiling_tok_s"], d["achieved_tok_s"].dropna()])
     x = alt.X("ceiling_tok_s:Q", title="decode tokens/s", scale=_log_or_linear(values), axis=_value_axis(values))

@@ -18,6 +18,8 @@ from typing import Any
 import pandas as pd
 
 STYLE = """<style>
+/* a long identifier (recommendedMaxWorkingSetSize) breaks rather than widen a phone's page */
+main p,main li{overflow-wrap:break-word}
 .cp-prov{display:inline-block;padding:0 .35em;margin-left:.3em;border-radius:.25em;font-size:.72em;
   font-weight:600;letter-spacing:.02em;vertical-align:middle;white-space:nowrap}
 .cp-prov-measured{background:#dff3e4;color:#155d27;border:1px solid #9bd3ab}

@@ -37,6 +37,9 @@ MEASURE_JS = r"""
     if (r.width === 0 || r.height === 0) continue;
     const style = getComputedStyle(el);
     if (style.visibility === 'hidden' || style.position === 'fixed') continue;
+    // inside a chart's SVG only the SVG's own box counts here: its marks' groups also span the labels
+    // Vega hid (opacity 0) where they did not fit; what a chart draws is OUTSIDE_JS's to check
+    if (el.closest('svg') && el.tagName.toLowerCase() !== 'svg') continue;
     if (r.right > vw + 1 && !el.closest('.vega-bindings select')) {
       out.push({el: name(el), right: Math.round(r.right), width: Math.round(r.width)});
     }

@@ -227,7 +227,7 @@ PAGES = ["index", "inference", "training", "memory", "energy", "machines", "clai
 HARMLESS = ('Dropping "fit-y" because spec has discrete height',)
 
 
-@pytest.mark.parametrize("size", [(1400, 1000), (390, 844)], ids=["1400x1000", "390x844"])
+@pytest.mark.parametrize("size", [(1400, 1000), (390, 844), (320, 700)], ids=["1400x1000", "390x844", "320x700"])
 @pytest.mark.parametrize("name", PAGES)
 def test_every_page_fits_the_screen_width_and_loads_nothing(site: Path, browser: Any, name: str,
                                                             size: tuple[int, int]) -> None:
