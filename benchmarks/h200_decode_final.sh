@@ -4,11 +4,7 @@
 # per GPU at once, then swapped), then the standard suite on GPU 0 with PDL as those runs chose.
 # Every run file is copied to $OUT.
 # Usage (on the GPU host): bash benchmarks/h200_decode_final.sh [call seconds]
-OUT=${OUT:-out}; L=/tmp/cplogs; mkdir -p "$OUT" "$L"  # logs come back as one archive
-BUDGET=${1:-560}; T0=$(date +%s)
-left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
-source benchmarks/device_env.sh || exit 1
-R=data/runs/h200-sxm; mkdir -p "$R"; BEFORE=$(ls "$R")
+source benchmarks/device_call.sh "${1:-560}" || exit 1
 
 CUDA_VISIBLE_DEVICES=0 python3 benchmarks/decode_check.py > "$L/decode_check.log" 2>&1
 echo "decode_check rc $?"; grep -E "FAIL" "$L/decode_check.log" | head -5; grep -c " ok$" "$L/decode_check.log"

@@ -6,11 +6,7 @@
 # copy + 8B bf16/int8 batch-1 decode with what won. Run files are copied to $OUT. (Run at the commit
 # that had COSTPERF_GEMV_AHEAD; measured slower, the read-ahead was taken out afterwards.)
 # Usage (on the GPU host): bash benchmarks/h200_final.sh [call seconds]
-OUT=${OUT:-out}; L=/tmp/cplogs; mkdir -p "$OUT" "$L"
-BUDGET=${1:-520}; T0=$(date +%s)
-left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
-source benchmarks/device_env.sh || exit 1
-R=data/runs/h200-sxm; mkdir -p "$R"; BEFORE=$(ls "$R")
+source benchmarks/device_call.sh "${1:-520}" || exit 1
 
 gpu0() {
   standard_suite_run 330 "$L/standard.log"

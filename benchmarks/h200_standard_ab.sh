@@ -4,17 +4,8 @@
 # merged by a second kernel (COSTPERF_ATTN_COMBINE=triton), the output layer's int8 GEMV in 16 x 256
 # blocks, and the defaults again (the drift between the first and last). Run files are copied to $OUT.
 # Usage (on the GPU host): bash benchmarks/h200_standard_ab.sh [call seconds]
-OUT=${OUT:-out}; L=/tmp/cplogs; mkdir -p "$OUT" "$L"  # logs come back as one archive
-BUDGET=${1:-400}; T0=$(date +%s)
-left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
-source benchmarks/device_env.sh || exit 1
-R=data/runs/h200-sxm; mkdir -p "$R"; BEFORE=$(ls "$R")
+source benchmarks/device_call.sh "${1:-400}" || exit 1
 
-standard() {
-  local t=$(( $(left) - 15 ))
-  standard_suite_run "$t" "$L/standard.log"
-  echo "standard rc $? at $(( $(date +%s) - T0 )) s (limit $t)"
-}
 variants() {
   local tag
   for tag in defaults merge-triton output-16x256 defaults-again; do
@@ -28,7 +19,7 @@ variants() {
     echo "decode $tag rc $? at $(( $(date +%s) - T0 )) s: $(grep -o 'Wrote [^ ]*' "$L/decode_$tag.log")"
   done
 }
-standard & p0=$!
+standard_until_call_end & p0=$!
 variants & p1=$!
 wait $p0 $p1
 copy_new_runs "$R" "$BEFORE" "$OUT"

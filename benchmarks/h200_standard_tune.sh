@@ -4,17 +4,8 @@
 # with the suite's knobs), then copy + 8B bf16/int8 batch-1 decode with its choice (or the defaults
 # again if it kept them). Run files are copied to $OUT.
 # Usage (on the GPU host): bash benchmarks/h200_standard_tune.sh [call seconds]
-OUT=${OUT:-out}; L=/tmp/cplogs; mkdir -p "$OUT" "$L"  # logs come back as one archive
-BUDGET=${1:-330}; T0=$(date +%s)
-left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
-source benchmarks/device_env.sh || exit 1
-R=data/runs/h200-sxm; mkdir -p "$R"; BEFORE=$(ls "$R")
+source benchmarks/device_call.sh "${1:-330}" || exit 1
 
-standard() {
-  local t=$(( $(left) - 15 ))
-  standard_suite_run "$t" "$L/standard.log"
-  echo "standard rc $? at $(( $(date +%s) - T0 )) s (limit $t)"
-}
 tune() {
   CUDA_VISIBLE_DEVICES=1 OUT=$L timeout -k 5 -s TERM 150 python3 benchmarks/int8_decode_tune.py --budget-s 90 \
     > "$L/tune.log" 2>&1
@@ -36,7 +27,7 @@ PY
   decode_suite_run "$t" "$L/decode.log" CUDA_VISIBLE_DEVICES=1 "COSTPERF_GEMV_CONFIGS=$cfg"
   echo "decode (configs '${cfg}') rc $? at $(( $(date +%s) - T0 )) s: $(grep -o 'Wrote [^ ]*' "$L/decode.log")"
 }
-standard & p0=$!
+standard_until_call_end & p0=$!
 tune & p1=$!
 wait $p0 $p1
 copy_new_runs "$R" "$BEFORE" "$OUT"
