@@ -57,11 +57,6 @@ def block_config() -> tuple[int, int, int]:
     return _parse_block(given) if given else (BLOCK, WARPS, PER_SM)
 
 
-def available() -> bool:
-    """Whether the Triton kernel runs here (CUDA and Triton)."""
-    return TRITON and torch.cuda.is_available()
-
-
 def default_chunk_rows(n_rows: int, vocab: int, dtype: torch.dtype) -> int:
     return max(1, min(n_rows, CHUNK_BYTES // (vocab * dtype.itemsize)))
 

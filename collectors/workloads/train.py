@@ -48,7 +48,7 @@ class TrainSpec:
         """"fused" (output layer + cross-entropy in one pass over the logits, linear_cross_entropy.py)
         or "torch" (F.cross_entropy over the logits). Fused by default only where its Triton kernel
         runs; elsewhere it would run the same math in torch ops, slower than the unfused loss."""
-        default = "fused" if device_type == "cuda" and linear_cross_entropy.TRITON else "torch"
+        default = "fused" if _loss_kernel_runs(device_type) else "torch"
         value = (self.loss or os.environ.get(LOSS_ENV) or default).strip().lower()
         if value not in LOSSES:
             raise ValueError(f"loss {value!r} (TrainSpec.loss or {LOSS_ENV}): expected one of {', '.join(LOSSES)}")
@@ -56,7 +56,7 @@ class TrainSpec:
 
     def loss_label(self, device_type: str) -> str:
         value = self.loss_impl(device_type)
-        if value == "fused" and not (device_type == "cuda" and linear_cross_entropy.TRITON):
+        if value == "fused" and not _loss_kernel_runs(device_type):
             return f"{LOSSES[value]} (torch ops)"
         if value == "fused" and os.environ.get(linear_cross_entropy.BLOCK_ENV, "").strip():
             block, warps, per_sm = linear_cross_entropy.block_config()  # a shape being tried is recorded
@@ -76,6 +76,11 @@ class TrainSpec:
             seq_len=self.seq_len, compile_mode=self.mode if self.compiled else "eager", engine="torch",
             extra=extra,
         )
+
+
+def _loss_kernel_runs(device_type: str) -> bool:
+    """Whether the fused loss runs its Triton kernel here, not its torch-ops form."""
+    return device_type == "cuda" and linear_cross_entropy.TRITON
 
 
 LOSS_ENV = "COSTPERF_LOSS"
