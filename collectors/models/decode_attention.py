@@ -16,6 +16,8 @@ import os
 
 import torch
 
+from collectors.models.gemv_fused import pdl_launch
+
 SPLIT = 64  # positions per program
 # Where the slices' partials are merged. "triton": one more Triton kernel (attn_combine), 1.4 us a
 # layer on an H200 (inductor's pair of kernels for the same took 2.9 us); "fused": in the attention
@@ -59,10 +61,6 @@ def _combine_kernel():  # noqa: ANN202
     return attn_combine
 
 
-def _pdl_launch(pdl: bool) -> dict[str, bool]:
-    return {"launch_pdl": True} if pdl else {}
-
-
 def combine_kernel(acc: torch.Tensor, m: torch.Tensor, l_: torch.Tensor, dtype: torch.dtype,
                    pdl: bool = False) -> torch.Tensor:
     """`combine` as one Triton kernel (inductor makes two of it): [1, n_heads * hd]."""
@@ -70,7 +68,7 @@ def combine_kernel(acc: torch.Tensor, m: torch.Tensor, l_: torch.Tensor, dtype: 
     out = torch.empty((1, n_kv * rep * hd), dtype=dtype, device=acc.device)
     _combine_kernel()[(n_kv * rep,)](acc, m, l_, out, REP=rep, HD=hd, NSPLIT=nsplit,
                                      NSPLIT_P2=max(2, 1 << (nsplit - 1).bit_length()), PDL=pdl, num_warps=1,
-                                     **_pdl_launch(pdl))
+                                     **pdl_launch(pdl))
     return out
 
 
@@ -101,7 +99,7 @@ def partials(qkv: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, co
     _kernel()[(n_kv, nsplit)](qkv, k_cache, v_cache, cos, sin, pos, acc, m, l_, merge_into if merge else acc,
                               _counter(qkv.device, n_kv) if merge else m, hd ** -0.5, DIM=n_heads * hd,
                               KV_DIM=n_kv * hd, HD=hd, REP=rep, MAX_SEQ=max_seq, SPLIT=SPLIT, NSPLIT=nsplit,
-                              MERGE=merge, PDL=pdl, num_warps=4, **_pdl_launch(pdl))
+                              MERGE=merge, PDL=pdl, num_warps=4, **pdl_launch(pdl))
     return acc, m, l_
 
 

@@ -79,6 +79,12 @@ def _i8_mode() -> int:
     return I8_MODES["mantissa"] if interpreted and mode == I8_MODES["prmt"] else mode
 
 
+def pdl_launch(pdl: bool) -> dict[str, bool]:
+    """A Triton launch's keyword for programmatic dependent launch: the kernel may start while the one
+    before it ends, and waits for it where it calls gdc_wait (Hopper and later)."""
+    return {"launch_pdl": True} if pdl else {}
+
+
 def available() -> bool:
     return importlib.util.find_spec("triton") is not None and torch.cuda.is_available()
 
@@ -151,7 +157,7 @@ def launch(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor | None = 
                           HAS_SCALE=scales is not None, HAS_NORM=norm_weight is not None,
                           HAS_RES=residual is not None, SWIGLU=swiglu, PDL=pdl,
                           I8_MODE=_i8_mode() if weight.dtype == torch.int8 else 0, BLOCK_N=bn, BLOCK_K=bk,
-                          num_warps=warps, num_stages=stages, **({"launch_pdl": True} if pdl else {}))
+                          num_warps=warps, num_stages=stages, **pdl_launch(pdl))
     return y
 
 
