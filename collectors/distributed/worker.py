@@ -311,17 +311,17 @@ def main(argv: list[str] | None = None) -> None:
             writer.current = None
         dist.barrier(group=dctx.control)
     except BaseException as exc:
-        if writer is None and isinstance(exc, KeyboardInterrupt):
-            # Ctrl-C, or torchrun passing it on: a stop, not a fault to report or trace back
-            sys.exit(128 + signal.SIGINT)
-        if writer is None:
-            report_error(dctx.rank, describe(exc))
-        else:
+        # Ctrl-C (or torchrun passing it on), or a signal that reached rank 0's Python code (the watcher
+        # thread takes those that come while a collective blocks): a stop, not a fault to report or
+        # trace back; rank 0's record of it is written first
+        stop = (128 + exc.signum if isinstance(exc, Stopped)
+                else 128 + signal.SIGINT if isinstance(exc, KeyboardInterrupt) else None)
+        if writer is not None:
             writer.finish(exc)
-        if isinstance(exc, (Stopped, KeyboardInterrupt)):
-            # a signal that reached Python code here (the watcher thread takes those that come while
-            # a collective blocks): the stop is said above, not traced back
-            sys.exit(128 + (exc.signum if isinstance(exc, Stopped) else signal.SIGINT))
+        elif stop is None:
+            report_error(dctx.rank, describe(exc))
+        if stop is not None:
+            sys.exit(stop)
         raise
     if writer is not None:
         writer.finish(None)
