@@ -18,7 +18,7 @@ def test_fused_gemv_matches_float64_for_every_fusion() -> None:
         import itertools, torch
         from collectors.models import gemv_fused as g
         torch.manual_seed(0)
-        for swiglu, int8, norm, res in itertools.product((False, True), repeat=4):
+        for (swiglu, int8, norm, res), acc in itertools.product(itertools.product((False, True), repeat=4), (1, 8)):
             n, k = 8, 64
             rows = 2 * n if swiglu else n
             x = torch.randn(1, k, dtype=torch.bfloat16)
@@ -28,10 +28,10 @@ def test_fused_gemv_matches_float64_for_every_fusion() -> None:
             gw = (torch.rand(k) + 0.5).to(torch.bfloat16) if norm else None
             r = torch.randn(1, n, dtype=torch.bfloat16) if res else None
             y = torch.full((1, n), float("nan"), dtype=torch.bfloat16)
-            g.launch(x, w, s, gw, r, 1e-5, swiglu, False, config=(2, 16, 1, 1), out=y)
+            g.launch(x, w, s, gw, r, 1e-5, swiglu, False, config=(2, 16, 1, 1, acc), out=y)
             ref = g.reference(x, w, s, gw, r, 1e-5, swiglu)
             err = float((y.double() - ref).norm() / ref.norm())
-            assert err < 1e-2 and not y.isnan().any(), (swiglu, int8, norm, res, err)
+            assert err < 1e-2 and not y.isnan().any(), (swiglu, int8, norm, res, acc, err)
         print("ok")
     """)
     assert out.strip().endswith("ok")
@@ -151,7 +151,8 @@ def test_gemv_compiles_for_hopper_without_reshuffling_x(weights: str) -> None:
         sig = {{"x_ptr": "*bf16", "w_ptr": "*{weights}", "s_ptr": "*bf16", "g_ptr": "*bf16", "r_ptr": "*bf16",
                "y_ptr": "*bf16", "eps": "fp32"}}
         consts = {{"N": 6144, "K": 4096, "HAS_SCALE": True, "HAS_NORM": True, "HAS_RES": False, "SWIGLU": False,
-                  "PDL": False, "I8_MODE": {2 if weights == "i8" else 0}, "BLOCK_N": 2, "BLOCK_K": 2048}}
+                  "PDL": False, "I8_MODE": {2 if weights == "i8" else 0}, "BLOCK_N": 2, "BLOCK_K": 2048,
+                  "ACC": 1}}
         attrs = {{(i,): [["tt.divisibility", 16]] for i in range(6)}}  # as a launch specialises aligned pointers
         src = triton.compiler.ASTSource(fn=gemv_fused, signature={{**sig, **{{k: "constexpr" for k in consts}}}},
                                         constexprs=consts, attrs=attrs)
@@ -166,6 +167,40 @@ def test_gemv_compiles_for_hopper_without_reshuffling_x(weights: str) -> None:
     assert "v4.b32" in loads if weights == "bf16" else "v2.b32" in loads, out
     if weights == "i8":  # int8 becomes float by byte permutes, not the integer-to-float unit
         assert int(i2f) == 0 and int(prmt) >= 2 * 2048 // 128, out  # one per element of a block step
+
+
+@needs_triton
+def test_narrow_accumulators_take_fewer_registers_and_no_shuffles() -> None:
+    """int8 gate+up at 4 x 2048, compiled for sm_90 and assembled: summing each thread's 8 products
+    before accumulating (ACC 8) needs fewer registers a thread than a [4, 2048] accumulator, enough
+    for a fifth program per multiprocessor, and adds no shared memory or warp shuffles."""
+    out = compile_only("""
+        import re, subprocess, tempfile, triton
+        from triton.backends.compiler import GPUTarget
+        from triton.backends.nvidia.compiler import get_ptxas
+        from collectors.models.gemv_kernels import gemv_fused
+        ptxas = get_ptxas(90)
+        sig = {"x_ptr": "*bf16", "w_ptr": "*i8", "s_ptr": "*bf16", "g_ptr": "*bf16", "r_ptr": "*bf16",
+               "y_ptr": "*bf16", "eps": "fp32"}
+        for acc in (1, 8):
+            consts = {"N": 14336, "K": 4096, "HAS_SCALE": True, "HAS_NORM": True, "HAS_RES": False, "SWIGLU": True,
+                      "PDL": True, "I8_MODE": 2, "BLOCK_N": 4, "BLOCK_K": 2048, "ACC": acc}
+            attrs = {(i,): [["tt.divisibility", 16]] for i in range(6)}
+            src = triton.compiler.ASTSource(fn=gemv_fused, signature={**sig, **{k: "constexpr" for k in consts}},
+                                            constexprs=consts, attrs=attrs)
+            k = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": 4, "num_stages": 1})
+            with tempfile.NamedTemporaryFile("w", suffix=".ptx") as f:
+                f.write(k.asm["ptx"])
+                f.flush()
+                err = subprocess.run([ptxas.path, "-arch=sm_90a", "-v", f.name, "-o", "/dev/null"],
+                                     capture_output=True, text=True).stderr
+            regs = re.search(r"Used (\\d+) registers", err).group(1)
+            print(acc, regs, k.metadata.shared, k.asm["ptx"].count("shfl.sync"))
+    """)
+    rows = {r[0]: [int(v) for v in r[1:]] for r in (line.split() for line in out.strip().splitlines())}
+    (regs1, shared1, shfl1), (regs8, shared8, shfl8) = rows["1"], rows["8"]
+    assert regs8 * 128 * 5 <= 65536 < regs1 * 128 * 5, out  # five programs of 128 threads fit, not before
+    assert shared8 <= shared1 and shfl8 <= shfl1, out
 
 
 @needs_triton

@@ -25,12 +25,16 @@ import os
 
 import torch
 
-# (BLOCK_N, BLOCK_K, warps, stages) by (rows out, K, weight itemsize, swiglu); anything else takes
-# DEFAULT (or DEFAULT_LONG for the output layer's 128k rows). Chosen with benchmarks/decode_explore.py
-# and benchmarks/gemv8_sweep.py.
+# (BLOCK_N, BLOCK_K, warps, stages[, ACC]) by (rows out, K, weight itemsize, swiglu); anything else
+# takes DEFAULT (or DEFAULT_LONG for the output layer's 128k rows). ACC (1 where left out): how many
+# neighbouring products a thread sums before adding them to its accumulators (1, 2, 4 or 8; see the
+# kernel). Chosen with benchmarks/decode_explore.py, benchmarks/gemv8_sweep.py and
+# benchmarks/int8_decode_tune.py.
+Config = tuple[int, int, int, int, int]
 DEFAULT = (2, 2048, 4, 3)
 DEFAULT_LONG = (4, 1024, 4, 3)
-TUNED: dict[tuple[int, int, int, bool], tuple[int, int, int, int]] = {
+ACC_GROUPS = (1, 2, 4, 8)
+TUNED: dict[tuple[int, int, int, bool], tuple[int, ...]] = {
     # 16-bit, measured on an H200 (GB/s of weight bytes, against 4,243 for a copy): q/k/v 2,513;
     # output projection 2,217; gate+up 3,674; down 3,277; output layer 4,149 (cuBLAS: 2,175,
     # 1,777, 3,341, 2,743, 4,053)
@@ -94,12 +98,17 @@ def available() -> bool:
 CONFIGS_ENV = "COSTPERF_GEMV_CONFIGS"
 
 
+def full(cfg: tuple[int, ...]) -> Config:
+    """A block shape with its ACC (1 where a 4-entry shape leaves it out)."""
+    return (cfg[0], cfg[1], cfg[2], cfg[3], cfg[4] if len(cfg) > 4 else 1)
+
+
 @functools.cache
-def parse_configs(text: str) -> dict[tuple[int, int, int, bool], tuple[int, int, int, int]]:
-    """COSTPERF_GEMV_CONFIGS: a JSON object {"N,K,itemsize,swiglu": [BLOCK_N, BLOCK_K, warps, stages]},
-    swiglu 0 or 1, e.g. {"6144,4096,1,0": [8, 512, 4, 1]}."""
+def parse_configs(text: str) -> dict[tuple[int, int, int, bool], Config]:
+    """COSTPERF_GEMV_CONFIGS: a JSON object {"N,K,itemsize,swiglu": [BLOCK_N, BLOCK_K, warps, stages, ACC]}
+    (ACC optional, 1 where left out), swiglu 0 or 1, e.g. {"6144,4096,1,0": [8, 512, 4, 1, 8]}."""
     expected = (f'{CONFIGS_ENV}: expected a JSON object like {{"6144,4096,1,0": [8, 512, 4, 1]}} '
-                "(rows out, K, weight bytes, swiglu 0/1: BLOCK_N, BLOCK_K, warps, stages)")
+                "(rows out, K, weight bytes, swiglu 0/1: BLOCK_N, BLOCK_K, warps, stages[, ACC 1/2/4/8])")
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -110,26 +119,27 @@ def parse_configs(text: str) -> dict[tuple[int, int, int, bool], tuple[int, int,
     for key, cfg in raw.items():
         parts = str(key).split(",")
         ok_key = len(parts) == 4 and all(p.strip().isdigit() for p in parts) and parts[3].strip() in ("0", "1")
-        ok_cfg = (isinstance(cfg, list) and len(cfg) == 4 and all(isinstance(v, int) and v > 0 for v in cfg))
+        ok_cfg = (isinstance(cfg, list) and len(cfg) in (4, 5)
+                  and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in cfg)
+                  and (len(cfg) == 4 or cfg[4] in ACC_GROUPS))
         if not ok_key or not ok_cfg:
             raise ValueError(f"{expected}; bad entry {key!r}: {cfg!r}")
         n, k, size, sw = (int(p) for p in parts)
-        out[(n, k, size, bool(sw))] = (cfg[0], cfg[1], cfg[2], cfg[3])
+        out[(n, k, size, bool(sw))] = full(tuple(cfg))
     return out
 
 
-def config_for(n_out: int, k: int, itemsize: int, swiglu: bool) -> tuple[int, int, int, int]:
+def config_for(n_out: int, k: int, itemsize: int, swiglu: bool) -> Config:
     key = (n_out, k, itemsize, swiglu)
     given = os.environ.get(CONFIGS_ENV, "").strip()
     if given and key in (chosen := parse_configs(given)):
         return chosen[key]
-    if key in TUNED:
-        return TUNED[key]
-    return DEFAULT_LONG if n_out > 65536 else DEFAULT
+    return full(TUNED.get(key) or (DEFAULT_LONG if n_out > 65536 else DEFAULT))
 
 
-def fits(n_out: int, k: int, cfg: tuple[int, int, int, int]) -> bool:
-    return n_out % cfg[0] == 0 and k % cfg[1] == 0
+def fits(n_out: int, k: int, cfg: tuple[int, ...]) -> bool:
+    acc = full(cfg)[4]
+    return n_out % cfg[0] == 0 and k % cfg[1] == 0 and acc in ACC_GROUPS and cfg[1] % acc == 0
 
 
 @functools.cache
@@ -142,13 +152,13 @@ def _kernel():  # noqa: ANN202 - imported lazily: triton is only installed where
 def launch(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor | None = None,
            norm_weight: torch.Tensor | None = None, residual: torch.Tensor | None = None, eps: float = 1e-5,
            swiglu: bool = False, pdl: bool = False,
-           config: tuple[int, int, int, int] | None = None, out: torch.Tensor | None = None) -> torch.Tensor:
+           config: tuple[int, ...] | None = None, out: torch.Tensor | None = None) -> torch.Tensor:
     """y[1, N'] for x[1, K] (N' = rows of weight, or half of them with swiglu)."""
     rows, k = weight.shape
     n = rows // 2 if swiglu else rows
-    bn, bk, warps, stages = config or config_for(n, k, weight.element_size(), swiglu)
-    if not fits(n, k, (bn, bk, warps, stages)):
-        raise ValueError(f"gemv_fused: block {bn}x{bk} does not tile a {n}x{k} matrix")
+    bn, bk, warps, stages, acc = full(config) if config else config_for(n, k, weight.element_size(), swiglu)
+    if not fits(n, k, (bn, bk, warps, stages, acc)):
+        raise ValueError(f"gemv_fused: block {bn}x{bk} (ACC {acc}) does not tile a {n}x{k} matrix")
     y = out if out is not None else torch.empty((1, n), dtype=x.dtype, device=x.device)
     dummy = x
     _kernel()[(n // bn,)](x, weight, scales if scales is not None else dummy,
@@ -156,7 +166,7 @@ def launch(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor | None = 
                           residual if residual is not None else dummy, y, eps, N=n, K=k,
                           HAS_SCALE=scales is not None, HAS_NORM=norm_weight is not None,
                           HAS_RES=residual is not None, SWIGLU=swiglu, PDL=pdl,
-                          I8_MODE=_i8_mode() if weight.dtype == torch.int8 else 0, BLOCK_N=bn, BLOCK_K=bk,
+                          I8_MODE=_i8_mode() if weight.dtype == torch.int8 else 0, BLOCK_N=bn, BLOCK_K=bk, ACC=acc,
                           num_warps=warps, num_stages=stages, **pdl_launch(pdl))
     return y
 

@@ -25,10 +25,29 @@ def _f32(w, I8_MODE: tl.constexpr):
         return w.to(tl.float32)
 
 @triton.jit
+def _grouped(t, ROWS: tl.constexpr, COLS: tl.constexpr, GROUP: tl.constexpr):
+    """t [ROWS, COLS] with each run of GROUP neighbouring columns summed: [ROWS, COLS // GROUP]. A
+    thread holds runs of 8 columns, so for GROUP <= 8 the sums stay in its registers (no shuffles)."""
+    if GROUP == 1:
+        return t
+    return tl.sum(tl.reshape(t, (ROWS, COLS // GROUP, GROUP)), axis=2)
+
+
+@triton.jit
+def _grouped_1d(t, COLS: tl.constexpr, GROUP: tl.constexpr):
+    if GROUP == 1:
+        return t
+    return tl.sum(tl.reshape(t, (COLS // GROUP, GROUP)), axis=1)
+
+
+@triton.jit
 def gemv_fused(x_ptr, w_ptr, s_ptr, g_ptr, r_ptr, y_ptr, eps, N: tl.constexpr, K: tl.constexpr,
                HAS_SCALE: tl.constexpr, HAS_NORM: tl.constexpr, HAS_RES: tl.constexpr,
                SWIGLU: tl.constexpr, PDL: tl.constexpr, I8_MODE: tl.constexpr, BLOCK_N: tl.constexpr,
-               BLOCK_K: tl.constexpr):
+               BLOCK_K: tl.constexpr, ACC: tl.constexpr):
+    # ACC: products each thread sums before its accumulator takes them. The accumulators are then
+    # [BLOCK_N, BLOCK_K // ACC] floats: fewer registers a program, so more programs (and weight bytes in
+    # flight) per multiprocessor, for a few more additions per weight.
     pid = tl.program_id(0)
     rows = pid * BLOCK_N + tl.arange(0, BLOCK_N)
     cols = tl.arange(0, BLOCK_K)
@@ -45,26 +64,26 @@ def gemv_fused(x_ptr, w_ptr, s_ptr, g_ptr, r_ptr, y_ptr, eps, N: tl.constexpr, K
     if PDL:
         gdc_wait()
         gdc_launch_dependents()
-    acc = tl.zeros((BLOCK_N, BLOCK_K), dtype=tl.float32)
-    acc_u = tl.zeros((BLOCK_N, BLOCK_K), dtype=tl.float32)
-    ss = tl.zeros((BLOCK_K,), dtype=tl.float32)
+    acc = tl.zeros((BLOCK_N, BLOCK_K // ACC), dtype=tl.float32)
+    acc_u = tl.zeros((BLOCK_N, BLOCK_K // ACC), dtype=tl.float32)
+    ss = tl.zeros((BLOCK_K // ACC,), dtype=tl.float32)
     x = tl.load(x_ptr + cols).to(tl.float32)
     if HAS_NORM:
-        ss += x * x
+        ss += _grouped_1d(x * x, BLOCK_K, ACC)
         x = x * tl.load(g_ptr + cols).to(tl.float32)
-    acc += _f32(w, I8_MODE) * x[None, :]
+    acc += _grouped(_f32(w, I8_MODE) * x[None, :], BLOCK_N, BLOCK_K, ACC)
     if SWIGLU:
-        acc_u += _f32(u, I8_MODE) * x[None, :]
+        acc_u += _grouped(_f32(u, I8_MODE) * x[None, :], BLOCK_N, BLOCK_K, ACC)
     for k0 in range(BLOCK_K, K, BLOCK_K):
         x = tl.load(x_ptr + k0 + cols).to(tl.float32)
         if HAS_NORM:
-            ss += x * x
+            ss += _grouped_1d(x * x, BLOCK_K, ACC)
             x = x * tl.load(g_ptr + k0 + cols).to(tl.float32)
         w = tl.load(w_ptrs + k0, eviction_policy="evict_first")
-        acc += _f32(w, I8_MODE) * x[None, :]
+        acc += _grouped(_f32(w, I8_MODE) * x[None, :], BLOCK_N, BLOCK_K, ACC)
         if SWIGLU:
             u = tl.load(u_ptrs + k0, eviction_policy="evict_first")
-            acc_u += _f32(u, I8_MODE) * x[None, :]
+            acc_u += _grouped(_f32(u, I8_MODE) * x[None, :], BLOCK_N, BLOCK_K, ACC)
     out = tl.sum(acc, axis=1)
     if HAS_SCALE:
         out = out * tl.load(s_ptr + rows).to(tl.float32)
