@@ -172,8 +172,9 @@ def test_gemv_compiles_for_hopper_without_reshuffling_x(weights: str) -> None:
 @needs_triton
 def test_narrow_accumulators_take_fewer_registers_and_no_shuffles() -> None:
     """int8 gate+up at 4 x 2048, compiled for sm_90 and assembled: summing each thread's 8 products
-    before accumulating (ACC 8) needs fewer registers a thread than a [4, 2048] accumulator, enough
-    for a fifth program per multiprocessor, and adds no shared memory or warp shuffles."""
+    before accumulating (ACC 8) needs fewer registers a thread than a [4, 2048] accumulator (Triton
+    3.6, as on the H200 runs: 128 -> 96, a fifth program per multiprocessor; 3.9: 96 -> 80) and adds
+    no shared memory or warp shuffles."""
     out = compile_only("""
         import re, subprocess, tempfile, triton
         from triton.backends.compiler import GPUTarget
@@ -199,7 +200,7 @@ def test_narrow_accumulators_take_fewer_registers_and_no_shuffles() -> None:
     """)
     rows = {r[0]: [int(v) for v in r[1:]] for r in (line.split() for line in out.strip().splitlines())}
     (regs1, shared1, shfl1), (regs8, shared8, shfl8) = rows["1"], rows["8"]
-    assert regs8 * 128 * 5 <= 65536 < regs1 * 128 * 5, out  # five programs of 128 threads fit, not before
+    assert regs8 <= regs1 - 16, out
     assert shared8 <= shared1 and shfl8 <= shfl1, out
 
 

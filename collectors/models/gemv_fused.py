@@ -37,24 +37,25 @@ ACC_GROUPS = (1, 2, 4, 8)
 TUNED: dict[tuple[int, int, int, bool], tuple[int, ...]] = {
     # 16-bit, measured on an H200 (GB/s of weight bytes, against 4,243 for a copy): q/k/v 2,513;
     # output projection 2,217; gate+up 3,674; down 3,277; output layer 4,149 (cuBLAS: 2,175,
-    # 1,777, 3,341, 2,743, 4,053)
-    (14336, 4096, 2, True): (2, 1024, 4, 3),
-    # down projection chosen inside the captured decode step (benchmarks/int8_decode_tune.py --dtype
-    # bf16): 3,884 against 3,922 us a step with the default; no other matrix's shape gained beyond that
+    # 1,777, 3,341, 2,743, 4,053). Since chosen inside the captured decode step
+    # (benchmarks/int8_decode_tune.py --dtype bf16, shapes with ACC 8 against these): gate+up and
+    # q/k/v with ACC 8, 3,834 against 3,881 us a step (alternating rounds); the down projection 1 x
+    # 2048 earlier (3,884 against 3,922 with the default).
+    (14336, 4096, 2, True): (2, 2048, 4, 3, 8),
+    (6144, 4096, 2, False): (4, 2048, 4, 3, 8),
     (4096, 14336, 2, False): (1, 2048, 4, 3),
     (128256, 4096, 2, False): (2, 2048, 4, 1),
-    # int8 with the byte-permute conversion (I8_CONVERT "prmt"), each kernel timed alone on an H200
-    # (benchmarks/gemv8_sweep.py, 19 shapes a matrix), GB/s of int8 bytes, with the integer-to-float
-    # instruction and the earlier shapes beside: q/k/v 1,680 (1,535); output projection 1,444
-    # (1,311); gate+up 3,008 (2,812); down 2,633 (2,347); output layer 3,548 (3,339). Inside the
-    # captured decode step (benchmarks/int8_decode_tune.py) no other of 5-9 shapes a matrix was
-    # faster by more than the step's noise, but for the output projection in 2 x 1024 blocks, on a
-    # later host: 2,451 against 2,477 us a step (3 alternating rounds, median).
+    # int8 with the byte-permute conversion (I8_CONVERT "prmt"). First each kernel timed alone on an
+    # H200 (benchmarks/gemv8_sweep.py), then inside the captured decode step
+    # (benchmarks/int8_decode_tune.py): with ACC 8 the accumulators shrink enough for larger tiles
+    # (gate+up 8 x 1024, was 4 x 2048 with ACC 1): 2,283 against 2,449 us a step (alternating rounds;
+    # 438.0 against 408.4 tok/s). q/k/v kept its ACC 1 shape: none with ACC 8 was faster by more
+    # than the step's noise.
     (6144, 4096, 1, False): (8, 512, 4, 1),
-    (4096, 4096, 1, False): (2, 1024, 4, 1),
-    (14336, 4096, 1, True): (4, 2048, 4, 1),
-    (4096, 14336, 1, False): (4, 1024, 4, 1),
-    (128256, 4096, 1, False): (4, 512, 2, 1),
+    (4096, 4096, 1, False): (2, 1024, 4, 1, 8),
+    (14336, 4096, 1, True): (8, 1024, 4, 1, 8),
+    (4096, 14336, 1, False): (2, 2048, 4, 1, 8),
+    (128256, 4096, 1, False): (4, 512, 2, 1, 8),
 }
 # How int8 weights become float32 in the kernel (gemv_kernels._f32): "cvt", the integer-to-float
 # instruction, which converts 16 values per clock per SM, about the rate int8 weights arrive from
