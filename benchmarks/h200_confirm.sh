@@ -1,0 +1,26 @@
+#!/bin/bash
+# GPU host with two H200s, one call, at the committed defaults. GPU 0: the standard suite. GPU 1:
+# GPT-2-124M b64 with inductor's reduction split autotuned or by its heuristic, alternating (4 rounds,
+# so drift over the call falls on both), then copy + 8B bf16/int8 batch-1 decode. Run files to $OUT.
+# Usage (on the GPU host): bash benchmarks/h200_confirm.sh [call seconds]
+source benchmarks/device_call.sh "${1:-330}" || exit 1
+
+gpu1() {
+  local rounds=()
+  for _ in 1 2 3 4; do rounds+=("b64 split-fixed" "b64 split-tuned"); done
+  CUDA_VISIBLE_DEVICES=1 OUT=$L timeout -k 30 -s TERM 200 python3 benchmarks/train_explore.py "${rounds[@]}" \
+    > "$L/train_split.log" 2>&1
+  echo "split A/B rc $? at $(( $(date +%s) - T0 )) s"
+  local t=$(( $(left) - 15 )); [ "$t" -lt 50 ] && { echo "decode: no time"; return; }
+  decode_suite_run "$t" "$L/decode.log" CUDA_VISIBLE_DEVICES=1
+  echo "decode rc $? at $(( $(date +%s) - T0 )) s: $(grep -o 'Wrote [^ ]*' "$L/decode.log")"
+}
+standard_until_call_end & p0=$!
+gpu1 & p1=$!
+wait $p0 $p1
+copy_new_runs "$R" "$BEFORE" "$OUT"
+grep -E "tok/s MFU|not run" "$L/train_split.log" | tail -8 | cut -c1-170
+python3 benchmarks/run_summary.py "$L"
+grep -E "^  [a-z].*: " "$L/standard.log" | grep -E "decode-.*compiled|train|memcpy" | cut -c1-120
+tar czf "$OUT/logs.tgz" -C /tmp cplogs
+echo "== done at $(( $(date +%s) - T0 )) s"
