@@ -54,11 +54,7 @@ VARIANTS: dict[str, tuple[int, str, str, dict, str | None]] = {tag: (*v, None) f
     "b64 pointwise-autotune": {"max_autotune_pointwise": True},
     "b64 aggressive": {"aggressive_fusion": True},
     "b64 coop-reductions": {"triton.cooperative_reductions": True},
-}.items()} | {"b64 split-fixed": (64, "cudnn", "default", {}, "fused"),
-              "b64 split-tuned": (64, "cudnn", "default", {}, "fused")}
-# TrainSpec fields a variant sets (the rest as the workload's defaults)
-SPEC_FIELDS: dict[str, dict[str, bool]] = {"b64 split-fixed": {"split_tune": False},
-                                           "b64 split-tuned": {"split_tune": True}}
+}.items()}
 # attention first: cuDNN's flash kernels' names contain "sm90" too
 KINDS = [("attention", ("cudnn", "flash", "fmha", "attention", "sdpa")),
          ("matmul", ("gemm", "sm90_", "nvjet", "cutlass", "xmma", "ampere_", "cublas")),
@@ -143,8 +139,7 @@ def main() -> None:
         try:
             with inductor.patch(options):
                 r = train.run(train.TrainSpec("gpt2-124m", batch=batch, seq_len=1024, compiled=True, mode=mode,
-                                              steps_per_rep=3, attention=sdpa, loss=loss,
-                                              **SPEC_FIELDS.get(tag, {})), ctx)
+                                              steps_per_rep=3, attention=sdpa, loss=loss), ctx)
         except (AttributeError, KeyError) as exc:  # an option this torch's inductor does not have
             rows.append(f"{tag:16s} not run: {type(exc).__name__}: {str(exc)[:150]}")
             print(rows[-1], flush=True)
@@ -157,7 +152,7 @@ def main() -> None:
             w = f"{r.energy.avg_w:.0f} W" if r.energy else ""
             rows.append(f"{tag:16s} {tps:10,.0f} tok/s MFU {mfu:5.1f}% cv {100 * r.throughput.cv:.1f}% "
                         f"warm-up {r.compile_s:.0f} s task {time.perf_counter() - t0:.0f} s {w} "
-                        f"[{r.params.extra.get('loss')}, split {r.params.extra.get('reduction_split', 'heuristic')}]")
+                        f"[{r.params.extra.get('loss')}]")
         print(rows[-1], flush=True)
     print("\n" + "\n".join(rows), flush=True)
 

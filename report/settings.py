@@ -23,8 +23,10 @@ _BOOKKEEPING = ("samples",)
 """Extra parameters that describe how a figure was timed, not what was run (never part of a key)."""
 
 ENGINE_INTERNALS = ("runner", "fused_gemv_b1", "fused_attention_b1", "attention_merge", "pdl", "pdl_attention",
-                    "gemv_configs", "int8_convert", "triton_gemv_16bit", "loss", "reduction_split",
-                    "gemv_ahead")  # recorded by an engine whose GEMV could read a block ahead
+                    "gemv_configs", "int8_convert", "triton_gemv_16bit", "loss",
+                    # recorded by engines that had them: a GEMV reading a block ahead, and training
+                    # with inductor's reduction split autotuned
+                    "gemv_ahead", "reduction_split")
 """How costperf's own torch engine did the work (which fused kernels, their block shapes, launch
 mode, a fused or a torch loss): recorded in the run file, never part of a setting. The same model,
 precision, compile mode, tuning, batch and lengths measured by a newer engine supersede the older

@@ -84,23 +84,3 @@ def test_training_attention_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     assert spec.attention_backend("cuda") == "flash"
     with pytest.raises(ValueError, match="attention backend"):
         train.TrainSpec("gpt2-tiny", attention="fastest").attention_backend("cuda")
-
-
-def test_training_reduction_split_tuning_is_cuda_compiled_only_recorded_and_scoped(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    import torch._inductor.config as inductor  # noqa: PLC0415
-
-    monkeypatch.delenv(train.SPLIT_TUNE_ENV, raising=False)
-    compiled = train.TrainSpec("gpt2-tiny", compiled=True)
-    assert compiled.split_tuned("cuda") and compiled.params("cuda", fused=True).extra["reduction_split"] == "autotuned"
-    assert not compiled.split_tuned("cpu") and not train.TrainSpec("gpt2-tiny").split_tuned("cuda")
-    assert "reduction_split" not in compiled.params("cpu", fused=False).extra
-    assert not train.TrainSpec("gpt2-tiny", compiled=True, split_tune=False).split_tuned("cuda")
-    monkeypatch.setenv(train.SPLIT_TUNE_ENV, "0")
-    assert not compiled.split_tuned("cuda") and "reduction_split" not in compiled.params("cuda", fused=True).extra
-    assert train.TrainSpec("gpt2-tiny", compiled=True, split_tune=True).split_tuned("cuda")
-    # the option holds while the step compiles (the first warm-up step) and is restored after
-    before = inductor.triton.mix_order_reduction_autotune_split_size
-    with train._inductor_options(True):  # noqa: SLF001
-        assert inductor.triton.mix_order_reduction_autotune_split_size is True
-    assert inductor.triton.mix_order_reduction_autotune_split_size == before

@@ -32,7 +32,6 @@ class TrainSpec:
     steps_per_rep: int = 1  # several steps per timed repeat smooth out per-step launch jitter
     attention: str | None = None  # SDPA backend first tried on CUDA: None = COSTPERF_SDPA (default cudnn)
     loss: str | None = None  # "fused" or "torch": None = COSTPERF_LOSS (default fused on CUDA with Triton)
-    split_tune: bool | None = None  # inductor's mixed-order reduction split autotuned: None = COSTPERF_SPLIT_TUNE
 
     def autocast_dtype(self, device_type: str) -> torch.dtype | None:
         return torch.bfloat16 if device_type in ("cuda", "mps") else None
@@ -65,16 +64,6 @@ class TrainSpec:
             return f"{LOSSES[value]} (kernel blocks {block}, {warps} warps{grid})"
         return LOSSES[value]
 
-    def split_tuned(self, device_type: str) -> bool:
-        """Whether inductor autotunes the split of its mixed-order reductions (a LayerNorm backward's
-        row sums and its weight and bias gradients' column sums in one kernel) rather than taking its
-        heuristic's. Compiled on CUDA only, by default (COSTPERF_SPLIT_TUNE=0 turns it off). On two
-        H200s, GPT-2-124M b64: 567,809 and 562,214 tok/s against 559,226-564,510 and 550,665-558,318
-        without (benchmarks/train_explore.py, each GPU with the default first and last)."""
-        if not (self.compiled and device_type == "cuda" and _inductor_has(SPLIT_TUNE_OPTION)):
-            return False
-        return self.split_tune if self.split_tune is not None else os.environ.get(SPLIT_TUNE_ENV, "1").strip() != "0"
-
     def params(self, device_type: str, fused: bool) -> WorkloadParams:
         dt = self.autocast_dtype(device_type)
         extra: dict[str, str | int | float | bool | None] = {
@@ -82,8 +71,6 @@ class TrainSpec:
             "weights": "random", "steps_per_repeat": self.steps_per_rep, "loss": self.loss_label(device_type)}
         if self.attention_backend(device_type):
             extra["sdpa_backend_first"] = self.attention_backend(device_type)
-        if self.split_tuned(device_type):
-            extra["reduction_split"] = "autotuned"
         return WorkloadParams(
             model=self.model, dtype="bf16-autocast" if dt is not None else "fp32", batch=self.batch,
             seq_len=self.seq_len, compile_mode=self.mode if self.compiled else "eager", engine="torch",
@@ -94,24 +81,6 @@ class TrainSpec:
 def _loss_kernel_runs(device_type: str) -> bool:
     """Whether the fused loss runs its Triton kernel here, not its torch-ops form."""
     return device_type == "cuda" and linear_cross_entropy.TRITON
-
-
-SPLIT_TUNE_ENV = "COSTPERF_SPLIT_TUNE"
-SPLIT_TUNE_OPTION = "triton.mix_order_reduction_autotune_split_size"
-
-
-def _inductor_has(option: str) -> bool:
-    import torch._inductor.config as inductor  # noqa: PLC0415
-
-    return option in inductor.get_config_copy()
-
-
-def _inductor_options(split_tuned: bool) -> contextlib.AbstractContextManager[object]:
-    if not split_tuned:
-        return contextlib.nullcontext()
-    import torch._inductor.config as inductor  # noqa: PLC0415
-
-    return inductor.patch({SPLIT_TUNE_OPTION: True})
 
 
 LOSS_ENV = "COSTPERF_LOSS"
@@ -163,8 +132,7 @@ def run(spec: TrainSpec, ctx: Context) -> Result:
             opt.step()
             opt.zero_grad(set_to_none=True)
 
-        with _inductor_options(spec.split_tuned(ctx.kind)):  # compiled in the first warm-up step
-            compile_s = warmup(step, ctx, reps=3 if spec.compiled else 2)
+        compile_s = warmup(step, ctx, reps=3 if spec.compiled else 2)
 
         def rep() -> None:
             for _ in range(spec.steps_per_rep):
