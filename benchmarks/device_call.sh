@@ -15,3 +15,23 @@ standard_until_call_end() {
   standard_suite_run "$t" "$L/standard.log"
   echo "standard rc $? at $(( $(date +%s) - T0 )) s (limit $t)"
 }
+
+# A decode run (decode_suite_run) logged as $L/NAME.log, and a line on how it ended:
+# decode_logged NAME LIMIT_S [VAR=VALUE ...]
+decode_logged() {
+  local name=$1 t=$2; shift 2
+  decode_suite_run "$t" "$L/$name.log" "$@"
+  echo "$name rc $? at $(( $(date +%s) - T0 )) s: $(grep -o 'Wrote [^ ]*' "$L/$name.log")"
+}
+
+# The call's end: the run files written since its start to $OUT, a line per run (copy, bf16, int8),
+# the standard suite's copy, decode and training lines where it ran, and the logs as one archive.
+end_call() {
+  copy_new_runs "$R" "$BEFORE" "$OUT"
+  python3 benchmarks/run_summary.py "$L"
+  if [ -f "$L/standard.log" ]; then
+    grep -E "^  [a-z].*: " "$L/standard.log" | grep -E "decode-.*compiled|train|memcpy" | cut -c1-120
+  fi
+  tar czf "$OUT/logs.tgz" -C /tmp cplogs
+  echo "== done at $(( $(date +%s) - T0 )) s"
+}

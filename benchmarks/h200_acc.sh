@@ -48,19 +48,13 @@ gpu1() {
   [ -z "$CFG" ] && { echo "decode: nothing chosen"; return; }
   local t=$(( ($(left) - 20) / 2 )); [ "$t" -gt 120 ] && t=120
   [ "$t" -lt 50 ] && { echo "decode: no time"; return; }
-  decode_suite_run "$t" "$L/decode_committed.log" CUDA_VISIBLE_DEVICES=1
-  echo "decode committed rc $? at $(( $(date +%s) - T0 )) s: $(grep -o 'Wrote [^ ]*' "$L/decode_committed.log")"
+  decode_logged decode_committed "$t" CUDA_VISIBLE_DEVICES=1
   t=$(( $(left) - 15 )); [ "$t" -gt 120 ] && t=120
   [ "$t" -lt 50 ] && { echo "decode: no time"; return; }
-  decode_suite_run "$t" "$L/decode_chosen.log" CUDA_VISIBLE_DEVICES=1 "COSTPERF_GEMV_CONFIGS=$CFG"
-  echo "decode chosen rc $? at $(( $(date +%s) - T0 )) s: $(grep -o 'Wrote [^ ]*' "$L/decode_chosen.log")"
+  decode_logged decode_chosen "$t" CUDA_VISIBLE_DEVICES=1 "COSTPERF_GEMV_CONFIGS=$CFG"
 }
 gpu0 & p0=$!
 gpu1 & p1=$!
 wait $p0 $p1
-copy_new_runs "$R" "$BEFORE" "$OUT"
 for f in tune_int8 tune_bf16; do grep -vE "UserWarning|_warn_once|^\s*$" "$L/$f.log" | tail -48 | cut -c1-170; done
-python3 benchmarks/run_summary.py "$L"
-grep -E "^  [a-z].*: " "$L/standard.log" | grep -E "decode-.*compiled|train|memcpy" | cut -c1-120
-tar czf "$OUT/logs.tgz" -C /tmp cplogs
-echo "== done at $(( $(date +%s) - T0 )) s"
+end_call

@@ -14,15 +14,10 @@ gpu1() {
     > "$L/train_split.log" 2>&1
   echo "split A/B rc $? at $(( $(date +%s) - T0 )) s"
   local t=$(( $(left) - 15 )); [ "$t" -lt 50 ] && { echo "decode: no time"; return; }
-  decode_suite_run "$t" "$L/decode.log" CUDA_VISIBLE_DEVICES=1
-  echo "decode rc $? at $(( $(date +%s) - T0 )) s: $(grep -o 'Wrote [^ ]*' "$L/decode.log")"
+  decode_logged decode "$t" CUDA_VISIBLE_DEVICES=1
 }
 standard_until_call_end & p0=$!
 gpu1 & p1=$!
 wait $p0 $p1
-copy_new_runs "$R" "$BEFORE" "$OUT"
 grep -E "tok/s MFU|not run" "$L/train_split.log" | tail -8 | cut -c1-170
-python3 benchmarks/run_summary.py "$L"
-grep -E "^  [a-z].*: " "$L/standard.log" | grep -E "decode-.*compiled|train|memcpy" | cut -c1-120
-tar czf "$OUT/logs.tgz" -C /tmp cplogs
-echo "== done at $(( $(date +%s) - T0 )) s"
+end_call

@@ -47,16 +47,11 @@ PY
   local ah=${choice%% *} cfg=${choice#* }
   echo "chosen: COSTPERF_GEMV_AHEAD=$ah COSTPERF_GEMV_CONFIGS=$cfg"
   local t=$(( $(left) - 10 )); [ "$t" -lt 50 ] && { echo "decode: no time"; return; }
-  decode_suite_run "$t" "$L/decode.log" CUDA_VISIBLE_DEVICES=1 "COSTPERF_GEMV_AHEAD=$ah" "COSTPERF_GEMV_CONFIGS=$cfg"
-  echo "decode rc $? at $(( $(date +%s) - T0 )) s: $(grep -o 'Wrote [^ ]*' "$L/decode.log")"
+  decode_logged decode "$t" CUDA_VISIBLE_DEVICES=1 "COSTPERF_GEMV_AHEAD=$ah" "COSTPERF_GEMV_CONFIGS=$cfg"
 }
 gpu0 & p0=$!
 gpu1 & p1=$!
 wait $p0 $p1
-copy_new_runs "$R" "$BEFORE" "$OUT"
 for f in tune_int8 tune_bf16; do grep -vE "UserWarning|_warn_once|^\s*$" "$L/$f.log" | tail -22 | cut -c1-170; done
-python3 benchmarks/run_summary.py "$L"
-grep -E "^  [a-z].*: " "$L/standard.log" | grep -E "decode-.*compiled|train|memcpy" | cut -c1-120
 grep -vE "UserWarning|_warn_once|^\s*$" "$L/train.txt" | tail -28 | cut -c1-150
-tar czf "$OUT/logs.tgz" -C /tmp cplogs
-echo "== done at $(( $(date +%s) - T0 )) s"
+end_call

@@ -24,15 +24,11 @@ PY
 )
   local t=$(( $(left) - 10 )); [ "$t" -gt 110 ] && t=110
   [ "$t" -lt 45 ] && { echo "decode: no time"; return; }
-  decode_suite_run "$t" "$L/decode.log" CUDA_VISIBLE_DEVICES=1 "COSTPERF_GEMV_CONFIGS=$cfg"
-  echo "decode (configs '${cfg}') rc $? at $(( $(date +%s) - T0 )) s: $(grep -o 'Wrote [^ ]*' "$L/decode.log")"
+  echo "configs: '${cfg}'"
+  decode_logged decode "$t" CUDA_VISIBLE_DEVICES=1 "COSTPERF_GEMV_CONFIGS=$cfg"
 }
 standard_until_call_end & p0=$!
 tune & p1=$!
 wait $p0 $p1
-copy_new_runs "$R" "$BEFORE" "$OUT"
 grep -vE "^\s*$|UserWarning|_warn_once" "$L/tune.log" | tail -24 | cut -c1-200
-python3 benchmarks/run_summary.py "$L"
-grep -E "^  [a-z].*: " "$L/standard.log" | grep -E "decode-.*compiled|train|memcpy" | cut -c1-120
-tar czf "$OUT/logs.tgz" -C /tmp cplogs
-echo "== done at $(( $(date +%s) - T0 )) s"
+end_call
