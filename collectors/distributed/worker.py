@@ -350,7 +350,8 @@ def _exit_without_teardown() -> None:
     """Leave once the work is done, the run written and the process groups destroyed, without the
     interpreter's teardown: on CPU ranks with gloo a rank was seen to abort there, in a C++
     destructor ("terminate called without an active exception", no Python frame left), and torchrun
-    then reported a complete run as a failed one."""
+    then reported a complete run as a failed one. Nothing left needs it: the run file is written
+    atomically before this, and inductor's compile workers leave by themselves once their parent has."""
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
