@@ -145,18 +145,13 @@ def test_gemv_compiles_for_hopper_without_reshuffling_x(weights: str) -> None:
     1.1-2.6 TB/s against 2.2-4.1 for bf16 on an H200); int8 converted without the integer-to-float
     instruction, whose 16 conversions per clock per SM held int8 below 3 TB/s."""
     out = compile_only(f"""
-        import re, triton
-        from triton.backends.compiler import GPUTarget
+        import re
         from collectors.models.gemv_kernels import gemv_fused
-        sig = {{"x_ptr": "*bf16", "w_ptr": "*{weights}", "s_ptr": "*bf16", "g_ptr": "*bf16", "r_ptr": "*bf16",
-               "y_ptr": "*bf16", "eps": "fp32"}}
+        from triton_run import gemv_signature, sm90
         consts = {{"N": 6144, "K": 4096, "HAS_SCALE": True, "HAS_NORM": True, "HAS_RES": False, "SWIGLU": False,
                   "PDL": False, "I8_MODE": {2 if weights == "i8" else 0}, "BLOCK_N": 2, "BLOCK_K": 2048,
                   "ACC": 1}}
-        attrs = {{(i,): [["tt.divisibility", 16]] for i in range(6)}}  # as a launch specialises aligned pointers
-        src = triton.compiler.ASTSource(fn=gemv_fused, signature={{**sig, **{{k: "constexpr" for k in consts}}}},
-                                        constexprs=consts, attrs=attrs)
-        k = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={{"num_warps": 4, "num_stages": 3}})
+        k = sm90(gemv_fused, gemv_signature("{weights}"), consts, aligned=6, num_warps=4, num_stages=3)
         ptx = k.asm["ptx"]
         loads = re.findall(r"ld\\.global\\.L1::evict_first[^\\s]*", ptx)
         i2f = len(re.findall(r"cvt\\.rn\\.f32\\.s(?:8|16|32)", ptx))
@@ -176,27 +171,13 @@ def test_narrow_accumulators_take_fewer_registers_and_no_shuffles() -> None:
     3.6, as on the H200 runs: 128 -> 96, a fifth program per multiprocessor; 3.9: 96 -> 80) and adds
     no shared memory or warp shuffles."""
     out = compile_only("""
-        import re, subprocess, tempfile, triton
-        from triton.backends.compiler import GPUTarget
-        from triton.backends.nvidia.compiler import get_ptxas
         from collectors.models.gemv_kernels import gemv_fused
-        ptxas = get_ptxas(90)
-        sig = {"x_ptr": "*bf16", "w_ptr": "*i8", "s_ptr": "*bf16", "g_ptr": "*bf16", "r_ptr": "*bf16",
-               "y_ptr": "*bf16", "eps": "fp32"}
+        from triton_run import gemv_signature, registers, sm90
         for acc in (1, 8):
             consts = {"N": 14336, "K": 4096, "HAS_SCALE": True, "HAS_NORM": True, "HAS_RES": False, "SWIGLU": True,
                       "PDL": True, "I8_MODE": 2, "BLOCK_N": 4, "BLOCK_K": 2048, "ACC": acc}
-            attrs = {(i,): [["tt.divisibility", 16]] for i in range(6)}
-            src = triton.compiler.ASTSource(fn=gemv_fused, signature={**sig, **{k: "constexpr" for k in consts}},
-                                            constexprs=consts, attrs=attrs)
-            k = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": 4, "num_stages": 1})
-            with tempfile.NamedTemporaryFile("w", suffix=".ptx") as f:
-                f.write(k.asm["ptx"])
-                f.flush()
-                err = subprocess.run([ptxas.path, "-arch=sm_90a", "-v", f.name, "-o", "/dev/null"],
-                                     capture_output=True, text=True).stderr
-            regs = re.search(r"Used (\\d+) registers", err).group(1)
-            print(acc, regs, k.metadata.shared, k.asm["ptx"].count("shfl.sync"))
+            k = sm90(gemv_fused, gemv_signature("i8"), consts, aligned=6, num_warps=4, num_stages=1)
+            print(acc, registers(k), k.metadata.shared, k.asm["ptx"].count("shfl.sync"))
     """)
     rows = {r[0]: [int(v) for v in r[1:]] for r in (line.split() for line in out.strip().splitlines())}
     (regs1, shared1, shfl1), (regs8, shared8, shfl8) = rows["1"], rows["8"]
@@ -210,15 +191,12 @@ def test_attention_reads_its_cache_slice_before_waiting_for_the_previous_kernel(
     the position, its angles and the slice's keys and values (16-byte vectors), none of q/k/v; the merge
     kernel waits before its first load. Without PDL neither waits."""
     out = compile_only("""
-        import re, triton
-        from triton.backends.compiler import GPUTarget
+        import re
         from collectors.models.decode_attention_kernel import attn_combine, attn_decode
+        from triton_run import sm90
 
         def ptx(fn, sig, consts, n):
-            attrs = {(i,): [["tt.divisibility", 16]] for i in range(n)}
-            src = triton.compiler.ASTSource(fn=fn, signature={**sig, **{k: "constexpr" for k in consts}},
-                                            constexprs=consts, attrs=attrs)
-            return triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": 4}).asm["ptx"]
+            return sm90(fn, sig, consts, aligned=n, num_warps=4).asm["ptx"]
 
         names = ["qkv_ptr", "kc_ptr", "vc_ptr", "cos_ptr", "sin_ptr", "pos_ptr", "acc_ptr", "m_ptr", "l_ptr",
                  "y_ptr", "cnt_ptr"]
