@@ -157,8 +157,9 @@ def launch(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor | None = 
     """y[1, N'] for x[1, K] (N' = rows of weight, or half of them with swiglu)."""
     rows, k = weight.shape
     n = rows // 2 if swiglu else rows
-    bn, bk, warps, stages, acc = full(config) if config else config_for(n, k, weight.element_size(), swiglu)
-    if not fits(n, k, (bn, bk, warps, stages, acc)):
+    cfg = full(config) if config else config_for(n, k, weight.element_size(), swiglu)
+    bn, bk, warps, stages, acc = cfg
+    if not fits(n, k, cfg):
         raise ValueError(f"gemv_fused: block {bn}x{bk} (ACC {acc}) does not tile a {n}x{k} matrix")
     y = out if out is not None else torch.empty((1, n), dtype=x.dtype, device=x.device)
     dummy = x
