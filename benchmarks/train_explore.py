@@ -5,7 +5,8 @@ attention, cross-entropy, fused Triton kernels, optimizer), with their share of 
 
 The loss is the workload's default (the fused output layer + cross-entropy on CUDA, or
 COSTPERF_LOSS) in `profile` and every tag without "-loss"; "b64 torch-loss" against "b64 fused-loss"
-compares the two.
+compares the two. Bias gradients likewise (made with their input gradients on CUDA, or
+COSTPERF_BIAS_GRADS): "b64 torch-bias" against "b64 fused-bias", and that kernel's block shapes.
 
     python benchmarks/train_explore.py [profile] [variant tag ...]      (CUDA)
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from collectors.models import gpt2
+from collectors.models import bias_grads, gpt2
 from collectors.workloads import train
 from collectors.workloads.common import Context, TimingPolicy
 
@@ -55,11 +56,21 @@ VARIANTS: dict[str, tuple[int, str, str, dict, str | None]] = {tag: (*v, None) f
     "b64 aggressive": {"aggressive_fusion": True},
     "b64 coop-reductions": {"triton.cooperative_reductions": True},
 }.items()}
+# bias gradients by autograd or made with their input gradients (bias_grads.py), and the fused
+# kernels' block shapes: module attributes set for the variant, then put back
+BIAS: dict[str, tuple[str, dict[str, int]]] = {
+    "b64 torch-bias": ("torch", {}), "b64 fused-bias": ("fused", {}),
+    "b64 fused-bias gelu-r16w8": ("fused", {"GELU_BLOCK_R": 16, "GELU_WARPS": 8}),
+    "b64 fused-bias gelu-r16": ("fused", {"GELU_BLOCK_R": 16}),
+    "b64 fused-bias heads-r32": ("fused", {"HEADS_BLOCK_R": 32, "HEADS_ROWS": 128}),
+}
+VARIANTS |= {tag: (64, "cudnn", "default", {}, None) for tag in BIAS}
 # attention first: cuDNN's flash kernels' names contain "sm90" too
 KINDS = [("attention", ("cudnn", "flash", "fmha", "attention", "sdpa")),
          ("matmul", ("gemm", "sm90_", "nvjet", "cutlass", "xmma", "ampere_", "cublas")),
          ("optimizer", ("adam", "multi_tensor", "foreach")),
          ("cross-entropy", ("nll", "log_softmax", "softmax", "logsumexp", "lce_")),
+         ("bias grads", ("gelu_bias_backward", "heads_into_columns")),
          ("triton fused", ("triton_",))]
 
 
@@ -74,8 +85,10 @@ def profile(batch: int = 64) -> list[str]:
 
     cfg = gpt2.CONFIGS["gpt2-124m"]
     torch.manual_seed(0)
-    loss = train.TrainSpec().loss_impl("cuda")
-    model = gpt2.build("gpt2-124m", "cuda", fused_loss=loss == "fused")
+    spec = train.TrainSpec()
+    loss = spec.loss_impl("cuda")
+    model = gpt2.build("gpt2-124m", "cuda", fused_loss=loss == "fused",
+                       fused_bias_grads=spec.bias_grads_impl("cuda") == "fused")
     opt = gpt2.adamw(model, "cuda")
     fwd = torch.compile(model)
     x = torch.randint(0, cfg.vocab_size, (batch, 1024), device="cuda")
@@ -134,16 +147,23 @@ def main() -> None:
 
     for tag in wanted or ["b64 cudnn"]:
         batch, sdpa, mode, options, loss = VARIANTS[tag]
+        bias, blocks = BIAS.get(tag, (None, {}))
+        before = {name: getattr(bias_grads, name) for name in blocks}
         t0 = time.perf_counter()
         torch._dynamo.reset()
         try:
             with inductor.patch(options):
+                for name, value in blocks.items():
+                    setattr(bias_grads, name, value)
                 r = train.run(train.TrainSpec("gpt2-124m", batch=batch, seq_len=1024, compiled=True, mode=mode,
-                                              steps_per_rep=3, attention=sdpa, loss=loss), ctx)
+                                              steps_per_rep=3, attention=sdpa, loss=loss, bias_grads=bias), ctx)
         except (AttributeError, KeyError) as exc:  # an option this torch's inductor does not have
             rows.append(f"{tag:16s} not run: {type(exc).__name__}: {str(exc)[:150]}")
             print(rows[-1], flush=True)
             continue
+        finally:
+            for name, value in before.items():
+                setattr(bias_grads, name, value)
         if r.throughput is None:
             rows.append(f"{tag:16s} {r.status}: {(r.message or '')[:200]}")
         else:
@@ -152,7 +172,7 @@ def main() -> None:
             w = f"{r.energy.avg_w:.0f} W" if r.energy else ""
             rows.append(f"{tag:16s} {tps:10,.0f} tok/s MFU {mfu:5.1f}% cv {100 * r.throughput.cv:.1f}% "
                         f"warm-up {r.compile_s:.0f} s task {time.perf_counter() - t0:.0f} s {w} "
-                        f"[{r.params.extra.get('loss')}]")
+                        f"[{r.params.extra.get('loss')}; bias grads {r.params.extra.get('bias_grads')}]")
         print(rows[-1], flush=True)
     print("\n" + "\n".join(rows), flush=True)
 

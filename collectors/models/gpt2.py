@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from collectors.models.bias_grads import gelu_bias, qkv_heads
 from collectors.models.linear_cross_entropy import linear_cross_entropy
 
 
@@ -54,37 +55,44 @@ CONFIGS: dict[str, GPT2Config] = {
 
 
 class CausalSelfAttention(nn.Module):
-    def __init__(self, cfg: GPT2Config):
+    def __init__(self, cfg: GPT2Config, fused_bias_grads: bool = False):
         super().__init__()
         self.n_head = cfg.n_head
+        self.fused_bias_grads = fused_bias_grads
         self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, c = x.shape
-        q, k, v = self.c_attn(x).split(c, dim=2)
-        q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
+        if self.fused_bias_grads:
+            q, k, v = qkv_heads(x, self.c_attn.weight, self.c_attn.bias, self.n_head)
+        else:
+            q, k, v = self.c_attn(x).split(c, dim=2)
+            q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         return self.c_proj(y.transpose(1, 2).contiguous().view(b, t, c))
 
 
 class MLP(nn.Module):
-    def __init__(self, cfg: GPT2Config):
+    def __init__(self, cfg: GPT2Config, fused_bias_grads: bool = False):
         super().__init__()
+        self.fused_bias_grads = fused_bias_grads
         self.c_fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd)
         self.c_proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.fused_bias_grads:  # c_fc's bias is added (and its gradient made) with the GELU
+            return self.c_proj(gelu_bias(F.linear(x, self.c_fc.weight), self.c_fc.bias))
         return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
 
 
 class Block(nn.Module):
-    def __init__(self, cfg: GPT2Config):
+    def __init__(self, cfg: GPT2Config, fused_bias_grads: bool = False):
         super().__init__()
         self.ln_1 = nn.LayerNorm(cfg.n_embd)
-        self.attn = CausalSelfAttention(cfg)
+        self.attn = CausalSelfAttention(cfg, fused_bias_grads)
         self.ln_2 = nn.LayerNorm(cfg.n_embd)
-        self.mlp = MLP(cfg)
+        self.mlp = MLP(cfg, fused_bias_grads)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.ln_1(x))
@@ -92,15 +100,17 @@ class Block(nn.Module):
 
 
 class GPT2(nn.Module):
-    def __init__(self, cfg: GPT2Config, fused_loss: bool = False):
+    def __init__(self, cfg: GPT2Config, fused_loss: bool = False, fused_bias_grads: bool = False):
         super().__init__()
         self.cfg = cfg
         # output layer and loss in one pass over the logits (linear_cross_entropy.py), else
         # F.cross_entropy over the materialised logits
         self.fused_loss = fused_loss
+        # the q/k/v projection's and the MLP's first bias gradients made with their layers' input
+        # gradients (bias_grads.py), else by autograd in a pass of their own; same parameters
         self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
         self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd)
-        self.h = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.h = nn.ModuleList(Block(cfg, fused_bias_grads) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd)
         self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
         self.lm_head.weight = self.wte.weight  # tied, as GPT-2
@@ -122,9 +132,9 @@ class GPT2(nn.Module):
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
 
 
-def build(name: str, device: torch.device | str, fused_loss: bool = False) -> GPT2:
+def build(name: str, device: torch.device | str, fused_loss: bool = False, fused_bias_grads: bool = False) -> GPT2:
     with torch.device(device):
-        return GPT2(CONFIGS[name], fused_loss=fused_loss)
+        return GPT2(CONFIGS[name], fused_loss=fused_loss, fused_bias_grads=fused_bias_grads)
 
 
 def adamw(model: nn.Module, device_type: str, lr: float = 6e-4) -> torch.optim.AdamW:

@@ -5,7 +5,9 @@ bf16 autocast on CUDA and MPS; on a CPU fp32, because most CPUs emulate bf16 mat
 Tokens per step = batch x sequence length; MFU is computed in the report from flops_per_token and
 the machine file's peak.
 On CUDA the output layer and the loss run fused (linear_cross_entropy.py: one pass over the
-logits); COSTPERF_LOSS=torch (or TrainSpec.loss) keeps F.cross_entropy. The choice is recorded.
+logits); COSTPERF_LOSS=torch (or TrainSpec.loss) keeps F.cross_entropy. Likewise the q/k/v
+projection's and the MLP's first bias gradients are made with their input gradients (bias_grads.py);
+COSTPERF_BIAS_GRADS=torch (or TrainSpec.bias_grads) leaves them to autograd. Both are recorded.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from collectors.models import gpt2, linear_cross_entropy
+from collectors.models import bias_grads, gpt2, linear_cross_entropy
 from collectors.records import Result, WorkloadParams
 from collectors.workloads.common import Context, failed_result, free_memory, measure, now, ok_result, \
     reset_peak_memory, warmup
@@ -32,6 +34,7 @@ class TrainSpec:
     steps_per_rep: int = 1  # several steps per timed repeat smooth out per-step launch jitter
     attention: str | None = None  # SDPA backend first tried on CUDA: None = COSTPERF_SDPA (default cudnn)
     loss: str | None = None  # "fused" or "torch": None = COSTPERF_LOSS (default fused on CUDA with Triton)
+    bias_grads: str | None = None  # "fused" or "torch": None = COSTPERF_BIAS_GRADS (default as the loss)
 
     def autocast_dtype(self, device_type: str) -> torch.dtype | None:
         return torch.bfloat16 if device_type in ("cuda", "mps") else None
@@ -54,6 +57,16 @@ class TrainSpec:
             raise ValueError(f"loss {value!r} (TrainSpec.loss or {LOSS_ENV}): expected one of {', '.join(LOSSES)}")
         return value
 
+    def bias_grads_impl(self, device_type: str) -> str:
+        """"fused" (bias gradients made with their input gradients, bias_grads.py) or "torch"
+        (autograd's own pass), by default fused only where its Triton kernels run."""
+        default = "fused" if device_type == "cuda" and bias_grads.TRITON else "torch"
+        value = (self.bias_grads or os.environ.get(BIAS_GRADS_ENV) or default).strip().lower()
+        if value not in BIAS_GRADS:
+            raise ValueError(f"bias gradients {value!r} (TrainSpec.bias_grads or {BIAS_GRADS_ENV}): expected one "
+                             f"of {', '.join(BIAS_GRADS)}")
+        return value
+
     def loss_label(self, device_type: str) -> str:
         value = self.loss_impl(device_type)
         if value == "fused" and not _loss_kernel_runs(device_type):
@@ -68,7 +81,8 @@ class TrainSpec:
         dt = self.autocast_dtype(device_type)
         extra: dict[str, str | int | float | bool | None] = {
             "optimizer": "AdamW (fused)" if fused else "AdamW", "data": "synthetic random tokens",
-            "weights": "random", "steps_per_repeat": self.steps_per_rep, "loss": self.loss_label(device_type)}
+            "weights": "random", "steps_per_repeat": self.steps_per_rep, "loss": self.loss_label(device_type),
+            "bias_grads": BIAS_GRADS[self.bias_grads_impl(device_type)]}
         if self.attention_backend(device_type):
             extra["sdpa_backend_first"] = self.attention_backend(device_type)
         return WorkloadParams(
@@ -85,6 +99,8 @@ def _loss_kernel_runs(device_type: str) -> bool:
 
 LOSS_ENV = "COSTPERF_LOSS"
 LOSSES = {"fused": "fused linear+cross-entropy", "torch": "torch cross-entropy"}
+BIAS_GRADS_ENV = "COSTPERF_BIAS_GRADS"
+BIAS_GRADS = {"fused": "with their input gradients (q/k/v, MLP in)", "torch": "autograd"}
 
 # The SDPA backends tried in turn, by the one asked for first. On Hopper, cuDNN's fused attention
 # is the fastest torch offers for GPT-2's causal 12-head, 64-wide attention; torch's own default
@@ -112,7 +128,8 @@ def run(spec: TrainSpec, ctx: Context) -> Result:
         free_memory(ctx.device)
         reset_peak_memory(ctx.device)
         torch.manual_seed(0)
-        model = gpt2.build(spec.model, ctx.device, fused_loss=spec.loss_impl(ctx.kind) == "fused")
+        model = gpt2.build(spec.model, ctx.device, fused_loss=spec.loss_impl(ctx.kind) == "fused",
+                           fused_bias_grads=spec.bias_grads_impl(ctx.kind) == "fused")
         opt = gpt2.adamw(model, ctx.kind)
         fused = bool(opt.defaults.get("fused"))
         params = spec.params(ctx.kind, fused=fused)

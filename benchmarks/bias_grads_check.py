@@ -1,0 +1,106 @@
+"""GPU check of the bias gradients made with their input gradients (collectors/models/bias_grads.py)
+at GPT-2-124M's shapes (b64 x 1024 tokens: MLP 3072 wide, 12 heads of 64):
+
+1. each kernel against float64 torch on the same bf16 inputs;
+2. each kernel's time and GB/s against what torch.compile makes of the same math (the gradient,
+   then its column sums);
+3. one compiled bf16-autocast training step of GPT-2-124M (b4) with and without them: the
+   gradients' relative difference, parameter by parameter (bf16 rounding differs, so not zero).
+
+    python benchmarks/bias_grads_check.py      (CUDA)
+"""
+
+from __future__ import annotations
+
+import torch
+
+from collectors.models import bias_grads as bg
+from collectors.models import gpt2
+
+N, FF, HEADS, DIM, SEQ = 64 * 1024, 3072, 12, 64, 1024
+
+
+def ms(fn, reps: int = 20) -> float:  # noqa: ANN001
+    for _ in range(3):
+        fn()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    torch.cuda.synchronize()
+    start.record()
+    for _ in range(reps):
+        fn()
+    end.record()
+    torch.cuda.synchronize()
+    return start.elapsed_time(end) / reps
+
+
+def rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.double() - b.double()).norm() / b.double().norm())
+
+
+@torch.compile
+def inductor_gelu(dy: torch.Tensor, h: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    u = (h + b).float()
+    g = (dy.float() * bg._gelu_tanh_grad(u)).to(dy.dtype)  # noqa: SLF001
+    return g, g.float().sum(0)
+
+
+@torch.compile
+def inductor_heads(dq: torch.Tensor, dk: torch.Tensor, dv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    b, h, t, d = dq.shape
+    packed = torch.cat([z.transpose(1, 2).reshape(b * t, h * d) for z in (dq, dk, dv)], dim=1)
+    return packed, packed.float().sum(0)
+
+
+def kernels() -> None:
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    dy = torch.randn(N, FF, device="cuda", generator=gen).bfloat16() * 0.01
+    h = torch.randn(N, FF, device="cuda", generator=gen).bfloat16() * 2
+    b = torch.randn(FF, device="cuda", generator=gen).bfloat16()
+    dpre, db = bg._gelu_bias_backward(dy, h, b, True)  # noqa: SLF001
+    ref, ref_b = bg._gelu_bias_backward(dy.double(), h.double(), b.double(), False)  # noqa: SLF001
+    print(f"gelu: dpre rel {rel(dpre, ref):.2e} (bf16 rounding {rel(ref.bfloat16(), ref):.2e}), db rel "
+          f"{rel(db, ref_b):.2e}")
+    gb = 3 * N * FF * 2 / 1e9
+    for name, fn in (("kernel", lambda: bg._gelu_bias_backward(dy, h, b, True)),  # noqa: SLF001
+                     ("inductor", lambda: inductor_gelu(dy, h, b))):
+        t = ms(fn)
+        print(f"gelu {name:9s} {t * 1e3:7.1f} us  {gb / t * 1e3:6.0f} GB/s (of {gb:.2f} GB)")
+    packed = torch.randn(64, SEQ, 3, HEADS, DIM, device="cuda", generator=gen).bfloat16()
+    grads = [packed[:, :, i].transpose(1, 2) for i in range(3)]  # as cuDNN returns them
+    out, out_b = bg._heads_grad_pack(*grads, True)  # noqa: SLF001
+    want, want_b = inductor_heads(*grads)
+    print(f"heads: exact copy {torch.equal(out, want)}, db rel {rel(out_b, want_b):.2e}")
+    gb = 2 * N * 3 * HEADS * DIM * 2 / 1e9
+    for name, fn in (("kernel", lambda: bg._heads_grad_pack(*grads, True)),  # noqa: SLF001
+                     ("inductor", lambda: inductor_heads(*grads))):
+        t = ms(fn)
+        print(f"heads {name:9s} {t * 1e3:7.1f} us  {gb / t * 1e3:6.0f} GB/s (of {gb:.2f} GB)")
+
+
+def model_step(fused: bool) -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    model = gpt2.build("gpt2-124m", "cuda", fused_loss=True, fused_bias_grads=fused)
+    fwd = torch.compile(model, fullgraph=True)
+    gen = torch.Generator(device="cuda").manual_seed(1)
+    x, y = (torch.randint(0, 50257, (4, SEQ), device="cuda", generator=gen) for _ in range(2))
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        loss = fwd(x, y)
+    loss.backward()
+    print(f"model step, fused bias grads {fused}: loss {loss.item():.6f}")
+    return {name: p.grad for name, p in model.named_parameters()}
+
+
+def main() -> None:
+    kernels()
+    torch._dynamo.reset()
+    a = model_step(False)
+    torch._dynamo.reset()
+    b = model_step(True)
+    worst = sorted(((rel(b[k], a[k]), k) for k in a), reverse=True)[:6]
+    print("largest relative gradient differences: " + ", ".join(f"{k} {r:.1e}" for r, k in worst))
+    bias = [k for k in a if k.endswith(("c_attn.bias", "c_fc.bias"))]
+    print(f"bias gradients ({len(bias)}): max rel {max(rel(b[k], a[k]) for k in bias):.1e}")
+
+
+if __name__ == "__main__":
+    main()

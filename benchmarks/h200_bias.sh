@@ -1,0 +1,29 @@
+#!/bin/bash
+# GPU host with two H200s, one call. GPU 0: the bias-gradient kernels checked at GPT-2-124M's shapes
+# (benchmarks/bias_grads_check.py), then the standard suite at the committed defaults. GPU 1:
+# GPT-2-124M b64 with bias gradients by autograd or made with their input gradients, alternating
+# (3 rounds, so drift over the call falls on both) after a profile of the step, then the fused
+# kernels' other block shapes. Run files to $OUT.
+# Usage (on the GPU host): bash benchmarks/h200_bias.sh [call seconds]
+source benchmarks/device_call.sh "${1:-540}" || exit 1
+
+gpu0() {
+  CUDA_VISIBLE_DEVICES=0 timeout -k 30 -s TERM 200 python3 benchmarks/bias_grads_check.py > "$L/check.log" 2>&1
+  echo "check rc $? at $(( $(date +%s) - T0 )) s"
+  standard_until_call_end
+}
+gpu1() {
+  local rounds=()
+  for _ in 1 2 3; do rounds+=("b64 torch-bias" "b64 fused-bias"); done
+  CUDA_VISIBLE_DEVICES=1 OUT=$L timeout -k 30 -s TERM $(( $(left) - 20 )) python3 benchmarks/train_explore.py \
+    "${rounds[@]}" profile "b64 fused-bias gelu-r16" "b64 fused-bias gelu-r16w8" "b64 fused-bias heads-r32" \
+    > "$L/train_bias.log" 2>&1
+  echo "bias A/B rc $? at $(( $(date +%s) - T0 )) s"
+}
+gpu0 & p0=$!
+gpu1 & p1=$!
+wait $p0 $p1
+grep -v Warning "$L/check.log" | tail -12
+grep -A36 "^profile b64" "$L/train_bias.log" | cut -c1-150
+grep -E "tok/s MFU|not run|status" "$L/train_bias.log" | cut -c1-170
+end_call

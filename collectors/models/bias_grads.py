@@ -1,0 +1,177 @@
+"""Two GPT-2 layers whose bias gradient is made in the pass that makes their input gradient.
+
+Autograd makes a linear layer's bias gradient as a column sum of the gradient of its output, a
+second pass over a tensor the step has just written. In GPT-2-124M at batch 64 x 1024 two of these
+are large (an H200, per 116 ms step):
+
+- the MLP's first layer: its output gradient is GELU's backward, 4.0 ms, then read again for the
+  bias, 1.2 ms;
+- the attention's q/k/v projection: the attention's dq, dk, dv are copied into one [B T, 3C]
+  tensor, 1.7 ms, then read again for the bias, 0.9 ms.
+
+Here each is one Triton kernel that writes the gradient and the bias gradient's per-block column
+sums (bias_grads_kernel.py):
+
+  gelu_bias(h, b)             = gelu(h + b), the MLP's first layer taking its bias here (the layer
+                                itself runs without one); backward: dpre = dy gelu'(h + b), db
+  qkv_heads(x, W, b, heads)   = q, k, v [B, H, T, D] of x @ W.T + b, views of one product as
+                                nanoGPT's split; backward: d(x @ W.T + b) from dq, dk, dv, db, then
+                                dx and dW by two matrix products
+
+The forward passes are plain torch, so torch.compile fuses them as before; the backward kernels are
+custom ops that it keeps whole. Without Triton (a CPU) the same math runs in torch ops, so both
+paths are tested everywhere. Bias gradients are summed in float32 (autograd sums the 16-bit
+gradient, then rounds the sum to 16 bits).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+
+import torch
+import torch.nn.functional as F
+
+TRITON = importlib.util.find_spec("triton") is not None
+# Rows a program sums into one partial row, read BLOCK_R at a time, and the columns it takes (GELU;
+# the q/k/v kernel takes one head). Compiled for sm_90 these take 80 registers a thread, so six
+# programs an SM, each with 8 KB of loads in flight; a thread's column sums stay in registers until
+# its last row (a [BLOCK_R, columns] float32 tile), not summed across threads at every step.
+GELU_ROWS, GELU_BLOCK_R, GELU_BLOCK_C, GELU_WARPS = 256, 8, 256, 4
+HEADS_ROWS, HEADS_BLOCK_R, HEADS_WARPS = 256, 64, 4
+
+
+@functools.cache
+def _kernels():  # noqa: ANN202 - imported lazily: triton is only installed where CUDA is
+    from collectors.models import bias_grads_kernel  # noqa: PLC0415
+
+    return bias_grads_kernel
+
+
+def _gelu_tanh_grad(u: torch.Tensor) -> torch.Tensor:
+    k0, k1 = 0.7978845608028654, 0.044715
+    t = torch.tanh(k0 * u * (1.0 + k1 * u * u))
+    return 0.5 * (1.0 + t) + 0.5 * u * (1.0 - t * t) * k0 * (1.0 + 3.0 * k1 * u * u)
+
+
+def _sum_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.promote_types(dtype, torch.float32)  # float32, or float64 for float64 checks
+
+
+@torch.library.custom_op("costperf::gelu_bias_backward", mutates_args=())
+def _gelu_bias_backward(dy: torch.Tensor, h: torch.Tensor, b: torch.Tensor,
+                        kernel: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(dy * gelu'(h + b), its column sums in float32 or wider) for dy, h [N, F] and b [F]."""
+    n, f = h.shape
+    if not kernel:
+        u = h.to(_sum_dtype(h.dtype)) + b.to(_sum_dtype(h.dtype))
+        g = dy.to(u.dtype) * _gelu_tanh_grad(u)
+        return g.to(dy.dtype), g.sum(0)
+    dpre = torch.empty_like(dy)
+    blocks = (-(-n // GELU_ROWS), -(-f // GELU_BLOCK_C))
+    part = torch.empty((blocks[0], f), dtype=torch.float32, device=dy.device)
+    _kernels().gelu_bias_backward[blocks](dy, h, b, dpre, part, n, f, ROWS=GELU_ROWS, BLOCK_R=GELU_BLOCK_R,
+                                          BLOCK_C=GELU_BLOCK_C, num_warps=GELU_WARPS)
+    return dpre, part.sum(0)
+
+
+@_gelu_bias_backward.register_fake
+def _(dy: torch.Tensor, h: torch.Tensor, b: torch.Tensor, kernel: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.empty_like(dy), dy.new_empty(h.shape[1], dtype=_sum_dtype(h.dtype))
+
+
+@torch.library.custom_op("costperf::heads_grad_pack", mutates_args=())
+def _heads_grad_pack(dq: torch.Tensor, dk: torch.Tensor, dv: torch.Tensor,
+                     kernel: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(dq, dk, dv [B, H, T, D] side by side as [B T, 3 H D], its column sums in float32 or wider)."""
+    bsz, heads, seq, dim = dq.shape
+    if not kernel:
+        packed = torch.cat([z.transpose(1, 2).reshape(bsz * seq, heads * dim) for z in (dq, dk, dv)], dim=1)
+        return packed, packed.to(_sum_dtype(packed.dtype)).sum(0)
+    n, cols = bsz * seq, 3 * heads * dim
+    out = torch.empty((n, cols), dtype=dq.dtype, device=dq.device)
+    part = torch.empty((-(-n // HEADS_ROWS), cols), dtype=torch.float32, device=dq.device)
+    for i, z in enumerate((dq, dk, dv)):
+        z = z if z.stride(3) == 1 else z.contiguous()
+        _kernels().heads_into_columns[(part.shape[0], heads)](
+            z, out, part, n, seq, z.stride(0), z.stride(1), z.stride(2), cols, i * heads * dim, D=dim,
+            BLOCK_D=triton_next_pow2(dim), ROWS=HEADS_ROWS, BLOCK_R=HEADS_BLOCK_R, num_warps=HEADS_WARPS)
+    return out, part.sum(0)
+
+
+@_heads_grad_pack.register_fake
+def _(dq: torch.Tensor, dk: torch.Tensor, dv: torch.Tensor, kernel: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    bsz, heads, seq, dim = dq.shape
+    return dq.new_empty((bsz * seq, 3 * heads * dim)), dq.new_empty(3 * heads * dim, dtype=_sum_dtype(dq.dtype))
+
+
+def triton_next_pow2(n: int) -> int:
+    return 1 << max(0, n - 1).bit_length()
+
+
+class _GeluBias(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, h: torch.Tensor, bias: torch.Tensor, kernel: bool) -> torch.Tensor:  # noqa: ANN001
+        b = bias.to(h.dtype)
+        ctx.save_for_backward(h, b)
+        ctx.kernel, ctx.bias_dtype = kernel, bias.dtype
+        return F.gelu(h + b, approximate="tanh")
+
+    @staticmethod
+    def backward(ctx, dy: torch.Tensor):  # noqa: ANN001, ANN205
+        h, b = ctx.saved_tensors
+        f = h.shape[-1]
+        dpre, db = _gelu_bias_backward(dy.contiguous().view(-1, f), h.contiguous().view(-1, f), b, ctx.kernel)
+        return dpre.view(h.shape), db.to(ctx.bias_dtype), None
+
+
+class _QKVHeads(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, heads: int,  # noqa: ANN001
+                kernel: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        bsz, seq, c = x.shape
+        x2 = x.view(bsz * seq, c)
+        qkv = torch.addmm(bias.to(x.dtype), x2, weight.t())
+        ctx.save_for_backward(x2, weight)
+        ctx.kernel, ctx.bias_dtype, ctx.shape = kernel, bias.dtype, (bsz, seq, c)
+        split = qkv.view(bsz, seq, 3, heads, weight.shape[0] // (3 * heads))
+        return tuple(split[:, :, i].transpose(1, 2) for i in range(3))
+
+    @staticmethod
+    def backward(ctx, dq: torch.Tensor, dk: torch.Tensor, dv: torch.Tensor):  # noqa: ANN001, ANN205
+        x2, weight = ctx.saved_tensors
+        dqkv, db = _heads_grad_pack(dq, dk, dv, ctx.kernel)
+        return (dqkv.mm(weight).view(ctx.shape), dqkv.t().mm(x2), db.to(ctx.bias_dtype), None, None)
+
+
+def _kernel_here(t: torch.Tensor, kernel: bool | None) -> bool:
+    return (t.is_cuda and TRITON) if kernel is None else kernel
+
+
+def compute_dtype(x: torch.Tensor, weight: torch.Tensor) -> torch.dtype:
+    """The products' dtype a plain nn.Linear would use here: autocast's, else the inputs' own."""
+    if torch.is_autocast_enabled(x.device.type):
+        return torch.get_autocast_dtype(x.device.type)
+    return torch.promote_types(x.dtype, weight.dtype)
+
+
+def gelu_bias(h: torch.Tensor, bias: torch.Tensor, kernel: bool | None = None) -> torch.Tensor:
+    """GELU (tanh form) of h + bias, h [..., F], bias [F]; its backward makes dh and the bias gradient
+    in one pass. kernel: the Triton kernel (default: where h is on CUDA and Triton is installed)."""
+    if bias.dim() != 1 or h.shape[-1] != bias.shape[0]:
+        raise ValueError(f"gelu_bias: expected h [..., F] and bias [F]; got h {list(h.shape)} and bias "
+                         f"{list(bias.shape)}")
+    return _GeluBias.apply(h, bias, _kernel_here(h, kernel))
+
+
+def qkv_heads(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, heads: int,
+              kernel: bool | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """q, k, v [B, heads, T, D] of x @ weight.T + bias (x [B, T, C], weight [3 heads D, C], bias
+    [3 heads D]), in the dtype nn.Linear would use (autocast's where it is on); the backward makes
+    the packed gradient and the bias gradient in one pass."""
+    if x.dim() != 3 or weight.dim() != 2 or weight.shape[1] != x.shape[2] or weight.shape[0] % (3 * heads) \
+            or bias.shape != (weight.shape[0],):
+        raise ValueError(f"qkv_heads: expected x [B, T, C], weight [3 heads D, C] and bias [3 heads D] with "
+                         f"{heads} heads; got x {list(x.shape)}, weight {list(weight.shape)}, bias {list(bias.shape)}")
+    dtype = compute_dtype(x, weight)
+    return _QKVHeads.apply(x.to(dtype).contiguous(), weight.to(dtype), bias, heads, _kernel_here(x, kernel))

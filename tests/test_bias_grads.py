@@ -1,0 +1,194 @@
+"""Bias gradients made with their layers' input gradients (collectors/models/bias_grads.py): the
+same gradients as autograd's, through the torch-ops path, the Triton kernels (Triton's interpreter
+on this CPU) and a compiled GPT-2; the kernels compiled for sm_90 read and write 16-byte vectors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from triton_run import compile_only, interpret, needs_triton
+
+from collectors.models import bias_grads, gpt2
+from collectors.models.bias_grads import gelu_bias, qkv_heads
+
+
+def _reference_gelu(h: torch.Tensor, b: torch.Tensor, dy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    h, b = h.detach().requires_grad_(), b.detach().requires_grad_()
+    F.gelu(h + b, approximate="tanh").backward(dy)
+    return h.grad, b.grad
+
+
+def test_gelu_bias_gradients_match_autograd_in_float64() -> None:
+    gen = torch.Generator().manual_seed(0)
+    h = 4 * torch.randn(3, 5, 40, generator=gen, dtype=torch.float64)  # tails where tanh saturates
+    b, dy = torch.randn(40, generator=gen, dtype=torch.float64), torch.randn(3, 5, 40, generator=gen, dtype=torch.float64)
+    ref_h, ref_b = _reference_gelu(h, b, dy)
+    hh, bb = h.clone().requires_grad_(), b.clone().requires_grad_()
+    y = gelu_bias(hh, bb, kernel=False)
+    torch.testing.assert_close(y, F.gelu(h + b, approximate="tanh"))
+    y.backward(dy)
+    torch.testing.assert_close(hh.grad, ref_h, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(bb.grad, ref_b, rtol=1e-12, atol=1e-12)
+
+
+def test_qkv_heads_match_nanogpt_split_and_autograd_in_float64() -> None:
+    gen = torch.Generator().manual_seed(1)
+    bsz, seq, heads, dim = 2, 7, 3, 4
+    c = heads * dim
+    x = torch.randn(bsz, seq, c, generator=gen, dtype=torch.float64)
+    w = torch.randn(3 * c, c, generator=gen, dtype=torch.float64)
+    b = torch.randn(3 * c, generator=gen, dtype=torch.float64)
+    grads = [torch.randn(bsz, heads, seq, dim, generator=gen, dtype=torch.float64) for _ in range(3)]
+
+    def run(fused: bool) -> list[torch.Tensor]:
+        xx, ww, bb = (t.clone().requires_grad_() for t in (x, w, b))
+        if fused:
+            out = qkv_heads(xx, ww, bb, heads, kernel=False)
+        else:
+            q, k, v = F.linear(xx, ww, bb).split(c, dim=2)
+            out = tuple(z.view(bsz, seq, heads, dim).transpose(1, 2) for z in (q, k, v))
+        assert all(o.shape == (bsz, heads, seq, dim) for o in out)
+        torch.autograd.backward(out, grads)
+        return [*out, xx.grad, ww.grad, bb.grad]
+
+    for got, want in zip(run(True), run(False), strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_bad_shapes_are_named() -> None:
+    with pytest.raises(ValueError, match=r"gelu_bias: expected h \[..., F\] and bias \[F\]; got h \[2, 8\]"):
+        gelu_bias(torch.randn(2, 8), torch.randn(7))
+    x, w = torch.randn(2, 3, 12), torch.randn(36, 12)
+    with pytest.raises(ValueError, match=r"qkv_heads: .* with 5 heads; got x \[2, 3, 12\]"):
+        qkv_heads(x, w, torch.randn(36), 5)
+    with pytest.raises(ValueError, match=r"bias \[35\]"):
+        qkv_heads(x, w, torch.randn(35), 3)
+
+
+@needs_triton
+def test_kernels_match_float64_through_the_interpreter() -> None:
+    """Shapes that leave partial blocks (rows, columns, a 24-wide head in a 32-wide block) and q/k/v
+    gradients in three layouts: views of one packed tensor (as cuDNN's attention returns them), each
+    contiguous, and a [B, T, H, D] transpose."""
+    out = interpret("""
+        import torch
+        from collectors.models import bias_grads as bg
+        bg.GELU_ROWS, bg.GELU_BLOCK_R, bg.GELU_BLOCK_C = 8, 4, 16
+        bg.HEADS_ROWS, bg.HEADS_BLOCK_R = 8, 4
+        gen = torch.Generator().manual_seed(0)
+        for dt in (torch.float32, torch.bfloat16):
+            n, f = 37, 40
+            dy, h = torch.randn(n, f, generator=gen).to(dt), (4 * torch.randn(n, f, generator=gen)).to(dt)
+            b = torch.randn(f, generator=gen).to(dt)
+            dpre, db = bg._gelu_bias_backward(dy, h, b, True)
+            ref, ref_b = bg._gelu_bias_backward(dy.double(), h.double(), b.double(), False)
+            assert dpre.dtype == dt and db.dtype == torch.float32
+            torch.testing.assert_close(dpre.double(), ref.to(dt).double(), rtol=0, atol=1e-5 if dt == torch.float32 else 0.02)
+            torch.testing.assert_close(db.double(), ref_b, rtol=1e-5, atol=1e-5)
+            bsz, heads, seq, dim = 2, 3, 13, 24
+            packed = torch.randn(bsz, seq, 3, heads, dim, generator=gen).to(dt)
+            views = [packed[:, :, i].transpose(1, 2) for i in range(3)]
+            for grads in (views, [v.contiguous() for v in views],
+                          [v.transpose(1, 2).contiguous().transpose(1, 2) for v in views]):
+                got, got_b = bg._heads_grad_pack(*grads, True)
+                want, want_b = bg._heads_grad_pack(*(g.double() for g in grads), False)
+                assert got.dtype == dt and got.shape == (bsz * seq, 3 * heads * dim)
+                assert torch.equal(got.double(), want)  # a copy, exact
+                torch.testing.assert_close(got_b.double(), want_b, rtol=1e-5, atol=1e-5)
+        print("ok")
+    """)
+    assert out.strip().endswith("ok")
+
+
+@needs_triton
+def test_kernels_compiled_for_sm90_move_16_byte_vectors() -> None:
+    """At GPT-2-124M's shapes, with the integer arguments a launch sees divisible by 16: 16-byte
+    loads and stores of the gradients, at most 96 registers a thread (at least five programs an SM)."""
+    out = compile_only("""
+        import re
+        from collectors.models import bias_grads as bg
+        from collectors.models.bias_grads_kernel import gelu_bias_backward, heads_into_columns
+        from triton_run import registers, sm90
+        sig = {"dy_ptr": "*bf16", "h_ptr": "*bf16", "b_ptr": "*bf16", "dpre_ptr": "*bf16", "part_ptr": "*fp32",
+               "n_rows": "i32", "n_cols": "i32"}
+        consts = {"ROWS": bg.GELU_ROWS, "BLOCK_R": bg.GELU_BLOCK_R, "BLOCK_C": bg.GELU_BLOCK_C}
+        gelu = sm90(gelu_bias_backward, sig, consts, aligned=7, num_warps=bg.GELU_WARPS)
+        sig = {"src_ptr": "*bf16", "out_ptr": "*bf16", "part_ptr": "*fp32", "n_rows": "i32", "seq_len": "i32",
+               "s_b": "i32", "s_h": "i32", "s_t": "i32", "out_cols": "i32", "col0": "i32"}
+        consts = {"D": 64, "BLOCK_D": 64, "ROWS": bg.HEADS_ROWS, "BLOCK_R": bg.HEADS_BLOCK_R}
+        heads = sm90(heads_into_columns, sig, consts, aligned=10, num_warps=bg.HEADS_WARPS)
+        for k in (gelu, heads):
+            ptx = k.asm["ptx"]
+            print(registers(k), len(re.findall(r"ld\\.global\\.v4", ptx)), len(re.findall(r"st\\.global\\.v4", ptx)))
+    """)
+    for line in out.strip().splitlines():
+        regs, loads, stores = (int(v) for v in line.split())
+        assert regs <= 96 and loads > 0 and stores > 0, out
+
+
+def _gpt2_step(fused: bool, compiled: bool, autocast: bool = False, backend: object = "inductor"):  # noqa: ANN202
+    torch.manual_seed(0)
+    model = gpt2.build("gpt2-tiny", "cpu", fused_bias_grads=fused)
+    fwd = torch.compile(model, fullgraph=True, backend=backend) if compiled else model
+    gen = torch.Generator().manual_seed(1)
+    x, y = (torch.randint(0, 512, (2, 64), generator=gen) for _ in range(2))
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        loss = fwd(x, y)
+    loss.backward()
+    return loss.detach(), {name: p.grad for name, p in model.named_parameters()}
+
+
+def test_gpt2_compiled_with_fused_bias_grads_matches_autograd() -> None:
+    """Traced in one graph, the backward calls both custom ops (kept whole), and every gradient is
+    autograd's, compiled by inductor as the training workload does and traced by AOTAutograd."""
+    from functorch.compile import make_boxed_func  # noqa: PLC0415
+    from torch._dynamo.backends.common import aot_autograd  # noqa: PLC0415
+
+    torch._dynamo.reset()
+    loss0, grads0 = _gpt2_step(fused=False, compiled=False)
+    backward: list[str] = []
+
+    def bw(gm: torch.fx.GraphModule, inputs: list) -> object:
+        backward.append(gm.code)
+        return make_boxed_func(gm.forward)
+
+    traced = aot_autograd(fw_compiler=lambda gm, _: make_boxed_func(gm.forward), bw_compiler=bw)
+    for backend in ("inductor", traced):
+        torch._dynamo.reset()
+        loss1, grads1 = _gpt2_step(fused=True, compiled=True, backend=backend)
+        torch.testing.assert_close(loss1, loss0, rtol=1e-5, atol=1e-5)
+        assert grads1.keys() == grads0.keys()
+        for name, g in grads0.items():
+            torch.testing.assert_close(grads1[name], g, rtol=1e-4, atol=1e-6, msg=name)
+    assert len(backward) == 1
+    assert backward[0].count("costperf.gelu_bias_backward") == 2  # one a layer of gpt2-tiny
+    assert backward[0].count("costperf.heads_grad_pack") == 2
+
+
+def test_gpt2_compiled_fused_bias_grads_follow_autocast() -> None:
+    torch._dynamo.reset()
+    loss0, grads0 = _gpt2_step(fused=False, compiled=False, autocast=True)
+    loss1, grads1 = _gpt2_step(fused=True, compiled=True, autocast=True)
+    torch.testing.assert_close(loss1, loss0, rtol=1e-3, atol=1e-3)
+    for name, g in grads0.items():
+        assert grads1[name].dtype == torch.float32, name
+        assert float((grads1[name] - g).norm() / g.norm()) < 2e-2, name
+
+
+def test_train_bias_grads_choice_is_checked_and_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from collectors.workloads import train  # noqa: PLC0415
+    from report.settings import ENGINE_INTERNALS  # noqa: PLC0415
+
+    monkeypatch.delenv("COSTPERF_BIAS_GRADS", raising=False)
+    spec = train.TrainSpec("gpt2-tiny")
+    assert spec.bias_grads_impl("cpu") == "torch"
+    assert spec.bias_grads_impl("cuda") == ("fused" if bias_grads.TRITON else "torch")
+    assert spec.params("cpu", fused=False).extra["bias_grads"] == "autograd"
+    assert "bias_grads" in ENGINE_INTERNALS  # how the engine did the work, not a setting
+    monkeypatch.setenv("COSTPERF_BIAS_GRADS", "fused")
+    assert spec.bias_grads_impl("cpu") == "fused"
+    assert train.TrainSpec("gpt2-tiny", bias_grads="torch").bias_grads_impl("cuda") == "torch"  # the field wins
+    monkeypatch.setenv("COSTPERF_BIAS_GRADS", "both")
+    with pytest.raises(ValueError, match=r"bias gradients 'both' \(TrainSpec.bias_grads or COSTPERF_BIAS_GRADS\)"):
+        spec.bias_grads_impl("cuda")
