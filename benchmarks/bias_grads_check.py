@@ -4,7 +4,8 @@ at GPT-2-124M's shapes (b64 x 1024 tokens: MLP 3072 wide, 12 heads of 64):
 1. each kernel against float64 torch on the same bf16 inputs;
 2. each kernel's time and GB/s against what torch.compile makes of the same math (the gradient,
    then its column sums);
-3. one compiled bf16-autocast training step of GPT-2-124M (b4) with and without them: the
+3. each kernel's block shapes, timed alone (the module's default first);
+4. one compiled bf16-autocast training step of GPT-2-124M (b4) with and without them: the
    gradients' relative difference, parameter by parameter (bf16 rounding differs, so not zero).
 
     python benchmarks/bias_grads_check.py      (CUDA)
@@ -77,6 +78,32 @@ def kernels() -> None:
         print(f"heads {name:9s} {t * 1e3:7.1f} us  {gb / t * 1e3:6.0f} GB/s (of {gb:.2f} GB)")
 
 
+GELU_SHAPES = [(256, 8, 256, 4), (256, 16, 256, 8), (512, 8, 256, 4), (128, 8, 256, 4), (256, 8, 512, 8),
+               (256, 4, 512, 4), (256, 16, 128, 4), (1024, 8, 256, 4), (256, 32, 256, 8)]
+HEADS_SHAPES = [(256, 64, 4), (256, 32, 4), (512, 64, 4), (128, 64, 4), (256, 128, 8), (1024, 64, 4), (256, 64, 8)]
+
+
+def shapes() -> None:
+    gen = torch.Generator(device="cuda").manual_seed(2)
+    dy, h = (torch.randn(N, FF, device="cuda", generator=gen).bfloat16() for _ in range(2))
+    b = torch.randn(FF, device="cuda", generator=gen).bfloat16()
+    packed = torch.randn(64, SEQ, 3, HEADS, DIM, device="cuda", generator=gen).bfloat16()
+    grads = [packed[:, :, i].transpose(1, 2) for i in range(3)]
+    names = {"gelu": ("GELU_ROWS", "GELU_BLOCK_R", "GELU_BLOCK_C", "GELU_WARPS"),
+             "heads": ("HEADS_ROWS", "HEADS_BLOCK_R", "HEADS_WARPS")}
+    for kind, tried, fn, gb in (
+            ("gelu", GELU_SHAPES, lambda: bg._gelu_bias_backward(dy, h, b, True), 3 * N * FF * 2 / 1e9),  # noqa: SLF001
+            ("heads", HEADS_SHAPES, lambda: bg._heads_grad_pack(*grads, True), 2 * N * 3 * HEADS * DIM * 2 / 1e9)):  # noqa: SLF001
+        before = [getattr(bg, n) for n in names[kind]]
+        for shape in tried:
+            for n, v in zip(names[kind], shape, strict=True):
+                setattr(bg, n, v)
+            t = ms(fn)
+            print(f"{kind} {','.join(map(str, shape)):16s} {t * 1e3:7.1f} us {gb / t * 1e3:6.0f} GB/s")
+        for n, v in zip(names[kind], before, strict=True):
+            setattr(bg, n, v)
+
+
 def model_step(fused: bool) -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
     model = gpt2.build("gpt2-124m", "cuda", fused_loss=True, fused_bias_grads=fused)
@@ -92,6 +119,7 @@ def model_step(fused: bool) -> dict[str, torch.Tensor]:
 
 def main() -> None:
     kernels()
+    shapes()
     torch._dynamo.reset()
     a = model_step(False)
     torch._dynamo.reset()

@@ -56,6 +56,9 @@ VARIANTS: dict[str, tuple[int, str, str, dict, str | None]] = {tag: (*v, None) f
     "b64 aggressive": {"aggressive_fusion": True},
     "b64 coop-reductions": {"triton.cooperative_reductions": True},
 }.items()}
+# steps a timed repeat (3 elsewhere): whether the host's wait at each repeat's end shows
+STEPS = {"b64 spr10": 10}
+VARIANTS |= {tag: (64, "cudnn", "default", {}, None) for tag in STEPS}
 # bias gradients by autograd or made with their input gradients (bias_grads.py), and the fused
 # kernels' block shapes: module attributes set for the variant, then put back
 BIAS: dict[str, tuple[str, dict[str, int]]] = {
@@ -80,7 +83,9 @@ def kind_of(name: str) -> str:
 
 
 def profile(batch: int = 64) -> list[str]:
-    """Kernel time of 3 compiled training steps by kind, and the 25 largest kernels."""
+    """Kernel time of 3 compiled training steps by kind, the 30 largest kernels, and where the GPU
+    waited: the gaps between kernels, the largest with the kernels on either side, and the CUDA
+    calls that block the host (synchronisation, allocation)."""
     from torch.profiler import ProfilerActivity, profile as prof_ctx  # noqa: PLC0415
 
     cfg = gpt2.CONFIGS["gpt2-124m"]
@@ -113,8 +118,11 @@ def profile(batch: int = 64) -> list[str]:
         wall = (time.perf_counter() - t0) / steps
     trace = OUT / "train_trace.json"
     prof.export_chrome_trace(str(trace))
-    events = [e for e in json.loads(trace.read_text())["traceEvents"] if e.get("cat") == "kernel"]
+    all_events = json.loads(trace.read_text())["traceEvents"]
     trace.unlink()
+    events = sorted((e for e in all_events if e.get("cat") == "kernel"), key=lambda e: e["ts"])
+    runtime = [e for e in all_events if e.get("cat") == "cuda_runtime"
+               and any(k in e["name"] for k in ("Synchronize", "Malloc", "Free", "Memcpy"))]
     by_kind: dict[str, float] = collections.defaultdict(float)
     by_name: dict[str, list[float]] = collections.defaultdict(list)
     for e in events:
@@ -132,6 +140,17 @@ def profile(batch: int = 64) -> list[str]:
     lines.append("  largest kernels (ms/step, calls/step):")
     for name, durs in sorted(by_name.items(), key=lambda kv: -sum(kv[1]))[:30]:
         lines.append(f"  {sum(durs) / steps / 1e3:8.2f} ms {len(durs) / steps:5.0f}x  [{kind_of(name)}] {name}")
+    gaps = [(b["ts"] - (a["ts"] + a["dur"]), a["name"][:45], b["name"][:45]) for a, b in zip(events, events[1:])]
+    big = [g for g in gaps if g[0] > 20]
+    lines.append(f"  gaps between kernels: {sum(g for g, _, _ in gaps) / steps / 1e3:.2f} ms/step, of which "
+                 f"{sum(g for g, _, _ in big) / steps / 1e3:.2f} ms in {len(big) / steps:.0f} gaps over 20 us")
+    for g, before, after in sorted(big, reverse=True)[:8]:
+        lines.append(f"    {g:8.0f} us after {before} | before {after}")
+    calls: dict[str, list[float]] = collections.defaultdict(list)
+    for e in runtime:
+        calls[e["name"]].append(e["dur"])
+    for name, durs in sorted(calls.items(), key=lambda kv: -sum(kv[1])):
+        lines.append(f"  host call {name}: {len(durs) / steps:.0f}x/step, {sum(durs) / steps / 1e3:.2f} ms/step")
     return lines
 
 
@@ -156,7 +175,8 @@ def main() -> None:
                 for name, value in blocks.items():
                     setattr(bias_grads, name, value)
                 r = train.run(train.TrainSpec("gpt2-124m", batch=batch, seq_len=1024, compiled=True, mode=mode,
-                                              steps_per_rep=3, attention=sdpa, loss=loss, bias_grads=bias), ctx)
+                                              steps_per_rep=STEPS.get(tag, 3), attention=sdpa, loss=loss,
+                                              bias_grads=bias), ctx)
         except (AttributeError, KeyError) as exc:  # an option this torch's inductor does not have
             rows.append(f"{tag:16s} not run: {type(exc).__name__}: {str(exc)[:150]}")
             print(rows[-1], flush=True)
