@@ -57,12 +57,12 @@ VARIANTS: dict[str, tuple[int, str, str, dict, str | None]] = {tag: (*v, None) f
     "b64 coop-reductions": {"triton.cooperative_reductions": True},
 }.items()}
 # steps a timed repeat (3 elsewhere): whether the host's wait at each repeat's end shows
-STEPS = {"b64 spr10": 10}
+STEPS = {"b64 spr10": 10, "b64 torch-bias spr10": 10}
 VARIANTS |= {tag: (64, "cudnn", "default", {}, None) for tag in STEPS}
 # bias gradients by autograd or made with their input gradients (bias_grads.py), and the fused
 # kernels' block shapes: module attributes set for the variant, then put back
 BIAS: dict[str, tuple[str, dict[str, int]]] = {
-    "b64 torch-bias": ("torch", {}), "b64 fused-bias": ("fused", {}),
+    "b64 torch-bias": ("torch", {}), "b64 fused-bias": ("fused", {}), "b64 torch-bias spr10": ("torch", {}),
     "b64 fused-bias gelu-r16w8": ("fused", {"GELU_BLOCK_R": 16, "GELU_WARPS": 8}),
     "b64 fused-bias gelu-r16": ("fused", {"GELU_BLOCK_R": 16}),
     "b64 fused-bias heads-r32": ("fused", {"HEADS_BLOCK_R": 32, "HEADS_ROWS": 128}),
@@ -73,7 +73,7 @@ KINDS = [("attention", ("cudnn", "flash", "fmha", "attention", "sdpa")),
          ("matmul", ("gemm", "sm90_", "nvjet", "cutlass", "xmma", "ampere_", "cublas")),
          ("optimizer", ("adam", "multi_tensor", "foreach")),
          ("cross-entropy", ("nll", "log_softmax", "softmax", "logsumexp", "lce_")),
-         ("bias grads", ("gelu_bias_backward", "heads_into_columns")),
+         ("bias grads", ("gelu_backward", "heads_into_columns")),
          ("triton fused", ("triton_",))]
 
 

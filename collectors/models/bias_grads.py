@@ -12,14 +12,14 @@ are large (an H200, per 116 ms step):
 Here each is one Triton kernel that writes the gradient and the bias gradient's per-block column
 sums (bias_grads_kernel.py):
 
-  gelu_bias(h, b)             = gelu(h + b), the MLP's first layer taking its bias here (the layer
-                                itself runs without one); backward: dpre = dy gelu'(h + b), db
+  linear_gelu(x, W, b)        = gelu(x @ W.T + b); backward: dh = dy gelu'(h) for h = x @ W.T + b,
+                                db, then dx and dW by two matrix products
   qkv_heads(x, W, b, heads)   = q, k, v [B, H, T, D] of x @ W.T + b, views of one product as
-                                nanoGPT's split; backward: d(x @ W.T + b) from dq, dk, dv, db, then
-                                dx and dW by two matrix products
+                                nanoGPT's split; backward: dh from dq, dk, dv, db, then dx and dW
 
-The forward passes are plain torch, so torch.compile fuses them as before; the backward kernels are
-custom ops that it keeps whole. Without Triton (a CPU) the same math runs in torch ops, so both
+The forward passes are plain torch (the bias in the matrix product's epilogue, as nn.Linear), so
+torch.compile makes the same kernels as before; the backward kernels are custom ops that it keeps
+whole. Without Triton (a CPU) the same math runs in torch ops, so both
 paths are tested everywhere. Bias gradients are summed in float32 (autograd sums the 16-bit
 gradient, then rounds the sum to 16 bits).
 """
@@ -34,10 +34,12 @@ import torch.nn.functional as F
 
 TRITON = importlib.util.find_spec("triton") is not None
 # Rows a program sums into one partial row, read BLOCK_R at a time, and the columns it takes (GELU;
-# the q/k/v kernel takes one head). Compiled for sm_90 these take 80 registers a thread, so six
-# programs an SM, each with 8 KB of loads in flight; a thread's column sums stay in registers until
-# its last row (a [BLOCK_R, columns] float32 tile), not summed across threads at every step.
-GELU_ROWS, GELU_BLOCK_R, GELU_BLOCK_C, GELU_WARPS = 256, 8, 256, 4
+# the q/k/v kernel takes one head). A thread's column sums stay in registers until its last row (a
+# [BLOCK_R, columns] float32 tile), not summed across threads at every step. On an H200, alone at
+# GPT-2-124M's b64 shapes (benchmarks/bias_grads_check.py): GELU 4 x 512 342 us (3.5 TB/s of its
+# 1.2 GB), against 351-391 us for seven other shapes and 416 us for torch.compile's kernels; q/k/v
+# 64 rows 210 us (2.9 TB/s), the best of seven, against 221 us.
+GELU_ROWS, GELU_BLOCK_R, GELU_BLOCK_C, GELU_WARPS = 256, 4, 512, 4
 HEADS_ROWS, HEADS_BLOCK_R, HEADS_WARPS = 256, 64, 4
 
 
@@ -58,26 +60,24 @@ def _sum_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.promote_types(dtype, torch.float32)  # float32, or float64 for float64 checks
 
 
-@torch.library.custom_op("costperf::gelu_bias_backward", mutates_args=())
-def _gelu_bias_backward(dy: torch.Tensor, h: torch.Tensor, b: torch.Tensor,
-                        kernel: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """(dy * gelu'(h + b), its column sums in float32 or wider) for dy, h [N, F] and b [F]."""
+@torch.library.custom_op("costperf::gelu_backward_bias_grad", mutates_args=())
+def _gelu_backward(dy: torch.Tensor, h: torch.Tensor, kernel: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(dy * gelu'(h), its column sums in float32 or wider) for dy, h [N, F]."""
     n, f = h.shape
     if not kernel:
-        u = h.to(_sum_dtype(h.dtype)) + b.to(_sum_dtype(h.dtype))
-        g = dy.to(u.dtype) * _gelu_tanh_grad(u)
+        g = dy.to(_sum_dtype(dy.dtype)) * _gelu_tanh_grad(h.to(_sum_dtype(h.dtype)))
         return g.to(dy.dtype), g.sum(0)
-    dpre = torch.empty_like(dy)
+    dh = torch.empty_like(dy)
     blocks = (-(-n // GELU_ROWS), -(-f // GELU_BLOCK_C))
     part = torch.empty((blocks[0], f), dtype=torch.float32, device=dy.device)
-    _kernels().gelu_bias_backward[blocks](dy, h, b, dpre, part, n, f, ROWS=GELU_ROWS, BLOCK_R=GELU_BLOCK_R,
-                                          BLOCK_C=GELU_BLOCK_C, num_warps=GELU_WARPS)
-    return dpre, part.sum(0)
+    _kernels().gelu_backward[blocks](dy, h, dh, part, n, f, ROWS=GELU_ROWS, BLOCK_R=GELU_BLOCK_R,
+                                     BLOCK_C=GELU_BLOCK_C, num_warps=GELU_WARPS)
+    return dh, part.sum(0)
 
 
-@_gelu_bias_backward.register_fake
-def _(dy: torch.Tensor, h: torch.Tensor, b: torch.Tensor, kernel: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    return torch.empty_like(dy), dy.new_empty(h.shape[1], dtype=_sum_dtype(h.dtype))
+@_gelu_backward.register_fake
+def _(dy: torch.Tensor, h: torch.Tensor, kernel: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.empty_like(dy), dy.new_empty(h.shape[1], dtype=_sum_dtype(dy.dtype))
 
 
 @torch.library.custom_op("costperf::heads_grad_pack", mutates_args=())
@@ -109,20 +109,22 @@ def triton_next_pow2(n: int) -> int:
     return 1 << max(0, n - 1).bit_length()
 
 
-class _GeluBias(torch.autograd.Function):
+class _LinearGelu(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, h: torch.Tensor, bias: torch.Tensor, kernel: bool) -> torch.Tensor:  # noqa: ANN001
-        b = bias.to(h.dtype)
-        ctx.save_for_backward(h, b)
-        ctx.kernel, ctx.bias_dtype = kernel, bias.dtype
-        return F.gelu(h + b, approximate="tanh")
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,  # noqa: ANN001
+                kernel: bool) -> torch.Tensor:
+        bsz, seq, c = x.shape
+        x2 = x.view(bsz * seq, c)
+        h = torch.addmm(bias.to(x.dtype), x2, weight.t())
+        ctx.save_for_backward(x2, weight, h)
+        ctx.kernel, ctx.bias_dtype, ctx.shape = kernel, bias.dtype, (bsz, seq, c)
+        return F.gelu(h, approximate="tanh").view(bsz, seq, -1)
 
     @staticmethod
     def backward(ctx, dy: torch.Tensor):  # noqa: ANN001, ANN205
-        h, b = ctx.saved_tensors
-        f = h.shape[-1]
-        dpre, db = _gelu_bias_backward(dy.contiguous().view(-1, f), h.contiguous().view(-1, f), b, ctx.kernel)
-        return dpre.view(h.shape), db.to(ctx.bias_dtype), None
+        x2, weight, h = ctx.saved_tensors
+        dh, db = _gelu_backward(dy.contiguous().view(h.shape), h, ctx.kernel)
+        return dh.mm(weight).view(ctx.shape), dh.t().mm(x2), db.to(ctx.bias_dtype), None
 
 
 class _QKVHeads(torch.autograd.Function):
@@ -155,13 +157,16 @@ def compute_dtype(x: torch.Tensor, weight: torch.Tensor) -> torch.dtype:
     return torch.promote_types(x.dtype, weight.dtype)
 
 
-def gelu_bias(h: torch.Tensor, bias: torch.Tensor, kernel: bool | None = None) -> torch.Tensor:
-    """GELU (tanh form) of h + bias, h [..., F], bias [F]; its backward makes dh and the bias gradient
-    in one pass. kernel: the Triton kernel (default: where h is on CUDA and Triton is installed)."""
-    if bias.dim() != 1 or h.shape[-1] != bias.shape[0]:
-        raise ValueError(f"gelu_bias: expected h [..., F] and bias [F]; got h {list(h.shape)} and bias "
-                         f"{list(bias.shape)}")
-    return _GeluBias.apply(h, bias, _kernel_here(h, kernel))
+def linear_gelu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, kernel: bool | None = None) -> torch.Tensor:
+    """GELU (tanh form) of x @ weight.T + bias (x [B, T, C], weight [F, C], bias [F]), in the dtype
+    nn.Linear would use (autocast's where it is on); its backward makes the product's gradient and the
+    bias gradient in one pass. kernel: the Triton kernel (default: where x is on CUDA and Triton is
+    installed), else the same math in torch ops."""
+    if x.dim() != 3 or weight.dim() != 2 or weight.shape[1] != x.shape[2] or bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear_gelu: expected x [B, T, C], weight [F, C] and bias [F]; got x {list(x.shape)}, "
+                         f"weight {list(weight.shape)}, bias {list(bias.shape)}")
+    dtype = compute_dtype(x, weight)
+    return _LinearGelu.apply(x.to(dtype).contiguous(), weight.to(dtype), bias, _kernel_here(x, kernel))
 
 
 def qkv_heads(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, heads: int,

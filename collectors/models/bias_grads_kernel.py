@@ -19,24 +19,23 @@ def _gelu_tanh_grad(u):
 
 
 @triton.jit
-def gelu_bias_backward(dy_ptr, h_ptr, b_ptr, dpre_ptr, part_ptr, n_rows, n_cols, ROWS: tl.constexpr,
-                       BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr):
-    """dpre = dy * gelu'(h + b) for a [ROWS, BLOCK_C] block of [n_rows, n_cols] (row-major, all three
-    the same shape), read and written BLOCK_R rows at a time; part[row block, cols] = the block's
-    column sums of dpre, summed in float32 before dpre is rounded to its dtype."""
+def gelu_backward(dy_ptr, h_ptr, dh_ptr, part_ptr, n_rows, n_cols, ROWS: tl.constexpr, BLOCK_R: tl.constexpr,
+                  BLOCK_C: tl.constexpr):
+    """dh = dy * gelu'(h) for a [ROWS, BLOCK_C] block of [n_rows, n_cols] (row-major, all three the
+    same shape), read and written BLOCK_R rows at a time; part[row block, cols] = the block's column
+    sums of dh, summed in float32 before dh is rounded to its dtype."""
     pid_r = tl.program_id(0)
     cols = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
     cmask = cols < n_cols
-    bias = tl.load(b_ptr + cols, mask=cmask, other=0.0).to(tl.float32)
     acc = tl.zeros([BLOCK_R, BLOCK_C], dtype=tl.float32)  # summed over rows once, after the loop
     for r in range(0, ROWS, BLOCK_R):
         rows = pid_r * ROWS + r + tl.arange(0, BLOCK_R)
         mask = (rows < n_rows)[:, None] & cmask[None, :]
         offs = rows.to(tl.int64)[:, None] * n_cols + cols[None, :]
         dy = tl.load(dy_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-        u = tl.load(h_ptr + offs, mask=mask, other=0.0).to(tl.float32) + bias[None, :]
-        g = dy * _gelu_tanh_grad(u)  # 0 where masked: dy is
-        tl.store(dpre_ptr + offs, g.to(dpre_ptr.dtype.element_ty), mask=mask)
+        h = tl.load(h_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+        g = dy * _gelu_tanh_grad(h)  # 0 where masked: dy is
+        tl.store(dh_ptr + offs, g.to(dh_ptr.dtype.element_ty), mask=mask)
         acc += g
     tl.store(part_ptr + pid_r.to(tl.int64) * n_cols + cols, tl.sum(acc, axis=0), mask=cmask)
 

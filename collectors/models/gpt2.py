@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from collectors.models.bias_grads import gelu_bias, qkv_heads
+from collectors.models.bias_grads import linear_gelu, qkv_heads
 from collectors.models.linear_cross_entropy import linear_cross_entropy
 
 
@@ -81,8 +81,8 @@ class MLP(nn.Module):
         self.c_proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.fused_bias_grads:  # c_fc's bias is added (and its gradient made) with the GELU
-            return self.c_proj(gelu_bias(F.linear(x, self.c_fc.weight), self.c_fc.bias))
+        if self.fused_bias_grads:
+            return self.c_proj(linear_gelu(x, self.c_fc.weight, self.c_fc.bias))
         return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
 
 

@@ -1,0 +1,24 @@
+#!/bin/bash
+# GPU host with two H200s, one call, at the committed defaults. GPU 0: the standard suite. GPU 1:
+# the bias-gradient kernels' check (benchmarks/bias_grads_check.py), GPT-2-124M b64 with bias
+# gradients by autograd or made with their input gradients, alternating (3 rounds), a profile of the
+# step, then both timed in repeats of 10 steps. Run files to $OUT.
+# Usage (on the GPU host): bash benchmarks/h200_bias_final.sh [call seconds]
+source benchmarks/device_call.sh "${1:-540}" || exit 1
+
+gpu1() {
+  CUDA_VISIBLE_DEVICES=1 timeout -k 30 -s TERM 200 python3 benchmarks/bias_grads_check.py > "$L/check.log" 2>&1
+  echo "check rc $? at $(( $(date +%s) - T0 )) s"
+  local rounds=()
+  for _ in 1 2 3; do rounds+=("b64 torch-bias" "b64 fused-bias"); done
+  CUDA_VISIBLE_DEVICES=1 OUT=$L timeout -k 30 -s TERM $(( $(left) - 20 )) python3 benchmarks/train_explore.py \
+    "${rounds[@]}" "b64 torch-bias spr10" "b64 spr10" profile > "$L/train_bias.log" 2>&1
+  echo "bias A/B rc $? at $(( $(date +%s) - T0 )) s"
+}
+standard_until_call_end & p0=$!
+gpu1 & p1=$!
+wait $p0 $p1
+grep -v Warning "$L/check.log" | grep -E "GB/s|rel|exact|loss" | cut -c1-150
+grep -A50 "^profile b64" "$L/train_bias.log" | grep -E "^profile|^  [a-z]|bias grads\]|gelu|gaps|host call" | cut -c1-150
+grep -E "tok/s MFU|not run|status|Error" "$L/train_bias.log" | cut -c1-120 | head -9
+end_call
