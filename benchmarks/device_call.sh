@@ -24,6 +24,15 @@ decode_logged() {
   echo "$name rc $? at $(( $(date +%s) - T0 )) s: $(grep -o 'Wrote [^ ]*' "$L/$name.log")"
 }
 
+# GPT-2 training variants (benchmarks/train_explore.py: TAGs, "profile") on one GPU until 20 s before
+# the call ends, logged, and a line on how it ended: train_explore_logged GPU LOG TAG...
+train_explore_logged() {
+  local gpu=$1 log=$2; shift 2
+  CUDA_VISIBLE_DEVICES=$gpu OUT=$L timeout -k 30 -s TERM $(( $(left) - 20 )) python3 benchmarks/train_explore.py \
+    "$@" > "$log" 2>&1
+  echo "GPU $gpu rc $? at $(( $(date +%s) - T0 )) s"
+}
+
 # The call's end: the run files written since its start to $OUT, a line per run (copy, bf16, int8),
 # the standard suite's copy, decode and training lines where it ran, and the logs as one archive.
 end_call() {

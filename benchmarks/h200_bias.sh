@@ -15,10 +15,8 @@ gpu0() {
 gpu1() {
   local rounds=()
   for _ in 1 2 3; do rounds+=("b64 torch-bias" "b64 fused-bias"); done
-  CUDA_VISIBLE_DEVICES=1 OUT=$L timeout -k 30 -s TERM $(( $(left) - 20 )) python3 benchmarks/train_explore.py \
-    "${rounds[@]}" profile "b64 fused-bias gelu-r16" "b64 fused-bias gelu-r16w8" "b64 fused-bias heads-r32" \
-    > "$L/train_bias.log" 2>&1
-  echo "bias A/B rc $? at $(( $(date +%s) - T0 )) s"
+  train_explore_logged 1 "$L/train_bias.log" "${rounds[@]}" profile "b64 fused-bias gelu-r16" \
+    "b64 fused-bias gelu-r16w8" "b64 fused-bias heads-r32"
 }
 gpu0 & p0=$!
 gpu1 & p1=$!

@@ -11,9 +11,7 @@ gpu1() {
   echo "check rc $? at $(( $(date +%s) - T0 )) s"
   local rounds=()
   for _ in 1 2 3; do rounds+=("b64 torch-bias" "b64 fused-bias"); done
-  CUDA_VISIBLE_DEVICES=1 OUT=$L timeout -k 30 -s TERM $(( $(left) - 20 )) python3 benchmarks/train_explore.py \
-    "${rounds[@]}" "b64 torch-bias spr10" "b64 spr10" profile > "$L/train_bias.log" 2>&1
-  echo "bias A/B rc $? at $(( $(date +%s) - T0 )) s"
+  train_explore_logged 1 "$L/train_bias.log" "${rounds[@]}" "b64 torch-bias spr10" "b64 spr10" profile
 }
 standard_until_call_end & p0=$!
 gpu1 & p1=$!

@@ -6,18 +6,12 @@
 # Usage (on the GPU host): bash benchmarks/h200_graphs.sh [call seconds]
 source benchmarks/device_call.sh "${1:-540}" || exit 1
 
-explore() {  # explore GPU LOG TAG...
-  local gpu=$1 log=$2; shift 2
-  CUDA_VISIBLE_DEVICES=$gpu OUT=$L timeout -k 30 -s TERM $(( $(left) - 20 )) python3 benchmarks/train_explore.py \
-    "$@" > "$log" 2>&1
-  echo "GPU $gpu rc $? at $(( $(date +%s) - T0 )) s"
-}
 gpu0() {
   CUDA_VISIBLE_DEVICES=0 timeout -k 30 -s TERM 200 python3 benchmarks/bias_grads_check.py > "$L/check.log" 2>&1
   echo "check rc $? at $(( $(date +%s) - T0 )) s"
-  explore 0 "$L/train_spr.log" "b64 fused-bias" "b64 spr10" "b64 fused-bias" "b64 spr10" "b64 fused-bias" "b64 spr10"
+  train_explore_logged 0 "$L/train_spr.log" "b64 fused-bias" "b64 spr10" "b64 fused-bias" "b64 spr10" "b64 fused-bias" "b64 spr10"
 }
-explore 1 "$L/train_graphs.log" profile "b64 fused-bias" "b64 graphs" "b64 fused-bias" "b64 graphs" \
+train_explore_logged 1 "$L/train_graphs.log" profile "b64 fused-bias" "b64 graphs" "b64 fused-bias" "b64 graphs" \
   "b64 fused-bias" "b64 graphs" & p1=$!
 gpu0 & p0=$!
 wait $p0 $p1

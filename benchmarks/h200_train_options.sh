@@ -5,15 +5,9 @@
 # Usage (on the GPU host): bash benchmarks/h200_train_options.sh [call seconds]
 source benchmarks/device_call.sh "${1:-330}" || exit 1
 
-variants() {  # variants GPU LOG TAG...
-  local gpu=$1 log=$2; shift 2
-  CUDA_VISIBLE_DEVICES=$gpu OUT=$L timeout -k 30 -s TERM $(( $(left) - 20 )) python3 benchmarks/train_explore.py \
-    "$@" > "$log" 2>&1
-  echo "GPU $gpu rc $? at $(( $(date +%s) - T0 )) s"
-}
-variants 0 "$L/train0.log" "b64 fused-loss" "b64 mix-autotune" "b64 inductor-pdl" "b64 coop-reductions" \
+train_explore_logged 0 "$L/train0.log" "b64 fused-loss" "b64 mix-autotune" "b64 inductor-pdl" "b64 coop-reductions" \
   "b64 pointwise-autotune" "b64 fused-loss again" & p0=$!
-variants 1 "$L/train1.log" "b64 fused-loss" "b64 no-mix" "b64 aggressive" "b64 mix-autotune" \
+train_explore_logged 1 "$L/train1.log" "b64 fused-loss" "b64 no-mix" "b64 aggressive" "b64 mix-autotune" \
   "b64 inductor-pdl" "b64 fused-loss again" & p1=$!
 wait $p0 $p1
 for g in 0 1; do echo "== GPU $g"; grep -E "tok/s MFU|not run|status|Error" "$L/train$g.log" | cut -c1-160 | sort -u; done

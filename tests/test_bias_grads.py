@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from gpt2_step import tiny_step
 from triton_run import compile_only, interpret, needs_triton
 
-from collectors.models import bias_grads, gpt2
+from collectors.models import bias_grads
 from collectors.models.bias_grads import linear_gelu, qkv_heads
 
 
@@ -127,18 +128,6 @@ def test_kernels_compiled_for_sm90_move_16_byte_vectors() -> None:
         assert regs <= 96 and loads > 0 and stores > 0, out
 
 
-def _gpt2_step(fused: bool, compiled: bool, autocast: bool = False, backend: object = "inductor"):  # noqa: ANN202
-    torch.manual_seed(0)
-    model = gpt2.build("gpt2-tiny", "cpu", fused_bias_grads=fused)
-    fwd = torch.compile(model, fullgraph=True, backend=backend) if compiled else model
-    gen = torch.Generator().manual_seed(1)
-    x, y = (torch.randint(0, 512, (2, 64), generator=gen) for _ in range(2))
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-        loss = fwd(x, y)
-    loss.backward()
-    return loss.detach(), {name: p.grad for name, p in model.named_parameters()}
-
-
 def test_gpt2_compiled_with_fused_bias_grads_matches_autograd() -> None:
     """Traced in one graph, the backward calls both custom ops (kept whole), and every gradient is
     autograd's, compiled by inductor as the training workload does and traced by AOTAutograd."""
@@ -146,7 +135,7 @@ def test_gpt2_compiled_with_fused_bias_grads_matches_autograd() -> None:
     from torch._dynamo.backends.common import aot_autograd  # noqa: PLC0415
 
     torch._dynamo.reset()
-    loss0, grads0 = _gpt2_step(fused=False, compiled=False)
+    loss0, grads0 = tiny_step(fused_bias_grads=False, compiled=False)
     backward: list[str] = []
 
     def bw(gm: torch.fx.GraphModule, inputs: list) -> object:
@@ -156,7 +145,7 @@ def test_gpt2_compiled_with_fused_bias_grads_matches_autograd() -> None:
     traced = aot_autograd(fw_compiler=lambda gm, _: make_boxed_func(gm.forward), bw_compiler=bw)
     for backend in ("inductor", traced):
         torch._dynamo.reset()
-        loss1, grads1 = _gpt2_step(fused=True, compiled=True, backend=backend)
+        loss1, grads1 = tiny_step(fused_bias_grads=True, compiled=True, backend=backend)
         torch.testing.assert_close(loss1, loss0, rtol=1e-5, atol=1e-5)
         assert grads1.keys() == grads0.keys()
         for name, g in grads0.items():
@@ -168,8 +157,8 @@ def test_gpt2_compiled_with_fused_bias_grads_matches_autograd() -> None:
 
 def test_gpt2_compiled_fused_bias_grads_follow_autocast() -> None:
     torch._dynamo.reset()
-    loss0, grads0 = _gpt2_step(fused=False, compiled=False, autocast=True)
-    loss1, grads1 = _gpt2_step(fused=True, compiled=True, autocast=True)
+    loss0, grads0 = tiny_step(fused_bias_grads=False, compiled=False, autocast=True)
+    loss1, grads1 = tiny_step(fused_bias_grads=True, compiled=True, autocast=True)
     torch.testing.assert_close(loss1, loss0, rtol=1e-3, atol=1e-3)
     for name, g in grads0.items():
         assert grads1[name].dtype == torch.float32, name
@@ -190,5 +179,5 @@ def test_train_bias_grads_choice_is_checked_and_recorded(monkeypatch: pytest.Mon
     assert spec.bias_grads_impl("cpu") == "fused"
     assert train.TrainSpec("gpt2-tiny", bias_grads="torch").bias_grads_impl("cuda") == "torch"  # the field wins
     monkeypatch.setenv("COSTPERF_BIAS_GRADS", "both")
-    with pytest.raises(ValueError, match=r"bias gradients 'both' \(TrainSpec.bias_grads or COSTPERF_BIAS_GRADS\)"):
+    with pytest.raises(ValueError, match=r"bias_grads 'both' \(TrainSpec.bias_grads or COSTPERF_BIAS_GRADS\): expected one of fused, torch"):
         spec.bias_grads_impl("cuda")

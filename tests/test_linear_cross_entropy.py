@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from gpt2_step import tiny_step
 from triton_run import interpret, needs_triton
 
-from collectors.models import gpt2
 from collectors.models.linear_cross_entropy import linear_cross_entropy
 
 
@@ -97,21 +97,9 @@ def test_triton_kernel_matches_torch() -> None:
     assert out.strip().endswith("ok")
 
 
-def _gpt2_step(fused: bool, compiled: bool, backend: object = "inductor", autocast: bool = False):  # noqa: ANN202
-    torch.manual_seed(0)
-    model = gpt2.build("gpt2-tiny", "cpu", fused_loss=fused)
-    fwd = torch.compile(model, fullgraph=True, backend=backend) if compiled else model
-    gen = torch.Generator().manual_seed(1)
-    x, y = (torch.randint(0, 512, (2, 64), generator=gen) for _ in range(2))
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-        loss = fwd(x, y)
-    loss.backward()
-    return loss.detach(), {name: p.grad for name, p in model.named_parameters()}
-
-
 def test_gpt2_compiled_fullgraph_with_fused_loss_matches_unfused() -> None:
     torch._dynamo.reset()
-    loss0, grads0 = _gpt2_step(fused=False, compiled=False)
+    loss0, grads0 = tiny_step(fused_loss=False, compiled=False)
     graphs: list[str] = []
 
     def inductor(gm: torch.fx.GraphModule, inputs: list) -> object:
@@ -120,7 +108,7 @@ def test_gpt2_compiled_fullgraph_with_fused_loss_matches_unfused() -> None:
         graphs.append(gm.code)
         return compile_fx(gm, inputs)
 
-    loss1, grads1 = _gpt2_step(fused=True, compiled=True, backend=inductor)
+    loss1, grads1 = tiny_step(fused_loss=True, compiled=True, backend=inductor)
     assert len(graphs) == 1 and "costperf.linear_cross_entropy" in graphs[0]  # the fused op, kept whole
     assert "functional.cross_entropy" not in graphs[0]
     torch.testing.assert_close(loss1, loss0, rtol=1e-5, atol=1e-5)
@@ -132,8 +120,8 @@ def test_gpt2_compiled_fullgraph_with_fused_loss_matches_unfused() -> None:
 def test_gpt2_compiled_fused_loss_follows_autocast() -> None:
     # the products' dtype is read from autocast inside the compiled graph: bf16 here, as nn.Linear
     torch._dynamo.reset()
-    loss0, grads0 = _gpt2_step(fused=False, compiled=False, autocast=True)
-    loss1, grads1 = _gpt2_step(fused=True, compiled=True, backend="aot_eager", autocast=True)
+    loss0, grads0 = tiny_step(fused_loss=False, compiled=False, autocast=True)
+    loss1, grads1 = tiny_step(fused_loss=True, compiled=True, backend="aot_eager", autocast=True)
     torch.testing.assert_close(loss1, loss0, rtol=1e-3, atol=1e-3)
     for name, g in grads0.items():
         assert float((grads1[name] - g).norm() / g.norm()) < 1e-2, name

@@ -51,21 +51,13 @@ class TrainSpec:
         """"fused" (output layer + cross-entropy in one pass over the logits, linear_cross_entropy.py)
         or "torch" (F.cross_entropy over the logits). Fused by default only where its Triton kernel
         runs; elsewhere it would run the same math in torch ops, slower than the unfused loss."""
-        default = "fused" if _loss_kernel_runs(device_type) else "torch"
-        value = (self.loss or os.environ.get(LOSS_ENV) or default).strip().lower()
-        if value not in LOSSES:
-            raise ValueError(f"loss {value!r} (TrainSpec.loss or {LOSS_ENV}): expected one of {', '.join(LOSSES)}")
-        return value
+        return _choice("loss", self.loss, LOSS_ENV, LOSSES, "fused" if _loss_kernel_runs(device_type) else "torch")
 
     def bias_grads_impl(self, device_type: str) -> str:
         """"fused" (bias gradients made with their input gradients, bias_grads.py) or "torch"
         (autograd's own pass), by default fused only where its Triton kernels run."""
-        default = "fused" if device_type == "cuda" and bias_grads.TRITON else "torch"
-        value = (self.bias_grads or os.environ.get(BIAS_GRADS_ENV) or default).strip().lower()
-        if value not in BIAS_GRADS:
-            raise ValueError(f"bias gradients {value!r} (TrainSpec.bias_grads or {BIAS_GRADS_ENV}): expected one "
-                             f"of {', '.join(BIAS_GRADS)}")
-        return value
+        return _choice("bias_grads", self.bias_grads, BIAS_GRADS_ENV, BIAS_GRADS,
+                       "fused" if device_type == "cuda" and bias_grads.TRITON else "torch")
 
     def loss_label(self, device_type: str) -> str:
         value = self.loss_impl(device_type)
@@ -90,6 +82,14 @@ class TrainSpec:
             seq_len=self.seq_len, compile_mode=self.mode if self.compiled else "eager", engine="torch",
             extra=extra,
         )
+
+
+def _choice(field: str, given: str | None, env: str, choices: dict[str, str], default: str) -> str:
+    """TrainSpec.<field> where given, else the environment variable `env`, else `default`; checked."""
+    value = (given or os.environ.get(env) or default).strip().lower()
+    if value not in choices:
+        raise ValueError(f"{field} {value!r} (TrainSpec.{field} or {env}): expected one of {', '.join(choices)}")
+    return value
 
 
 def _loss_kernel_runs(device_type: str) -> bool:
