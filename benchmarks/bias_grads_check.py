@@ -3,7 +3,7 @@ at GPT-2-124M's shapes (b64 x 1024 tokens: MLP 3072 wide, 12 heads of 64):
 
 1. each kernel against float64 torch on the same bf16 inputs;
 2. each kernel's time and GB/s against what torch.compile makes of the same math (the gradient,
-   then its column sums): the GELU backward, q/k/v packing, the residual gradient's bf16 copy;
+   then its column sums);
 3. each kernel's block shapes, timed alone (the module's default first);
 4. one compiled bf16-autocast training step of GPT-2-124M (b4) with and without them: the
    gradients' relative difference, parameter by parameter (bf16 rounding differs, so not zero).
@@ -40,18 +40,6 @@ def inductor_heads(dq: torch.Tensor, dk: torch.Tensor, dv: torch.Tensor) -> tupl
     return packed, packed.float().sum(0)
 
 
-@torch.compile
-def inductor_cast(g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    copy = g.to(torch.bfloat16)
-    return copy, copy.float().sum(0)
-
-
-def timed(kind: str, gb: float, ours, theirs) -> None:  # noqa: ANN001
-    for name, fn in (("kernel", ours), ("inductor", theirs)):
-        t = ms(fn)
-        print(f"{kind} {name:9s} {t * 1e3:7.1f} us  {gb / t * 1e3:6.0f} GB/s (of {gb:.2f} GB)")
-
-
 def kernels() -> None:
     gen = torch.Generator(device="cuda").manual_seed(0)
     dy = torch.randn(N, FF, device="cuda", generator=gen).bfloat16() * 0.01
@@ -60,26 +48,26 @@ def kernels() -> None:
     ref, ref_b = bg._gelu_backward(dy.double(), h.double(), False)  # noqa: SLF001
     print(f"gelu: dpre rel {rel(dpre, ref):.2e} (bf16 rounding {rel(ref.bfloat16(), ref):.2e}), db rel "
           f"{rel(db, ref_b):.2e}")
-    timed("gelu", 3 * N * FF * 2 / 1e9, lambda: bg._gelu_backward(dy, h, True), lambda: inductor_gelu(dy, h))  # noqa: SLF001
+    gb = 3 * N * FF * 2 / 1e9
+    for name, fn in (("kernel", lambda: bg._gelu_backward(dy, h, True)),  # noqa: SLF001
+                     ("inductor", lambda: inductor_gelu(dy, h))):
+        t = ms(fn)
+        print(f"gelu {name:9s} {t * 1e3:7.1f} us  {gb / t * 1e3:6.0f} GB/s (of {gb:.2f} GB)")
     packed = torch.randn(64, SEQ, 3, HEADS, DIM, device="cuda", generator=gen).bfloat16()
     grads = [packed[:, :, i].transpose(1, 2) for i in range(3)]  # as cuDNN returns them
     out, out_b = bg._heads_grad_pack(*grads, True)  # noqa: SLF001
     want, want_b = inductor_heads(*grads)
     print(f"heads: exact copy {torch.equal(out, want)}, db rel {rel(out_b, want_b):.2e}")
-    timed("heads", 2 * N * 3 * HEADS * DIM * 2 / 1e9, lambda: bg._heads_grad_pack(*grads, True),  # noqa: SLF001
-          lambda: inductor_heads(*grads))
-    g = torch.randn(N, HEADS * DIM, device="cuda", generator=gen)  # the float32 residual gradient
-    copy, sums = bg._cast_with_sums(g, torch.bfloat16, True)  # noqa: SLF001
-    print(f"cast: exact copy {torch.equal(copy, g.bfloat16())}, db rel {rel(sums, g.double().sum(0)):.2e}")
-    timed("cast", N * HEADS * DIM * 6 / 1e9, lambda: bg._cast_with_sums(g, torch.bfloat16, True),  # noqa: SLF001
-          lambda: inductor_cast(g))
+    gb = 2 * N * 3 * HEADS * DIM * 2 / 1e9
+    for name, fn in (("kernel", lambda: bg._heads_grad_pack(*grads, True)),  # noqa: SLF001
+                     ("inductor", lambda: inductor_heads(*grads))):
+        t = ms(fn)
+        print(f"heads {name:9s} {t * 1e3:7.1f} us  {gb / t * 1e3:6.0f} GB/s (of {gb:.2f} GB)")
 
 
 GELU_SHAPES = [(256, 4, 512, 4), (256, 8, 256, 4), (256, 16, 256, 8), (512, 8, 256, 4), (128, 8, 256, 4),
                (256, 8, 512, 8), (256, 16, 128, 4), (1024, 8, 256, 4), (512, 4, 512, 4), (256, 4, 1024, 8)]
 HEADS_SHAPES = [(256, 64, 4), (256, 32, 4), (512, 64, 4), (128, 64, 4), (256, 128, 8), (1024, 64, 4), (256, 64, 8)]
-CAST_SHAPES = [(128, 8, 256, 4), (256, 8, 256, 4), (64, 8, 256, 4), (128, 16, 256, 8), (128, 4, 256, 4),
-               (256, 16, 128, 4), (512, 8, 256, 8)]
 
 
 def shapes() -> None:
@@ -87,14 +75,11 @@ def shapes() -> None:
     dy, h = (torch.randn(N, FF, device="cuda", generator=gen).bfloat16() for _ in range(2))
     packed = torch.randn(64, SEQ, 3, HEADS, DIM, device="cuda", generator=gen).bfloat16()
     grads = [packed[:, :, i].transpose(1, 2) for i in range(3)]
-    g = torch.randn(N, HEADS * DIM, device="cuda", generator=gen)
     names = {"gelu": ("GELU_ROWS", "GELU_BLOCK_R", "GELU_BLOCK_C", "GELU_WARPS"),
-             "heads": ("HEADS_ROWS", "HEADS_BLOCK_R", "HEADS_WARPS"),
-             "cast": ("CAST_ROWS", "CAST_BLOCK_R", "CAST_BLOCK_C", "CAST_WARPS")}
+             "heads": ("HEADS_ROWS", "HEADS_BLOCK_R", "HEADS_WARPS")}
     for kind, tried, fn, gb in (
             ("gelu", GELU_SHAPES, lambda: bg._gelu_backward(dy, h, True), 3 * N * FF * 2 / 1e9),  # noqa: SLF001
-            ("heads", HEADS_SHAPES, lambda: bg._heads_grad_pack(*grads, True), 2 * N * 3 * HEADS * DIM * 2 / 1e9),  # noqa: SLF001
-            ("cast", CAST_SHAPES, lambda: bg._cast_with_sums(g, torch.bfloat16, True), N * HEADS * DIM * 6 / 1e9)):  # noqa: SLF001
+            ("heads", HEADS_SHAPES, lambda: bg._heads_grad_pack(*grads, True), 2 * N * 3 * HEADS * DIM * 2 / 1e9)):  # noqa: SLF001
         before = [getattr(bg, n) for n in names[kind]]
         for shape in tried:
             for n, v in zip(names[kind], shape, strict=True):

@@ -73,7 +73,7 @@ KINDS = [("attention", ("cudnn", "flash", "fmha", "attention", "sdpa")),
          ("matmul", ("gemm", "sm90_", "nvjet", "cutlass", "xmma", "ampere_", "cublas")),
          ("optimizer", ("adam", "multi_tensor", "foreach")),
          ("cross-entropy", ("nll", "log_softmax", "softmax", "logsumexp", "lce_")),
-         ("bias grads", ("gelu_backward", "heads_into_columns", "cast_rows")),
+         ("bias grads", ("gelu_backward", "heads_into_columns")),
          ("triton fused", ("triton_",))]
 
 

@@ -11,7 +11,7 @@ from gpt2_step import tiny_step
 from triton_run import compile_only, interpret, needs_triton
 
 from collectors.models import bias_grads
-from collectors.models.bias_grads import linear_gelu, qkv_heads, residual_linear
+from collectors.models.bias_grads import linear_gelu, qkv_heads
 
 
 def test_linear_gelu_matches_nn_linear_and_autograd_in_float64() -> None:
@@ -54,22 +54,6 @@ def test_qkv_heads_match_nanogpt_split_and_autograd_in_float64() -> None:
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
 
 
-def test_residual_linear_matches_nn_linear_and_autograd_in_float64() -> None:
-    gen = torch.Generator().manual_seed(2)
-    x, w = torch.randn(2, 7, 12, generator=gen, dtype=torch.float64), torch.randn(10, 12, generator=gen, dtype=torch.float64)
-    b, r = torch.randn(10, generator=gen, dtype=torch.float64), torch.randn(2, 7, 10, generator=gen, dtype=torch.float64)
-    dy = torch.randn(2, 7, 10, generator=gen, dtype=torch.float64)
-
-    def run(fused: bool) -> list[torch.Tensor]:
-        rr, xx, ww, bb = (t.clone().requires_grad_() for t in (r, x, w, b))
-        y = residual_linear(rr, xx, ww, bb, kernel=False) if fused else rr + F.linear(xx, ww, bb)
-        y.backward(dy)
-        return [y, rr.grad, xx.grad, ww.grad, bb.grad]
-
-    for got, want in zip(run(True), run(False), strict=True):
-        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
-
-
 def test_bad_shapes_are_named() -> None:
     x, w = torch.randn(2, 3, 12), torch.randn(36, 12)
     with pytest.raises(ValueError, match=r"linear_gelu: expected x \[B, T, C\], .* got x \[6, 12\]"):
@@ -80,8 +64,6 @@ def test_bad_shapes_are_named() -> None:
         qkv_heads(x, w, torch.randn(36), 5)
     with pytest.raises(ValueError, match=r"bias \[35\]"):
         qkv_heads(x, w, torch.randn(35), 3)
-    with pytest.raises(ValueError, match=r"residual_linear: expected .* got residual \[2, 3, 35\], x \[2, 3, 12\]"):
-        residual_linear(torch.randn(2, 3, 35), x, w, torch.randn(36))
 
 
 @needs_triton
@@ -93,7 +75,6 @@ def test_kernels_match_float64_through_the_interpreter() -> None:
         import torch
         from collectors.models import bias_grads as bg
         bg.GELU_ROWS, bg.GELU_BLOCK_R, bg.GELU_BLOCK_C = 8, 4, 16
-        bg.CAST_ROWS, bg.CAST_BLOCK_R, bg.CAST_BLOCK_C = 16, 4, 32
         bg.HEADS_ROWS, bg.HEADS_BLOCK_R = 8, 4
         gen = torch.Generator().manual_seed(0)
         for dt in (torch.float32, torch.bfloat16):
@@ -106,11 +87,6 @@ def test_kernels_match_float64_through_the_interpreter() -> None:
             tol = {"rtol": 1e-6, "atol": 1e-5} if dt == torch.float32 else {"rtol": 2 ** -7, "atol": 2 ** -9}
             torch.testing.assert_close(dpre.double(), ref.to(dt).double(), **tol)
             torch.testing.assert_close(db.double(), ref_b, rtol=1e-5, atol=1e-5)
-            g = torch.randn(n, f, generator=gen)  # the float32 residual gradient, copied into dt
-            copy, sums = bg._cast_with_sums(g, dt, True)
-            assert copy.dtype == dt and copy.data_ptr() != g.data_ptr()
-            torch.testing.assert_close(copy.double(), g.to(dt).double(), **tol)
-            torch.testing.assert_close(sums.double(), g.double().sum(0), rtol=1e-5, atol=1e-5)
             bsz, heads, seq, dim = 2, 3, 13, 24
             packed = torch.randn(bsz, seq, 3, heads, dim, generator=gen).to(dt)
             views = [packed[:, :, i].transpose(1, 2) for i in range(3)]
@@ -133,20 +109,17 @@ def test_kernels_compiled_for_sm90_move_16_byte_vectors() -> None:
     out = compile_only("""
         import re
         from collectors.models import bias_grads as bg
-        from collectors.models.bias_grads_kernel import cast_rows, gelu_backward, heads_into_columns
+        from collectors.models.bias_grads_kernel import gelu_backward, heads_into_columns
         from triton_run import registers, sm90
         sig = {"dy_ptr": "*bf16", "h_ptr": "*bf16", "dh_ptr": "*bf16", "part_ptr": "*fp32", "n_rows": "i32",
                "n_cols": "i32"}
         consts = {"ROWS": bg.GELU_ROWS, "BLOCK_R": bg.GELU_BLOCK_R, "BLOCK_C": bg.GELU_BLOCK_C}
         gelu = sm90(gelu_backward, sig, consts, aligned=6, num_warps=bg.GELU_WARPS)
-        consts = {"ROWS": bg.CAST_ROWS, "BLOCK_R": bg.CAST_BLOCK_R, "BLOCK_C": bg.CAST_BLOCK_C}
-        sig = {"dy_ptr": "*fp32", "dh_ptr": "*bf16", "part_ptr": "*fp32", "n_rows": "i32", "n_cols": "i32"}
-        cast = sm90(cast_rows, sig, consts, aligned=5, num_warps=bg.CAST_WARPS)
         sig = {"src_ptr": "*bf16", "out_ptr": "*bf16", "part_ptr": "*fp32", "n_rows": "i32", "seq_len": "i32",
                "s_b": "i32", "s_h": "i32", "s_t": "i32", "out_cols": "i32", "col0": "i32"}
         consts = {"D": 64, "BLOCK_D": 64, "ROWS": bg.HEADS_ROWS, "BLOCK_R": bg.HEADS_BLOCK_R}
         heads = sm90(heads_into_columns, sig, consts, aligned=10, num_warps=bg.HEADS_WARPS)
-        for k in (gelu, heads, cast):
+        for k in (gelu, heads):
             ptx = k.asm["ptx"]
             print(registers(k), len(re.findall(r"ld\\.global\\.v4", ptx)), len(re.findall(r"st\\.global\\.v4", ptx)))
     """)
@@ -180,7 +153,6 @@ def test_gpt2_compiled_with_fused_bias_grads_matches_autograd() -> None:
     assert len(backward) == 1
     assert backward[0].count("costperf.gelu_backward_bias_grad") == 2  # one a layer of gpt2-tiny
     assert backward[0].count("costperf.heads_grad_pack") == 2
-    assert backward[0].count("costperf.cast_with_bias_grad") == 4  # both output projections
 
 
 def test_gpt2_compiled_fused_bias_grads_follow_autocast() -> None:

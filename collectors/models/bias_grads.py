@@ -1,4 +1,4 @@
-"""GPT-2 layers whose bias gradient is made in the pass that makes their output gradient.
+"""Two GPT-2 layers whose bias gradient is made in the pass that makes their input gradient.
 
 Autograd makes a linear layer's bias gradient as a column sum of the gradient of its output, a
 second pass over a tensor the step has just written. In GPT-2-124M at batch 64 x 1024 two of these
@@ -7,9 +7,7 @@ are large (an H200, per 116 ms step):
 - the MLP's first layer: its output gradient is GELU's backward, 4.0 ms, then read again for the
   bias, 1.2 ms;
 - the attention's q/k/v projection: the attention's dq, dk, dv are copied into one [B T, 3C]
-  tensor, 1.7 ms, then read again for the bias, 0.9 ms;
-- the two output projections (attention's and MLP's), whose outputs join the float32 residual
-  stream: its gradient is rounded to bf16 for their products, then read again for the bias.
+  tensor, 1.7 ms, then read again for the bias, 0.9 ms.
 
 Here each is one Triton kernel that writes the gradient and the bias gradient's per-block column
 sums (bias_grads_kernel.py):
@@ -18,8 +16,6 @@ sums (bias_grads_kernel.py):
                                 db, then dx and dW by two matrix products
   qkv_heads(x, W, b, heads)   = q, k, v [B, H, T, D] of x @ W.T + b, views of one product as
                                 nanoGPT's split; backward: dh from dq, dk, dv, db, then dx and dW
-  residual_linear(r, x, W, b) = r + (x @ W.T + b); backward: dr passes through, its copy in the
-                                products' dtype and db, then dx and dW
 
 The forward passes are plain torch (the bias in the matrix product's epilogue, as nn.Linear), so
 torch.compile makes the same kernels as before; the backward kernels are custom ops that it keeps
@@ -45,8 +41,6 @@ TRITON = importlib.util.find_spec("triton") is not None
 # 64 rows 210 us (2.9 TB/s), the best of seven, against 221 us.
 GELU_ROWS, GELU_BLOCK_R, GELU_BLOCK_C, GELU_WARPS = 256, 4, 512, 4
 HEADS_ROWS, HEADS_BLOCK_R, HEADS_WARPS = 256, 64, 4
-# the residual gradient's copy (float32 in, bf16 out, 768 columns at GPT-2-124M): three column blocks
-CAST_ROWS, CAST_BLOCK_R, CAST_BLOCK_C, CAST_WARPS = 128, 8, 256, 4
 
 
 @functools.cache
@@ -66,47 +60,24 @@ def _sum_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.promote_types(dtype, torch.float32)  # float32, or float64 for float64 checks
 
 
-def _rows_with_column_sums(dy: torch.Tensor, h: torch.Tensor | None, dtype: torch.dtype,
-                           shape: tuple[int, int, int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-    """The Triton kernel: (dy * gelu'(h), or dy where h is None, in dtype; its column sums)."""
-    n, f = dy.shape
-    rows, block_r, block_c, warps = shape
-    out = torch.empty(dy.shape, dtype=dtype, device=dy.device)
-    blocks = (-(-n // rows), -(-f // block_c))
-    part = torch.empty((blocks[0], f), dtype=torch.float32, device=dy.device)
-    shape_args = {"ROWS": rows, "BLOCK_R": block_r, "BLOCK_C": block_c, "num_warps": warps}
-    if h is None:
-        _kernels().cast_rows[blocks](dy, out, part, n, f, **shape_args)
-    else:
-        _kernels().gelu_backward[blocks](dy, h, out, part, n, f, **shape_args)
-    return out, part.sum(0)
-
-
 @torch.library.custom_op("costperf::gelu_backward_bias_grad", mutates_args=())
 def _gelu_backward(dy: torch.Tensor, h: torch.Tensor, kernel: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """(dy * gelu'(h), its column sums in float32 or wider) for dy, h [N, F]."""
+    n, f = h.shape
     if not kernel:
         g = dy.to(_sum_dtype(dy.dtype)) * _gelu_tanh_grad(h.to(_sum_dtype(h.dtype)))
         return g.to(dy.dtype), g.sum(0)
-    return _rows_with_column_sums(dy, h, dy.dtype, (GELU_ROWS, GELU_BLOCK_R, GELU_BLOCK_C, GELU_WARPS))
+    dh = torch.empty_like(dy)
+    blocks = (-(-n // GELU_ROWS), -(-f // GELU_BLOCK_C))
+    part = torch.empty((blocks[0], f), dtype=torch.float32, device=dy.device)
+    _kernels().gelu_backward[blocks](dy, h, dh, part, n, f, ROWS=GELU_ROWS, BLOCK_R=GELU_BLOCK_R,
+                                     BLOCK_C=GELU_BLOCK_C, num_warps=GELU_WARPS)
+    return dh, part.sum(0)
 
 
 @_gelu_backward.register_fake
 def _(dy: torch.Tensor, h: torch.Tensor, kernel: bool) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.empty_like(dy), dy.new_empty(h.shape[1], dtype=_sum_dtype(dy.dtype))
-
-
-@torch.library.custom_op("costperf::cast_with_bias_grad", mutates_args=())
-def _cast_with_sums(g: torch.Tensor, dtype: torch.dtype, kernel: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """(g [N, C] in dtype, g's column sums in float32 or wider, before the rounding)."""
-    if not kernel:
-        return g.to(dtype, copy=True), g.to(_sum_dtype(g.dtype)).sum(0)  # a copy: an op may not return its input
-    return _rows_with_column_sums(g, None, dtype, (CAST_ROWS, CAST_BLOCK_R, CAST_BLOCK_C, CAST_WARPS))
-
-
-@_cast_with_sums.register_fake
-def _(g: torch.Tensor, dtype: torch.dtype, kernel: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    return g.new_empty(g.shape, dtype=dtype), g.new_empty(g.shape[1], dtype=_sum_dtype(g.dtype))
 
 
 @torch.library.custom_op("costperf::heads_grad_pack", mutates_args=())
@@ -175,24 +146,6 @@ class _QKVHeads(torch.autograd.Function):
         return (dqkv.mm(weight).view(ctx.shape), dqkv.t().mm(x2), db.to(ctx.bias_dtype), None, None)
 
 
-class _ResidualLinear(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, residual: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,  # noqa: ANN001
-                kernel: bool) -> torch.Tensor:
-        bsz, seq, c = x.shape
-        x2 = x.view(bsz * seq, c)
-        out = torch.addmm(bias.to(x.dtype), x2, weight.t())
-        ctx.save_for_backward(x2, weight)
-        ctx.kernel, ctx.bias_dtype, ctx.shape = kernel, bias.dtype, (bsz, seq, c)
-        return residual + out.view(bsz, seq, -1)
-
-    @staticmethod
-    def backward(ctx, dr: torch.Tensor):  # noqa: ANN001, ANN205
-        x2, weight = ctx.saved_tensors
-        g, db = _cast_with_sums(dr.contiguous().view(-1, dr.shape[-1]), x2.dtype, ctx.kernel)
-        return dr, g.mm(weight).view(ctx.shape), g.t().mm(x2), db.to(ctx.bias_dtype), None
-
-
 def _kernel_here(t: torch.Tensor, kernel: bool | None) -> bool:
     return (t.is_cuda and TRITON) if kernel is None else kernel
 
@@ -227,18 +180,3 @@ def qkv_heads(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, heads: 
                          f"{heads} heads; got x {list(x.shape)}, weight {list(weight.shape)}, bias {list(bias.shape)}")
     dtype = compute_dtype(x, weight)
     return _QKVHeads.apply(x.to(dtype).contiguous(), weight.to(dtype), bias, heads, _kernel_here(x, kernel))
-
-
-def residual_linear(residual: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
-                    kernel: bool | None = None) -> torch.Tensor:
-    """residual + (x @ weight.T + bias) (residual [B, T, F], x [B, T, C], weight [F, C], bias [F]), the
-    product in the dtype nn.Linear would use (autocast's where it is on) and the sum in the wider of
-    the two; the backward makes the product's gradient in its dtype and the bias gradient in one pass
-    over the residual's gradient."""
-    if x.dim() != 3 or weight.dim() != 2 or weight.shape[1] != x.shape[2] or bias.shape != (weight.shape[0],) \
-            or residual.shape != (*x.shape[:2], weight.shape[0]):
-        raise ValueError(f"residual_linear: expected residual [B, T, F], x [B, T, C], weight [F, C] and bias [F]; "
-                         f"got residual {list(residual.shape)}, x {list(x.shape)}, weight {list(weight.shape)}, "
-                         f"bias {list(bias.shape)}")
-    dtype = compute_dtype(x, weight)
-    return _ResidualLinear.apply(residual, x.to(dtype).contiguous(), weight.to(dtype), bias, _kernel_here(x, kernel))

@@ -21,24 +21,9 @@ def _gelu_tanh_grad(u):
 @triton.jit
 def gelu_backward(dy_ptr, h_ptr, dh_ptr, part_ptr, n_rows, n_cols, ROWS: tl.constexpr, BLOCK_R: tl.constexpr,
                   BLOCK_C: tl.constexpr):
-    """dh = dy * gelu'(h) and its column sums (_rows_with_column_sums)."""
-    _rows_with_column_sums(dy_ptr, h_ptr, dh_ptr, part_ptr, n_rows, n_cols, True, ROWS, BLOCK_R, BLOCK_C)
-
-
-@triton.jit
-def cast_rows(dy_ptr, dh_ptr, part_ptr, n_rows, n_cols, ROWS: tl.constexpr, BLOCK_R: tl.constexpr,
-              BLOCK_C: tl.constexpr):
-    """dh = dy in dh's dtype and dy's column sums (_rows_with_column_sums). A kernel of its own name,
-    so that a profile tells it from the GELU's."""
-    _rows_with_column_sums(dy_ptr, dy_ptr, dh_ptr, part_ptr, n_rows, n_cols, False, ROWS, BLOCK_R, BLOCK_C)
-
-
-@triton.jit
-def _rows_with_column_sums(dy_ptr, h_ptr, dh_ptr, part_ptr, n_rows, n_cols, GELU: tl.constexpr, ROWS: tl.constexpr,
-                           BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr):
-    """dh = dy * gelu'(h) (GELU; else dh = dy in dh's dtype, h unread) for a [ROWS, BLOCK_C] block of
-    [n_rows, n_cols] (row-major, all the same shape), read and written BLOCK_R rows at a time;
-    part[row block, cols] = the block's column sums of dh, in float32 before dh is rounded."""
+    """dh = dy * gelu'(h) for a [ROWS, BLOCK_C] block of [n_rows, n_cols] (row-major, all three the
+    same shape), read and written BLOCK_R rows at a time; part[row block, cols] = the block's column
+    sums of dh, summed in float32 before dh is rounded to its dtype."""
     pid_r = tl.program_id(0)
     cols = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
     cmask = cols < n_cols
@@ -48,9 +33,8 @@ def _rows_with_column_sums(dy_ptr, h_ptr, dh_ptr, part_ptr, n_rows, n_cols, GELU
         mask = (rows < n_rows)[:, None] & cmask[None, :]
         offs = rows.to(tl.int64)[:, None] * n_cols + cols[None, :]
         dy = tl.load(dy_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-        g = dy  # 0 where masked
-        if GELU:
-            g = dy * _gelu_tanh_grad(tl.load(h_ptr + offs, mask=mask, other=0.0).to(tl.float32))
+        h = tl.load(h_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+        g = dy * _gelu_tanh_grad(h)  # 0 where masked: dy is
         tl.store(dh_ptr + offs, g.to(dh_ptr.dtype.element_ty), mask=mask)
         acc += g
     tl.store(part_ptr + pid_r.to(tl.int64) * n_cols + cols, tl.sum(acc, axis=0), mask=cmask)

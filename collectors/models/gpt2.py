@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from collectors.models.bias_grads import linear_gelu, qkv_heads, residual_linear
+from collectors.models.bias_grads import linear_gelu, qkv_heads
 from collectors.models.linear_cross_entropy import linear_cross_entropy
 
 
@@ -62,18 +62,15 @@ class CausalSelfAttention(nn.Module):
         self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd)
 
-    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
-        """The attention's output, or residual + it where a residual is given (the fused path)."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, c = x.shape
         if self.fused_bias_grads:
             q, k, v = qkv_heads(x, self.c_attn.weight, self.c_attn.bias, self.n_head)
         else:
             q, k, v = self.c_attn(x).split(c, dim=2)
             q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).contiguous().view(b, t, c)
-        if residual is not None:
-            return residual_linear(residual, y, self.c_proj.weight, self.c_proj.bias)
-        return self.c_proj(y)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.c_proj(y.transpose(1, 2).contiguous().view(b, t, c))
 
 
 class MLP(nn.Module):
@@ -83,13 +80,9 @@ class MLP(nn.Module):
         self.c_fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd)
         self.c_proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd)
 
-    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
-        """The MLP's output, or residual + it where a residual is given (the fused path)."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.fused_bias_grads:
-            h = linear_gelu(x, self.c_fc.weight, self.c_fc.bias)
-            if residual is not None:
-                return residual_linear(residual, h, self.c_proj.weight, self.c_proj.bias)
-            return self.c_proj(h)
+            return self.c_proj(linear_gelu(x, self.c_fc.weight, self.c_fc.bias))
         return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
 
 
@@ -100,12 +93,8 @@ class Block(nn.Module):
         self.attn = CausalSelfAttention(cfg, fused_bias_grads)
         self.ln_2 = nn.LayerNorm(cfg.n_embd)
         self.mlp = MLP(cfg, fused_bias_grads)
-        self.fused_bias_grads = fused_bias_grads
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.fused_bias_grads:  # the output projections add the residual (bias_grads.residual_linear)
-            x = self.attn(self.ln_1(x), residual=x)
-            return self.mlp(self.ln_2(x), residual=x)
         x = x + self.attn(self.ln_1(x))
         return x + self.mlp(self.ln_2(x))
 
