@@ -85,6 +85,36 @@ def test_sigterm_before_any_task_finished_writes_nothing(tmp_path: Path) -> None
     assert not list((data / "runs").rglob("*")) and not _leftovers(data)
 
 
+def test_sigterm_inside_python_run_by_an_importing_extension_still_ends_with_143(tmp_path: Path) -> None:
+    """An extension that runs Python source while it imports (PyRun_String) leaves CPython a mark of an
+    unhandled Ctrl-C when the interruption lands there; under `python -m` CPython then ends the process
+    by SIGINT after its exit handlers, whatever status the command chose (one run in twenty of
+    `costperf run` stopped about 2 s in, while torch's extensions loaded)."""
+    (tmp_path / "nested_run_cli.py").write_text(textwrap.dedent("""
+        import ctypes, os, signal, threading
+        import click
+        from collectors.cli.stop_signal import Group
+
+        @click.group(cls=Group)
+        def main():
+            pass
+
+        @main.command()
+        def load():
+            threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()  # lands in the nested run
+            ctypes.pythonapi.PyRun_SimpleString(b"import time\\ntime.sleep(5)\\n")
+            raise KeyboardInterrupt  # as the extension's import surfaces it
+
+        if __name__ == "__main__":
+            main()
+    """))
+    env = {**ENV, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])}
+    out = subprocess.run([sys.executable, "-m", "nested_run_cli", "load"], cwd=tmp_path, capture_output=True,
+                         text=True, env=env, timeout=60)
+    assert out.returncode == 143, (out.returncode, out.stderr)
+    assert out.stderr.strip().splitlines()[-1] == STOPPED
+
+
 def test_sigterm_during_a_data_write_leaves_the_file_as_it_was(tmp_path: Path) -> None:
     root = machines(tmp_path, box=[])
     before = folder_hash(root)

@@ -12,6 +12,7 @@ shell reports for SIGTERM).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import functools
 import os
 import signal
@@ -28,6 +29,24 @@ CTRL_C_STATUS = 128 + signal.SIGINT
 
 
 _received: list[int] = []  # the signals that arrived while this command ran
+_signalled_exit: list[int] = []  # the status a command stopped by a signal leaves with
+
+
+def _leave_with_signalled_status() -> None:
+    """The last exit handler (registered first): a command stopped by a signal ends with the status it
+    chose. Where the interruption landed in Python code that a C extension ran while it imported
+    (PyRun_String), CPython keeps a mark of an unhandled Ctrl-C and, after its exit handlers, would
+    end the process by SIGINT itself whatever the status; everything is done and flushed by now."""
+    if _signalled_exit:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # closed, or a pipe whose reader left
+                pass
+        os._exit(_signalled_exit[0])
+
+
+atexit.register(_leave_with_signalled_status)
 _active: list[bool] = []  # inside sigterm_as_interrupt: SIGTERM is ours to hand back
 
 
@@ -209,8 +228,13 @@ class Group(click.Group):
     where the command itself does not say more."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
-        with sigterm_as_interrupt():
-            return super().main(*args, **kwargs)
+        try:
+            with sigterm_as_interrupt():
+                return super().main(*args, **kwargs)
+        except SystemExit as exc:
+            if signalled():  # whatever status the command chose after the signal is the one it ends with
+                _signalled_exit[:] = [0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1]
+            raise
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         with _sigterm_is_the_stop():
