@@ -1,4 +1,4 @@
-"""GPU check of the bias gradients made with their input gradients (collectors/models/bias_grads.py)
+"""GPU check of the bias gradients made with their output gradients (collectors/models/bias_grads.py)
 at GPT-2-124M's shapes (b64 x 1024 tokens: MLP 3072 wide, 12 heads of 64):
 
 1. each kernel against float64 torch on the same bf16 inputs;

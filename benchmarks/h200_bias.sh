@@ -1,7 +1,7 @@
 #!/bin/bash
 # GPU host with two H200s, one call. GPU 0: the bias-gradient kernels checked at GPT-2-124M's shapes
 # (benchmarks/bias_grads_check.py), then the standard suite at the committed defaults. GPU 1:
-# GPT-2-124M b64 with bias gradients by autograd or made with their input gradients, alternating
+# GPT-2-124M b64 with bias gradients by autograd or made with their output gradients, alternating
 # (3 rounds, so drift over the call falls on both) after a profile of the step, then the fused
 # kernels' other block shapes. Run files to $OUT.
 # Usage (on the GPU host): bash benchmarks/h200_bias.sh [call seconds]

@@ -1,7 +1,7 @@
 #!/bin/bash
 # GPU host with two H200s, one call, at the committed defaults. GPU 0: the standard suite. GPU 1:
 # the bias-gradient kernels' check (benchmarks/bias_grads_check.py), GPT-2-124M b64 with bias
-# gradients by autograd or made with their input gradients, alternating (3 rounds), a profile of the
+# gradients by autograd or made with their output gradients, alternating (3 rounds), a profile of the
 # step, then both timed in repeats of 10 steps. Run files to $OUT.
 # Usage (on the GPU host): bash benchmarks/h200_bias_final.sh [call seconds]
 source benchmarks/device_call.sh "${1:-540}" || exit 1

@@ -5,7 +5,7 @@ attention, cross-entropy, fused Triton kernels, optimizer), with their share of 
 
 The loss is the workload's default (the fused output layer + cross-entropy on CUDA, or
 COSTPERF_LOSS) in `profile` and every tag without "-loss"; "b64 torch-loss" against "b64 fused-loss"
-compares the two. Bias gradients likewise (made with their input gradients on CUDA, or
+compares the two. Bias gradients likewise (made with their output gradients on CUDA, or
 COSTPERF_BIAS_GRADS): "b64 torch-bias" against "b64 fused-bias", and that kernel's block shapes.
 
     python benchmarks/train_explore.py [profile] [variant tag ...]      (CUDA)
@@ -59,7 +59,7 @@ VARIANTS: dict[str, tuple[int, str, str, dict, str | None]] = {tag: (*v, None) f
 # steps a timed repeat (3 elsewhere): whether the host's wait at each repeat's end shows
 STEPS = {"b64 spr10": 10, "b64 torch-bias spr10": 10}
 VARIANTS |= {tag: (64, "cudnn", "default", {}, None) for tag in STEPS}
-# bias gradients by autograd or made with their input gradients (bias_grads.py), and the fused
+# bias gradients by autograd or made with their output gradients (bias_grads.py), and the fused
 # kernels' block shapes: module attributes set for the variant, then put back
 BIAS: dict[str, tuple[str, dict[str, int]]] = {
     "b64 torch-bias": ("torch", {}), "b64 fused-bias": ("fused", {}), "b64 torch-bias spr10": ("torch", {}),

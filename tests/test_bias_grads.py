@@ -1,4 +1,4 @@
-"""Bias gradients made with their layers' input gradients (collectors/models/bias_grads.py): the
+"""Bias gradients made with the gradients of their layers' output (collectors/models/bias_grads.py): the
 same gradients as autograd's, through the torch-ops path, the Triton kernels (Triton's interpreter
 on this CPU) and a compiled GPT-2; the kernels compiled for sm_90 read and write 16-byte vectors."""
 

@@ -1,4 +1,5 @@
-"""Two GPT-2 layers whose bias gradient is made in the pass that makes their input gradient.
+"""Two GPT-2 layers whose bias gradient is made in the pass that makes the gradient of their output
+(the gradient their backward takes in).
 
 Autograd makes a linear layer's bias gradient as a column sum of the gradient of its output, a
 second pass over a tensor the step has just written. In GPT-2-124M at batch 64 x 1024 two of these
@@ -19,9 +20,9 @@ sums (bias_grads_kernel.py):
 
 The forward passes are plain torch (the bias in the matrix product's epilogue, as nn.Linear), so
 torch.compile makes the same kernels as before; the backward kernels are custom ops that it keeps
-whole. Without Triton (a CPU) the same math runs in torch ops, so both
-paths are tested everywhere. Bias gradients are summed in float32 (autograd sums the 16-bit
-gradient, then rounds the sum to 16 bits).
+whole. Without Triton (a CPU) the same math runs in torch ops, so both paths are tested everywhere.
+Bias gradients are summed in float32 (autograd sums the 16-bit gradient, then rounds the sum to 16
+bits).
 """
 
 from __future__ import annotations
@@ -35,10 +36,11 @@ import torch.nn.functional as F
 TRITON = importlib.util.find_spec("triton") is not None
 # Rows a program sums into one partial row, read BLOCK_R at a time, and the columns it takes (GELU;
 # the q/k/v kernel takes one head). A thread's column sums stay in registers until its last row (a
-# [BLOCK_R, columns] float32 tile), not summed across threads at every step. On an H200, alone at
-# GPT-2-124M's b64 shapes (benchmarks/bias_grads_check.py): GELU 4 x 512 342 us (3.5 TB/s of its
-# 1.2 GB), against 351-391 us for seven other shapes and 416 us for torch.compile's kernels; q/k/v
-# 64 rows 210 us (2.9 TB/s), the best of seven, against 221 us.
+# [BLOCK_R, columns] float32 tile), not summed across threads at every step. On H200s, alone at
+# GPT-2-124M's b64 shapes (benchmarks/bias_grads_check.py, three hosts): GELU in 4 x 512 blocks
+# 342-365 us (3.3-3.5 TB/s of its 1.2 GB), nine other shapes 352-401 us, torch.compile's kernels
+# 389-416 us; q/k/v 64 rows a step 205-210 us (2.9 TB/s), six other shapes 200-220 us, torch.compile's
+# 220-222 us.
 GELU_ROWS, GELU_BLOCK_R, GELU_BLOCK_C, GELU_WARPS = 256, 4, 512, 4
 HEADS_ROWS, HEADS_BLOCK_R, HEADS_WARPS = 256, 64, 4
 
@@ -95,7 +97,7 @@ def _heads_grad_pack(dq: torch.Tensor, dk: torch.Tensor, dv: torch.Tensor,
         z = z if z.stride(3) == 1 else z.contiguous()
         _kernels().heads_into_columns[(part.shape[0], heads)](
             z, out, part, n, seq, z.stride(0), z.stride(1), z.stride(2), cols, i * heads * dim, D=dim,
-            BLOCK_D=triton_next_pow2(dim), ROWS=HEADS_ROWS, BLOCK_R=HEADS_BLOCK_R, num_warps=HEADS_WARPS)
+            BLOCK_D=_next_pow2(dim), ROWS=HEADS_ROWS, BLOCK_R=HEADS_BLOCK_R, num_warps=HEADS_WARPS)
     return out, part.sum(0)
 
 
@@ -105,7 +107,7 @@ def _(dq: torch.Tensor, dk: torch.Tensor, dv: torch.Tensor, kernel: bool) -> tup
     return dq.new_empty((bsz * seq, 3 * heads * dim)), dq.new_empty(3 * heads * dim, dtype=_sum_dtype(dq.dtype))
 
 
-def triton_next_pow2(n: int) -> int:
+def _next_pow2(n: int) -> int:
     return 1 << max(0, n - 1).bit_length()
 
 

@@ -1,6 +1,6 @@
 """Triton kernels of bias_grads.py (imported only where Triton is installed).
 
-Each writes a layer's input gradient and, from the same registers, per-block column sums of it:
+Each writes the gradient of a layer's output and, from the same registers, per-block column sums of it:
 the bias gradient's partial sums, [row blocks, columns] in float32, summed by the caller. Without
 them the bias gradient is a second pass that reads the whole gradient again.
 """

@@ -6,7 +6,7 @@ Tokens per step = batch x sequence length; MFU is computed in the report from fl
 the machine file's peak.
 On CUDA the output layer and the loss run fused (linear_cross_entropy.py: one pass over the
 logits); COSTPERF_LOSS=torch (or TrainSpec.loss) keeps F.cross_entropy. Likewise the q/k/v
-projection's and the MLP's first bias gradients are made with their input gradients (bias_grads.py);
+projection's and the MLP's first bias gradients are made with their output gradients (bias_grads.py);
 COSTPERF_BIAS_GRADS=torch (or TrainSpec.bias_grads) leaves them to autograd. Both are recorded.
 """
 
@@ -54,7 +54,7 @@ class TrainSpec:
         return _choice("loss", self.loss, LOSS_ENV, LOSSES, "fused" if _loss_kernel_runs(device_type) else "torch")
 
     def bias_grads_impl(self, device_type: str) -> str:
-        """"fused" (bias gradients made with their input gradients, bias_grads.py) or "torch"
+        """"fused" (bias gradients made with their output gradients, bias_grads.py) or "torch"
         (autograd's own pass), by default fused only where its Triton kernels run."""
         return _choice("bias_grads", self.bias_grads, BIAS_GRADS_ENV, BIAS_GRADS,
                        "fused" if device_type == "cuda" and bias_grads.TRITON else "torch")
@@ -100,7 +100,7 @@ def _loss_kernel_runs(device_type: str) -> bool:
 LOSS_ENV = "COSTPERF_LOSS"
 LOSSES = {"fused": "fused linear+cross-entropy", "torch": "torch cross-entropy"}
 BIAS_GRADS_ENV = "COSTPERF_BIAS_GRADS"
-BIAS_GRADS = {"fused": "with their input gradients (q/k/v, MLP in)", "torch": "autograd"}
+BIAS_GRADS = {"fused": "with their output gradients (q/k/v, MLP in)", "torch": "autograd"}
 
 # The SDPA backends tried in turn, by the one asked for first. On Hopper, cuDNN's fused attention
 # is the fastest torch offers for GPT-2's causal 12-head, 64-wide attention; torch's own default
