@@ -33,6 +33,8 @@ import importlib.util
 import torch
 import torch.nn.functional as F
 
+from collectors.models.linear_cross_entropy import compute_dtype_for
+
 TRITON = importlib.util.find_spec("triton") is not None
 # Rows a program sums into one partial row, read BLOCK_R at a time, and the columns it takes (GELU;
 # the q/k/v kernel takes one head). A thread's column sums stay in registers until its last row (a
@@ -152,13 +154,6 @@ def _kernel_here(t: torch.Tensor, kernel: bool | None) -> bool:
     return (t.is_cuda and TRITON) if kernel is None else kernel
 
 
-def compute_dtype(x: torch.Tensor, weight: torch.Tensor) -> torch.dtype:
-    """The products' dtype a plain nn.Linear would use here: autocast's, else the inputs' own."""
-    if torch.is_autocast_enabled(x.device.type):
-        return torch.get_autocast_dtype(x.device.type)
-    return torch.promote_types(x.dtype, weight.dtype)
-
-
 def linear_gelu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, kernel: bool | None = None) -> torch.Tensor:
     """GELU (tanh form) of x @ weight.T + bias (x [B, T, C], weight [F, C], bias [F]), in the dtype
     nn.Linear would use (autocast's where it is on); its backward makes the product's gradient and the
@@ -167,7 +162,7 @@ def linear_gelu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, kerne
     if x.dim() != 3 or weight.dim() != 2 or weight.shape[1] != x.shape[2] or bias.shape != (weight.shape[0],):
         raise ValueError(f"linear_gelu: expected x [B, T, C], weight [F, C] and bias [F]; got x {list(x.shape)}, "
                          f"weight {list(weight.shape)}, bias {list(bias.shape)}")
-    dtype = compute_dtype(x, weight)
+    dtype = compute_dtype_for(x, weight)
     return _LinearGelu.apply(x.to(dtype).contiguous(), weight.to(dtype), bias, _kernel_here(x, kernel))
 
 
@@ -180,5 +175,5 @@ def qkv_heads(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, heads: 
             or bias.shape != (weight.shape[0],):
         raise ValueError(f"qkv_heads: expected x [B, T, C], weight [3 heads D, C] and bias [3 heads D] with "
                          f"{heads} heads; got x {list(x.shape)}, weight {list(weight.shape)}, bias {list(bias.shape)}")
-    dtype = compute_dtype(x, weight)
+    dtype = compute_dtype_for(x, weight)
     return _QKVHeads.apply(x.to(dtype).contiguous(), weight.to(dtype), bias, heads, _kernel_here(x, kernel))
