@@ -29,6 +29,7 @@ CTRL_C_STATUS = 128 + signal.SIGINT
 
 
 _received: list[int] = []  # the signals that arrived while this command ran
+_active: list[bool] = []  # inside sigterm_as_interrupt: SIGTERM is ours to hand back
 _signalled_exit: list[int] = []  # the status a command stopped by a signal leaves with
 
 
@@ -47,7 +48,6 @@ def _leave_with_signalled_status() -> None:
 
 
 atexit.register(_leave_with_signalled_status)
-_active: list[bool] = []  # inside sigterm_as_interrupt: SIGTERM is ours to hand back
 
 
 def _as_ctrl_c(signum: int, frame: Any) -> None:

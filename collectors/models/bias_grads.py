@@ -28,14 +28,12 @@ bits).
 from __future__ import annotations
 
 import functools
-import importlib.util
 
 import torch
 import torch.nn.functional as F
 
-from collectors.models.linear_cross_entropy import compute_dtype_for
+from collectors.models.linear_cross_entropy import TRITON, compute_dtype_for, sum_dtype
 
-TRITON = importlib.util.find_spec("triton") is not None
 # Rows a program sums into one partial row, read BLOCK_R at a time, and the columns it takes (GELU;
 # the q/k/v kernel takes one head). A thread's column sums stay in registers until its last row (a
 # [BLOCK_R, columns] float32 tile), not summed across threads at every step. On H200s, alone at
@@ -60,16 +58,12 @@ def _gelu_tanh_grad(u: torch.Tensor) -> torch.Tensor:
     return 0.5 * (1.0 + t) + 0.5 * u * (1.0 - t * t) * k0 * (1.0 + 3.0 * k1 * u * u)
 
 
-def _sum_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.promote_types(dtype, torch.float32)  # float32, or float64 for float64 checks
-
-
 @torch.library.custom_op("costperf::gelu_backward_bias_grad", mutates_args=())
 def _gelu_backward(dy: torch.Tensor, h: torch.Tensor, kernel: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """(dy * gelu'(h), its column sums in float32 or wider) for dy, h [N, F]."""
     n, f = h.shape
     if not kernel:
-        g = dy.to(_sum_dtype(dy.dtype)) * _gelu_tanh_grad(h.to(_sum_dtype(h.dtype)))
+        g = dy.to(sum_dtype(dy.dtype)) * _gelu_tanh_grad(h.to(sum_dtype(h.dtype)))
         return g.to(dy.dtype), g.sum(0)
     dh = torch.empty_like(dy)
     blocks = (-(-n // GELU_ROWS), -(-f // GELU_BLOCK_C))
@@ -81,7 +75,7 @@ def _gelu_backward(dy: torch.Tensor, h: torch.Tensor, kernel: bool) -> tuple[tor
 
 @_gelu_backward.register_fake
 def _(dy: torch.Tensor, h: torch.Tensor, kernel: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    return torch.empty_like(dy), dy.new_empty(h.shape[1], dtype=_sum_dtype(dy.dtype))
+    return torch.empty_like(dy), dy.new_empty(h.shape[1], dtype=sum_dtype(dy.dtype))
 
 
 @torch.library.custom_op("costperf::heads_grad_pack", mutates_args=())
@@ -91,7 +85,7 @@ def _heads_grad_pack(dq: torch.Tensor, dk: torch.Tensor, dv: torch.Tensor,
     bsz, heads, seq, dim = dq.shape
     if not kernel:
         packed = torch.cat([z.transpose(1, 2).reshape(bsz * seq, heads * dim) for z in (dq, dk, dv)], dim=1)
-        return packed, packed.to(_sum_dtype(packed.dtype)).sum(0)
+        return packed, packed.to(sum_dtype(packed.dtype)).sum(0)
     n, cols = bsz * seq, 3 * heads * dim
     out = torch.empty((n, cols), dtype=dq.dtype, device=dq.device)
     part = torch.empty((-(-n // HEADS_ROWS), cols), dtype=torch.float32, device=dq.device)
@@ -106,7 +100,7 @@ def _heads_grad_pack(dq: torch.Tensor, dk: torch.Tensor, dv: torch.Tensor,
 @_heads_grad_pack.register_fake
 def _(dq: torch.Tensor, dk: torch.Tensor, dv: torch.Tensor, kernel: bool) -> tuple[torch.Tensor, torch.Tensor]:
     bsz, heads, seq, dim = dq.shape
-    return dq.new_empty((bsz * seq, 3 * heads * dim)), dq.new_empty(3 * heads * dim, dtype=_sum_dtype(dq.dtype))
+    return dq.new_empty((bsz * seq, 3 * heads * dim)), dq.new_empty(3 * heads * dim, dtype=sum_dtype(dq.dtype))
 
 
 def _next_pow2(n: int) -> int:

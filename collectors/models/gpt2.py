@@ -106,8 +106,9 @@ class GPT2(nn.Module):
         # output layer and loss in one pass over the logits (linear_cross_entropy.py), else
         # F.cross_entropy over the materialised logits
         self.fused_loss = fused_loss
-        # the q/k/v projection's and the MLP's first bias gradients made with their layers' input
-        # gradients (bias_grads.py), else by autograd in a pass of their own; same parameters
+        # the q/k/v projection's and the MLP's first bias gradients made in the pass that makes the
+        # gradient of their layers' output (bias_grads.py), else by autograd in a pass of their own;
+        # same parameters
         self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
         self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd)
         self.h = nn.ModuleList(Block(cfg, fused_bias_grads) for _ in range(cfg.n_layer))

@@ -129,8 +129,9 @@ def _check_targets(targets: torch.Tensor, vocab: int) -> None:
                          f"supported); got values from {int(targets.min())} to {int(targets.max())}")
 
 
-def _loss_dtype(compute_dtype: torch.dtype) -> torch.dtype:
-    return torch.promote_types(compute_dtype, torch.float32)  # float32, or float64 for float64 checks
+def sum_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype sums of `dtype` values are made in: float32, or float64 for float64 checks."""
+    return torch.promote_types(dtype, torch.float32)
 
 
 @torch.library.custom_op("costperf::linear_cross_entropy", mutates_args=())
@@ -147,7 +148,7 @@ def _lce(h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, compute_d
         wc = weight.to(compute_dtype)
         grad_h = torch.empty_like(h)
         grad_w = torch.zeros_like(weight) if n == 0 else torch.empty_like(weight)
-        row_loss = torch.empty(n, dtype=_loss_dtype(compute_dtype), device=h.device)
+        row_loss = torch.empty(n, dtype=sum_dtype(compute_dtype), device=h.device)
         buf = torch.empty((min(chunk_rows, n), vocab), dtype=compute_dtype, device=h.device)
         rows_fn = _rows_kernel if kernel else _rows_torch
         for i, start in enumerate(range(0, n, chunk_rows)):
@@ -164,7 +165,7 @@ def _lce(h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, compute_d
 @_lce.register_fake
 def _(h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, compute_dtype: torch.dtype,
       chunk_rows: int, kernel: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    return h.new_empty((), dtype=_loss_dtype(compute_dtype)), torch.empty_like(h), torch.empty_like(weight)
+    return h.new_empty((), dtype=sum_dtype(compute_dtype)), torch.empty_like(h), torch.empty_like(weight)
 
 
 def _setup_context(ctx, inputs, output) -> None:  # noqa: ANN001 - torch.library's signature

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from collectors.models import bias_grads, gpt2, linear_cross_entropy
+from collectors.models import gpt2, linear_cross_entropy
 from collectors.records import Result, WorkloadParams
 from collectors.workloads.common import Context, failed_result, free_memory, measure, now, ok_result, \
     reset_peak_memory, warmup
@@ -51,17 +51,17 @@ class TrainSpec:
         """"fused" (output layer + cross-entropy in one pass over the logits, linear_cross_entropy.py)
         or "torch" (F.cross_entropy over the logits). Fused by default only where its Triton kernel
         runs; elsewhere it would run the same math in torch ops, slower than the unfused loss."""
-        return _choice("loss", self.loss, LOSS_ENV, LOSSES, "fused" if _loss_kernel_runs(device_type) else "torch")
+        return _choice("loss", self.loss, LOSS_ENV, LOSSES, "fused" if _triton_runs(device_type) else "torch")
 
     def bias_grads_impl(self, device_type: str) -> str:
         """"fused" (bias gradients made with their output gradients, bias_grads.py) or "torch"
         (autograd's own pass), by default fused only where its Triton kernels run."""
         return _choice("bias_grads", self.bias_grads, BIAS_GRADS_ENV, BIAS_GRADS,
-                       "fused" if device_type == "cuda" and bias_grads.TRITON else "torch")
+                       "fused" if _triton_runs(device_type) else "torch")
 
     def loss_label(self, device_type: str) -> str:
         value = self.loss_impl(device_type)
-        if value == "fused" and not _loss_kernel_runs(device_type):
+        if value == "fused" and not _triton_runs(device_type):
             return f"{LOSSES[value]} (torch ops)"
         if value == "fused" and os.environ.get(linear_cross_entropy.BLOCK_ENV, "").strip():
             block, warps, per_sm = linear_cross_entropy.block_config()  # a shape being tried is recorded
@@ -92,8 +92,9 @@ def _choice(field: str, given: str | None, env: str, choices: dict[str, str], de
     return value
 
 
-def _loss_kernel_runs(device_type: str) -> bool:
-    """Whether the fused loss runs its Triton kernel here, not its torch-ops form."""
+def _triton_runs(device_type: str) -> bool:
+    """Whether the fused loss's and the bias gradients' Triton kernels run here, not their torch-ops
+    form (both modules take Triton from linear_cross_entropy.TRITON)."""
     return device_type == "cuda" and linear_cross_entropy.TRITON
 
 
