@@ -8,7 +8,9 @@ COSTPERF_LOSS) in `profile` and every tag without "-loss"; "b64 torch-loss" agai
 compares the two. Bias gradients likewise (made with their output gradients on CUDA, or
 COSTPERF_BIAS_GRADS): "b64 torch-bias" against "b64 fused-bias", and that kernel's block shapes.
 
-    python benchmarks/train_explore.py [profile] [variant tag ...]      (CUDA)
+    python benchmarks/train_explore.py [profile | profile:TAG] [variant tag ...]      (CUDA)
+
+"profile:TAG" profiles the step compiled with that variant's inductor options.
 """
 
 from __future__ import annotations
@@ -55,6 +57,14 @@ VARIANTS: dict[str, tuple[int, str, str, dict, str | None]] = {tag: (*v, None) f
     "b64 pointwise-autotune": {"max_autotune_pointwise": True},
     "b64 aggressive": {"aggressive_fusion": True},
     "b64 coop-reductions": {"triton.cooperative_reductions": True},
+    # the matrix products autotuned against Triton's templates (persistent, TMA loads; stores too),
+    # each candidate timed in a subprocess (one of them once ended a process by an illegal address):
+    # a template may take the bias, GELU or residual add as its epilogue where that beats cuBLAS plus
+    # a pass of its own
+    "b64 gemm-autotune": {"max_autotune_gemm": True, "triton.enable_persistent_tma_matmul": True,
+                          "autotune_in_subproc": True},
+    "b64 gemm-autotune tma-store": {"max_autotune_gemm": True, "triton.enable_persistent_tma_matmul": True,
+                                    "triton.enable_template_tma_store": True, "autotune_in_subproc": True},
 }.items()}
 # steps a timed repeat (3 elsewhere): whether the host's wait at each repeat's end shows
 STEPS = {"b64 spr10": 10, "b64 torch-bias spr10": 10}
@@ -82,13 +92,16 @@ def kind_of(name: str) -> str:
     return next((kind for kind, keys in KINDS if any(k in low for k in keys)), "other")
 
 
-def profile(batch: int = 64) -> list[str]:
+def profile(batch: int = 64, options: dict | None = None) -> list[str]:
     """Kernel time of 3 compiled training steps by kind, the 30 largest kernels, and where the GPU
     waited: the gaps between kernels, the largest with the kernels on either side, and the CUDA
-    calls that block the host (synchronisation, allocation)."""
+    calls that block the host (synchronisation, allocation). options: inductor's, for the compile."""
+    import torch._inductor.config as inductor  # noqa: PLC0415
+
     from torch.profiler import ProfilerActivity, profile as prof_ctx  # noqa: PLC0415
 
     cfg = gpt2.CONFIGS["gpt2-124m"]
+    torch._dynamo.reset()
     torch.manual_seed(0)
     spec = train.TrainSpec()
     loss = spec.loss_impl("cuda")
@@ -106,8 +119,9 @@ def profile(batch: int = 64) -> list[str]:
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    for _ in range(3):
-        step()
+    with inductor.patch(options or {}):
+        for _ in range(3):
+            step()
     torch.cuda.synchronize()
     steps = 3
     with prof_ctx(activities=[ProfilerActivity.CUDA, ProfilerActivity.CPU]) as prof:
@@ -157,10 +171,11 @@ def profile(batch: int = 64) -> list[str]:
 def main() -> None:
     ctx = Context(device=torch.device("cuda"), policy=TimingPolicy(min_reps=5, min_time_s=2.0, warmup_reps=2))
     OUT.mkdir(parents=True, exist_ok=True)
-    wanted = [a for a in sys.argv[1:] if a != "profile"]
+    wanted = [a for a in sys.argv[1:] if not a.startswith("profile")]
     rows = []
-    if "profile" in sys.argv[1:]:
-        rows += profile()
+    for arg in (a for a in sys.argv[1:] if a.startswith("profile")):  # "profile" or "profile:TAG"
+        tag = arg.partition(":")[2]
+        rows += ([f"[{tag}]"] if tag else []) + profile(options=VARIANTS[tag][3] if tag else None)
         print("\n".join(rows), flush=True)
     import torch._inductor.config as inductor  # noqa: PLC0415
 
