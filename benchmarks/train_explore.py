@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from collectors.models import bias_grads, gpt2
+from collectors.models import bias_grads, gpt2, residual_norm
 from collectors.workloads import train
 from collectors.workloads.common import Context, TimingPolicy
 
@@ -69,13 +69,18 @@ VARIANTS: dict[str, tuple[int, str, str, dict, str | None]] = {tag: (*v, None) f
 # steps a timed repeat (3 elsewhere): whether the host's wait at each repeat's end shows
 STEPS = {"b64 spr10": 10, "b64 torch-bias spr10": 10}
 VARIANTS |= {tag: (64, "cudnn", "default", {}, None) for tag in STEPS}
-# bias gradients by autograd or made with their output gradients (bias_grads.py), and the fused
-# kernels' block shapes: module attributes set for the variant, then put back
-BIAS: dict[str, tuple[str, dict[str, int]]] = {
+# bias gradients by autograd or made with their output gradients (bias_grads.py, residual_norm.py),
+# and the fused kernels' block shapes: (impl, {(module, attribute): value}) set for the variant, then
+# put back
+BIAS: dict[str, tuple[str, dict[tuple[object, str], object]]] = {
     "b64 torch-bias": ("torch", {}), "b64 fused-bias": ("fused", {}), "b64 torch-bias spr10": ("torch", {}),
-    "b64 fused-bias gelu-r16w8": ("fused", {"GELU_BLOCK_R": 16, "GELU_WARPS": 8}),
-    "b64 fused-bias gelu-r16": ("fused", {"GELU_BLOCK_R": 16}),
-    "b64 fused-bias heads-r32": ("fused", {"HEADS_BLOCK_R": 32, "HEADS_ROWS": 128}),
+    "b64 fused-bias gelu-r16w8": ("fused", {(bias_grads, "GELU_BLOCK_R"): 16, (bias_grads, "GELU_WARPS"): 8}),
+    "b64 fused-bias gelu-r16": ("fused", {(bias_grads, "GELU_BLOCK_R"): 16}),
+    "b64 fused-bias heads-r32": ("fused", {(bias_grads, "HEADS_BLOCK_R"): 32, (bias_grads, "HEADS_ROWS"): 128}),
+    # the output projections' bias gradients by autograd, the other two fused as before
+    "b64 no-norms": ("fused", {(gpt2, "RESIDUAL_NORMS"): False}),
+    "b64 norms-r1w4": ("fused", {(residual_norm, "BLOCK_R"): 1, (residual_norm, "WARPS"): 4}),
+    "b64 norms-r4w8": ("fused", {(residual_norm, "BLOCK_R"): 4, (residual_norm, "WARPS"): 8}),
 }
 VARIANTS |= {tag: (64, "cudnn", "default", {}, None) for tag in BIAS}
 # attention first: cuDNN's flash kernels' names contain "sm90" too
@@ -181,14 +186,14 @@ def main() -> None:
 
     for tag in wanted or ["b64 cudnn"]:
         batch, sdpa, mode, options, loss = VARIANTS[tag]
-        bias, blocks = BIAS.get(tag, (None, {}))
-        before = {name: getattr(bias_grads, name) for name in blocks}
+        bias, attrs = BIAS.get(tag, (None, {}))
+        before = {(module, name): getattr(module, name) for module, name in attrs}
         t0 = time.perf_counter()
         torch._dynamo.reset()
         try:
             with inductor.patch(options):
-                for name, value in blocks.items():
-                    setattr(bias_grads, name, value)
+                for (module, name), value in attrs.items():
+                    setattr(module, name, value)
                 r = train.run(train.TrainSpec("gpt2-124m", batch=batch, seq_len=1024, compiled=True, mode=mode,
                                               steps_per_rep=STEPS.get(tag, 3), attention=sdpa, loss=loss,
                                               bias_grads=bias), ctx)
@@ -197,8 +202,8 @@ def main() -> None:
             print(rows[-1], flush=True)
             continue
         finally:
-            for name, value in before.items():
-                setattr(bias_grads, name, value)
+            for (module, name), value in before.items():
+                setattr(module, name, value)
         if r.throughput is None:
             rows.append(f"{tag:16s} {r.status}: {(r.message or '')[:200]}")
         else:

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from gpt2_step import tiny_step
 from triton_run import compile_only, interpret, needs_triton
 
-from collectors.models import bias_grads
+from collectors.models import bias_grads, gpt2
 from collectors.models.bias_grads import linear_gelu, qkv_heads
 
 
@@ -153,6 +153,7 @@ def test_gpt2_compiled_with_fused_bias_grads_matches_autograd() -> None:
     assert len(backward) == 1
     assert backward[0].count("costperf.gelu_backward_bias_grad") == 2  # one a layer of gpt2-tiny
     assert backward[0].count("costperf.heads_grad_pack") == 2
+    assert backward[0].count("costperf.add_layer_norm_backward") == 4  # two a layer (residual_norm.py)
 
 
 def test_gpt2_compiled_fused_bias_grads_follow_autocast() -> None:
@@ -174,6 +175,11 @@ def test_train_bias_grads_choice_is_checked_and_recorded(monkeypatch: pytest.Mon
     assert spec.bias_grads_impl("cpu") == "torch"
     assert spec.bias_grads_impl("cuda") == ("fused" if bias_grads.TRITON else "torch")
     assert spec.params("cpu", fused=False).extra["bias_grads"] == "autograd"
+    label = train.TrainSpec("gpt2-tiny", bias_grads="fused").params("cpu", fused=False).extra["bias_grads"]
+    assert label == "with their output gradients (q/k/v, MLP in, output projections)"
+    monkeypatch.setattr(gpt2, "RESIDUAL_NORMS", False)  # the output projections' left to autograd
+    label = train.TrainSpec("gpt2-tiny", bias_grads="fused").params("cpu", fused=False).extra["bias_grads"]
+    assert label == "with their output gradients (q/k/v, MLP in)"
     assert "bias_grads" in ENGINE_INTERNALS  # how the engine did the work, not a setting
     monkeypatch.setenv("COSTPERF_BIAS_GRADS", "fused")
     assert spec.bias_grads_impl("cpu") == "fused"

@@ -16,6 +16,12 @@ from torch import nn
 
 from collectors.models.bias_grads import linear_gelu, qkv_heads
 from collectors.models.linear_cross_entropy import linear_cross_entropy
+from collectors.models.residual_norm import residual_layer_norm
+
+# With fused bias gradients, the output projections' too: each residual add with its projection's bias
+# and the LayerNorm after it as one function (residual_norm.py); else those biases are left to autograd
+# (module-wide, for measuring the two against each other)
+RESIDUAL_NORMS = True
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,8 @@ class CausalSelfAttention(nn.Module):
         self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, bias: bool = True) -> torch.Tensor:
+        """The output projection's bias added where `bias` (else the caller adds it)."""
         b, t, c = x.shape
         if self.fused_bias_grads:
             q, k, v = qkv_heads(x, self.c_attn.weight, self.c_attn.bias, self.n_head)
@@ -70,7 +77,8 @@ class CausalSelfAttention(nn.Module):
             q, k, v = self.c_attn(x).split(c, dim=2)
             q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        return self.c_proj(y.transpose(1, 2).contiguous().view(b, t, c))
+        return F.linear(y.transpose(1, 2).contiguous().view(b, t, c), self.c_proj.weight,
+                        self.c_proj.bias if bias else None)
 
 
 class MLP(nn.Module):
@@ -80,10 +88,13 @@ class MLP(nn.Module):
         self.c_fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd)
         self.c_proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, bias: bool = True) -> torch.Tensor:
+        """The output projection's bias added where `bias` (else the caller adds it)."""
         if self.fused_bias_grads:
-            return self.c_proj(linear_gelu(x, self.c_fc.weight, self.c_fc.bias))
-        return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
+            h = linear_gelu(x, self.c_fc.weight, self.c_fc.bias)
+        else:
+            h = F.gelu(self.c_fc(x), approximate="tanh")
+        return F.linear(h, self.c_proj.weight, self.c_proj.bias if bias else None)
 
 
 class Block(nn.Module):
@@ -98,6 +109,17 @@ class Block(nn.Module):
         x = x + self.attn(self.ln_1(x))
         return x + self.mlp(self.ln_2(x))
 
+    def forward_fused(self, x: torch.Tensor, h: torch.Tensor,
+                      next_norm: nn.LayerNorm, last: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """(x, next_norm(x)) after this block, from x and h = ln_1(x): each residual add with its
+        projection's bias and the norm after it in one function (residual_norm.py); x is None after
+        the last block (only the norm reads it)."""
+        x, h = residual_layer_norm(x, self.attn(h, bias=False), self.attn.c_proj.bias, self.ln_2)
+        m = self.mlp(h, bias=False)
+        if last:
+            return None, residual_layer_norm(x, m, self.mlp.c_proj.bias, next_norm, keep_sum=False)
+        return residual_layer_norm(x, m, self.mlp.c_proj.bias, next_norm)
+
 
 class GPT2(nn.Module):
     def __init__(self, cfg: GPT2Config, fused_loss: bool = False, fused_bias_grads: bool = False):
@@ -106,9 +128,10 @@ class GPT2(nn.Module):
         # output layer and loss in one pass over the logits (linear_cross_entropy.py), else
         # F.cross_entropy over the materialised logits
         self.fused_loss = fused_loss
-        # the q/k/v projection's and the MLP's first bias gradients made in the pass that makes the
-        # gradient of their layers' output (bias_grads.py), else by autograd in a pass of their own;
-        # same parameters
+        # bias gradients made in the pass that makes the gradient of their layers' output, else by
+        # autograd in a pass of their own: the q/k/v projection's and the MLP's first (bias_grads.py),
+        # and the output projections' with the residual gradient (residual_norm.py); same parameters
+        self.fused_norms = fused_bias_grads and RESIDUAL_NORMS
         self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
         self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd)
         self.h = nn.ModuleList(Block(cfg, fused_bias_grads) for _ in range(cfg.n_layer))
@@ -123,12 +146,18 @@ class GPT2(nn.Module):
         t = idx.shape[1]
         pos = torch.arange(t, device=idx.device)
         x = self.wte(idx) + self.wpe(pos)
-        for block in self.h:
-            x = block(x)
-        if self.fused_loss:
+        if self.fused_norms:
+            h = self.h[0].ln_1(x)
+            for i, block in enumerate(self.h):
+                last = i + 1 == len(self.h)
+                x, h = block.forward_fused(x, h, self.ln_f if last else self.h[i + 1].ln_1, last)
+        else:
+            for block in self.h:
+                x = block(x)
             h = self.ln_f(x)
+        if self.fused_loss:
             return linear_cross_entropy(h.view(-1, h.size(-1)), self.lm_head.weight, targets.view(-1))
-        logits = self.lm_head(self.ln_f(x))
+        logits = self.lm_head(h)
         # autocast runs cross_entropy in float32 itself; an explicit .float() would materialise a copy
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
 

@@ -5,8 +5,9 @@ bf16 autocast on CUDA and MPS; on a CPU fp32, because most CPUs emulate bf16 mat
 Tokens per step = batch x sequence length; MFU is computed in the report from flops_per_token and
 the machine file's peak.
 On CUDA the output layer and the loss run fused (linear_cross_entropy.py: one pass over the
-logits); COSTPERF_LOSS=torch (or TrainSpec.loss) keeps F.cross_entropy. Likewise the q/k/v
-projection's and the MLP's first bias gradients are made with their output gradients (bias_grads.py);
+logits); COSTPERF_LOSS=torch (or TrainSpec.loss) keeps F.cross_entropy. Likewise the bias gradients
+are made with their output gradients: the q/k/v projection's and the MLP's first (bias_grads.py), and
+the output projections' with the residual add and the LayerNorm after it (residual_norm.py);
 COSTPERF_BIAS_GRADS=torch (or TrainSpec.bias_grads) leaves them to autograd. Both are recorded.
 """
 
@@ -54,7 +55,8 @@ class TrainSpec:
         return _choice("loss", self.loss, LOSS_ENV, LOSSES, "fused" if _triton_runs(device_type) else "torch")
 
     def bias_grads_impl(self, device_type: str) -> str:
-        """"fused" (bias gradients made with their output gradients, bias_grads.py) or "torch"
+        """"fused" (bias gradients made with their output gradients, bias_grads.py and
+        residual_norm.py) or "torch"
         (autograd's own pass), by default fused only where its Triton kernels run."""
         return _choice("bias_grads", self.bias_grads, BIAS_GRADS_ENV, BIAS_GRADS,
                        "fused" if _triton_runs(device_type) else "torch")
@@ -74,7 +76,7 @@ class TrainSpec:
         extra: dict[str, str | int | float | bool | None] = {
             "optimizer": "AdamW (fused)" if fused else "AdamW", "data": "synthetic random tokens",
             "weights": "random", "steps_per_repeat": self.steps_per_rep, "loss": self.loss_label(device_type),
-            "bias_grads": BIAS_GRADS[self.bias_grads_impl(device_type)]}
+            "bias_grads": bias_grads_label(self.bias_grads_impl(device_type))}
         if self.attention_backend(device_type):
             extra["sdpa_backend_first"] = self.attention_backend(device_type)
         return WorkloadParams(
@@ -101,7 +103,15 @@ def _triton_runs(device_type: str) -> bool:
 LOSS_ENV = "COSTPERF_LOSS"
 LOSSES = {"fused": "fused linear+cross-entropy", "torch": "torch cross-entropy"}
 BIAS_GRADS_ENV = "COSTPERF_BIAS_GRADS"
-BIAS_GRADS = {"fused": "with their output gradients (q/k/v, MLP in)", "torch": "autograd"}
+BIAS_GRADS = {"fused": "with their output gradients (q/k/v, MLP in, output projections)", "torch": "autograd"}
+
+
+def bias_grads_label(impl: str) -> str:
+    """What ran, recorded: the output projections' bias gradients may be left to autograd for a
+    measurement of the two (gpt2.RESIDUAL_NORMS)."""
+    if impl == "fused" and not gpt2.RESIDUAL_NORMS:
+        return "with their output gradients (q/k/v, MLP in)"
+    return BIAS_GRADS[impl]
 
 # The SDPA backends tried in turn, by the one asked for first. On Hopper, cuDNN's fused attention
 # is the fastest torch offers for GPT-2's causal 12-head, 64-wide attention; torch's own default

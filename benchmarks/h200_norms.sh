@@ -1,0 +1,30 @@
+#!/bin/bash
+# GPU host with two H200s, one call, at the committed defaults. GPU 0: the standard suite, then
+# GPT-2-124M b64 with the output projections' bias gradients made with the residual add and LayerNorm
+# (residual_norm.py) or by autograd, alternating. GPU 1: that kernel's check and block shapes
+# (benchmarks/residual_norm_check.py), the same alternation, a shape variant, and a profile of the step.
+# Run files to $OUT.
+# Usage (on the GPU host): bash benchmarks/h200_norms.sh [call seconds]
+source benchmarks/device_call.sh "${1:-540}" || exit 1
+
+gpu0() {
+  standard_suite_run 300 "$L/standard.log"
+  echo "standard rc $? at $(( $(date +%s) - T0 )) s"
+  train_explore_logged 0 "$L/train_norms0.log" "b64 fused-bias" "b64 no-norms" "b64 fused-bias" "b64 no-norms"
+}
+gpu1() {
+  CUDA_VISIBLE_DEVICES=1 timeout -k 30 -s TERM 200 python3 benchmarks/residual_norm_check.py > "$L/check.log" 2>&1
+  echo "check rc $? at $(( $(date +%s) - T0 )) s"
+  local rounds=()
+  for _ in 1 2 3; do rounds+=("b64 no-norms" "b64 fused-bias"); done
+  train_explore_logged 1 "$L/train_norms1.log" "${rounds[@]}" "b64 norms-r1w4" "b64 norms-r4w8" profile
+}
+gpu0 & p0=$!
+gpu1 & p1=$!
+wait $p0 $p1
+grep -v Warning "$L/check.log" | grep -E "rel|GB/s|loss|Error" | cut -c1-150
+grep -A50 "^profile b64" "$L/train_norms1.log" | grep -E "^profile|^  [a-z]|^ +[0-9.]+ ms" | cut -c1-150 | head -36
+for f in train_norms0 train_norms1; do
+  echo "== $f"; grep -E "tok/s MFU|not run|status|Error" "$L/$f.log" | cut -c1-120 | tail -9
+done
+end_call

@@ -1,0 +1,96 @@
+"""GPU check of the residual add, bias and LayerNorm as one function (collectors/models/residual_norm.py)
+at GPT-2-124M's shapes (b64 x 1024 tokens, 768 wide):
+
+1. the backward kernel against float64 torch on the same inputs;
+2. its time and GB/s against what torch.compile makes of the same math (LayerNorm's backward plus
+   the residual gradient, its bf16 copy, three column sums);
+3. its block shapes, timed alone (the module's default first);
+4. one compiled bf16-autocast training step of GPT-2-124M (b4) with the output projections' bias
+   gradients made this way or by autograd (the other fused paths on in both): the loss and the
+   gradients' relative difference, parameter by parameter.
+
+    python benchmarks/residual_norm_check.py      (CUDA)
+"""
+
+from __future__ import annotations
+
+import torch
+
+from loss_check import ms  # the same timing: CUDA events around 20 calls after 3
+
+from collectors.models import gpt2
+from collectors.models import residual_norm as rn
+
+N, C = 64 * 1024, 768
+# read: gs and s (float32), gh (bf16); written: g (float32) and its bf16 copy
+GB = N * C * (4 + 4 + 2 + 4 + 2) / 1e9
+SHAPES = [(128, 4, 8), (128, 2, 8), (128, 1, 4), (256, 2, 8), (64, 2, 8), (128, 2, 4), (256, 1, 4), (128, 4, 16),
+          (512, 2, 8), (64, 1, 4)]
+
+
+def rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.double() - b.double()).norm() / b.double().norm())
+
+
+inductor = torch.compile(rn.backward_math)
+
+
+def inputs(seed: int) -> tuple[torch.Tensor, ...]:
+    gen = torch.Generator(device="cuda").manual_seed(seed)
+    s = torch.randn(N, C, device="cuda", generator=gen) * 2 + 0.5
+    mean, rstd = s.mean(1), (s.var(1, unbiased=False) + 1e-5).rsqrt()
+    gs = torch.randn(N, C, device="cuda", generator=gen) * 0.01
+    gh = (torch.randn(N, C, device="cuda", generator=gen) * 0.01).bfloat16()
+    w = torch.randn(C, device="cuda", generator=gen)
+    return gs, gh, s, mean, rstd, w
+
+
+def kernel() -> None:
+    gs, gh, s, mean, rstd, w = inputs(0)
+    g, g16, sums = rn._backward(gs, gh, s, mean, rstd, w, torch.bfloat16, True, True)  # noqa: SLF001
+    ref, _, ref_sums = rn.backward_math(gs.double(), gh.double(), s.double(), mean.double(), rstd.double(),
+                                        w.double(), torch.bfloat16, False)
+    print(f"g rel {rel(g, ref):.2e}, copy rel {rel(g16, ref):.2e} (bf16 rounding {rel(ref.bfloat16(), ref):.2e}), "
+          "sums rel " + ", ".join(f"{rel(a, b):.2e}" for a, b in zip(sums, ref_sums, strict=True)))
+    for name, fn in (("kernel", lambda: rn._backward(gs, gh, s, mean, rstd, w, torch.bfloat16, True, True)),  # noqa: SLF001
+                     ("inductor", lambda: inductor(gs, gh, s, mean, rstd, w, torch.bfloat16, True))):
+        t = ms(fn)
+        print(f"{name:9s} {t * 1e3:7.1f} us  {GB / t * 1e3:6.0f} GB/s (of {GB:.2f} GB)")
+    before = (rn.ROWS, rn.BLOCK_R, rn.WARPS)
+    for shape in SHAPES:
+        rn.ROWS, rn.BLOCK_R, rn.WARPS = shape
+        t = ms(lambda: rn._backward(gs, gh, s, mean, rstd, w, torch.bfloat16, True, True))  # noqa: SLF001
+        print(f"shape {','.join(map(str, shape)):10s} {t * 1e3:7.1f} us {GB / t * 1e3:6.0f} GB/s")
+    rn.ROWS, rn.BLOCK_R, rn.WARPS = before
+
+
+def model_step(norms: bool) -> dict[str, torch.Tensor]:
+    gpt2.RESIDUAL_NORMS = norms
+    torch.manual_seed(0)
+    model = gpt2.build("gpt2-124m", "cuda", fused_loss=True, fused_bias_grads=True)
+    fwd = torch.compile(model, fullgraph=True)
+    gen = torch.Generator(device="cuda").manual_seed(1)
+    x, y = (torch.randint(0, 50257, (4, 1024), device="cuda", generator=gen) for _ in range(2))
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        loss = fwd(x, y)
+    loss.backward()
+    print(f"model step, residual norms {norms}: loss {loss.item():.6f}")
+    return {name: p.grad for name, p in model.named_parameters()}
+
+
+def main() -> None:
+    kernel()
+    before = gpt2.RESIDUAL_NORMS
+    torch._dynamo.reset()
+    a = model_step(False)
+    torch._dynamo.reset()
+    b = model_step(True)
+    gpt2.RESIDUAL_NORMS = before
+    worst = sorted(((rel(b[k], a[k]), k) for k in a), reverse=True)[:6]
+    print("largest relative gradient differences: " + ", ".join(f"{k} {r:.1e}" for r, k in worst))
+    picked = [k for k in a if k.endswith(("c_proj.bias", "ln_1.weight", "ln_2.bias", "ln_f.weight"))]
+    print(f"projection biases and norms ({len(picked)}): max rel {max(rel(b[k], a[k]) for k in picked):.1e}")
+
+
+if __name__ == "__main__":
+    main()
