@@ -9,10 +9,12 @@ at GPT-2-124M's shapes (b64 x 1024 tokens, 768 wide):
    gradients made this way or by autograd (the other fused paths on in both): the loss and the
    gradients' relative difference, parameter by parameter.
 
-    python benchmarks/residual_norm_check.py      (CUDA)
+    python benchmarks/residual_norm_check.py [kernel]      (CUDA; "kernel": 1-3 only)
 """
 
 from __future__ import annotations
+
+import sys
 
 import torch
 
@@ -24,8 +26,11 @@ from collectors.models import residual_norm as rn
 N, C = 64 * 1024, 768
 # read: gs and s (float32), gh (bf16); written: g (float32) and its bf16 copy
 GB = N * C * (4 + 4 + 2 + 4 + 2) / 1e9
-SHAPES = [(128, 4, 8), (128, 2, 8), (128, 1, 4), (256, 2, 8), (64, 2, 8), (128, 2, 4), (256, 1, 4), (128, 4, 16),
-          (512, 2, 8), (64, 1, 4)]
+# (ROWS, BLOCK_R, WARPS, STAGES); STAGES > 1 loads the next rows while a row is worked on
+SHAPES = [(128, 1, 4, 1), (128, 1, 4, 2), (128, 1, 4, 3), (64, 1, 4, 2), (256, 1, 4, 2), (128, 1, 8, 2),
+          (128, 1, 8, 3), (128, 2, 8, 2), (128, 2, 8, 3), (64, 1, 4, 1), (128, 1, 2, 2), (256, 1, 8, 3),
+          (128, 2, 4, 2), (64, 2, 8, 2), (128, 1, 8, 1), (64, 1, 8, 2), (32, 1, 4, 2), (512, 1, 8, 3)]
+NAMES = ("ROWS", "BLOCK_R", "WARPS", "STAGES")
 
 
 def rel(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -56,12 +61,14 @@ def kernel() -> None:
                      ("inductor", lambda: inductor(gs, gh, s, mean, rstd, w, torch.bfloat16, True))):
         t = ms(fn)
         print(f"{name:9s} {t * 1e3:7.1f} us  {GB / t * 1e3:6.0f} GB/s (of {GB:.2f} GB)")
-    before = (rn.ROWS, rn.BLOCK_R, rn.WARPS)
+    before = [getattr(rn, n) for n in NAMES]
     for shape in SHAPES:
-        rn.ROWS, rn.BLOCK_R, rn.WARPS = shape
+        for n, v in zip(NAMES, shape, strict=True):
+            setattr(rn, n, v)
         t = ms(lambda: rn._backward(gs, gh, s, mean, rstd, w, torch.bfloat16, True, True))  # noqa: SLF001
         print(f"shape {','.join(map(str, shape)):10s} {t * 1e3:7.1f} us {GB / t * 1e3:6.0f} GB/s")
-    rn.ROWS, rn.BLOCK_R, rn.WARPS = before
+    for n, v in zip(NAMES, before, strict=True):
+        setattr(rn, n, v)
 
 
 def model_step(norms: bool) -> dict[str, torch.Tensor]:
@@ -80,6 +87,8 @@ def model_step(norms: bool) -> dict[str, torch.Tensor]:
 
 def main() -> None:
     kernel()
+    if "kernel" in sys.argv[1:]:
+        return
     before = gpt2.RESIDUAL_NORMS
     torch._dynamo.reset()
     a = model_step(False)

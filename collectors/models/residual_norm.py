@@ -33,7 +33,7 @@ from torch import nn
 from collectors.models.linear_cross_entropy import TRITON, sum_dtype
 
 # Rows a program takes, BLOCK_R whole rows at a time (columns padded to a power of two), and its warps.
-ROWS, BLOCK_R, WARPS = 128, 2, 8
+ROWS, BLOCK_R, WARPS, STAGES = 128, 2, 8, 1
 
 
 @functools.cache
@@ -78,7 +78,7 @@ def _backward(gs: torch.Tensor | None, gh: torch.Tensor, s: torch.Tensor, mean: 
     part = torch.empty((-(-n // ROWS), 3, c), dtype=torch.float32, device=s.device)
     _kernel()[(part.shape[0],)](gs if gs is not None else s, gh, s, mean, rstd, weight, g, copied if copy else g,
                                 part, n, c, HAS_GS=gs is not None, COPY=copy, ROWS=ROWS, BLOCK_R=BLOCK_R,
-                                BLOCK_C=_next_pow2(c), num_warps=WARPS)
+                                BLOCK_C=_next_pow2(c), STAGES=STAGES, num_warps=WARPS)
     return g, copied, part.sum(0)
 
 

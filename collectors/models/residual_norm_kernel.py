@@ -7,7 +7,7 @@ import triton.language as tl
 @triton.jit
 def add_layer_norm_backward(gs_ptr, gh_ptr, s_ptr, mean_ptr, rstd_ptr, w_ptr, g_ptr, copy_ptr, part_ptr,
                             n_rows, n_cols, HAS_GS: tl.constexpr, COPY: tl.constexpr, ROWS: tl.constexpr,
-                            BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr):
+                            BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr, STAGES: tl.constexpr):
     """For ROWS rows of s = x + a + bias and h = LayerNorm(s) (weight w; mean and rstd per row), read
     BLOCK_R whole rows at a time (n_cols <= BLOCK_C):
 
@@ -23,7 +23,7 @@ def add_layer_norm_backward(gs_ptr, gh_ptr, s_ptr, mean_ptr, rstd_ptr, w_ptr, g_
     acc_g = tl.zeros([BLOCK_R, BLOCK_C], dtype=tl.float32)  # summed over rows once, after the loop
     acc_w = tl.zeros([BLOCK_R, BLOCK_C], dtype=tl.float32)
     acc_b = tl.zeros([BLOCK_R, BLOCK_C], dtype=tl.float32)
-    for r in range(0, ROWS, BLOCK_R):
+    for r in tl.range(0, ROWS, BLOCK_R, num_stages=STAGES):  # STAGES: rows loaded ahead
         rows = pid * ROWS + r + tl.arange(0, BLOCK_R)
         rmask = rows < n_rows
         mask = rmask[:, None] & cmask[None, :]
