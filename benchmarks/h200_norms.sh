@@ -17,7 +17,7 @@ gpu1() {
   echo "check rc $? at $(( $(date +%s) - T0 )) s"
   local rounds=()
   for _ in 1 2 3; do rounds+=("b64 no-norms" "b64 fused-bias"); done
-  train_explore_logged 1 "$L/train_norms1.log" "${rounds[@]}" "b64 norms-r1w4" "b64 norms-r4w8" profile
+  train_explore_logged 1 "$L/train_norms1.log" "${rounds[@]}" "b64 norms-w8" "b64 norms-s1" profile
 }
 gpu0 & p0=$!
 gpu1 & p1=$!

@@ -79,8 +79,8 @@ BIAS: dict[str, tuple[str, dict[tuple[object, str], object]]] = {
     "b64 fused-bias heads-r32": ("fused", {(bias_grads, "HEADS_BLOCK_R"): 32, (bias_grads, "HEADS_ROWS"): 128}),
     # the output projections' bias gradients by autograd, the other two fused as before
     "b64 no-norms": ("fused", {(gpt2, "RESIDUAL_NORMS"): False}),
-    "b64 norms-r1w4": ("fused", {(residual_norm, "BLOCK_R"): 1, (residual_norm, "WARPS"): 4}),
-    "b64 norms-r4w8": ("fused", {(residual_norm, "BLOCK_R"): 4, (residual_norm, "WARPS"): 8}),
+    "b64 norms-w8": ("fused", {(residual_norm, "WARPS"): 8}),
+    "b64 norms-s1": ("fused", {(residual_norm, "STAGES"): 1}),
 }
 VARIANTS |= {tag: (64, "cudnn", "default", {}, None) for tag in BIAS}
 # attention first: cuDNN's flash kernels' names contain "sm90" too
