@@ -10,7 +10,8 @@ source benchmarks/device_call.sh "${1:-540}" || exit 1
 gpu0() {
   standard_suite_run 300 "$L/standard.log"
   echo "standard rc $? at $(( $(date +%s) - T0 )) s"
-  train_explore_logged 0 "$L/train_norms0.log" "b64 fused-bias" "b64 no-norms" "b64 fused-bias" "b64 no-norms"
+  train_explore_logged 0 "$L/train_norms0.log" "b64 fused-bias" "b64 no-norms" "b64 fused-bias" "b64 no-norms" \
+    "b64 fused-bias" "b64 no-norms"
 }
 gpu1() {
   CUDA_VISIBLE_DEVICES=1 timeout -k 30 -s TERM 200 python3 benchmarks/residual_norm_check.py > "$L/check.log" 2>&1
