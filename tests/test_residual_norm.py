@@ -51,6 +51,17 @@ def test_bad_shapes_are_named() -> None:
         residual_layer_norm(x, x, torch.randn(8), nn.LayerNorm(8, elementwise_affine=False))
 
 
+def test_gpt2_with_the_output_projections_biases_left_to_autograd_matches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fused bias gradients with and without this function (gpt2.RESIDUAL_NORMS) give autograd's."""
+    loss0, grads0 = tiny_step(fused_bias_grads=False, compiled=False)
+    for norms in (True, False):
+        monkeypatch.setattr(gpt2, "RESIDUAL_NORMS", norms)
+        loss1, grads1 = tiny_step(fused_bias_grads=True, compiled=False)
+        torch.testing.assert_close(loss1, loss0, rtol=1e-6, atol=1e-6)
+        for name, g in grads0.items():
+            torch.testing.assert_close(grads1[name], g, rtol=1e-5, atol=1e-7, msg=name)
+
+
 @needs_triton
 def test_kernel_matches_float64_through_the_interpreter() -> None:
     """Rows and columns that leave partial blocks (37 x 40 in blocks of 4 x 64, 8 rows a program),
