@@ -108,7 +108,8 @@ def test_kernel_compiled_for_sm90_moves_16_byte_vectors() -> None:
         sig = {"gs_ptr": "*fp32", "gh_ptr": "*bf16", "s_ptr": "*fp32", "mean_ptr": "*fp32", "rstd_ptr": "*fp32",
                "w_ptr": "*fp32", "g_ptr": "*fp32", "copy_ptr": "*bf16", "part_ptr": "*fp32", "n_rows": "i32",
                "n_cols": "i32"}
-        consts = {"HAS_GS": True, "COPY": True, "ROWS": rn.ROWS, "BLOCK_R": rn.BLOCK_R, "BLOCK_C": 1024}
+        consts = {"HAS_GS": True, "COPY": True, "ROWS": rn.ROWS, "BLOCK_R": rn.BLOCK_R, "BLOCK_C": 1024,
+                  "STAGES": rn.STAGES}
         k = sm90(add_layer_norm_backward, sig, consts, aligned=11, num_warps=rn.WARPS)
         ptx = k.asm["ptx"]
         print(registers(k), len(re.findall(r"ld\\.global\\.v4", ptx)), len(re.findall(r"st\\.global\\.v4", ptx)))
