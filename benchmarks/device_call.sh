@@ -33,6 +33,22 @@ train_explore_logged() {
   echo "GPU $gpu rc $? at $(( $(date +%s) - T0 )) s"
 }
 
+# A GPU check script, at most 200 s, logged as $L/check.log, and a line on how it ended:
+# check_logged GPU SCRIPT
+check_logged() {
+  CUDA_VISIBLE_DEVICES=$1 timeout -k 30 -s TERM 200 python3 "$2" > "$L/check.log" 2>&1
+  echo "check rc $? at $(( $(date +%s) - T0 )) s"
+}
+
+# Two training variants in turn, ROUNDS times each, then any further tags, as train_explore_logged:
+# train_alternating GPU LOG ROUNDS TAG_A TAG_B [TAG ...]
+train_alternating() {
+  local gpu=$1 log=$2 n=$3 a=$4 b=$5 rounds=() i
+  shift 5
+  for ((i = 0; i < n; i++)); do rounds+=("$a" "$b"); done
+  train_explore_logged "$gpu" "$log" "${rounds[@]}" "$@"
+}
+
 # The call's end: the run files written since its start to $OUT, a line per run (copy, bf16, int8),
 # the standard suite's copy, decode and training lines where it ran, and the logs as one archive.
 end_call() {

@@ -8,14 +8,11 @@
 source benchmarks/device_call.sh "${1:-540}" || exit 1
 
 gpu0() {
-  CUDA_VISIBLE_DEVICES=0 timeout -k 30 -s TERM 200 python3 benchmarks/bias_grads_check.py > "$L/check.log" 2>&1
-  echo "check rc $? at $(( $(date +%s) - T0 )) s"
+  check_logged 0 benchmarks/bias_grads_check.py
   standard_until_call_end
 }
 gpu1() {
-  local rounds=()
-  for _ in 1 2 3; do rounds+=("b64 torch-bias" "b64 fused-bias"); done
-  train_explore_logged 1 "$L/train_bias.log" "${rounds[@]}" profile "b64 fused-bias gelu-r16" \
+  train_alternating 1 "$L/train_bias.log" 3 "b64 torch-bias" "b64 fused-bias" profile "b64 fused-bias gelu-r16" \
     "b64 fused-bias gelu-r16w8" "b64 fused-bias heads-r32"
 }
 gpu0 & p0=$!

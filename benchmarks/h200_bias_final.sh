@@ -7,11 +7,8 @@
 source benchmarks/device_call.sh "${1:-540}" || exit 1
 
 gpu1() {
-  CUDA_VISIBLE_DEVICES=1 timeout -k 30 -s TERM 200 python3 benchmarks/bias_grads_check.py > "$L/check.log" 2>&1
-  echo "check rc $? at $(( $(date +%s) - T0 )) s"
-  local rounds=()
-  for _ in 1 2 3; do rounds+=("b64 torch-bias" "b64 fused-bias"); done
-  train_explore_logged 1 "$L/train_bias.log" "${rounds[@]}" "b64 torch-bias spr10" "b64 spr10" profile
+  check_logged 1 benchmarks/bias_grads_check.py
+  train_alternating 1 "$L/train_bias.log" 3 "b64 torch-bias" "b64 fused-bias" "b64 torch-bias spr10" "b64 spr10" profile
 }
 standard_until_call_end & p0=$!
 gpu1 & p1=$!

@@ -7,9 +7,8 @@
 source benchmarks/device_call.sh "${1:-540}" || exit 1
 
 gpu0() {
-  CUDA_VISIBLE_DEVICES=0 timeout -k 30 -s TERM 200 python3 benchmarks/bias_grads_check.py > "$L/check.log" 2>&1
-  echo "check rc $? at $(( $(date +%s) - T0 )) s"
-  train_explore_logged 0 "$L/train_spr.log" "b64 fused-bias" "b64 spr10" "b64 fused-bias" "b64 spr10" "b64 fused-bias" "b64 spr10"
+  check_logged 0 benchmarks/bias_grads_check.py
+  train_alternating 0 "$L/train_spr.log" 3 "b64 fused-bias" "b64 spr10"
 }
 train_explore_logged 1 "$L/train_graphs.log" profile "b64 fused-bias" "b64 graphs" "b64 fused-bias" "b64 graphs" \
   "b64 fused-bias" "b64 graphs" & p1=$!

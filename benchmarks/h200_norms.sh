@@ -10,15 +10,11 @@ source benchmarks/device_call.sh "${1:-540}" || exit 1
 gpu0() {
   standard_suite_run 300 "$L/standard.log"
   echo "standard rc $? at $(( $(date +%s) - T0 )) s"
-  train_explore_logged 0 "$L/train_norms0.log" "b64 fused-bias" "b64 no-norms" "b64 fused-bias" "b64 no-norms" \
-    "b64 fused-bias" "b64 no-norms"
+  train_alternating 0 "$L/train_norms0.log" 3 "b64 fused-bias" "b64 no-norms"
 }
 gpu1() {
-  CUDA_VISIBLE_DEVICES=1 timeout -k 30 -s TERM 200 python3 benchmarks/residual_norm_check.py > "$L/check.log" 2>&1
-  echo "check rc $? at $(( $(date +%s) - T0 )) s"
-  local rounds=()
-  for _ in 1 2 3; do rounds+=("b64 no-norms" "b64 fused-bias"); done
-  train_explore_logged 1 "$L/train_norms1.log" "${rounds[@]}" "b64 norms-w8" "b64 norms-s1" profile
+  check_logged 1 benchmarks/residual_norm_check.py
+  train_alternating 1 "$L/train_norms1.log" 3 "b64 no-norms" "b64 fused-bias" "b64 norms-w8" "b64 norms-s1" profile
 }
 gpu0 & p0=$!
 gpu1 & p1=$!
