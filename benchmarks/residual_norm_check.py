@@ -18,6 +18,7 @@ import sys
 
 import torch
 
+from bias_grads_check import compare, model_step, rel
 from loss_check import ms  # the same timing: CUDA events around 20 calls after 3
 
 from collectors.models import gpt2
@@ -31,10 +32,6 @@ GB = N * C * (4 + 4 + 2 + 4 + 2) / 1e9
 SHAPES = [(128, 1, 4, 1), (128, 1, 4, 2), (128, 1, 4, 4), (64, 1, 4, 3), (256, 1, 4, 3), (128, 1, 8, 3),
           (128, 1, 2, 3), (128, 2, 8, 3), (64, 1, 8, 4), (128, 1, 8, 4)]
 NAMES = ("ROWS", "BLOCK_R", "WARPS", "STAGES")
-
-
-def rel(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a.double() - b.double()).norm() / b.double().norm())
 
 
 inductor = torch.compile(rn.backward_math)
@@ -71,34 +68,19 @@ def kernel() -> None:
         setattr(rn, n, v)
 
 
-def model_step(norms: bool) -> dict[str, torch.Tensor]:
-    gpt2.RESIDUAL_NORMS = norms
-    torch.manual_seed(0)
-    model = gpt2.build("gpt2-124m", "cuda", fused_loss=True, fused_bias_grads=True)
-    fwd = torch.compile(model, fullgraph=True)
-    gen = torch.Generator(device="cuda").manual_seed(1)
-    x, y = (torch.randint(0, 50257, (4, 1024), device="cuda", generator=gen) for _ in range(2))
-    with torch.autocast("cuda", dtype=torch.bfloat16):
-        loss = fwd(x, y)
-    loss.backward()
-    print(f"model step, residual norms {norms}: loss {loss.item():.6f}")
-    return {name: p.grad for name, p in model.named_parameters()}
-
-
 def main() -> None:
     kernel()
     if "kernel" in sys.argv[1:]:
         return
+    steps = {}
     before = gpt2.RESIDUAL_NORMS
-    torch._dynamo.reset()
-    a = model_step(False)
-    torch._dynamo.reset()
-    b = model_step(True)
+    for norms in (False, True):
+        gpt2.RESIDUAL_NORMS = norms
+        torch._dynamo.reset()
+        steps[norms] = model_step(True, f"residual norms {norms}")
     gpt2.RESIDUAL_NORMS = before
-    worst = sorted(((rel(b[k], a[k]), k) for k in a), reverse=True)[:6]
-    print("largest relative gradient differences: " + ", ".join(f"{k} {r:.1e}" for r, k in worst))
-    picked = [k for k in a if k.endswith(("c_proj.bias", "ln_1.weight", "ln_2.bias", "ln_f.weight"))]
-    print(f"projection biases and norms ({len(picked)}): max rel {max(rel(b[k], a[k]) for k in picked):.1e}")
+    compare(steps[False], steps[True], ("c_proj.bias", "ln_1.weight", "ln_2.bias", "ln_f.weight"),
+            "projection biases and norms")
 
 
 if __name__ == "__main__":
