@@ -93,7 +93,7 @@ def _heads_grad_pack(dq: torch.Tensor, dk: torch.Tensor, dv: torch.Tensor,
         z = z if z.stride(3) == 1 else z.contiguous()
         _kernels().heads_into_columns[(part.shape[0], heads)](
             z, out, part, n, seq, z.stride(0), z.stride(1), z.stride(2), cols, i * heads * dim, D=dim,
-            BLOCK_D=_next_pow2(dim), ROWS=HEADS_ROWS, BLOCK_R=HEADS_BLOCK_R, num_warps=HEADS_WARPS)
+            BLOCK_D=next_pow2(dim), ROWS=HEADS_ROWS, BLOCK_R=HEADS_BLOCK_R, num_warps=HEADS_WARPS)
     return out, part.sum(0)
 
 
@@ -103,7 +103,8 @@ def _(dq: torch.Tensor, dk: torch.Tensor, dv: torch.Tensor, kernel: bool) -> tup
     return dq.new_empty((bsz * seq, 3 * heads * dim)), dq.new_empty(3 * heads * dim, dtype=sum_dtype(dq.dtype))
 
 
-def _next_pow2(n: int) -> int:
+def next_pow2(n: int) -> int:
+    """The smallest power of two >= n (a Triton block's length over n columns)."""
     return 1 << max(0, n - 1).bit_length()
 
 

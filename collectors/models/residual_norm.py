@@ -31,6 +31,7 @@ import functools
 import torch
 from torch import nn
 
+from collectors.models.bias_grads import next_pow2
 from collectors.models.linear_cross_entropy import TRITON, sum_dtype
 
 # Rows a program takes, BLOCK_R whole rows at a time (columns padded to a power of two), its warps, and
@@ -46,10 +47,6 @@ def _kernel():  # noqa: ANN202 - imported lazily: triton is only installed where
     from collectors.models.residual_norm_kernel import add_layer_norm_backward  # noqa: PLC0415
 
     return add_layer_norm_backward
-
-
-def _next_pow2(n: int) -> int:
-    return 1 << max(0, n - 1).bit_length()
 
 
 def backward_math(gs: torch.Tensor | None, gh: torch.Tensor, s: torch.Tensor, mean: torch.Tensor, rstd: torch.Tensor,
@@ -83,7 +80,7 @@ def _backward(gs: torch.Tensor | None, gh: torch.Tensor, s: torch.Tensor, mean: 
     part = torch.empty((-(-n // ROWS), 3, c), dtype=torch.float32, device=s.device)
     _kernel()[(part.shape[0],)](gs if gs is not None else s, gh, s, mean, rstd, weight, g, copied if copy else g,
                                 part, n, c, HAS_GS=gs is not None, COPY=copy, ROWS=ROWS, BLOCK_R=BLOCK_R,
-                                BLOCK_C=_next_pow2(c), STAGES=STAGES, num_warps=WARPS)
+                                BLOCK_C=next_pow2(c), STAGES=STAGES, num_warps=WARPS)
     return g, copied, part.sum(0)
 
 
