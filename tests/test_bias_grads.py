@@ -107,10 +107,9 @@ def test_kernels_compiled_for_sm90_move_16_byte_vectors() -> None:
     """At GPT-2-124M's shapes, with the integer arguments a launch sees divisible by 16: 16-byte
     loads and stores of the gradients, at most 96 registers a thread (at least five programs an SM)."""
     out = compile_only("""
-        import re
         from collectors.models import bias_grads as bg
         from collectors.models.bias_grads_kernel import gelu_backward, heads_into_columns
-        from triton_run import registers, sm90
+        from triton_run import sm90, vector_io
         sig = {"dy_ptr": "*bf16", "h_ptr": "*bf16", "dh_ptr": "*bf16", "part_ptr": "*fp32", "n_rows": "i32",
                "n_cols": "i32"}
         consts = {"ROWS": bg.GELU_ROWS, "BLOCK_R": bg.GELU_BLOCK_R, "BLOCK_C": bg.GELU_BLOCK_C}
@@ -120,8 +119,7 @@ def test_kernels_compiled_for_sm90_move_16_byte_vectors() -> None:
         consts = {"D": 64, "BLOCK_D": 64, "ROWS": bg.HEADS_ROWS, "BLOCK_R": bg.HEADS_BLOCK_R}
         heads = sm90(heads_into_columns, sig, consts, aligned=10, num_warps=bg.HEADS_WARPS)
         for k in (gelu, heads):
-            ptx = k.asm["ptx"]
-            print(registers(k), len(re.findall(r"ld\\.global\\.v4", ptx)), len(re.findall(r"st\\.global\\.v4", ptx)))
+            print(vector_io(k))
     """)
     for line in out.strip().splitlines():
         regs, loads, stores = (int(v) for v in line.split())

@@ -101,18 +101,15 @@ def test_kernel_compiled_for_sm90_moves_16_byte_vectors() -> None:
     """At GPT-2-124M's width (768 of a 1024-wide block), with the integer arguments a launch sees
     divisible by 16: 16-byte loads and stores, at most 128 registers a thread."""
     out = compile_only("""
-        import re
         from collectors.models import residual_norm as rn
         from collectors.models.residual_norm_kernel import add_layer_norm_backward
-        from triton_run import registers, sm90
+        from triton_run import sm90, vector_io
         sig = {"gs_ptr": "*fp32", "gh_ptr": "*bf16", "s_ptr": "*fp32", "mean_ptr": "*fp32", "rstd_ptr": "*fp32",
                "w_ptr": "*fp32", "g_ptr": "*fp32", "copy_ptr": "*bf16", "part_ptr": "*fp32", "n_rows": "i32",
                "n_cols": "i32"}
         consts = {"HAS_GS": True, "COPY": True, "ROWS": rn.ROWS, "BLOCK_R": rn.BLOCK_R, "BLOCK_C": 1024,
                   "STAGES": rn.STAGES}
-        k = sm90(add_layer_norm_backward, sig, consts, aligned=11, num_warps=rn.WARPS)
-        ptx = k.asm["ptx"]
-        print(registers(k), len(re.findall(r"ld\\.global\\.v4", ptx)), len(re.findall(r"st\\.global\\.v4", ptx)))
+        print(vector_io(sm90(add_layer_norm_backward, sig, consts, aligned=11, num_warps=rn.WARPS)))
     """)
     regs, loads, stores = (int(v) for v in out.split())
     assert regs <= 128 and loads > 0 and stores > 0, out

@@ -79,3 +79,12 @@ def registers(kernel) -> int:  # noqa: ANN001
         err = subprocess.run([get_ptxas(90).path, "-arch=sm_90a", "-v", f.name, "-o", "/dev/null"],
                              capture_output=True, text=True).stderr
     return int(re.search(r"Used (\d+) registers", err).group(1))
+
+
+def vector_io(kernel) -> str:  # noqa: ANN001
+    """"registers 16-byte-loads 16-byte-stores" of a kernel compiled by `sm90`, for the test to read."""
+    import re  # noqa: PLC0415
+
+    ptx = kernel.asm["ptx"]
+    loads, stores = (len(re.findall(pattern, ptx)) for pattern in (r"ld\.global\.v4", r"st\.global\.v4"))
+    return f"{registers(kernel)} {loads} {stores}"
