@@ -138,3 +138,26 @@ def test_batched_decode_shares_each_weight_read_across_the_batch() -> None:
     dec = llm.run(llm.LlmSpec("decode", "llama-tiny", "bf16", False, prompt=16, gen=4, batch=4), ctx())
     assert_ok(dec, "tokens/s")
     assert dec.bytes_per_token == pytest.approx(llm.bytes_per_token("llama-tiny", "bf16") / 4)
+
+
+@pytest.mark.parametrize(("field", "env", "bad"), [("loss", "COSTPERF_LOSS", "liger"),
+                                                   ("bias_grads", "COSTPERF_BIAS_GRADS", "both")])
+def test_train_fused_path_choice_is_field_then_environment_then_device(monkeypatch: pytest.MonkeyPatch, field: str,
+                                                                      env: str, bad: str) -> None:
+    """The fused loss and the fused bias gradients: the TrainSpec field, else the environment variable,
+    else fused where their Triton kernels run (CUDA with Triton); anything else refused with both
+    places named. Both are engine internals, never part of a setting."""
+    from collectors.models import linear_cross_entropy as lce  # noqa: PLC0415
+    from report.settings import ENGINE_INTERNALS  # noqa: PLC0415
+
+    monkeypatch.delenv(env, raising=False)
+    impl = getattr(train.TrainSpec("gpt2-tiny"), f"{field}_impl")
+    assert impl("cpu") == "torch"
+    assert impl("cuda") == ("fused" if lce.TRITON else "torch")
+    assert field in ENGINE_INTERNALS
+    monkeypatch.setenv(env, "fused")
+    assert impl("cpu") == "fused"
+    assert getattr(train.TrainSpec("gpt2-tiny", **{field: "torch"}), f"{field}_impl")("cuda") == "torch"  # the field wins
+    monkeypatch.setenv(env, bad)
+    with pytest.raises(ValueError, match=rf"{field} '{bad}' \(TrainSpec.{field} or {env}\): expected one of fused, torch"):
+        impl("cuda")
