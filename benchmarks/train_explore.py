@@ -88,7 +88,7 @@ KINDS = [("attention", ("cudnn", "flash", "fmha", "attention", "sdpa")),
          ("matmul", ("gemm", "sm90_", "nvjet", "cutlass", "xmma", "ampere_", "cublas")),
          ("optimizer", ("adam", "multi_tensor", "foreach")),
          ("cross-entropy", ("nll", "log_softmax", "softmax", "logsumexp", "lce_")),
-         ("bias grads", ("gelu_backward", "heads_into_columns")),
+         ("bias grads", ("gelu_backward", "heads_into_columns", "add_layer_norm_backward")),
          ("triton fused", ("triton_",))]
 
 
@@ -180,8 +180,9 @@ def main() -> None:
     rows = []
     for arg in (a for a in sys.argv[1:] if a.startswith("profile")):  # "profile" or "profile:TAG"
         tag = arg.partition(":")[2]
-        rows += ([f"[{tag}]"] if tag else []) + profile(options=VARIANTS[tag][3] if tag else None)
-        print("\n".join(rows), flush=True)
+        lines = ([f"[{tag}]"] if tag else []) + profile(options=VARIANTS[tag][3] if tag else None)
+        print("\n".join(lines), flush=True)
+        rows += lines
     import torch._inductor.config as inductor  # noqa: PLC0415
 
     for tag in wanted or ["b64 cudnn"]:
