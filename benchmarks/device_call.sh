@@ -9,6 +9,14 @@ left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
 source benchmarks/device_env.sh || return 1
 R=data/runs/h200-sxm; mkdir -p "$R"; BEFORE=$(ls "$R")
 
+# This shell (a GPU's part of a call, run in the background) and what it starts on one half of the
+# host's CPUs, 0 or 1, so that one GPU's compiles do not slow the other's host-bound eager tasks.
+cpu_half() {
+  command -v taskset > /dev/null || return 0
+  local n h; n=$(nproc); h=$(( n / 2 ))
+  if [ "$1" = 0 ]; then taskset -cp "0-$(( h - 1 ))" $BASHPID; else taskset -cp "$h-$(( n - 1 ))" $BASHPID; fi > /dev/null
+}
+
 # The standard suite on GPU 0 until 15 s before the call ends, and a line on how it ended.
 standard_until_call_end() {
   local t=$(( $(left) - 15 ))

@@ -81,6 +81,10 @@ BIAS: dict[str, tuple[str, dict[tuple[object, str], object]]] = {
     "b64 no-norms": ("fused", {(gpt2, "RESIDUAL_NORMS"): False}),
     "b64 norms-w8": ("fused", {(residual_norm, "WARPS"): 8}),
     "b64 norms-s1": ("fused", {(residual_norm, "STAGES"): 1}),
+    # the MLP's forward GELU by torch (inductor's kernel) in place of bias_grads' own; the GELU
+    # gradient's partial column sums over 512 rows in place of 256 (half as many to sum)
+    "b64 inductor-gelu": ("fused", {(bias_grads, "GELU_KERNEL"): False}),
+    "b64 gelu-rows512": ("fused", {(bias_grads, "GELU_ROWS"): 512}),
 }
 VARIANTS |= {tag: (64, "cudnn", "default", {}, None) for tag in BIAS}
 # attention first: cuDNN's flash kernels' names contain "sm90" too
@@ -89,6 +93,7 @@ KINDS = [("attention", ("cudnn", "flash", "fmha", "attention", "sdpa")),
          ("optimizer", ("adam", "multi_tensor", "foreach")),
          ("cross-entropy", ("nll", "log_softmax", "softmax", "logsumexp", "lce_")),
          ("bias grads", ("gelu_backward", "heads_into_columns", "add_layer_norm_backward")),
+         ("gelu forward", ("gelu_forward", "fused_gelu")),
          ("triton fused", ("triton_",))]
 
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from gpt2_step import tiny_step
 from triton_run import compile_only, interpret, needs_triton
 
-from collectors.models import gpt2
+from collectors.models import bias_grads, gpt2
 from collectors.models.bias_grads import linear_gelu, qkv_heads
 
 
@@ -75,11 +75,13 @@ def test_kernels_match_float64_through_the_interpreter() -> None:
         import torch
         from collectors.models import bias_grads as bg
         bg.GELU_ROWS, bg.GELU_BLOCK_R, bg.GELU_BLOCK_C = 8, 4, 16
+        bg.GELU_FWD_BLOCK = 256  # 37 x 40 elements: five full programs and a partial one
         bg.HEADS_ROWS, bg.HEADS_BLOCK_R = 8, 4
         gen = torch.Generator().manual_seed(0)
         for dt in (torch.float32, torch.bfloat16):
             n, f = 37, 40
             dy, h = torch.randn(n, f, generator=gen).to(dt), (4 * torch.randn(n, f, generator=gen)).to(dt)
+            h[0, :4] = torch.tensor([-60.0, -12.0, 12.0, 60.0])  # where the gate saturates: exp overflows
             dpre, db = bg._gelu_backward(dy, h, True)
             ref, ref_b = bg._gelu_backward(dy.double(), h.double(), False)
             assert dpre.dtype == dt and db.dtype == torch.float32
@@ -87,6 +89,9 @@ def test_kernels_match_float64_through_the_interpreter() -> None:
             tol = {"rtol": 1e-6, "atol": 1e-5} if dt == torch.float32 else {"rtol": 2 ** -7, "atol": 2 ** -9}
             torch.testing.assert_close(dpre.double(), ref.to(dt).double(), **tol)
             torch.testing.assert_close(db.double(), ref_b, rtol=1e-5, atol=1e-5)
+            y = bg._gelu_forward(h, True)
+            assert y.dtype == dt
+            torch.testing.assert_close(y.double(), bg._gelu_forward(h.double(), False).to(dt).double(), **tol)
             bsz, heads, seq, dim = 2, 3, 13, 24
             packed = torch.randn(bsz, seq, 3, heads, dim, generator=gen).to(dt)
             views = [packed[:, :, i].transpose(1, 2) for i in range(3)]
@@ -105,10 +110,11 @@ def test_kernels_match_float64_through_the_interpreter() -> None:
 @needs_triton
 def test_kernels_compiled_for_sm90_move_16_byte_vectors() -> None:
     """At GPT-2-124M's shapes, with the integer arguments a launch sees divisible by 16: 16-byte
-    loads and stores of the gradients, at most 96 registers a thread (at least five programs an SM)."""
+    loads and stores of the gradients and of the forward GELU, at most 96 registers a thread (at
+    least five programs an SM)."""
     out = compile_only("""
         from collectors.models import bias_grads as bg
-        from collectors.models.bias_grads_kernel import gelu_backward, heads_into_columns
+        from collectors.models.bias_grads_kernel import gelu_backward, gelu_forward, heads_into_columns
         from triton_run import sm90, vector_io
         sig = {"dy_ptr": "*bf16", "h_ptr": "*bf16", "dh_ptr": "*bf16", "part_ptr": "*fp32", "n_rows": "i32",
                "n_cols": "i32"}
@@ -118,7 +124,9 @@ def test_kernels_compiled_for_sm90_move_16_byte_vectors() -> None:
                "s_b": "i32", "s_h": "i32", "s_t": "i32", "out_cols": "i32", "col0": "i32"}
         consts = {"D": 64, "BLOCK_D": 64, "ROWS": bg.HEADS_ROWS, "BLOCK_R": bg.HEADS_BLOCK_R}
         heads = sm90(heads_into_columns, sig, consts, aligned=10, num_warps=bg.HEADS_WARPS)
-        for k in (gelu, heads):
+        forward = sm90(gelu_forward, {"h_ptr": "*bf16", "y_ptr": "*bf16", "n": "i32"}, {"BLOCK": bg.GELU_FWD_BLOCK},
+                       aligned=3, num_warps=bg.GELU_FWD_WARPS)
+        for k in (gelu, heads, forward):
             print(vector_io(k))
     """)
     for line in out.strip().splitlines():
@@ -127,8 +135,8 @@ def test_kernels_compiled_for_sm90_move_16_byte_vectors() -> None:
 
 
 def test_gpt2_compiled_with_fused_bias_grads_matches_autograd() -> None:
-    """Traced in one graph, the backward calls both custom ops (kept whole), and every gradient is
-    autograd's, compiled by inductor as the training workload does and traced by AOTAutograd."""
+    """Traced in one graph, the forward calls the GELU's op and the backward the gradients' ops (kept
+    whole), and every gradient is autograd's, compiled by inductor as the training workload does and traced by AOTAutograd."""
     from functorch.compile import make_boxed_func  # noqa: PLC0415
     from torch._dynamo.backends.common import aot_autograd  # noqa: PLC0415
 
@@ -140,7 +148,13 @@ def test_gpt2_compiled_with_fused_bias_grads_matches_autograd() -> None:
         backward.append(gm.code)
         return make_boxed_func(gm.forward)
 
-    traced = aot_autograd(fw_compiler=lambda gm, _: make_boxed_func(gm.forward), bw_compiler=bw)
+    forward: list[str] = []
+
+    def fw(gm: torch.fx.GraphModule, inputs: list) -> object:
+        forward.append(gm.code)
+        return make_boxed_func(gm.forward)
+
+    traced = aot_autograd(fw_compiler=fw, bw_compiler=bw)
     for backend in ("inductor", traced):
         torch._dynamo.reset()
         loss1, grads1 = tiny_step(fused_bias_grads=True, compiled=True, backend=backend)
@@ -148,7 +162,8 @@ def test_gpt2_compiled_with_fused_bias_grads_matches_autograd() -> None:
         assert grads1.keys() == grads0.keys()
         for name, g in grads0.items():
             torch.testing.assert_close(grads1[name], g, rtol=1e-4, atol=1e-6, msg=name)
-    assert len(backward) == 1
+    assert len(backward) == len(forward) == 1
+    assert forward[0].count("costperf.gelu_tanh") == 2
     assert backward[0].count("costperf.gelu_backward_bias_grad") == 2  # one a layer of gpt2-tiny
     assert backward[0].count("costperf.heads_grad_pack") == 2
     assert backward[0].count("costperf.add_layer_norm_backward") == 4  # two a layer (residual_norm.py)
@@ -175,3 +190,6 @@ def test_train_bias_grads_choice_is_recorded(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(gpt2, "RESIDUAL_NORMS", False)  # the output projections' left to autograd
     label = train.TrainSpec("gpt2-tiny", bias_grads="fused").params("cpu", fused=False).extra["bias_grads"]
     assert label == "with their output gradients (q/k/v, MLP in)"
+    monkeypatch.setattr(bias_grads, "GELU_KERNEL", False)  # the forward's GELU left to torch
+    label = train.TrainSpec("gpt2-tiny", bias_grads="fused").params("cpu", fused=False).extra["bias_grads"]
+    assert label == "with their output gradients (q/k/v, MLP in); the forward's GELU by torch"

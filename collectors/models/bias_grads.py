@@ -13,14 +13,16 @@ are large (an H200, per 116 ms step):
 Here each is one Triton kernel that writes the gradient and the bias gradient's per-block column
 sums (bias_grads_kernel.py):
 
-  linear_gelu(x, W, b)        = gelu(x @ W.T + b); backward: dh = dy gelu'(h) for h = x @ W.T + b,
-                                db, then dx and dW by two matrix products
+  linear_gelu(x, W, b)        = gelu(x @ W.T + b), the GELU by a kernel of its own; backward:
+                                dh = dy gelu'(h) for h = x @ W.T + b, db, then dx and dW by two
+                                matrix products
   qkv_heads(x, W, b, heads)   = q, k, v [B, H, T, D] of x @ W.T + b, views of one product as
                                 nanoGPT's split; backward: dh from dq, dk, dv, db, then dx and dW
 
-The forward passes are plain torch (the bias in the matrix product's epilogue, as nn.Linear), so
-torch.compile makes the same kernels as before; the backward kernels are custom ops that it keeps
-whole. Without Triton (a CPU) the same math runs in torch ops, so both paths are tested everywhere.
+The forward's matrix products are plain torch (the bias in the product's epilogue, as nn.Linear);
+the GELU after the first is a kernel of its own: inductor's GELU is bound by the instructions of
+libdevice's tanh, where the same function as a sigmoid takes one exp and one reciprocal. The
+kernels are custom ops that torch.compile keeps whole. Without Triton (a CPU) the same math runs in torch ops, so both paths are tested everywhere.
 Bias gradients are summed in float32 (autograd sums the 16-bit gradient, then rounds the sum to 16
 bits).
 """
@@ -42,6 +44,11 @@ from collectors.models.linear_cross_entropy import TRITON, compute_dtype_for, su
 # 389-416 us; q/k/v 64 rows a step 205-210 us (2.9 TB/s), six other shapes 200-220 us, torch.compile's
 # 220-222 us.
 GELU_ROWS, GELU_BLOCK_R, GELU_BLOCK_C, GELU_WARPS = 256, 4, 512, 4
+# The forward GELU's elements a program, and its warps.
+GELU_FWD_BLOCK, GELU_FWD_WARPS = 2048, 4
+# The forward's GELU by gelu_forward's kernel wherever the backward's kernels run; False leaves it to
+# torch (inductor's kernel under torch.compile), for measuring one against the other.
+GELU_KERNEL = True
 HEADS_ROWS, HEADS_BLOCK_R, HEADS_WARPS = 256, 64, 4
 
 
@@ -56,6 +63,23 @@ def _gelu_tanh_grad(u: torch.Tensor) -> torch.Tensor:
     k0, k1 = 0.7978845608028654, 0.044715
     t = torch.tanh(k0 * u * (1.0 + k1 * u * u))
     return 0.5 * (1.0 + t) + 0.5 * u * (1.0 - t * t) * k0 * (1.0 + 3.0 * k1 * u * u)
+
+
+@torch.library.custom_op("costperf::gelu_tanh", mutates_args=())
+def _gelu_forward(h: torch.Tensor, kernel: bool) -> torch.Tensor:
+    """GELU (tanh form) of h, elementwise, in h's dtype (float32 math in the kernel)."""
+    if not kernel:
+        return F.gelu(h, approximate="tanh")
+    h = h.contiguous()  # the kernel reads and writes n elements in a row
+    y = torch.empty_like(h)
+    n = h.numel()
+    _kernels().gelu_forward[(-(-n // GELU_FWD_BLOCK),)](h, y, n, BLOCK=GELU_FWD_BLOCK, num_warps=GELU_FWD_WARPS)
+    return y
+
+
+@_gelu_forward.register_fake
+def _(h: torch.Tensor, kernel: bool) -> torch.Tensor:
+    return torch.empty_like(h)
 
 
 @torch.library.custom_op("costperf::gelu_backward_bias_grad", mutates_args=())
@@ -117,7 +141,8 @@ class _LinearGelu(torch.autograd.Function):
         h = torch.addmm(bias.to(x.dtype), x2, weight.t())
         ctx.save_for_backward(x2, weight, h)
         ctx.kernel, ctx.bias_dtype, ctx.shape = kernel, bias.dtype, (bsz, seq, c)
-        return F.gelu(h, approximate="tanh").view(bsz, seq, -1)
+        y = _gelu_forward(h, kernel) if GELU_KERNEL else F.gelu(h, approximate="tanh")
+        return y.view(bsz, seq, -1)
 
     @staticmethod
     def backward(ctx, dy: torch.Tensor):  # noqa: ANN001, ANN205
@@ -151,8 +176,8 @@ def _kernel_here(t: torch.Tensor, kernel: bool | None) -> bool:
 
 def linear_gelu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, kernel: bool | None = None) -> torch.Tensor:
     """GELU (tanh form) of x @ weight.T + bias (x [B, T, C], weight [F, C], bias [F]), in the dtype
-    nn.Linear would use (autocast's where it is on); its backward makes the product's gradient and the
-    bias gradient in one pass. kernel: the Triton kernel (default: where x is on CUDA and Triton is
+    nn.Linear would use (autocast's where it is on); the GELU is one kernel of its own, and the
+    backward makes the product's gradient and the bias gradient in one pass. kernel: the Triton kernel (default: where x is on CUDA and Triton is
     installed), else the same math in torch ops."""
     if x.dim() != 3 or weight.dim() != 2 or weight.shape[1] != x.shape[2] or bias.shape != (weight.shape[0],):
         raise ValueError(f"linear_gelu: expected x [B, T, C], weight [F, C] and bias [F]; got x {list(x.shape)}, "
