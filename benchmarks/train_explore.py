@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from collectors.models import bias_grads, gpt2, residual_norm
+from collectors.runner import make_meter
 from collectors.workloads import train
 from collectors.workloads.common import Context, TimingPolicy
 
@@ -82,9 +83,11 @@ BIAS: dict[str, tuple[str, dict[tuple[object, str], object]]] = {
     "b64 norms-w8": ("fused", {(residual_norm, "WARPS"): 8}),
     "b64 norms-s1": ("fused", {(residual_norm, "STAGES"): 1}),
     # the MLP's forward GELU by torch (inductor's kernel) in place of bias_grads' own; the GELU
-    # gradient's partial column sums over 512 rows in place of 256 (half as many to sum)
+    # gradient's partial column sums over 512 rows, and its shape before (256 rows in 4 x 512 blocks)
     "b64 inductor-gelu": ("fused", {(bias_grads, "GELU_KERNEL"): False}),
     "b64 gelu-rows512": ("fused", {(bias_grads, "GELU_ROWS"): 512}),
+    "b64 gelu-256x512": ("fused", {(bias_grads, "GELU_ROWS"): 256, (bias_grads, "GELU_BLOCK_R"): 4,
+                                   (bias_grads, "GELU_BLOCK_C"): 512}),
 }
 VARIANTS |= {tag: (64, "cudnn", "default", {}, None) for tag in BIAS}
 # attention first: cuDNN's flash kernels' names contain "sm90" too
@@ -179,7 +182,11 @@ def profile(batch: int = 64, options: dict | None = None) -> list[str]:
 
 
 def main() -> None:
-    ctx = Context(device=torch.device("cuda"), policy=TimingPolicy(min_reps=5, min_time_s=2.0, warmup_reps=2))
+    device = torch.device("cuda")
+    # the board's energy over each variant's timed window (NVML through zeus, as the suite): the GPU
+    # runs at its power cap, so joules a token can move where tokens a second do not
+    ctx = Context(device=device, policy=TimingPolicy(min_reps=5, min_time_s=2.0, warmup_reps=2),
+                  meter=make_meter("auto", device, None))
     OUT.mkdir(parents=True, exist_ok=True)
     wanted = [a for a in sys.argv[1:] if not a.startswith("profile")]
     rows = []
@@ -215,7 +222,8 @@ def main() -> None:
         else:
             tps = r.throughput.median
             mfu = 100 * r.flops_per_token * tps / PEAK
-            w = f"{r.energy.avg_w:.0f} W" if r.energy else ""
+            w = f"{r.energy.avg_w:.0f} W {r.energy.tokens / r.energy.joules:.0f} tok/J" if r.energy and r.energy.tokens \
+                else (r.energy_note or "")[:40]
             rows.append(f"{tag:16s} {tps:10,.0f} tok/s MFU {mfu:5.1f}% cv {100 * r.throughput.cv:.1f}% "
                         f"warm-up {r.compile_s:.0f} s task {time.perf_counter() - t0:.0f} s {w} "
                         f"[{r.params.extra.get('loss')}; bias grads {r.params.extra.get('bias_grads')}]")

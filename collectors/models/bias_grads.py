@@ -39,12 +39,14 @@ from collectors.models.linear_cross_entropy import TRITON, compute_dtype_for, su
 # Rows a program sums into one partial row, read BLOCK_R at a time, and the columns it takes (GELU;
 # the q/k/v kernel takes one head). A thread's column sums stay in registers until its last row (a
 # [BLOCK_R, columns] float32 tile), not summed across threads at every step. On H200s, alone at
-# GPT-2-124M's b64 shapes (benchmarks/bias_grads_check.py, three hosts): GELU in 4 x 512 blocks
-# 342-365 us (3.3-3.5 TB/s of its 1.2 GB), nine other shapes 352-401 us, torch.compile's kernels
-# 389-416 us; q/k/v 64 rows a step 205-210 us (2.9 TB/s), six other shapes 200-220 us, torch.compile's
-# 220-222 us.
-GELU_ROWS, GELU_BLOCK_R, GELU_BLOCK_C, GELU_WARPS = 256, 4, 512, 4
-# The forward GELU's elements a program, and its warps.
+# GPT-2-124M's b64 shapes (benchmarks/bias_grads_check.py): GELU, 1024 rows a program in 8 x 256
+# blocks, 330 us (3.7 TB/s of its 1.2 GB; the gate as a sigmoid), where 256 rows in 4 x 512 blocks
+# took 345-347 us and 342-365 us on three earlier hosts (as a tanh), eight other shapes 333-363 us,
+# torch.compile's kernels 389-416 us; q/k/v 64 rows a step 205-213 us (2.9 TB/s), six other shapes
+# 200-233 us, torch.compile's 220-225 us.
+GELU_ROWS, GELU_BLOCK_R, GELU_BLOCK_C, GELU_WARPS = 1024, 8, 256, 4
+# The forward GELU's elements a program, and its warps: 2048 and 4 took 197 us on an H200 (4.1 TB/s
+# of its 0.81 GB, 98% of a copy of those bytes; inductor's kernel 243 us), seven other shapes 198-203 us.
 GELU_FWD_BLOCK, GELU_FWD_WARPS = 2048, 4
 # The forward's GELU by gelu_forward's kernel wherever the backward's kernels run; False leaves it to
 # torch (inductor's kernel under torch.compile), for measuring one against the other.
