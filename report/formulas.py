@@ -34,6 +34,22 @@ def model_flops_utilisation(tokens_per_s: float | None, flops_per_token: float |
     return tokens_per_s * flops_per_token / (peak_tflops * 1e12)
 
 
+def model_tflops(tokens_per_s: float | None, flops_per_token: float | None) -> float | None:
+    """Achieved model TFLOP/s: tokens/s x FLOPs per token (6N + attention for training)."""
+    if not tokens_per_s or not flops_per_token:
+        return None
+    return tokens_per_s * flops_per_token / 1e12
+
+
+def matmul_share(achieved_tflops: float | None, matmul_tflops: float | None) -> float | None:
+    """Achieved model TFLOP/s over the same machine's measured dense matrix multiply of the same
+    precision: the share of what the chip sustains, within its power limit, on the work a training
+    step is mostly made of (MFU's peak is the spec sheet's, at a clock a power-capped chip may not hold)."""
+    if not achieved_tflops or not matmul_tflops:
+        return None
+    return achieved_tflops / matmul_tflops
+
+
 def window_tokens_per_joule(tps: float | None, energy: Any) -> float | None:
     """Tokens per joule of a measured result from its own energy window: the tokens counted inside
     the window over the joules it read (the same repeats that gave tokens/s); tokens/s over the

@@ -13,8 +13,8 @@ from collectors.records import Machine, RunRecord
 from report import settings as S
 from report.assumptions import Assumptions
 from report.classify import guess_vendor, precision_class, workload_kind
-from report.formulas import (effective_bandwidth_gbps, model_flops_utilisation, roofline_efficiency,
-                             tokens_per_joule, window_tokens_per_joule)
+from report.formulas import (effective_bandwidth_gbps, matmul_share, model_flops_utilisation, model_tflops,
+                             roofline_efficiency, tokens_per_joule, window_tokens_per_joule)
 from report.physics_flags import Flags, flag_text, physics_flags
 
 POWER_COVERS_LABEL = {
@@ -33,7 +33,8 @@ RESULT_COLUMNS = [
     "date", "n_runs", "value", "unit", "spread", "tokens_per_s", "avg_w", "power_covers", "power_key",
     "power_provenance",
     "tokens_per_joule", "joules_per_token", "bytes_per_token", "effective_bw_gbps", "peak_bw_gbps",
-    "roofline_efficiency", "above_roofline", "mfu", "basis", "flags", "ranks", "nodes", "hardware",
+    "roofline_efficiency", "above_roofline", "mfu", "model_tflops", "matmul_tflops", "matmul_share", "basis",
+    "flags", "ranks", "nodes", "hardware",
 ]
 
 
@@ -99,6 +100,7 @@ def _measured_rows(runs: Iterable[RunRecord], machines: dict[str, Machine],
                 # one device's peak: a distributed figure is a group's and has its own scaling table
                 "mfu": model_flops_utilisation(tps, res.flops_per_token, peak_tflops)
                 if res.distributed is None else None,
+                "model_tflops": model_tflops(tps, res.flops_per_token) if res.distributed is None else None,
                 "basis": "median of timed repeats" + (f"; energy {e.method} over {e.window_s:.0f} s" if e else ""),
                 "flags": flag_text(flags, f"{run.machine}/{run.stamp}", index),
                 "ranks": res.distributed.world_size if res.distributed else None,
@@ -173,6 +175,20 @@ def results_table(ds: store.DataSet, a: Assumptions,
     rows = _measured_rows(ds.runs, ds.machines, flags) + _published_rows(ds, flags)
     df = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     df["joules_per_token"] = [1.0 / v if v else None for v in df["tokens_per_joule"]]
+    return _beside_measured_matmul(df)
+
+
+def _beside_measured_matmul(df: pd.DataFrame) -> pd.DataFrame:
+    """Each measured training figure's model TFLOP/s over the fastest dense matrix multiply measured
+    on the same machine in the precision its products ran in (bf16 for bf16 autocast): the compute
+    counterpart of decode's share of the measured copy bandwidth."""
+    mm = df[(df["provenance"] == "measured") & (df["workload"] == "matmul") & (df["unit"] == "TFLOP/s")]
+    best = mm.groupby(["machine", "dtype"])["value"].max().to_dict()
+    ceiling = [best.get((m, str(d).split("-")[0])) if not pd.isna(t) else None
+               for m, d, t in zip(df["machine"], df["dtype"], df["model_tflops"], strict=True)]
+    df["matmul_tflops"] = ceiling
+    df["matmul_share"] = [matmul_share(t, c) if not pd.isna(t) else None
+                          for t, c in zip(df["model_tflops"], ceiling, strict=True)]
     return df
 
 

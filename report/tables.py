@@ -37,9 +37,14 @@ def _result_details(row: pd.Series) -> str:
         f"{P.number(row['watts'])} W, {B.COVERS_TEXT.get(row.get('watts_covers'), row.get('watts_covers'))}: "
         f"{row.get('watts_basis') or ''}")
     price = "" if P.is_missing(row.get("tokens_per_dollar_note")) else P.esc(row["tokens_per_dollar_note"])
+    compute = "" if P.is_missing(row.get("model_tflops")) else P.esc(
+        f"{P.number(row['model_tflops'])} TFLOP/s of model FLOPs"
+        + ("" if P.is_missing(row.get("matmul_tflops")) else
+           f", beside {P.number(row['matmul_tflops'])} TFLOP/s of dense {str(row['dtype']).split('-')[0]} matrix "
+           "multiply measured on the same machine"))
     return _details(("Machine", P.esc(row["name"])), ("Source", _source(row)), ("Date", when),
                     ("Basis", P.esc(row.get("basis")) if not P.is_missing(row.get("basis")) else ""),
-                    ("Power", power), ("Tokens per USD", price), ("Physics check", _flags(row)))
+                    ("Compute", compute), ("Power", power), ("Tokens per USD", price), ("Physics check", _flags(row)))
 
 
 def results_table(d: pd.DataFrame, extra: str | None) -> str:
@@ -80,6 +85,8 @@ def results_table(d: pd.DataFrame, extra: str | None) -> str:
     elif extra == "mfu":  # training is compute-bound: how close it came to the peak FLOP/s
         columns.append(("MFU (of peak BF16)", lambda row: "–" if P.is_missing(row.get("mfu"))
                         else P.with_badge(f"{row['mfu']:.1%}", "measured"), True))
+        columns.append(("Of measured matmul", lambda row: "–" if P.is_missing(row.get("matmul_share"))
+                        else P.with_badge(f"{row['matmul_share']:.1%}", "measured"), True))
     columns.append(("Runs", P.col("n_runs", digits=1), True))
     return P.table(d, columns, details=_result_details)
 
@@ -151,8 +158,14 @@ def training(r: Report) -> tuple[pd.DataFrame, str]:
     d = d[d["kind"] == "train"]
     html = (C.embed(C.settings(r.results[r.results["kind"] == "train"], "train",
                                "Training throughput, per machine"), empty="No training runs yet.")
-            + (P.note(scenario_note(r)) + results_table(d, "mfu") if not d.empty else ""))
+            + (P.note(scenario_note(r) + " " + MFU_NOTE) + results_table(d, "mfu") if not d.empty else ""))
     return d, html
+
+
+MFU_NOTE = ("MFU: model FLOP/s (6N + attention per token) over the spec sheet's peak dense BF16. Of measured "
+            "matmul: the same over the fastest dense matrix multiply costperf measured on that machine in the "
+            "precision the step's products ran in, which is what the chip sustains within its power limit: a GPU "
+            "held at its power cap runs below the clock its peak is quoted at.")
 
 
 def scenario_note(r: Report) -> str:

@@ -391,3 +391,32 @@ def test_training_mfu_against_the_machine_files_peak(tmp_path: Path) -> None:
     # 50,000 tokens/s x 8e8 FLOPs per token = 40 TFLOP/s of a 100 TFLOP/s peak
     assert got["mfu"] == pytest.approx(0.4)
     assert metrics.model_flops_utilisation(50_000.0, 8e8, None) is None
+    assert got["model_tflops"] == pytest.approx(40.0) and pd.isna(got["matmul_share"])  # no matmul measured
+
+
+def test_training_beside_the_same_machines_measured_matmul_of_its_precision(tmp_path: Path) -> None:
+    """The compute counterpart of decode's copy share: model TFLOP/s over the fastest matrix multiply
+    measured on the same machine in the products' precision (bf16 for bf16 autocast), not another
+    precision's, and not another machine's."""
+    for name in ("desk", "other"):
+        S.write_machine(tmp_path, S.machine(name, name.title()))
+
+    def train(dtype: str) -> object:
+        return S.result("train-gpt2", [50_000.0], model="gpt2-124m", dtype=dtype).model_copy(
+            update={"flops_per_token": 8e8})
+
+    def matmul(dtype: str, tflops: float) -> object:
+        return S.result("matmul", [tflops], model="matmul-8192", dtype=dtype, unit="TFLOP/s")
+
+    store.write_run(tmp_path, S.run("desk", T0, [matmul("bf16", 60.0), matmul("fp32", 20.0), train("bf16-autocast"),
+                                                  train("fp32")]))
+    store.write_run(tmp_path, S.run("desk", T0 + dt.timedelta(days=1), [matmul("bf16", 80.0)]))
+    store.write_run(tmp_path, S.run("other", T0, [matmul("fp16", 500.0), train("bf16-autocast")]))
+    res = metrics.build(store.load(tmp_path), A).results
+    # 50,000 tokens/s x 8e8 FLOPs = 40 TFLOP/s; desk's fastest bf16 matmul is the later run's 80
+    bf16 = row(res, machine="desk", workload="train-gpt2", dtype="bf16-autocast")
+    assert bf16["matmul_tflops"] == pytest.approx(80.0) and bf16["matmul_share"] == pytest.approx(0.5)
+    fp32 = row(res, machine="desk", workload="train-gpt2", dtype="fp32")
+    assert fp32["matmul_share"] == pytest.approx(2.0)  # a CPU's fp32 step beside its fp32 matmul
+    assert pd.isna(row(res, machine="other", workload="train-gpt2")["matmul_share"])  # fp16 is not bf16
+    assert pd.isna(row(res, machine="desk", workload="matmul", dtype="bf16")["matmul_share"])
