@@ -57,6 +57,25 @@ train_alternating() {
   train_explore_logged "$gpu" "$log" "${rounds[@]}" "$@"
 }
 
+# The check's lines ($L/check.log) that match an extended regular expression: print_check PATTERN
+print_check() {
+  grep -v Warning "$L/check.log" | grep -E "$1" | cut -c1-170
+}
+
+# The step's profile in a train_explore log: print_profile LOG
+print_profile() {
+  grep -A50 "^profile b64" "$1" | grep -E "^profile|^  [a-z]|^ +[0-9.]+ ms" | cut -c1-150 | head -36
+}
+
+# Each training variant's figures (tok/s, MFU, watts, tokens per joule) in train_explore logs
+# $L/NAME.log: print_trains NAME...
+print_trains() {
+  local f
+  for f in "$@"; do
+    echo "== $f"; grep -E "tok/s MFU|not run|status|Error" "$L/$f.log" | sed 's/warm-up.*task [0-9]* s//; s/\[.*//' | tail -9
+  done
+}
+
 # The call's end: the run files written since its start to $OUT, a line per run (copy, bf16, int8),
 # the standard suite's copy, decode and training lines where it ran, and the logs as one archive.
 end_call() {

@@ -21,9 +21,7 @@ gpu1() {
 gpu0 & p0=$!
 gpu1 & p1=$!
 wait $p0 $p1
-grep -v Warning "$L/check.log" | grep -E "rel|GB/s|loss|Error" | cut -c1-170
-grep -A50 "^profile b64" "$L/train_gelu1.log" | grep -E "^profile|^  [a-z]|^ +[0-9.]+ ms" | cut -c1-150 | head -36
-for f in train_gelu0 train_gelu1; do
-  echo "== $f"; grep -E "tok/s MFU|not run|status|Error" "$L/$f.log" | cut -c1-120 | tail -9
-done
+print_check "rel|GB/s|loss|Error"
+print_profile "$L/train_gelu1.log"
+print_trains train_gelu0 train_gelu1
 end_call

@@ -19,9 +19,7 @@ gpu1() {
 gpu0 & p0=$!
 gpu1 & p1=$!
 wait $p0 $p1
-grep -v Warning "$L/check.log" | grep -E "rel|GB/s|loss|Error" | cut -c1-150
-grep -A50 "^profile b64" "$L/train_norms1.log" | grep -E "^profile|^  [a-z]|^ +[0-9.]+ ms" | cut -c1-150 | head -36
-for f in train_norms0 train_norms1; do
-  echo "== $f"; grep -E "tok/s MFU|not run|status|Error" "$L/$f.log" | cut -c1-120 | tail -9
-done
+print_check "rel|GB/s|loss|Error"
+print_profile "$L/train_norms1.log"
+print_trains train_norms0 train_norms1
 end_call

@@ -22,8 +22,6 @@ gpu1() {
 gpu0 & p0=$!
 gpu1 & p1=$!
 wait $p0 $p1
-grep -v Warning "$L/check.log" | grep -E "^gelu|loss" | cut -c1-170
-for f in train_power0 train_power1; do
-  echo "== $f"; grep -E "tok/s MFU|not run|status|Error" "$L/$f.log" | sed 's/warm-up.*task [0-9]* s//; s/\[.*//' | tail -9
-done
+print_check "^gelu|loss"
+print_trains train_power0 train_power1
 end_call

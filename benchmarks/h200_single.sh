@@ -8,5 +8,5 @@ source benchmarks/device_call.sh "${1:-420}" || exit 1
 standard_suite_run 300 "$L/standard.log"
 echo "standard rc $? at $(( $(date +%s) - T0 )) s"
 train_alternating 0 "$L/train_single.log" 3 "b64 fused-bias" "b64 inductor-gelu"
-grep -E "tok/s MFU|not run|status|Error" "$L/train_single.log" | sed 's/warm-up.*task [0-9]* s//; s/\[.*//' | tail -6
+print_trains train_single
 end_call
