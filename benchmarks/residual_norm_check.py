@@ -5,13 +5,11 @@ at GPT-2-124M's shapes (b64 x 1024 tokens, 768 wide):
 2. its time and GB/s against what torch.compile makes of the same math (LayerNorm's backward plus
    the residual gradient, its bf16 copy, three column sums);
 3. its block shapes, timed alone (the module's default first);
-4. the forward kernel against torch and against torch.compile's kernels of the same math, and its
-   block shapes;
-5. one compiled bf16-autocast training step of GPT-2-124M (b4) with the output projections' bias
-   gradients made this way or by autograd (the other fused paths on in both), and with the forward
-   by the kernel or by torch: the loss and the gradients' relative difference, parameter by parameter.
+4. one compiled bf16-autocast training step of GPT-2-124M (b4) with the output projections' bias
+   gradients made this way or by autograd (the other fused paths on in both): the loss and the
+   gradients' relative difference, parameter by parameter.
 
-    python benchmarks/residual_norm_check.py [kernel]      (CUDA; "kernel": 1-4 only)
+    python benchmarks/residual_norm_check.py [kernel]      (CUDA; "kernel": 1-3 only)
 """
 
 from __future__ import annotations
@@ -70,62 +68,19 @@ def kernel() -> None:
         setattr(rn, n, v)
 
 
-FWD_SHAPES = [(64, 4, 3), (32, 4, 3), (128, 4, 3), (64, 8, 3), (64, 4, 1), (64, 4, 4), (16, 4, 3), (64, 2, 3)]
-FWD_NAMES = ("FWD_ROWS", "FWD_WARPS", "FWD_STAGES")
-# read: x (float32), a (bf16); written: s (float32), h (bf16)
-FWD_GB = N * C * (4 + 2 + 4 + 2) / 1e9
-
-
-def forward() -> None:
-    """The forward kernel against torch on the same inputs, and its time against what torch.compile
-    makes of the same math (storing s, h and the row statistics) and its block shapes."""
-    gen = torch.Generator(device="cuda").manual_seed(1)
-    x = torch.randn(N, C, device="cuda", generator=gen) * 2
-    a = torch.randn(N, C, device="cuda", generator=gen).bfloat16()
-    bias, w, nb = (torch.randn(C, device="cuda", generator=gen) for _ in range(3))
-    got = rn._forward(x, a, bias, w, nb, 1e-5, True)  # noqa: SLF001
-    want = rn._forward(x.double(), a.double(), bias.double(), w.double(), nb.double(), 1e-5, False)  # noqa: SLF001
-    theirs = inductor_forward(x, a, bias, w, nb)
-    print(f"forward: sum equal to torch's {torch.equal(got[0], theirs[0])}, h rel {rel(got[1], want[1]):.2e} "
-          f"(torch's {rel(theirs[1], want[1]):.2e}), mean rel {rel(got[2], want[2]):.2e}, rstd rel "
-          f"{rel(got[3], want[3]):.2e}")
-    for name, fn in (("kernel", lambda: rn._forward(x, a, bias, w, nb, 1e-5, True)),  # noqa: SLF001
-                     ("inductor", lambda: inductor_forward(x, a, bias, w, nb))):
-        t = ms(fn)
-        print(f"forward {name:9s} {t * 1e3:7.1f} us  {FWD_GB / t * 1e3:6.0f} GB/s (of {FWD_GB:.2f} GB)")
-    before = [getattr(rn, n) for n in FWD_NAMES]
-    for shape in FWD_SHAPES:
-        for n, v in zip(FWD_NAMES, shape, strict=True):
-            setattr(rn, n, v)
-        t = ms(lambda: rn._forward(x, a, bias, w, nb, 1e-5, True))  # noqa: SLF001
-        print(f"forward shape {','.join(map(str, shape)):8s} {t * 1e3:7.1f} us {FWD_GB / t * 1e3:6.0f} GB/s")
-    for n, v in zip(FWD_NAMES, before, strict=True):
-        setattr(rn, n, v)
-
-
-@torch.compile
-def inductor_forward(x: torch.Tensor, a: torch.Tensor, bias: torch.Tensor, w: torch.Tensor,
-                     nb: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    s = x + a + bias
-    h, mean, rstd = torch.native_layer_norm(s, (s.shape[-1],), w, nb, 1e-5)
-    return s, h.to(a.dtype), mean.view(-1), rstd.view(-1)
-
-
 def main() -> None:
     kernel()
-    forward()
     if "kernel" in sys.argv[1:]:
         return
     steps = {}
-    before = gpt2.RESIDUAL_NORMS, rn.FORWARD_KERNEL
-    for norms, fwd in ((False, False), (True, False), (True, True)):
-        gpt2.RESIDUAL_NORMS, rn.FORWARD_KERNEL = norms, fwd
+    before = gpt2.RESIDUAL_NORMS
+    for norms in (False, True):
+        gpt2.RESIDUAL_NORMS = norms
         torch._dynamo.reset()
-        steps[norms, fwd] = model_step(True, f"residual norms {norms}, forward kernel {fwd}")
-    gpt2.RESIDUAL_NORMS, rn.FORWARD_KERNEL = before
-    picked = ("c_proj.bias", "ln_1.weight", "ln_2.bias", "ln_f.weight")
-    compare(steps[False, False], steps[True, False], picked, "projection biases and norms")
-    compare(steps[True, False], steps[True, True], picked, "the same, forward kernel against torch's forward")
+        steps[norms] = model_step(True, f"residual norms {norms}")
+    gpt2.RESIDUAL_NORMS = before
+    compare(steps[False], steps[True], ("c_proj.bias", "ln_1.weight", "ln_2.bias", "ln_f.weight"),
+            "projection biases and norms")
 
 
 if __name__ == "__main__":

@@ -85,8 +85,6 @@ BIAS: dict[str, tuple[str, dict[tuple[object, str], object]]] = {
     # the MLP's forward GELU by torch (inductor's kernel) in place of bias_grads' own; the GELU
     # gradient's partial column sums over 512 rows, and its shape before (256 rows in 4 x 512 blocks)
     "b64 inductor-gelu": ("fused", {(bias_grads, "GELU_KERNEL"): False}),
-    # the residual sums' forward by torch (inductor's kernels) in place of residual_norm's own
-    "b64 norms-torch-forward": ("fused", {(residual_norm, "FORWARD_KERNEL"): False}),
     "b64 gelu-rows512": ("fused", {(bias_grads, "GELU_ROWS"): 512}),
     "b64 gelu-256x512": ("fused", {(bias_grads, "GELU_ROWS"): 256, (bias_grads, "GELU_BLOCK_R"): 4,
                                    (bias_grads, "GELU_BLOCK_C"): 512}),
@@ -98,7 +96,6 @@ KINDS = [("attention", ("cudnn", "flash", "fmha", "attention", "sdpa")),
          ("optimizer", ("adam", "multi_tensor", "foreach")),
          ("cross-entropy", ("nll", "log_softmax", "softmax", "logsumexp", "lce_")),
          ("bias grads", ("gelu_backward", "heads_into_columns", "add_layer_norm_backward")),
-         ("residual norms forward", ("add_layer_norm_forward", "native_layer_norm")),
          ("gelu forward", ("gelu_forward", "fused_gelu")),
          ("triton fused", ("triton_",))]
 

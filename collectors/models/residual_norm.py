@@ -19,11 +19,10 @@ passes took 289 us):
   residual_layer_norm(x, a, bias, norm)  = s, norm(s) for s = x + a + bias, norm(s) in a's dtype
                                            (the products' dtype that reads it)
 
-The forward is a kernel too: it reads x and a once and writes s, norm(s) and the row statistics the
-backward reads (the projection's bias moves from its epilogue into the sum). Left to torch.compile,
-the same math stored 8 of GPT-2-124M's 24 sums by kernels of their own, reading x and a again
-(benchmarks/RESULTS.md). Both are custom ops that torch.compile keeps whole. Without Triton (a CPU)
-the same math runs in torch ops. Sums are float32 (or float64 for float64 inputs).
+The forward is plain torch, which torch.compile fuses with the LayerNorm (the bias moves from the
+projection's epilogue into the sum; in GPT-2-124M inductor stores 8 of the 24 sums by kernels of their
+own, benchmarks/RESULTS.md); the backward is a custom op that it keeps whole. Without Triton (a CPU) the
+same math runs in torch ops. Sums are float32 (or float64 for float64 inputs).
 """
 
 from __future__ import annotations
@@ -42,50 +41,13 @@ from collectors.models.linear_cross_entropy import TRITON, sum_dtype
 # torch.compile's kernels of the same math and 301-310 us without loading ahead; with 2 or 8 warps
 # 222-226 us; 24 other shapes 230-396 us.
 ROWS, BLOCK_R, WARPS, STAGES = 128, 1, 4, 3
-# The forward kernel's rows a program, warps and rows in flight.
-FWD_ROWS, FWD_WARPS, FWD_STAGES = 64, 4, 3
-# The forward by add_layer_norm_forward's kernel wherever the backward's runs: s stored once, where
-# the LayerNorm reads it; False leaves it to torch (inductor's kernels under torch.compile), for
-# measuring one against the other.
-FORWARD_KERNEL = True
 
 
 @functools.cache
-def _kernels():  # noqa: ANN202 - imported lazily: triton is only installed where CUDA is
-    from collectors.models import residual_norm_kernel  # noqa: PLC0415
+def _kernel():  # noqa: ANN202 - imported lazily: triton is only installed where CUDA is
+    from collectors.models.residual_norm_kernel import add_layer_norm_backward  # noqa: PLC0415
 
-    return residual_norm_kernel
-
-
-@torch.library.custom_op("costperf::add_layer_norm", mutates_args=())
-def _forward(x: torch.Tensor, a: torch.Tensor, bias: torch.Tensor, weight: torch.Tensor, norm_bias: torch.Tensor,
-             eps: float, kernel: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(s, LayerNorm(s) in a's dtype, mean [N], rstd [N]) for s = x + a + bias, x and a [N, C]."""
-    if not kernel:
-        s = x + a + bias
-        h, mean, rstd = torch.native_layer_norm(s, (s.shape[-1],), weight, norm_bias, eps)
-        return s, h.to(a.dtype), mean.view(-1), rstd.view(-1)
-    n, c = x.shape
-    s = torch.empty(x.shape, dtype=_sum_dtype(x, a, bias), device=x.device)
-    h = torch.empty_like(a)
-    mean = torch.empty(n, dtype=sum_dtype(s.dtype), device=x.device)
-    rstd = torch.empty_like(mean)
-    _kernels().add_layer_norm_forward[(-(-n // FWD_ROWS),)](
-        x, a, bias, weight, norm_bias, s, h, mean, rstd, n, c, eps, ROWS=FWD_ROWS, BLOCK_C=next_pow2(c),
-        STAGES=FWD_STAGES, num_warps=FWD_WARPS)
-    return s, h, mean, rstd
-
-
-def _sum_dtype(x: torch.Tensor, a: torch.Tensor, bias: torch.Tensor) -> torch.dtype:
-    return torch.promote_types(torch.promote_types(x.dtype, a.dtype), bias.dtype)
-
-
-@_forward.register_fake
-def _(x: torch.Tensor, a: torch.Tensor, bias: torch.Tensor, weight: torch.Tensor, norm_bias: torch.Tensor,
-      eps: float, kernel: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    s = x.new_empty(x.shape, dtype=_sum_dtype(x, a, bias))
-    stat = x.new_empty(x.shape[0], dtype=sum_dtype(s.dtype))
-    return s, torch.empty_like(a), stat, torch.empty_like(stat)
+    return add_layer_norm_backward
 
 
 def backward_math(gs: torch.Tensor | None, gh: torch.Tensor, s: torch.Tensor, mean: torch.Tensor, rstd: torch.Tensor,
@@ -117,7 +79,7 @@ def _backward(gs: torch.Tensor | None, gh: torch.Tensor, s: torch.Tensor, mean: 
     g = torch.empty_like(s)
     copied = torch.empty(s.shape if copy else (0,), dtype=copy_dtype, device=s.device)
     part = torch.empty((-(-n // ROWS), 3, c), dtype=torch.float32, device=s.device)
-    _kernels().add_layer_norm_backward[(part.shape[0],)](gs if gs is not None else s, gh, s, mean, rstd, weight, g, copied if copy else g,
+    _kernel()[(part.shape[0],)](gs if gs is not None else s, gh, s, mean, rstd, weight, g, copied if copy else g,
                                 part, n, c, HAS_GS=gs is not None, COPY=copy, ROWS=ROWS, BLOCK_R=BLOCK_R,
                                 BLOCK_C=next_pow2(c), STAGES=STAGES, num_warps=WARPS)
     return g, copied, part.sum(0)
@@ -135,14 +97,8 @@ class _ResidualLayerNorm(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, a: torch.Tensor, bias: torch.Tensor, weight: torch.Tensor,  # noqa: ANN001
                 norm_bias: torch.Tensor, eps: float, keep_sum: bool, kernel: bool):  # noqa: ANN205
-        if FORWARD_KERNEL:
-            c = x.shape[-1]
-            s, h, mean, rstd = _forward(x.contiguous().view(-1, c), a.contiguous().view(-1, c), bias, weight,
-                                        norm_bias, eps, kernel)
-            s, h = s.view(x.shape), h.view(x.shape)
-        else:
-            s = x + a + bias
-            h, mean, rstd = torch.native_layer_norm(s, (s.shape[-1],), weight, norm_bias, eps)
+        s = x + a + bias
+        h, mean, rstd = torch.native_layer_norm(s, (s.shape[-1],), weight, norm_bias, eps)
         ctx.save_for_backward(s, mean, rstd, weight)
         ctx.kernel, ctx.a_dtype, ctx.x_dtype, ctx.keep_sum = kernel, a.dtype, x.dtype, keep_sum
         ctx.dtypes = (bias.dtype, weight.dtype, norm_bias.dtype)

@@ -50,32 +50,3 @@ def add_layer_norm_backward(gs_ptr, gh_ptr, s_ptr, mean_ptr, rstd_ptr, w_ptr, g_
     tl.store(base, tl.sum(acc_g, axis=0), mask=cmask)
     tl.store(base + n_cols, tl.sum(acc_w, axis=0), mask=cmask)
     tl.store(base + 2 * n_cols, tl.sum(acc_b, axis=0), mask=cmask)
-
-
-@triton.jit
-def add_layer_norm_forward(x_ptr, a_ptr, bias_ptr, w_ptr, nb_ptr, s_ptr, h_ptr, mean_ptr, rstd_ptr, n_rows, n_cols,
-                           eps, ROWS: tl.constexpr, BLOCK_C: tl.constexpr, STAGES: tl.constexpr):
-    """For ROWS rows, one at a time (n_cols <= BLOCK_C): s = (x + a) + bias in s's dtype, stored; the
-    row's mean and 1 / sqrt(variance + eps), in mean's dtype (float32, or float64 for float64 checks);
-    h = LayerNorm(s) (weight w, bias nb) in h's dtype."""
-    pid = tl.program_id(0)
-    cols = tl.arange(0, BLOCK_C)
-    cmask = cols < n_cols
-    bias = tl.load(bias_ptr + cols, mask=cmask, other=0.0).to(s_ptr.dtype.element_ty)
-    w = tl.load(w_ptr + cols, mask=cmask, other=0.0).to(mean_ptr.dtype.element_ty)
-    nb = tl.load(nb_ptr + cols, mask=cmask, other=0.0).to(mean_ptr.dtype.element_ty)
-    for r in tl.range(0, ROWS, num_stages=STAGES):  # STAGES: rows loaded ahead
-        row = pid * ROWS + r
-        mask = cmask & (row < n_rows)
-        offs = row.to(tl.int64) * n_cols + cols
-        x = tl.load(x_ptr + offs, mask=mask, other=0.0).to(s_ptr.dtype.element_ty)
-        a = tl.load(a_ptr + offs, mask=mask, other=0.0).to(s_ptr.dtype.element_ty)
-        s = (x + a) + bias  # in s's dtype, as torch adds them
-        tl.store(s_ptr + offs, s, mask=mask)
-        sf = s.to(mean_ptr.dtype.element_ty)
-        mean = tl.sum(sf, axis=0) / n_cols
-        d = tl.where(mask, sf - mean, 0.0)
-        rstd = 1.0 / tl.sqrt(tl.sum(d * d, axis=0) / n_cols + eps)
-        tl.store(h_ptr + offs, (d * rstd * w + nb).to(h_ptr.dtype.element_ty), mask=mask)
-        tl.store(mean_ptr + row, mean, mask=row < n_rows)
-        tl.store(rstd_ptr + row, rstd, mask=row < n_rows)

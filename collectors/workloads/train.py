@@ -8,7 +8,7 @@ On CUDA the output layer and the loss run fused (linear_cross_entropy.py: one pa
 logits); COSTPERF_LOSS=torch (or TrainSpec.loss) keeps F.cross_entropy. Likewise the bias gradients
 are made with their output gradients: the q/k/v projection's and the MLP's first (bias_grads.py, which
 also makes the MLP's GELU in a kernel of its own), and the output projections' with the residual add
-and the LayerNorm after it, its forward in a kernel too (residual_norm.py); COSTPERF_BIAS_GRADS=torch (or TrainSpec.bias_grads)
+and the LayerNorm after it (residual_norm.py); COSTPERF_BIAS_GRADS=torch (or TrainSpec.bias_grads)
 leaves them to autograd. Both are recorded.
 """
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from collectors.models import bias_grads, gpt2, linear_cross_entropy, residual_norm
+from collectors.models import bias_grads, gpt2, linear_cross_entropy
 from collectors.records import Result, WorkloadParams
 from collectors.workloads.common import Context, failed_result, free_memory, measure, now, ok_result, \
     reset_peak_memory, warmup
@@ -108,16 +108,12 @@ BIAS_GRADS = {"fused": "with their output gradients (q/k/v, MLP in, output proje
 
 
 def bias_grads_label(impl: str) -> str:
-    """What ran, recorded: the output projections' bias gradients (gpt2.RESIDUAL_NORMS), the MLP's
-    forward GELU (bias_grads.GELU_KERNEL) and the residual sums' forward (residual_norm.FORWARD_KERNEL)
-    may be left to torch for a measurement of the two."""
+    """What ran, recorded: the output projections' bias gradients (gpt2.RESIDUAL_NORMS) and the MLP's
+    forward GELU (bias_grads.GELU_KERNEL) may be left to torch for a measurement of the two."""
     if impl != "fused":
         return BIAS_GRADS[impl]
     label = BIAS_GRADS[impl] if gpt2.RESIDUAL_NORMS else "with their output gradients (q/k/v, MLP in)"
-    by_torch = [what for what, ours in (("the forward's GELU", bias_grads.GELU_KERNEL),
-                                        ("the residual sums' forward", residual_norm.FORWARD_KERNEL
-                                         or not gpt2.RESIDUAL_NORMS)) if not ours]
-    return label + "".join(f"; {what} by torch" for what in by_torch)
+    return label if bias_grads.GELU_KERNEL else f"{label}; the forward's GELU by torch"
 
 # The SDPA backends tried in turn, by the one asked for first. On Hopper, cuDNN's fused attention
 # is the fastest torch offers for GPT-2's causal 12-head, 64-wide attention; torch's own default
