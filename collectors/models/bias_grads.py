@@ -22,7 +22,8 @@ sums (bias_grads_kernel.py):
 The forward's matrix products are plain torch (the bias in the product's epilogue, as nn.Linear);
 the GELU after the first is a kernel of its own: inductor's GELU is bound by the instructions of
 libdevice's tanh, where the same function as a sigmoid takes one exp and one reciprocal. The
-kernels are custom ops that torch.compile keeps whole. Without Triton (a CPU) the same math runs in torch ops, so both paths are tested everywhere.
+kernels are custom ops that torch.compile keeps whole. Without Triton (a CPU) the same math runs in
+torch ops, so both paths are tested everywhere.
 Bias gradients are summed in float32 (autograd sums the 16-bit gradient, then rounds the sum to 16
 bits).
 """
@@ -179,8 +180,8 @@ def _kernel_here(t: torch.Tensor, kernel: bool | None) -> bool:
 def linear_gelu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, kernel: bool | None = None) -> torch.Tensor:
     """GELU (tanh form) of x @ weight.T + bias (x [B, T, C], weight [F, C], bias [F]), in the dtype
     nn.Linear would use (autocast's where it is on); the GELU is one kernel of its own, and the
-    backward makes the product's gradient and the bias gradient in one pass. kernel: the Triton kernel (default: where x is on CUDA and Triton is
-    installed), else the same math in torch ops."""
+    backward makes the product's gradient and the bias gradient in one pass. kernel: the Triton
+    kernels (default: where x is on CUDA and Triton is installed), else the same math in torch ops."""
     if x.dim() != 3 or weight.dim() != 2 or weight.shape[1] != x.shape[2] or bias.shape != (weight.shape[0],):
         raise ValueError(f"linear_gelu: expected x [B, T, C], weight [F, C] and bias [F]; got x {list(x.shape)}, "
                          f"weight {list(weight.shape)}, bias {list(bias.shape)}")
