@@ -136,7 +136,8 @@ def test_kernels_compiled_for_sm90_move_16_byte_vectors() -> None:
 
 def test_gpt2_compiled_with_fused_bias_grads_matches_autograd() -> None:
     """Traced in one graph, the forward calls the GELU's op and the backward the gradients' ops (kept
-    whole), and every gradient is autograd's, compiled by inductor as the training workload does and traced by AOTAutograd."""
+    whole), and every gradient is autograd's, compiled by inductor as the training workload does and
+    traced by AOTAutograd."""
     from functorch.compile import make_boxed_func  # noqa: PLC0415
     from torch._dynamo.backends.common import aot_autograd  # noqa: PLC0415
 

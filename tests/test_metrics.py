@@ -410,13 +410,17 @@ def test_training_beside_the_same_machines_measured_matmul_of_its_precision(tmp_
 
     store.write_run(tmp_path, S.run("desk", T0, [matmul("bf16", 60.0), matmul("fp32", 20.0), train("bf16-autocast"),
                                                   train("fp32")]))
+    # the later figure of the same matmul replaces the earlier; a matmul of another size stands beside it
     store.write_run(tmp_path, S.run("desk", T0 + dt.timedelta(days=1), [matmul("bf16", 80.0)]))
+    store.write_run(tmp_path, S.run("desk", T0, [S.result("matmul", [100.0], model="matmul-4096", dtype="bf16",
+                                                         unit="TFLOP/s")]))
     store.write_run(tmp_path, S.run("other", T0, [matmul("fp16", 500.0), train("bf16-autocast")]))
     res = metrics.build(store.load(tmp_path), A).results
-    # 50,000 tokens/s x 8e8 FLOPs = 40 TFLOP/s; desk's fastest bf16 matmul is the later run's 80
+    # 50,000 tokens/s x 8e8 FLOPs = 40 TFLOP/s; desk's fastest bf16 matmul: 100 at 4096 (8192's latest: 80)
     bf16 = row(res, machine="desk", workload="train-gpt2", dtype="bf16-autocast")
-    assert bf16["matmul_tflops"] == pytest.approx(80.0) and bf16["matmul_share"] == pytest.approx(0.5)
+    assert bf16["matmul_tflops"] == pytest.approx(100.0) and bf16["matmul_share"] == pytest.approx(0.4)
     fp32 = row(res, machine="desk", workload="train-gpt2", dtype="fp32")
     assert fp32["matmul_share"] == pytest.approx(2.0)  # a CPU's fp32 step beside its fp32 matmul
     assert pd.isna(row(res, machine="other", workload="train-gpt2")["matmul_share"])  # fp16 is not bf16
-    assert pd.isna(row(res, machine="desk", workload="matmul", dtype="bf16")["matmul_share"])
+    assert row(res, machine="desk", workload="matmul", model="matmul-8192", dtype="bf16")["value"] == 80.0
+    assert pd.isna(row(res, machine="desk", workload="matmul", model="matmul-8192", dtype="bf16")["matmul_share"])
