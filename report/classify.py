@@ -20,6 +20,12 @@ def eight_b_rows(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["model"].map(is_8b_class).astype(bool)]
 
 
+def products_dtype(dtype: str | None) -> str:
+    """The dtype a figure's matrix products ran in: the precision before any qualifier ("bf16" for
+    "bf16-autocast"), the one a measured matmul of that machine is compared in."""
+    return str(dtype).split("-")[0]
+
+
 def precision_class(dtype: str | None) -> str:
     d = (dtype or "").lower()
     if not d:

@@ -25,20 +25,21 @@ def tokens_per_joule(tokens_per_s: float | None, avg_w: float | None) -> float |
     return tokens_per_s / avg_w
 
 
-def model_flops_utilisation(tokens_per_s: float | None, flops_per_token: float | None,
-                            peak_tflops: float | None) -> float | None:
-    """MFU: achieved model FLOP/s (tokens/s x FLOPs per token, 6N + attention for training) over the
-    accelerator's published peak dense BF16 FLOP/s (PaLM appendix B, as nanoGPT computes it)."""
-    if not tokens_per_s or not flops_per_token or not peak_tflops:
-        return None
-    return tokens_per_s * flops_per_token / (peak_tflops * 1e12)
-
-
 def model_tflops(tokens_per_s: float | None, flops_per_token: float | None) -> float | None:
     """Achieved model TFLOP/s: tokens/s x FLOPs per token (6N + attention for training)."""
     if not tokens_per_s or not flops_per_token:
         return None
     return tokens_per_s * flops_per_token / 1e12
+
+
+def model_flops_utilisation(tokens_per_s: float | None, flops_per_token: float | None,
+                            peak_tflops: float | None) -> float | None:
+    """MFU: achieved model FLOP/s (tokens/s x FLOPs per token, 6N + attention for training) over the
+    accelerator's published peak dense BF16 FLOP/s (PaLM appendix B, as nanoGPT computes it)."""
+    achieved = model_tflops(tokens_per_s, flops_per_token)
+    if achieved is None or not peak_tflops:
+        return None
+    return achieved / peak_tflops
 
 
 def matmul_share(achieved_tflops: float | None, matmul_tflops: float | None) -> float | None:

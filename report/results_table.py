@@ -12,7 +12,7 @@ from collectors import physics, store
 from collectors.records import Machine, RunRecord
 from report import settings as S
 from report.assumptions import Assumptions
-from report.classify import guess_vendor, precision_class, workload_kind
+from report.classify import guess_vendor, precision_class, products_dtype, workload_kind
 from report.formulas import (effective_bandwidth_gbps, matmul_share, model_flops_utilisation, model_tflops,
                              roofline_efficiency, tokens_per_joule, window_tokens_per_joule)
 from report.physics_flags import Flags, flag_text, physics_flags
@@ -184,7 +184,7 @@ def _beside_measured_matmul(df: pd.DataFrame) -> pd.DataFrame:
     counterpart of decode's share of the measured copy bandwidth."""
     mm = df[(df["provenance"] == "measured") & (df["workload"] == "matmul") & (df["unit"] == "TFLOP/s")]
     best = mm.groupby(["machine", "dtype"])["value"].max().to_dict()
-    ceiling = [best.get((m, str(d).split("-")[0])) if not pd.isna(t) else None
+    ceiling = [best.get((m, products_dtype(d))) if not pd.isna(t) else None
                for m, d, t in zip(df["machine"], df["dtype"], df["model_tflops"], strict=True)]
     df["matmul_tflops"] = ceiling
     df["matmul_share"] = [matmul_share(t, c) if not pd.isna(t) else None

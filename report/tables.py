@@ -13,6 +13,7 @@ from report import metrics as M
 from report import present as P
 from report.metrics import Report
 from report import boundary as B
+from report.classify import products_dtype
 from report.settings import is_standard_length, rank_key
 from report.views import ceilings, tokens_per_joule, tokens_per_usd
 
@@ -40,7 +41,7 @@ def _result_details(row: pd.Series) -> str:
     compute = "" if P.is_missing(row.get("model_tflops")) else P.esc(
         f"{P.number(row['model_tflops'])} TFLOP/s of model FLOPs"
         + ("" if P.is_missing(row.get("matmul_tflops")) else
-           f", beside {P.number(row['matmul_tflops'])} TFLOP/s of dense {str(row['dtype']).split('-')[0]} matrix "
+           f", beside {P.number(row['matmul_tflops'])} TFLOP/s of dense {products_dtype(row['dtype'])} matrix "
            "multiply measured on the same machine"))
     return _details(("Machine", P.esc(row["name"])), ("Source", _source(row)), ("Date", when),
                     ("Basis", P.esc(row.get("basis")) if not P.is_missing(row.get("basis")) else ""),
