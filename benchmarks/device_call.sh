@@ -17,6 +17,14 @@ cpu_half() {
   if [ "$1" = 0 ]; then taskset -cp "0-$(( h - 1 ))" $BASHPID; else taskset -cp "$h-$(( n - 1 ))" $BASHPID; fi > /dev/null
 }
 
+# Commands (shell functions, each a GPU's part of a call) run at once in the background, until all
+# have ended: at_once FN...
+at_once() {
+  local pids=() f
+  for f in "$@"; do "$f" & pids+=($!); done
+  wait "${pids[@]}"
+}
+
 # The standard suite on GPU 0 until 15 s before the call ends, and a line on how it ended.
 standard_until_call_end() {
   local t=$(( $(left) - 15 ))

@@ -53,8 +53,6 @@ gpu1() {
   [ "$t" -lt 50 ] && { echo "decode: no time"; return; }
   decode_logged decode_chosen "$t" CUDA_VISIBLE_DEVICES=1 "COSTPERF_GEMV_CONFIGS=$CFG"
 }
-gpu0 & p0=$!
-gpu1 & p1=$!
-wait $p0 $p1
+at_once gpu0 gpu1
 for f in tune_int8 tune_bf16; do grep -vE "UserWarning|_warn_once|^\s*$" "$L/$f.log" | tail -48 | cut -c1-170; done
 end_call

@@ -15,9 +15,7 @@ gpu1() {
   train_alternating 1 "$L/train_bias.log" 3 "b64 torch-bias" "b64 fused-bias" profile "b64 fused-bias gelu-r16" \
     "b64 fused-bias gelu-r16w8" "b64 fused-bias heads-r32"
 }
-gpu0 & p0=$!
-gpu1 & p1=$!
-wait $p0 $p1
+at_once gpu0 gpu1
 grep -v Warning "$L/check.log" | tail -12
 grep -A36 "^profile b64" "$L/train_bias.log" | cut -c1-150
 grep -E "tok/s MFU|not run|status" "$L/train_bias.log" | cut -c1-170

@@ -10,9 +10,7 @@ gpu1() {
   check_logged 1 benchmarks/bias_grads_check.py
   train_alternating 1 "$L/train_bias.log" 3 "b64 torch-bias" "b64 fused-bias" "b64 torch-bias spr10" "b64 spr10" profile
 }
-standard_until_call_end & p0=$!
-gpu1 & p1=$!
-wait $p0 $p1
+at_once standard_until_call_end gpu1
 grep -v Warning "$L/check.log" | grep -E "GB/s|rel|exact|loss" | cut -c1-150
 grep -A50 "^profile b64" "$L/train_bias.log" | grep -E "^profile|^  [a-z]|bias grads\]|gelu|gaps|host call" | cut -c1-150
 grep -E "tok/s MFU|not run|status|Error" "$L/train_bias.log" | cut -c1-120 | head -9

@@ -16,8 +16,6 @@ gpu1() {
   local t=$(( $(left) - 15 )); [ "$t" -lt 50 ] && { echo "decode: no time"; return; }
   decode_logged decode "$t" CUDA_VISIBLE_DEVICES=1
 }
-standard_until_call_end & p0=$!
-gpu1 & p1=$!
-wait $p0 $p1
+at_once standard_until_call_end gpu1
 grep -E "tok/s MFU|not run" "$L/train_split.log" | tail -8 | cut -c1-170
 end_call

@@ -49,9 +49,7 @@ PY
   local t=$(( $(left) - 10 )); [ "$t" -lt 50 ] && { echo "decode: no time"; return; }
   decode_logged decode "$t" CUDA_VISIBLE_DEVICES=1 "COSTPERF_GEMV_AHEAD=$ah" "COSTPERF_GEMV_CONFIGS=$cfg"
 }
-gpu0 & p0=$!
-gpu1 & p1=$!
-wait $p0 $p1
+at_once gpu0 gpu1
 for f in tune_int8 tune_bf16; do grep -vE "UserWarning|_warn_once|^\s*$" "$L/$f.log" | tail -22 | cut -c1-170; done
 grep -vE "UserWarning|_warn_once|^\s*$" "$L/train.txt" | tail -28 | cut -c1-150
 end_call

@@ -18,9 +18,7 @@ gpu1() {
   check_logged 1 benchmarks/bias_grads_check.py
   train_alternating 1 "$L/train_gelu1.log" 3 "b64 inductor-gelu" "b64 fused-bias" "b64 gelu-rows512" profile
 }
-gpu0 & p0=$!
-gpu1 & p1=$!
-wait $p0 $p1
+at_once gpu0 gpu1
 print_check "rel|GB/s|loss|Error"
 print_profile "$L/train_gelu1.log"
 print_trains train_gelu0 train_gelu1

@@ -39,9 +39,7 @@ gpu1() {
   done
 }
 
-gpu0 & p0=$!
-gpu1 & p1=$!
-wait $p0 $p1
+at_once gpu0 gpu1
 tar czf "$OUT/logs.tgz" -C "$OUT" logs
 cat "$L/gpu0.log"
 sed -n '/^matrix/,$p' "$L/sweep_cvt.log" | head -8; sed -n '/^matrix/,$p' "$L/sweep_prmt.log"

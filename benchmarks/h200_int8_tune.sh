@@ -36,9 +36,7 @@ gpu1() {
   done
 }
 
-gpu0 & p0=$!
-gpu1 & p1=$!
-wait $p0 $p1
+at_once gpu0 gpu1
 tar czf "$OUT/logs.tgz" -C "$OUT" logs
 cat "$L/gpu0.log"; grep -vE "^\s*$" "$L/tune.log" | tail -60 | cut -c1-250
 grep -E "^  [a-z].*: |Wrote|GB/s =" "$L/run.log" | cut -c1-220 | tail -8

@@ -16,9 +16,7 @@ gpu1() {
   check_logged 1 benchmarks/residual_norm_check.py
   train_alternating 1 "$L/train_norms1.log" 3 "b64 no-norms" "b64 fused-bias" "b64 norms-w8" "b64 norms-s1" profile
 }
-gpu0 & p0=$!
-gpu1 & p1=$!
-wait $p0 $p1
+at_once gpu0 gpu1
 print_check "rel|GB/s|loss|Error"
 print_profile "$L/train_norms1.log"
 print_trains train_norms0 train_norms1

@@ -19,9 +19,7 @@ gpu1() {
   check_logged 1 benchmarks/bias_grads_check.py
   train_alternating 1 "$L/train_power1.log" 3 "b64 torch-bias" "b64 fused-bias" "b64 gelu-256x512"
 }
-gpu0 & p0=$!
-gpu1 & p1=$!
-wait $p0 $p1
+at_once gpu0 gpu1
 print_check "^gelu|loss"
 print_trains train_power0 train_power1
 end_call

@@ -19,9 +19,7 @@ variants() {
     echo "decode $tag rc $? at $(( $(date +%s) - T0 )) s: $(grep -o 'Wrote [^ ]*' "$L/decode_$tag.log")"
   done
 }
-standard_until_call_end & p0=$!
-variants & p1=$!
-wait $p0 $p1
+at_once standard_until_call_end variants
 copy_new_runs "$R" "$BEFORE" "$OUT"
 python3 benchmarks/run_summary.py "$L"
 grep -E "^  [a-z].*: " "$L/standard.log" | grep -vE "^  fit:|unsupported" | cut -c1-120

@@ -27,8 +27,6 @@ PY
   echo "configs: '${cfg}'"
   decode_logged decode "$t" CUDA_VISIBLE_DEVICES=1 "COSTPERF_GEMV_CONFIGS=$cfg"
 }
-standard_until_call_end & p0=$!
-tune & p1=$!
-wait $p0 $p1
+at_once standard_until_call_end tune
 grep -vE "^\s*$|UserWarning|_warn_once" "$L/tune.log" | tail -24 | cut -c1-200
 end_call
