@@ -28,6 +28,7 @@ from collectors.models import bias_grads, gpt2, residual_norm
 from collectors.runner import make_meter
 from collectors.workloads import train
 from collectors.workloads.common import Context, TimingPolicy
+from report.formulas import model_flops_utilisation, window_tokens_per_joule
 
 PEAK = 989e12
 OUT = Path(os.environ.get("OUT", "out"))
@@ -221,9 +222,9 @@ def main() -> None:
             rows.append(f"{tag:16s} {r.status}: {(r.message or '')[:200]}")
         else:
             tps = r.throughput.median
-            mfu = 100 * r.flops_per_token * tps / PEAK
-            w = f"{r.energy.avg_w:.0f} W {r.energy.tokens / r.energy.joules:.0f} tok/J" if r.energy and r.energy.tokens \
-                else (r.energy_note or "")[:40]
+            mfu = 100 * model_flops_utilisation(tps, r.flops_per_token, PEAK / 1e12)
+            tpj = window_tokens_per_joule(tps, r.energy)
+            w = f"{r.energy.avg_w:.0f} W {tpj:.0f} tok/J" if r.energy and tpj else (r.energy_note or "")[:40]
             rows.append(f"{tag:16s} {tps:10,.0f} tok/s MFU {mfu:5.1f}% cv {100 * r.throughput.cv:.1f}% "
                         f"warm-up {r.compile_s:.0f} s task {time.perf_counter() - t0:.0f} s {w} "
                         f"[{r.params.extra.get('loss')}; bias grads {r.params.extra.get('bias_grads')}]")
