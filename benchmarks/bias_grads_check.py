@@ -116,13 +116,12 @@ def shapes() -> None:
 
 
 def epilogues() -> None:
-    """cuBLASLt's GELU epilogues (cublaslt.py) at the MLP's b64 shapes, bf16: against float64, and
-    each of mlp_gelu's backward forms (bias_grads.GELU_GRADS) timed whole and by its parts."""
+    """cublaslt.gelu_aux_bias and dgelu_bgrad at the MLP's b64 shapes, bf16."""
     from collectors.models import cublaslt  # noqa: PLC0415
 
-    dtypes = {e: cublaslt.bias_grad_dtype(0, torch.bfloat16, e) for e in (cublaslt.DGELU_BGRAD, cublaslt.BGRADB)}
-    print(f"epilogues run: {bg.epilogues_run('cuda')}; bias gradient dtypes {dtypes}")
-    if not bg.epilogues_run("cuda"):
+    grad_dtype = cublaslt.bias_grad_dtype(0, torch.bfloat16)
+    print(f"epilogues run: {bg.epilogues_run('cuda')}; bias gradient dtype {grad_dtype}")
+    if grad_dtype is None:
         return
     gen = torch.Generator(device="cuda").manual_seed(3)
     x = torch.randn(N, C, device="cuda", generator=gen).bfloat16()
@@ -137,32 +136,22 @@ def epilogues() -> None:
     g0 = bg._gelu_forward(h0, True)  # noqa: SLF001
     print(f"epilogue forward: h rel {rel(h, ref_h):.2e} (addmm {rel(h0, ref_h):.2e}), gelu rel {rel(g, ref_g):.2e} "
           f"(addmm + kernel {rel(g0, ref_g):.2e}, bf16 rounding {rel(ref_g.bfloat16(), ref_g):.2e})")
+    dh, db = cublaslt.dgelu_bgrad(dy, w2, h, grad_dtype)
     ref_dh = (dy.double() @ w2.double()) * bg._gelu_tanh_grad(h.double())  # noqa: SLF001
-    ref_db, ref_dw1 = ref_dh.sum(0), ref_dh.t() @ x.double()
-    for grad in (*bg.GELU_GRADS, "torch"):
-        _, dw1, db1, _ = bg._mlp_gelu_backward(dy, x, w1, w2, g, h, grad)  # noqa: SLF001
-        print(f"epilogue backward {grad:13s}: db rel {rel(db1, ref_db):.2e}, dw1 rel {rel(dw1, ref_dw1):.2e}")
-    dh = cublaslt.dgelu(dy, w2, h)
-    print(f"epilogue dgelu: dh rel {rel(dh, ref_dh):.2e} (bf16 rounding {rel(ref_dh.bfloat16(), ref_dh):.2e})")
+    dh0, db0 = bg._gelu_backward(dy.mm(w2), h, True)  # noqa: SLF001
+    print(f"epilogue backward: dh rel {rel(dh, ref_dh):.2e} (mm + kernel {rel(dh0, ref_dh):.2e}, bf16 rounding "
+          f"{rel(ref_dh.bfloat16(), ref_dh):.2e}), db rel {rel(db, ref_dh.sum(0)):.2e} (kernel "
+          f"{rel(db0, ref_dh.sum(0)):.2e})")
     tflop = 2 * N * C * FF / 1e12
-    parts = [("forward: addmm", lambda: torch.addmm(b1, x, w1.t())),
-             ("forward: addmm + gelu kernel", lambda: bg._gelu_forward(torch.addmm(b1, x, w1.t()), True)),  # noqa: SLF001
-             ("forward: gelu_aux_bias", lambda: cublaslt.gelu_aux_bias(x, w1, b1)),
-             ("dh: mm", lambda: dy.mm(w2)),
-             ("dh: mm + gelu-grad kernel", lambda: bg._gelu_backward(dy.mm(w2), h, True)),  # noqa: SLF001
-             ("dh: dgelu", lambda: cublaslt.dgelu(dy, w2, h)),
-             ("dw1: mm", lambda: dh.t().mm(x)),
-             ("db: column sums", lambda: dh.sum(0, dtype=torch.float32))]
-    if dtypes[cublaslt.DGELU_BGRAD]:
-        parts.append(("dh: dgelu_bgrad", lambda: cublaslt.dgelu_bgrad(dy, w2, h, dtypes[cublaslt.DGELU_BGRAD])))
-    if dtypes[cublaslt.BGRADB]:
-        parts.append(("dw1: matmul_bgradb", lambda: cublaslt.matmul_bgradb(dh, x, dtypes[cublaslt.BGRADB])))
-    for name, fn in parts:
+    for name, fn in (
+            ("forward: addmm", lambda: torch.addmm(b1, x, w1.t())),
+            ("forward: addmm + gelu kernel", lambda: bg._gelu_forward(torch.addmm(b1, x, w1.t()), True)),  # noqa: SLF001
+            ("forward: gelu_aux_bias epilogue", lambda: cublaslt.gelu_aux_bias(x, w1, b1)),
+            ("backward: mm", lambda: dy.mm(w2)),
+            ("backward: mm + gelu-grad kernel", lambda: bg._gelu_backward(dy.mm(w2), h, True)),  # noqa: SLF001
+            ("backward: dgelu_bgrad epilogue", lambda: cublaslt.dgelu_bgrad(dy, w2, h, grad_dtype))):
         t = ms(fn)
-        print(f"epilogue {name:30s} {t * 1e3:7.1f} us  {tflop / t * 1e3:5.0f} TFLOP/s")
-    for grad in (*bg.GELU_GRADS, "torch"):
-        t = ms(lambda grad=grad: bg._mlp_gelu_backward(dy, x, w1, w2, g, h, grad))  # noqa: SLF001
-        print(f"epilogue whole backward {grad:13s} {t * 1e3:7.1f} us  {4 * tflop / t * 1e3:5.0f} TFLOP/s")
+        print(f"epilogue {name:34s} {t * 1e3:7.1f} us  {tflop / t * 1e3:5.0f} TFLOP/s")
 
 
 def model_step(fused: bool, label: str, epilogues: bool | None = None) -> dict[str, torch.Tensor]:

@@ -89,10 +89,6 @@ BIAS: dict[str, tuple[str, dict[tuple[object, str], object]]] = {
     # the MLP's GELU work by the kernels (bias_grads' GELU forward and gradient) in place of cuBLASLt's
     # matmul epilogues
     "b64 no-epilogues": ("fused", {(bias_grads, "EPILOGUES"): False}),
-    # the GELU's gradient in the product's epilogue, the bias gradient by a pass of its own; the
-    # product, then the GELU gradient's kernel (the forward's epilogue in both)
-    "b64 epi-dgelu": ("fused", {(bias_grads, "GELU_GRAD"): "dgelu"}),
-    "b64 epi-kernel": ("fused", {(bias_grads, "GELU_GRAD"): "kernel"}),
     "b64 gelu-rows512": ("fused", {(bias_grads, "GELU_ROWS"): 512}),
     "b64 gelu-256x512": ("fused", {(bias_grads, "GELU_ROWS"): 256, (bias_grads, "GELU_BLOCK_R"): 4,
                                    (bias_grads, "GELU_BLOCK_C"): 512}),

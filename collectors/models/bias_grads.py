@@ -151,56 +151,22 @@ def _(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, epilogue: bool)
     return x.new_empty((x.shape[0], weight.shape[0])), x.new_empty((x.shape[0], weight.shape[0]))
 
 
-# How mlp_gelu's backward makes the GELU's gradient dh and the first bias gradient db from the second
-# product's output gradient: "dgelu_bgradb" the GELU's gradient in the epilogue of the product that
-# makes it, db in the epilogue of the first weight's gradient (the product that reads dh next);
-# "dgelu" db by a pass of its own; "dgelu_bgrad" both in the first product's epilogue; "kernel" the
-# product, then gelu_backward's kernel.
-GELU_GRAD = "dgelu_bgradb"
-GELU_GRADS = ("dgelu_bgradb", "dgelu", "dgelu_bgrad", "kernel")
+@torch.library.custom_op("costperf::matmul_gelu_backward_bias_grad", mutates_args=())
+def _matmul_gelu_backward(dy: torch.Tensor, weight: torch.Tensor, h: torch.Tensor,
+                          epilogue: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(dh, its column sums in float32 or wider) for dh = (dy @ weight) * gelu'(h): dy [N, C], weight
+    [C, F], h [N, F]. The epilogue applies gelu' to the product's float32 accumulator; the torch ops
+    to the product rounded to dy's dtype, as autograd does."""
+    if epilogue:
+        dh, db = cublaslt.dgelu_bgrad(dy, weight, h, cublaslt.bias_grad_dtype(_index(dy.device), dy.dtype))
+        return dh, db.to(sum_dtype(dy.dtype))
+    g = dy.mm(weight).to(sum_dtype(dy.dtype)) * _gelu_tanh_grad(h.to(sum_dtype(h.dtype)))
+    return g.to(dy.dtype), g.sum(0)
 
 
-@torch.library.custom_op("costperf::mlp_gelu_backward", mutates_args=())
-def _mlp_gelu_backward(dout: torch.Tensor, x: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor, g: torch.Tensor,
-                       h: torch.Tensor, grad: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(dx, dw1, db1 in float32 or wider, dw2) of gelu(x @ w1.T + b1) @ w2.T (x [N, C]) for its output
-    gradient dout [N, C2], from the forward's g = gelu(h) and h. grad: one of GELU_GRADS on CUDA
-    (cuBLASLt's epilogues apply gelu' to the product's float32 accumulator), or "torch" (the product
-    rounded to dout's dtype, then gelu', as autograd)."""
-    wide = sum_dtype(dout.dtype)
-    if grad == "torch":
-        dh32 = dout.mm(w2).to(wide) * _gelu_tanh_grad(h.to(wide))
-        dh, db = dh32.to(dout.dtype), dh32.sum(0)
-    elif grad == "kernel":
-        dh, db = _gelu_backward(dout.mm(w2), h, True)
-    elif grad == "dgelu_bgrad":
-        dh, db = cublaslt.dgelu_bgrad(dout, w2, h, _bias_grad_dtype(dout, cublaslt.DGELU_BGRAD))
-    elif grad in ("dgelu", "dgelu_bgradb"):
-        dh = cublaslt.dgelu(dout, w2, h)
-        db = None
-    else:
-        raise ValueError(f"mlp_gelu: GELU gradient {grad!r}: expected one of {', '.join(GELU_GRADS)} or torch")
-    if grad == "dgelu_bgradb":
-        dw1, db = cublaslt.matmul_bgradb(dh, x, _bias_grad_dtype(dout, cublaslt.BGRADB))
-    else:
-        dw1 = dh.t().mm(x)
-    if db is None:
-        db = dh.sum(0, dtype=wide)
-    return dh.mm(w1), dw1, db.to(wide), dout.t().mm(g)
-
-
-@_mlp_gelu_backward.register_fake
-def _(dout: torch.Tensor, x: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor, g: torch.Tensor, h: torch.Tensor,
-      grad: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    return (torch.empty_like(x), torch.empty_like(w1), dout.new_empty(w1.shape[0], dtype=sum_dtype(dout.dtype)),
-            torch.empty_like(w2))
-
-
-def _bias_grad_dtype(t: torch.Tensor, epilogue: int) -> torch.dtype:
-    dtype = cublaslt.bias_grad_dtype(_index(t.device), t.dtype, epilogue)
-    if dtype is None:
-        raise cublaslt.CublasLtError(f"cuBLASLt has no bias-gradient epilogue {epilogue} for {t.dtype} here")
-    return dtype
+@_matmul_gelu_backward.register_fake
+def _(dy: torch.Tensor, weight: torch.Tensor, h: torch.Tensor, epilogue: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    return dy.new_empty(h.shape), dy.new_empty(h.shape[1], dtype=sum_dtype(dy.dtype))
 
 
 def _index(device: torch.device) -> int:
@@ -209,11 +175,11 @@ def _index(device: torch.device) -> int:
 
 def epilogues_run(device: torch.device | str) -> bool:
     """Whether mlp_gelu's cuBLASLt epilogues run on `device` for bf16 products (EPILOGUES, a CUDA
-    device, and cuBLASLt with an algorithm for them); checked once a device, outside any compile."""
+    device, and cuBLASLt with an algorithm for both); checked once a device, outside any compile."""
     device = torch.device(device)
     if not EPILOGUES or device.type != "cuda" or not torch.cuda.is_available():
         return False
-    return cublaslt.gelu_epilogues_run(_index(device), torch.bfloat16)
+    return cublaslt.bias_grad_dtype(_index(device), torch.bfloat16) is not None
 
 
 def next_pow2(n: int) -> int:
@@ -248,14 +214,15 @@ class _MLPGelu(torch.autograd.Function):
         x2 = x.view(bsz * seq, c)
         g, h = _linear_gelu_aux(x2, w1, b1.to(x.dtype), epilogue)
         ctx.save_for_backward(x2, w1, w2, g, h)
-        ctx.grad, ctx.bias_dtype, ctx.shape = GELU_GRAD if epilogue else "torch", b1.dtype, (bsz, seq, c)
+        ctx.epilogue, ctx.bias_dtype, ctx.shape = epilogue, b1.dtype, (bsz, seq, c)
         return g.mm(w2.t()).view(bsz, seq, -1)
 
     @staticmethod
     def backward(ctx, dout: torch.Tensor):  # noqa: ANN001, ANN205
         x2, w1, w2, g, h = ctx.saved_tensors
-        dx, dw1, db1, dw2 = _mlp_gelu_backward(dout.contiguous().view(-1, dout.shape[-1]), x2, w1, w2, g, h, ctx.grad)
-        return dx.view(ctx.shape), dw1, db1.to(ctx.bias_dtype), dw2, None
+        d2 = dout.contiguous().view(-1, dout.shape[-1])
+        dh, db1 = _matmul_gelu_backward(d2, w2, h, ctx.epilogue)
+        return dh.mm(w1).view(ctx.shape), dh.t().mm(x2), db1.to(ctx.bias_dtype), d2.t().mm(g), None
 
 
 class _QKVHeads(torch.autograd.Function):

@@ -5,9 +5,7 @@ which a training step cannot use: the GELU's backward needs the GELU's input. cu
 both halves (GELU in its tanh form, the cuBLAS documentation's epilogue notes):
 
   gelu_aux_bias     g = gelu(x @ w.T + b), and h = x @ w.T + b stored beside it (the auxiliary output)
-  dgelu             dh = (dy @ w) * gelu'(h)
-  dgelu_bgrad       the same, and db = the column sums of dh
-  matmul_bgradb     dw = dh.T @ x, and db = the column sums of dh (reduced over the product's k)
+  dgelu_bgrad       dh = (dy @ w) * gelu'(h), and db = the column sums of dh
 
 so the forward's GELU and the backward's GELU gradient and bias gradient are no passes of their
 own: each is done on the product's accumulator before it is stored. The library is the one torch
@@ -32,7 +30,7 @@ _OP_N, _OP_T = 0, 1
 _TRANSA, _TRANSB, _EPILOGUE, _BIAS_POINTER, _AUX_POINTER, _AUX_LD, _BIAS_DATA_TYPE = 3, 4, 7, 8, 11, 12, 26
 _PREF_MAX_WORKSPACE = 1
 _PREF_ALIGNMENT = {"a": 5, "b": 6, "c": 7, "d": 8}
-GELU_AUX_BIAS, DGELU, DGELU_BGRAD, BGRADB = 164, 192, 208, 512
+GELU_AUX_BIAS, DGELU_BGRAD = 164, 208
 # cublasLtMatmulHeuristicResult_t: the algorithm (8 x uint64), workspaceSize (size_t), state, ...
 _RESULT_BYTES, _ALGO_BYTES = 96, 64
 WORKSPACE_BYTES = 32 << 20  # torch's own cuBLASLt workspace on Hopper
@@ -110,58 +108,57 @@ class _Plan:
 
 
 @functools.cache
-def _plan(device: int, epilogue: int, a: tuple[int, int, int], b: tuple[int, int, int], dtype: torch.dtype,
-          bias_dtype: torch.dtype | None, align: tuple[int, int, int]) -> _Plan:
-    """Descriptor, layouts and the heuristics' first algorithm of D = op(A) @ op(B), column-major, A
-    and B given as (rows, cols, op) as stored; kept for the process (a training step has a handful
-    of shapes)."""
+def _plan(device: int, epilogue: int, trans_a: int, a_rows: int, a_cols: int, b_rows: int, b_cols: int,
+          dtype: torch.dtype, bias_dtype: torch.dtype | None, align: tuple[int, int, int]) -> _Plan:
+    """Descriptor, layouts and the heuristics' first algorithm of D = op(A) @ B, column-major, A
+    stored [a_rows, a_cols] (transposed where trans_a), B [b_rows, b_cols], D [m, b_cols]; kept for
+    the process (one per shape: a training step has a handful)."""
     lib = _library()
     desc = ctypes.c_void_p()
     _check(lib.cublasLtMatmulDescCreate(ctypes.byref(desc), _COMPUTE_32F, _DTYPES[torch.float32]),
            "cublasLtMatmulDescCreate")
-    _set("cublasLtMatmulDescSetAttribute", desc, _TRANSA, ctypes.c_int32(a[2]))
-    _set("cublasLtMatmulDescSetAttribute", desc, _TRANSB, ctypes.c_int32(b[2]))
+    _set("cublasLtMatmulDescSetAttribute", desc, _TRANSA, ctypes.c_int32(trans_a))
+    _set("cublasLtMatmulDescSetAttribute", desc, _TRANSB, ctypes.c_int32(_OP_N))
     _set("cublasLtMatmulDescSetAttribute", desc, _EPILOGUE, ctypes.c_int32(epilogue))
     if bias_dtype is not None:
         _set("cublasLtMatmulDescSetAttribute", desc, _BIAS_DATA_TYPE, ctypes.c_int32(_DTYPES[bias_dtype]))
-    m = a[1] if a[2] == _OP_T else a[0]
-    n = b[0] if b[2] == _OP_T else b[1]
-    layouts = (_layout(dtype, a[0], a[1], a[0]), _layout(dtype, b[0], b[1], b[0]), _layout(dtype, m, n, m))
-    if epilogue & 128:  # an auxiliary matrix, shaped as D
-        _set("cublasLtMatmulDescSetAttribute", desc, _AUX_LD, ctypes.c_int64(m))
+    m = a_cols if trans_a == _OP_T else a_rows
+    a = _layout(dtype, a_rows, a_cols, a_rows)
+    b = _layout(dtype, b_rows, b_cols, b_rows)
+    d = _layout(dtype, m, b_cols, m)
+    _set("cublasLtMatmulDescSetAttribute", desc, _AUX_LD, ctypes.c_int64(m))
     pref = ctypes.c_void_p()
     _check(lib.cublasLtMatmulPreferenceCreate(ctypes.byref(pref)), "cublasLtMatmulPreferenceCreate")
     _set("cublasLtMatmulPreferenceSetAttribute", pref, _PREF_MAX_WORKSPACE, ctypes.c_uint64(WORKSPACE_BYTES))
     # the heuristics assume 256-byte aligned buffers unless told less
-    for key, value in zip(("a", "b", "c", "d"), (*align, align[2]), strict=True):
+    for key, value in zip(("a", "b", "d"), align, strict=True):
         _set("cublasLtMatmulPreferenceSetAttribute", pref, _PREF_ALIGNMENT[key], ctypes.c_uint32(value))
+    _set("cublasLtMatmulPreferenceSetAttribute", pref, _PREF_ALIGNMENT["c"], ctypes.c_uint32(align[2]))
     result = (ctypes.c_uint8 * _RESULT_BYTES)()
     found = ctypes.c_int(0)
-    _check(lib.cublasLtMatmulAlgoGetHeuristic(_handle(device), desc, *layouts, layouts[2], pref, 1, result,
+    _check(lib.cublasLtMatmulAlgoGetHeuristic(_handle(device), desc, a, b, d, d, pref, 1, result,
                                               ctypes.byref(found)), "cublasLtMatmulAlgoGetHeuristic")
     lib.cublasLtMatmulPreferenceDestroy(pref)
     if found.value < 1:
-        raise CublasLtError(f"no cuBLASLt algorithm for epilogue {epilogue}, A {a}, B {b} (rows, cols, op), "
-                            f"{dtype}, bias {bias_dtype}")
+        raise CublasLtError(f"no cuBLASLt algorithm for epilogue {epilogue}, A [{a_rows}, {a_cols}], "
+                            f"B [{b_rows}, {b_cols}], {dtype}, bias {bias_dtype}")
     algo = (ctypes.c_uint8 * _ALGO_BYTES).from_buffer_copy(bytes(result)[:_ALGO_BYTES])
     workspace = ctypes.c_size_t.from_buffer_copy(bytes(result)[_ALGO_BYTES:_ALGO_BYTES + 8]).value
-    return _Plan(desc, layouts, algo, workspace)
+    return _Plan(desc, (a, b, d), algo, workspace)
 
 
-def _matmul(out: torch.Tensor, a: torch.Tensor, trans_a: int, b: torch.Tensor, trans_b: int, epilogue: int,
-            bias: torch.Tensor | None = None, aux: torch.Tensor | None = None) -> None:
-    """out = epilogue(op(A) @ op(B)) in cuBLASLt's column-major terms, where a row-major tensor [r, c]
-    is the column-major matrix [c, r]: all contiguous, out [n, m] for op(A) [m, k], op(B) [k, n]."""
+def _matmul(out: torch.Tensor, a: torch.Tensor, trans_a: int, b: torch.Tensor, epilogue: int,
+            bias: torch.Tensor, aux: torch.Tensor) -> None:
+    """out (row-major [n, m]) = epilogue(b @ op(a).T) in cuBLASLt's column-major terms: a and b
+    row-major, contiguous, read as the column-major A [a.shape[1], a.shape[0]] and B."""
     device = out.device.index if out.device.index is not None else torch.cuda.current_device()
-    bias_dtype = bias.dtype if bias is not None and bias.dtype != out.dtype else None
-    plan = _plan(device, epilogue, (a.shape[1], a.shape[0], trans_a), (b.shape[1], b.shape[0], trans_b), out.dtype,
+    bias_dtype = bias.dtype if bias.dtype != out.dtype else None
+    plan = _plan(device, epilogue, trans_a, a.shape[1], a.shape[0], b.shape[1], b.shape[0], out.dtype,
                  bias_dtype, (_alignment(a), _alignment(b), _alignment(out)))
     if plan.workspace > WORKSPACE_BYTES:
         raise CublasLtError(f"cuBLASLt asked for {plan.workspace} bytes of workspace")
-    if bias is not None:
-        _set("cublasLtMatmulDescSetAttribute", plan.desc, _BIAS_POINTER, ctypes.c_void_p(bias.data_ptr()))
-    if aux is not None:
-        _set("cublasLtMatmulDescSetAttribute", plan.desc, _AUX_POINTER, ctypes.c_void_p(aux.data_ptr()))
+    _set("cublasLtMatmulDescSetAttribute", plan.desc, _BIAS_POINTER, ctypes.c_void_p(bias.data_ptr()))
+    _set("cublasLtMatmulDescSetAttribute", plan.desc, _AUX_POINTER, ctypes.c_void_p(aux.data_ptr()))
     alpha, beta = ctypes.c_float(1.0), ctypes.c_float(0.0)
     a_l, b_l, d_l = plan.layouts
     _check(_library().cublasLtMatmul(
@@ -175,49 +172,32 @@ def gelu_aux_bias(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> 
     n, f = x.shape[0], weight.shape[0]
     g = x.new_empty((n, f))
     h = x.new_empty((n, f))
-    _matmul(g, weight.contiguous(), _OP_T, x.contiguous(), _OP_N, GELU_AUX_BIAS, bias.contiguous(), h)
+    _matmul(g, weight.contiguous(), _OP_T, x.contiguous(), GELU_AUX_BIAS, bias.contiguous(), h)
     return g, h
 
 
-def dgelu(dy: torch.Tensor, weight: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """dh = (dy @ weight) * gelu'(h): dy [N, C], weight [C, F], h [N, F] (gelu_aux_bias's h), CUDA."""
-    dh = dy.new_empty((dy.shape[0], weight.shape[1]))
-    _matmul(dh, weight.contiguous(), _OP_N, dy.contiguous(), _OP_N, DGELU, aux=h.contiguous())
-    return dh
-
-
 def dgelu_bgrad(dy: torch.Tensor, weight: torch.Tensor, h: torch.Tensor,
-                grad_dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """(dgelu(dy, weight, h), its column sums in grad_dtype), CUDA."""
-    dh = dy.new_empty((dy.shape[0], weight.shape[1]))
-    db = torch.empty(weight.shape[1], dtype=grad_dtype, device=dy.device)
-    _matmul(dh, weight.contiguous(), _OP_N, dy.contiguous(), _OP_N, DGELU_BGRAD, db, h.contiguous())
+                grad_dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """(dh, column sums of dh in grad_dtype) for dh = (dy @ weight) * gelu'(h): dy [N, C], weight [C, F],
+    h [N, F] (the forward's auxiliary output), CUDA."""
+    n, f = dy.shape[0], weight.shape[1]
+    dh = dy.new_empty((n, f))
+    db = torch.empty(f, dtype=grad_dtype, device=dy.device)
+    _matmul(dh, weight.contiguous(), _OP_N, dy.contiguous(), DGELU_BGRAD, db, h.contiguous())
     return dh, db
 
 
-def matmul_bgradb(dh: torch.Tensor, x: torch.Tensor, grad_dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """(dh.T @ x, the column sums of dh in grad_dtype): dh [N, F], x [N, C], CUDA (a weight's and a
-    bias's gradient from one pass over dh)."""
-    dw = dh.new_empty((dh.shape[1], x.shape[1]))
-    db = torch.empty(dh.shape[1], dtype=grad_dtype, device=dh.device)
-    _matmul(dw, x.contiguous(), _OP_N, dh.contiguous(), _OP_T, BGRADB, db)
-    return dw, db
-
-
 @functools.cache
-def bias_grad_dtype(device: int, dtype: torch.dtype, epilogue: int = DGELU_BGRAD) -> torch.dtype | None:
-    """The bias gradient's dtype `epilogue` (DGELU_BGRAD or BGRADB) gives for `dtype` products on this
-    GPU: float32 where cuBLASLt has an algorithm for it, else the products' own; None where it has
-    none, or there is no cuBLASLt."""
+def bias_grad_dtype(device: int, dtype: torch.dtype) -> torch.dtype | None:
+    """The bias gradient's dtype dgelu_bgrad can give for `dtype` products on this GPU: float32 where
+    cuBLASLt has an algorithm for it, else the products' own; None where either epilogue has none
+    (or there is no cuBLASLt): then the caller runs its own kernels."""
     try:
         x = torch.zeros(64, 64, dtype=dtype, device=f"cuda:{device}")
         g, h = gelu_aux_bias(x, x, x[0])
         for grad_dtype in (torch.float32, dtype):
             try:
-                if epilogue == BGRADB:
-                    matmul_bgradb(g, x, grad_dtype)
-                else:
-                    dgelu_bgrad(g, x, h, grad_dtype)
+                dgelu_bgrad(g, x, h, grad_dtype)
             except CublasLtError:
                 continue
             torch.cuda.synchronize(device)
@@ -225,16 +205,3 @@ def bias_grad_dtype(device: int, dtype: torch.dtype, epilogue: int = DGELU_BGRAD
     except (CublasLtError, OSError, AttributeError):
         return None
     return None
-
-
-@functools.cache
-def gelu_epilogues_run(device: int, dtype: torch.dtype) -> bool:
-    """Whether cuBLASLt has gelu_aux_bias and dgelu for `dtype` products on this GPU."""
-    try:
-        x = torch.zeros(64, 64, dtype=dtype, device=f"cuda:{device}")
-        g, h = gelu_aux_bias(x, x, x[0])
-        dgelu(g, x, h)
-        torch.cuda.synchronize(device)
-    except (CublasLtError, OSError, AttributeError):
-        return False
-    return True
