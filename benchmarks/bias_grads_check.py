@@ -6,17 +6,12 @@ and of the MLP's forward GELU, at GPT-2-124M's shapes (b64 x 1024 tokens: MLP 30
    then its column sums; the GELU), and against a copy of the same bytes (the GELU);
 3. each kernel's block shapes, timed alone (the module's default first);
 4. one compiled bf16-autocast training step of GPT-2-124M (b4) with and without them: the
-   gradients' relative difference, parameter by parameter (bf16 rounding differs, so not zero);
-5. the MLP's GELU work in cuBLASLt's epilogues (bias_grads.mlp_gelu): against float64 and the kernels
-   above, the two products with and without their epilogue and with the kernel after them, and the
-   b4 step with the epilogues against the step with the kernels.
+   gradients' relative difference, parameter by parameter (bf16 rounding differs, so not zero).
 
-    python benchmarks/bias_grads_check.py [epilogues]      (CUDA)
+    python benchmarks/bias_grads_check.py      (CUDA)
 """
 
 from __future__ import annotations
-
-import sys
 
 import torch
 
@@ -25,7 +20,7 @@ from loss_check import ms  # the same timing: CUDA events around 20 calls after 
 from collectors.models import bias_grads as bg
 from collectors.models import gpt2
 
-N, C, FF, HEADS, DIM, SEQ = 64 * 1024, 768, 3072, 12, 64, 1024
+N, FF, HEADS, DIM, SEQ = 64 * 1024, 3072, 12, 64, 1024
 
 
 def rel(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -115,49 +110,10 @@ def shapes() -> None:
             setattr(bg, n, v)
 
 
-def epilogues() -> None:
-    """cublaslt.gelu_aux_bias and dgelu_bgrad at the MLP's b64 shapes, bf16."""
-    from collectors.models import cublaslt  # noqa: PLC0415
-
-    grad_dtype = cublaslt.bias_grad_dtype(0, torch.bfloat16)
-    print(f"epilogues run: {bg.epilogues_run('cuda')}; bias gradient dtype {grad_dtype}")
-    if grad_dtype is None:
-        return
-    gen = torch.Generator(device="cuda").manual_seed(3)
-    x = torch.randn(N, C, device="cuda", generator=gen).bfloat16()
-    w1 = (torch.randn(FF, C, device="cuda", generator=gen) * 0.05).bfloat16()  # pre-activations ~ N(0, 1.4)
-    b1 = (torch.randn(FF, device="cuda", generator=gen) * 0.1).bfloat16()
-    w2 = (torch.randn(C, FF, device="cuda", generator=gen) * 0.02).bfloat16()
-    dy = (torch.randn(N, C, device="cuda", generator=gen) * 0.01).bfloat16()
-    g, h = cublaslt.gelu_aux_bias(x, w1, b1)
-    ref_h = torch.addmm(b1.double(), x.double(), w1.double().t())
-    ref_g = bg._gelu_forward(ref_h, False)  # noqa: SLF001
-    h0 = torch.addmm(b1, x, w1.t())
-    g0 = bg._gelu_forward(h0, True)  # noqa: SLF001
-    print(f"epilogue forward: h rel {rel(h, ref_h):.2e} (addmm {rel(h0, ref_h):.2e}), gelu rel {rel(g, ref_g):.2e} "
-          f"(addmm + kernel {rel(g0, ref_g):.2e}, bf16 rounding {rel(ref_g.bfloat16(), ref_g):.2e})")
-    dh, db = cublaslt.dgelu_bgrad(dy, w2, h, grad_dtype)
-    ref_dh = (dy.double() @ w2.double()) * bg._gelu_tanh_grad(h.double())  # noqa: SLF001
-    dh0, db0 = bg._gelu_backward(dy.mm(w2), h, True)  # noqa: SLF001
-    print(f"epilogue backward: dh rel {rel(dh, ref_dh):.2e} (mm + kernel {rel(dh0, ref_dh):.2e}, bf16 rounding "
-          f"{rel(ref_dh.bfloat16(), ref_dh):.2e}), db rel {rel(db, ref_dh.sum(0)):.2e} (kernel "
-          f"{rel(db0, ref_dh.sum(0)):.2e})")
-    tflop = 2 * N * C * FF / 1e12
-    for name, fn in (
-            ("forward: addmm", lambda: torch.addmm(b1, x, w1.t())),
-            ("forward: addmm + gelu kernel", lambda: bg._gelu_forward(torch.addmm(b1, x, w1.t()), True)),  # noqa: SLF001
-            ("forward: gelu_aux_bias epilogue", lambda: cublaslt.gelu_aux_bias(x, w1, b1)),
-            ("backward: mm", lambda: dy.mm(w2)),
-            ("backward: mm + gelu-grad kernel", lambda: bg._gelu_backward(dy.mm(w2), h, True)),  # noqa: SLF001
-            ("backward: dgelu_bgrad epilogue", lambda: cublaslt.dgelu_bgrad(dy, w2, h, grad_dtype))):
-        t = ms(fn)
-        print(f"epilogue {name:34s} {t * 1e3:7.1f} us  {tflop / t * 1e3:5.0f} TFLOP/s")
-
-
-def model_step(fused: bool, label: str, epilogues: bool | None = None) -> dict[str, torch.Tensor]:
+def model_step(fused: bool, label: str) -> dict[str, torch.Tensor]:
     """Each parameter's gradient after one compiled GPT-2-124M b4 step (fused loss), its loss printed."""
     torch.manual_seed(0)
-    model = gpt2.build("gpt2-124m", "cuda", fused_loss=True, fused_bias_grads=fused, epilogues=epilogues)
+    model = gpt2.build("gpt2-124m", "cuda", fused_loss=True, fused_bias_grads=fused)
     fwd = torch.compile(model, fullgraph=True)
     gen = torch.Generator(device="cuda").manual_seed(1)
     x, y = (torch.randint(0, 50257, (4, SEQ), device="cuda", generator=gen) for _ in range(2))
@@ -177,26 +133,13 @@ def compare(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], picked: tupl
 
 
 def main() -> None:
-    """All five parts; with the argument "epilogues", the fifth only (and the unfused step beside it)."""
-    only_epilogues = sys.argv[1:] == ["epilogues"]
-    if not only_epilogues:
-        kernels()
-        shapes()
+    kernels()
+    shapes()
     torch._dynamo.reset()
     a = model_step(False, "fused bias grads False")
-    if not only_epilogues:
-        torch._dynamo.reset()
-        b = model_step(True, "fused bias grads True, GELU epilogues where they run")
-        compare(a, b, ("c_attn.bias", "c_fc.bias"), "bias gradients")
-    epilogues()
     torch._dynamo.reset()
-    c = model_step(True, "fused bias grads, kernels for the GELU", epilogues=False)
-    torch._dynamo.reset()
-    d = model_step(True, "fused bias grads, the GELU in cuBLASLt epilogues", epilogues=True)
-    mlp = ("c_fc.bias", "c_fc.weight", "mlp.c_proj.weight")
-    compare(c, d, mlp, "MLP gradients, epilogues against kernels")
-    compare(a, d, mlp, "MLP gradients, epilogues against autograd")
-    compare(a, c, mlp, "MLP gradients, kernels against autograd")
+    b = model_step(True, "fused bias grads True")
+    compare(a, b, ("c_attn.bias", "c_fc.bias"), "bias gradients")
 
 
 if __name__ == "__main__":

@@ -50,9 +50,9 @@ train_explore_logged() {
 }
 
 # A GPU check script, at most 200 s, logged as $L/check.log, and a line on how it ended:
-# check_logged GPU SCRIPT [ARG ...]
+# check_logged GPU SCRIPT
 check_logged() {
-  CUDA_VISIBLE_DEVICES=$1 timeout -k 30 -s TERM 200 python3 "${@:2}" > "$L/check.log" 2>&1
+  CUDA_VISIBLE_DEVICES=$1 timeout -k 30 -s TERM 200 python3 "$2" > "$L/check.log" 2>&1
   echo "check rc $? at $(( $(date +%s) - T0 )) s"
 }
 

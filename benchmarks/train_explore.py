@@ -86,9 +86,6 @@ BIAS: dict[str, tuple[str, dict[tuple[object, str], object]]] = {
     # the MLP's forward GELU by torch (inductor's kernel) in place of bias_grads' own; the GELU
     # gradient's partial column sums over 512 rows, and its shape before (256 rows in 4 x 512 blocks)
     "b64 inductor-gelu": ("fused", {(bias_grads, "GELU_KERNEL"): False}),
-    # the MLP's GELU work by the kernels (bias_grads' GELU forward and gradient) in place of cuBLASLt's
-    # matmul epilogues
-    "b64 no-epilogues": ("fused", {(bias_grads, "EPILOGUES"): False}),
     "b64 gelu-rows512": ("fused", {(bias_grads, "GELU_ROWS"): 512}),
     "b64 gelu-256x512": ("fused", {(bias_grads, "GELU_ROWS"): 256, (bias_grads, "GELU_BLOCK_R"): 4,
                                    (bias_grads, "GELU_BLOCK_C"): 512}),

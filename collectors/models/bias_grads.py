@@ -35,7 +35,6 @@ import functools
 import torch
 import torch.nn.functional as F
 
-from collectors.models import cublaslt
 from collectors.models.linear_cross_entropy import TRITON, compute_dtype_for, sum_dtype
 
 # Rows a program sums into one partial row, read BLOCK_R at a time, and the columns it takes (GELU;
@@ -54,11 +53,6 @@ GELU_FWD_BLOCK, GELU_FWD_WARPS = 2048, 4
 # torch (inductor's kernel under torch.compile), for measuring one against the other.
 GELU_KERNEL = True
 HEADS_ROWS, HEADS_BLOCK_R, HEADS_WARPS = 256, 64, 4
-# The whole MLP as one function where cuBLASLt has the GELU epilogues (cublaslt.py): the GELU in the
-# first product's epilogue, the GELU's gradient and the first bias gradient in the epilogue of the
-# product that makes the GELU output's gradient, so neither GELU kernel runs; False keeps the kernels
-# above, for measuring one against the other.
-EPILOGUES = True
 
 
 @functools.cache
@@ -136,52 +130,6 @@ def _(dq: torch.Tensor, dk: torch.Tensor, dv: torch.Tensor, kernel: bool) -> tup
     return dq.new_empty((bsz * seq, 3 * heads * dim)), dq.new_empty(3 * heads * dim, dtype=sum_dtype(dq.dtype))
 
 
-@torch.library.custom_op("costperf::linear_gelu_aux", mutates_args=())
-def _linear_gelu_aux(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
-                     epilogue: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """(gelu(h), h) for h = x @ weight.T + bias (x [N, C], weight [F, C], bias [F], one dtype)."""
-    if epilogue:
-        return cublaslt.gelu_aux_bias(x, weight, bias)
-    h = torch.addmm(bias, x, weight.t())
-    return F.gelu(h, approximate="tanh"), h
-
-
-@_linear_gelu_aux.register_fake
-def _(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, epilogue: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    return x.new_empty((x.shape[0], weight.shape[0])), x.new_empty((x.shape[0], weight.shape[0]))
-
-
-@torch.library.custom_op("costperf::matmul_gelu_backward_bias_grad", mutates_args=())
-def _matmul_gelu_backward(dy: torch.Tensor, weight: torch.Tensor, h: torch.Tensor,
-                          epilogue: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """(dh, its column sums in float32 or wider) for dh = (dy @ weight) * gelu'(h): dy [N, C], weight
-    [C, F], h [N, F]. The epilogue applies gelu' to the product's float32 accumulator; the torch ops
-    to the product rounded to dy's dtype, as autograd does."""
-    if epilogue:
-        dh, db = cublaslt.dgelu_bgrad(dy, weight, h, cublaslt.bias_grad_dtype(_index(dy.device), dy.dtype))
-        return dh, db.to(sum_dtype(dy.dtype))
-    g = dy.mm(weight).to(sum_dtype(dy.dtype)) * _gelu_tanh_grad(h.to(sum_dtype(h.dtype)))
-    return g.to(dy.dtype), g.sum(0)
-
-
-@_matmul_gelu_backward.register_fake
-def _(dy: torch.Tensor, weight: torch.Tensor, h: torch.Tensor, epilogue: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    return dy.new_empty(h.shape), dy.new_empty(h.shape[1], dtype=sum_dtype(dy.dtype))
-
-
-def _index(device: torch.device) -> int:
-    return device.index if device.index is not None else torch.cuda.current_device()
-
-
-def epilogues_run(device: torch.device | str) -> bool:
-    """Whether mlp_gelu's cuBLASLt epilogues run on `device` for bf16 products (EPILOGUES, a CUDA
-    device, and cuBLASLt with an algorithm for both); checked once a device, outside any compile."""
-    device = torch.device(device)
-    if not EPILOGUES or device.type != "cuda" or not torch.cuda.is_available():
-        return False
-    return cublaslt.bias_grad_dtype(_index(device), torch.bfloat16) is not None
-
-
 def next_pow2(n: int) -> int:
     """The smallest power of two >= n (a Triton block's length over n columns)."""
     return 1 << max(0, n - 1).bit_length()
@@ -204,25 +152,6 @@ class _LinearGelu(torch.autograd.Function):
         x2, weight, h = ctx.saved_tensors
         dh, db = _gelu_backward(dy.contiguous().view(h.shape), h, ctx.kernel)
         return dh.mm(weight).view(ctx.shape), dh.t().mm(x2), db.to(ctx.bias_dtype), None
-
-
-class _MLPGelu(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, w1: torch.Tensor, b1: torch.Tensor, w2: torch.Tensor,  # noqa: ANN001
-                epilogue: bool) -> torch.Tensor:
-        bsz, seq, c = x.shape
-        x2 = x.view(bsz * seq, c)
-        g, h = _linear_gelu_aux(x2, w1, b1.to(x.dtype), epilogue)
-        ctx.save_for_backward(x2, w1, w2, g, h)
-        ctx.epilogue, ctx.bias_dtype, ctx.shape = epilogue, b1.dtype, (bsz, seq, c)
-        return g.mm(w2.t()).view(bsz, seq, -1)
-
-    @staticmethod
-    def backward(ctx, dout: torch.Tensor):  # noqa: ANN001, ANN205
-        x2, w1, w2, g, h = ctx.saved_tensors
-        d2 = dout.contiguous().view(-1, dout.shape[-1])
-        dh, db1 = _matmul_gelu_backward(d2, w2, h, ctx.epilogue)
-        return dh.mm(w1).view(ctx.shape), dh.t().mm(x2), db1.to(ctx.bias_dtype), d2.t().mm(g), None
 
 
 class _QKVHeads(torch.autograd.Function):
@@ -258,20 +187,6 @@ def linear_gelu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, kerne
                          f"weight {list(weight.shape)}, bias {list(bias.shape)}")
     dtype = compute_dtype_for(x, weight)
     return _LinearGelu.apply(x.to(dtype).contiguous(), weight.to(dtype), bias, _kernel_here(x, kernel))
-
-
-def mlp_gelu(x: torch.Tensor, w1: torch.Tensor, b1: torch.Tensor, w2: torch.Tensor,
-             epilogue: bool = False) -> torch.Tensor:
-    """gelu(x @ w1.T + b1) @ w2.T (x [B, T, C], w1 [F, C], b1 [F], w2 [C2, F]; tanh GELU; no second
-    bias, the caller adds it), in the dtype nn.Linear would use. epilogue: the GELU, its gradient and
-    b1's gradient in cuBLASLt's epilogues of the two products next to it (see epilogues_run), else
-    the same math in torch ops."""
-    if x.dim() != 3 or w1.dim() != 2 or w1.shape[1] != x.shape[2] or b1.shape != (w1.shape[0],) \
-            or w2.dim() != 2 or w2.shape[1] != w1.shape[0]:
-        raise ValueError(f"mlp_gelu: expected x [B, T, C], w1 [F, C], b1 [F] and w2 [C2, F]; got x {list(x.shape)}, "
-                         f"w1 {list(w1.shape)}, b1 {list(b1.shape)}, w2 {list(w2.shape)}")
-    dtype = compute_dtype_for(x, w1)
-    return _MLPGelu.apply(x.to(dtype).contiguous(), w1.to(dtype), b1, w2.to(dtype), epilogue)
 
 
 def qkv_heads(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, heads: int,

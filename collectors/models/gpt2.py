@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from collectors.models.bias_grads import epilogues_run, linear_gelu, mlp_gelu, qkv_heads
+from collectors.models.bias_grads import linear_gelu, qkv_heads
 from collectors.models.linear_cross_entropy import linear_cross_entropy
 from collectors.models.residual_norm import residual_layer_norm
 
@@ -82,19 +82,14 @@ class CausalSelfAttention(nn.Module):
 
 
 class MLP(nn.Module):
-    def __init__(self, cfg: GPT2Config, fused_bias_grads: bool = False, epilogues: bool = False):
+    def __init__(self, cfg: GPT2Config, fused_bias_grads: bool = False):
         super().__init__()
         self.fused_bias_grads = fused_bias_grads
-        self.epilogues = epilogues  # the GELU's work in cuBLASLt's matmul epilogues (bias_grads.mlp_gelu)
         self.c_fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd)
         self.c_proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd)
 
     def forward(self, x: torch.Tensor, bias: bool = True) -> torch.Tensor:
         """The output projection's bias added where `bias` (else the caller adds it)."""
-        if self.epilogues:
-            # cuBLASLt's on CUDA (where gpt2.build sets epilogues); elsewhere the same math in torch ops
-            y = mlp_gelu(x, self.c_fc.weight, self.c_fc.bias, self.c_proj.weight, epilogue=x.is_cuda)
-            return y + self.c_proj.bias.to(y.dtype) if bias else y
         if self.fused_bias_grads:
             h = linear_gelu(x, self.c_fc.weight, self.c_fc.bias)
         else:
@@ -103,12 +98,12 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, cfg: GPT2Config, fused_bias_grads: bool = False, epilogues: bool = False):
+    def __init__(self, cfg: GPT2Config, fused_bias_grads: bool = False):
         super().__init__()
         self.ln_1 = nn.LayerNorm(cfg.n_embd)
         self.attn = CausalSelfAttention(cfg, fused_bias_grads)
         self.ln_2 = nn.LayerNorm(cfg.n_embd)
-        self.mlp = MLP(cfg, fused_bias_grads, epilogues)
+        self.mlp = MLP(cfg, fused_bias_grads)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.ln_1(x))
@@ -127,8 +122,7 @@ class Block(nn.Module):
 
 
 class GPT2(nn.Module):
-    def __init__(self, cfg: GPT2Config, fused_loss: bool = False, fused_bias_grads: bool = False,
-                 epilogues: bool = False):
+    def __init__(self, cfg: GPT2Config, fused_loss: bool = False, fused_bias_grads: bool = False):
         super().__init__()
         self.cfg = cfg
         # output layer and loss in one pass over the logits (linear_cross_entropy.py), else
@@ -140,10 +134,7 @@ class GPT2(nn.Module):
         self.fused_norms = fused_bias_grads and RESIDUAL_NORMS
         self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
         self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd)
-        # with fused bias gradients, the MLP's GELU work in cuBLASLt's epilogues where they run
-        # (bias_grads.epilogues_run), else in its own kernels
-        self.epilogues = fused_bias_grads and epilogues
-        self.h = nn.ModuleList(Block(cfg, fused_bias_grads, self.epilogues) for _ in range(cfg.n_layer))
+        self.h = nn.ModuleList(Block(cfg, fused_bias_grads) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd)
         self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
         self.lm_head.weight = self.wte.weight  # tied, as GPT-2
@@ -171,13 +162,9 @@ class GPT2(nn.Module):
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
 
 
-def build(name: str, device: torch.device | str, fused_loss: bool = False, fused_bias_grads: bool = False,
-          epilogues: bool | None = None) -> GPT2:
-    """epilogues (with fused_bias_grads): the MLP as bias_grads.mlp_gelu; None: where its cuBLASLt
-    epilogues run (on a CPU, True runs the same function in torch ops, for tests)."""
-    epilogues = fused_bias_grads and (epilogues_run(device) if epilogues is None else epilogues)
+def build(name: str, device: torch.device | str, fused_loss: bool = False, fused_bias_grads: bool = False) -> GPT2:
     with torch.device(device):
-        return GPT2(CONFIGS[name], fused_loss=fused_loss, fused_bias_grads=fused_bias_grads, epilogues=epilogues)
+        return GPT2(CONFIGS[name], fused_loss=fused_loss, fused_bias_grads=fused_bias_grads)
 
 
 def adamw(model: nn.Module, device_type: str, lr: float = 6e-4) -> torch.optim.AdamW:

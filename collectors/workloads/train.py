@@ -77,7 +77,7 @@ class TrainSpec:
         extra: dict[str, str | int | float | bool | None] = {
             "optimizer": "AdamW (fused)" if fused else "AdamW", "data": "synthetic random tokens",
             "weights": "random", "steps_per_repeat": self.steps_per_rep, "loss": self.loss_label(device_type),
-            "bias_grads": bias_grads_label(self.bias_grads_impl(device_type), device_type)}
+            "bias_grads": bias_grads_label(self.bias_grads_impl(device_type))}
         if self.attention_backend(device_type):
             extra["sdpa_backend_first"] = self.attention_backend(device_type)
         return WorkloadParams(
@@ -107,15 +107,12 @@ BIAS_GRADS_ENV = "COSTPERF_BIAS_GRADS"
 BIAS_GRADS = {"fused": "with their output gradients (q/k/v, MLP in, output projections)", "torch": "autograd"}
 
 
-def bias_grads_label(impl: str, device_type: str = "cuda") -> str:
+def bias_grads_label(impl: str) -> str:
     """What ran, recorded: the output projections' bias gradients (gpt2.RESIDUAL_NORMS) and the MLP's
-    forward GELU (bias_grads.GELU_KERNEL) may be left to torch for a measurement of the two; the MLP's
-    GELU work runs in cuBLASLt's matmul epilogues where they run (bias_grads.epilogues_run)."""
+    forward GELU (bias_grads.GELU_KERNEL) may be left to torch for a measurement of the two."""
     if impl != "fused":
         return BIAS_GRADS[impl]
     label = BIAS_GRADS[impl] if gpt2.RESIDUAL_NORMS else "with their output gradients (q/k/v, MLP in)"
-    if device_type == "cuda" and bias_grads.epilogues_run("cuda"):
-        return f"{label}; the MLP's GELU, its gradient and bias gradient in cuBLASLt matmul epilogues"
     return label if bias_grads.GELU_KERNEL else f"{label}; the forward's GELU by torch"
 
 # The SDPA backends tried in turn, by the one asked for first. On Hopper, cuDNN's fused attention
