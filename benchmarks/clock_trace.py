@@ -104,7 +104,7 @@ def main() -> None:
     sampler.start()
     tokens = trace("train", step, 64 * 1024, "tok/s", seconds, 5, sampler)
     a, b = (torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16) for _ in range(2))
-    flops = trace("matmul", lambda: a @ b, 2 * 8192**3 / 1e12, "TFLOP/s", seconds, 40, sampler)
+    flops = trace("matmul", lambda: a @ b, 2 * 8192**3 / 1e12, "TFLOP/s", seconds, 400, sampler)
     sampler.halt.set()
     print(f"train median {statistics.median(tokens):,.0f} tok/s over {len(tokens)} groups of 5 steps; "
           f"matmul median {statistics.median(flops):,.0f} TFLOP/s")
