@@ -506,6 +506,22 @@ def _summary(samples: list[float]) -> dict[str, float]:
     }
 
 
+class Clocks(Record):
+    """What held an NVIDIA GPU's clock over an energy window: its SM clock, sampled through NVML,
+    beside its maximum, and the share of samples in which NVML gave the board's power limit (or its
+    temperature) as a reason for a lower clock. A GPU held below the clock its peak FLOP/s figure
+    assumes bounds every compute-bound figure of the window."""
+
+    sm_mhz_median: PositiveFloat = Field(description="Median SM clock over the window's samples, MHz.")
+    sm_mhz_max: PositiveFloat = Field(description="The GPU's maximum SM clock, MHz.")
+    power_limit_w: PositiveFloat | None = Field(None, description="The board's enforced power limit, W.")
+    power_limited_share: float = Field(ge=0.0, le=1.0, description=(
+        "Share of samples in which NVML named the power limit (software power cap or hardware power brake)."))
+    thermal_limited_share: float = Field(ge=0.0, le=1.0, description=(
+        "Share of samples in which NVML named temperature (software or hardware thermal slowdown)."))
+    samples: int = Field(ge=1, description="NVML samples taken over the window.")
+
+
 class Energy(Record):
     """Energy over the same window that produced the throughput figure."""
 
@@ -520,6 +536,7 @@ class Energy(Record):
     update_period_s: PositiveFloat | None = Field(None, description="The meter's counter update period, s.")
     tokens: PositiveFloat | None = Field(None, description="Tokens processed inside the window.")
     provenance: Literal["measured", "estimated"] = "measured"
+    clocks: Clocks | None = Field(None, description="The GPU's clock over the window (NVML meters only).")
 
 
 class WorkloadParams(Record):

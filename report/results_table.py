@@ -9,7 +9,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from collectors import physics, store
-from collectors.records import Machine, RunRecord
+from collectors.records import Clocks, Machine, RunRecord
 from report import settings as S
 from report.assumptions import Assumptions
 from report.classify import guess_vendor, precision_class, products_dtype, workload_kind
@@ -101,7 +101,8 @@ def _measured_rows(runs: Iterable[RunRecord], machines: dict[str, Machine],
                 "mfu": model_flops_utilisation(tps, res.flops_per_token, peak_tflops)
                 if res.distributed is None else None,
                 "model_tflops": model_tflops(tps, res.flops_per_token) if res.distributed is None else None,
-                "basis": "median of timed repeats" + (f"; energy {e.method} over {e.window_s:.0f} s" if e else ""),
+                "basis": "median of timed repeats" + (f"; energy {e.method} over {e.window_s:.0f} s" if e else "")
+                + (f"; {clock_text(e.clocks)}" if e and e.clocks else ""),
                 "flags": flag_text(flags, f"{run.machine}/{run.stamp}", index),
                 "ranks": res.distributed.world_size if res.distributed else None,
                 "nodes": res.distributed.nodes if res.distributed else None,
@@ -109,6 +110,18 @@ def _measured_rows(runs: Iterable[RunRecord], machines: dict[str, Machine],
     for key, row in latest.items():
         row["n_runs"] = counts[key]
     return list(latest.values())
+
+
+def clock_text(c: Clocks) -> str:
+    """The GPU's clock over a window and what held it, in words."""
+    text = f"SM clock {c.sm_mhz_median:,.0f} of {c.sm_mhz_max:,.0f} MHz"
+    held = []
+    if c.power_limited_share > 0:
+        limit = f" {c.power_limit_w:,.0f} W" if c.power_limit_w else ""
+        held.append(f"at its{limit} power limit in {c.power_limited_share:.0%} of {c.samples} samples")
+    if c.thermal_limited_share > 0:
+        held.append(f"slowed by heat in {c.thermal_limited_share:.0%}")
+    return f"{text}, {' and '.join(held)}" if held else f"{text}, no limit named by the driver"
 
 
 def _published_rows(ds: store.DataSet, flags: Flags) -> list[dict[str, Any]]:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from collectors.records import Clocks
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,7 @@ class Reading:
     covers: str  # gpu_board, soc, cpu_package, dram, cpu_package_dram, wall
     update_period_s: float | None = None
     provenance: str = "measured"
+    clocks: Clocks | None = None  # the GPU's clock over the window, where the meter samples it
 
 
 class Meter(Protocol):

@@ -14,6 +14,7 @@ import warnings
 from typing import Any
 
 from collectors.meters.base import NullMeter, Reading, update_period
+from collectors.meters.clocks import ClockSampler, clock_sampler
 
 _KEY = "costperf"
 
@@ -22,12 +23,13 @@ class ZeusMeter:
     """One zeus window at a time on the chosen device."""
 
     def __init__(self, monitor: Any, method: str, covers: str, gpu_index: int | None,
-                 update_period_s: float | None):
+                 update_period_s: float | None, clocks: ClockSampler | None = None):
         self.monitor = monitor
         self.method = method
         self.covers = covers
         self.gpu_index = gpu_index
         self.update_period_s = update_period_s
+        self.clocks = clocks  # NVIDIA: the SM clock sampled over each window
         self.reason: str | None = None
 
     @property
@@ -37,18 +39,21 @@ class ZeusMeter:
     def begin(self) -> None:
         # the workload loop synchronises the device itself, right before this call
         self.monitor.begin_window(_KEY, sync_execution=False)
+        if self.clocks is not None:
+            self.clocks.start()
 
     def end(self) -> Reading | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # zeus warns on 0 J windows; to_energy reports that itself
             m = self.monitor.end_window(_KEY, sync_execution=False)
+        clocks = self.clocks.stop() if self.clocks is not None else None
         if self.method == "nvml":
             joules = m.gpu_energy[self.gpu_index]
         elif self.method == "rapl":
             joules = sum((m.cpu_energy or {}).values()) + sum((m.dram_energy or {}).values())
         else:
             joules = soc_joules(m.soc_energy)
-        return Reading(joules, m.time, self.method, self.covers, self.update_period_s)
+        return Reading(joules, m.time, self.method, self.covers, self.update_period_s, clocks=clocks)
 
 
 def soc_joules(soc: Any) -> float:
@@ -74,7 +79,7 @@ def zeus_meter(device_type: str, device_index: int = 0) -> ZeusMeter | NullMeter
             if not gpus.supports_get_total_energy_consumption(device_index):
                 return NullMeter("this GPU has no NVML total-energy counter (needs Volta or newer)")
             period = update_period(lambda: gpus.get_total_energy_consumption(device_index))
-            return ZeusMeter(monitor, "nvml", "gpu_board", device_index, period)
+            return ZeusMeter(monitor, "nvml", "gpu_board", device_index, period, clock_sampler(monitor, device_index))
         if device_type == "mps":
             monitor = ZeusMonitor(gpu_indices=[], cpu_indices=[])
             if not monitor.soc_is_present:

@@ -183,6 +183,7 @@ def to_energy(reading: Reading | None, meter: Meter, idle_w: float | None,
         update_period_s=reading.update_period_s,
         tokens=tokens,
         provenance=reading.provenance,  # type: ignore[arg-type]
+        clocks=reading.clocks,
     ), note
 
 
