@@ -166,7 +166,7 @@ def training(r: Report) -> tuple[pd.DataFrame, str]:
 MFU_NOTE = ("MFU: model FLOP/s (6N + attention per token) over the spec sheet's peak dense BF16. Of measured "
             "matmul: the same over the fastest dense matrix multiply costperf measured on that machine in the "
             "precision the step's products ran in, which is what the chip sustains within its power limit: a GPU "
-            "held at its power cap runs below the clock its peak is quoted at.")
+            "held at its power cap runs below the clock its peak is quoted at (▸ a row's basis gives its clock).")
 
 
 def scenario_note(r: Report) -> str:
