@@ -18,9 +18,9 @@ from collections.abc import Callable
 import pynvml
 import torch
 
+from train_explore import compiled_step  # the same step as its profile
+
 from collectors.distributed.runtime import _gpu_index
-from collectors.models import gpt2
-from collectors.workloads import train
 
 # nvmlClocksEventReasons (nvml.h); 0x1 is "idle", left out: the GPU is busy throughout
 REASONS = {0x2: "app clocks", 0x4: "power cap", 0x8: "hw slowdown", 0x10: "sync boost", 0x20: "sw thermal",
@@ -82,22 +82,7 @@ def main() -> None:
           f"{pynvml.nvmlDeviceGetMaxClockInfo(handle, pynvml.NVML_CLOCK_SM)} MHz, power limit "
           f"{pynvml.nvmlDeviceGetEnforcedPowerLimit(handle) / 1e3:.0f} W (default "
           f"{pynvml.nvmlDeviceGetPowerManagementDefaultLimit(handle) / 1e3:.0f} W), NVML index {index}")
-    spec = train.TrainSpec(batch=64, compiled=True)
-    torch.manual_seed(0)
-    model = gpt2.build("gpt2-124m", "cuda", fused_loss=spec.loss_impl("cuda") == "fused",
-                       fused_bias_grads=spec.bias_grads_impl("cuda") == "fused")
-    opt = gpt2.adamw(model, "cuda")
-    fwd = torch.compile(model)
-    vocab = gpt2.CONFIGS["gpt2-124m"].vocab_size
-    x, y = (torch.randint(0, vocab, (64, 1024), device="cuda") for _ in range(2))
-
-    def step() -> None:
-        with torch.autocast("cuda", dtype=torch.bfloat16), train._sdpa_context("cudnn"):  # noqa: SLF001
-            loss = fwd(x, y)
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-
+    step = compiled_step(64)
     for _ in range(3):  # compile
         step()
     sampler = Sampler(handle)

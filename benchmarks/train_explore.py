@@ -20,6 +20,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -106,6 +107,28 @@ def kind_of(name: str) -> str:
     return next((kind for kind, keys in KINDS if any(k in low for k in keys)), "other")
 
 
+def compiled_step(batch: int = 64) -> Callable[[], None]:
+    """One GPT-2-124M training step (bf16 autocast, cuDNN attention first, fused AdamW, the workload's
+    default loss and bias gradients) on fixed random tokens, compiled at its first call."""
+    cfg = gpt2.CONFIGS["gpt2-124m"]
+    torch.manual_seed(0)
+    spec = train.TrainSpec()
+    model = gpt2.build("gpt2-124m", "cuda", fused_loss=spec.loss_impl("cuda") == "fused",
+                       fused_bias_grads=spec.bias_grads_impl("cuda") == "fused")
+    opt = gpt2.adamw(model, "cuda")
+    fwd = torch.compile(model)
+    x, y = (torch.randint(0, cfg.vocab_size, (batch, 1024), device="cuda") for _ in range(2))
+
+    def step() -> None:
+        with torch.autocast("cuda", dtype=torch.bfloat16), train._sdpa_context("cudnn"):  # noqa: SLF001
+            loss = fwd(x, y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    return step
+
+
 def profile(batch: int = 64, options: dict | None = None) -> list[str]:
     """Kernel time of 3 compiled training steps by kind, the 30 largest kernels, and where the GPU
     waited: the gaps between kernels, the largest with the kernels on either side, and the CUDA
@@ -115,24 +138,9 @@ def profile(batch: int = 64, options: dict | None = None) -> list[str]:
     from torch.profiler import ProfilerActivity, profile as prof_ctx  # noqa: PLC0415
 
     cfg = gpt2.CONFIGS["gpt2-124m"]
+    loss = train.TrainSpec().loss_impl("cuda")
     torch._dynamo.reset()
-    torch.manual_seed(0)
-    spec = train.TrainSpec()
-    loss = spec.loss_impl("cuda")
-    model = gpt2.build("gpt2-124m", "cuda", fused_loss=loss == "fused",
-                       fused_bias_grads=spec.bias_grads_impl("cuda") == "fused")
-    opt = gpt2.adamw(model, "cuda")
-    fwd = torch.compile(model)
-    x = torch.randint(0, cfg.vocab_size, (batch, 1024), device="cuda")
-    y = torch.randint(0, cfg.vocab_size, (batch, 1024), device="cuda")
-
-    def step() -> None:
-        with torch.autocast("cuda", dtype=torch.bfloat16), train._sdpa_context("cudnn"):  # noqa: SLF001
-            loss = fwd(x, y)
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-
+    step = compiled_step(batch)
     with inductor.patch(options or {}):
         for _ in range(3):
             step()
