@@ -518,7 +518,8 @@ class Clocks(Record):
     power_limited_share: float = Field(ge=0.0, le=1.0, description=(
         "Share of samples in which NVML named the power limit (software power cap or hardware power brake)."))
     thermal_limited_share: float = Field(ge=0.0, le=1.0, description=(
-        "Share of samples in which NVML named temperature (software or hardware thermal slowdown)."))
+        "Share of samples in which NVML named temperature (software or hardware thermal slowdown) or hardware "
+        "slowdown (which heat or a power brake engage)."))
     samples: int = Field(ge=1, description="NVML samples taken over the window.")
 
 

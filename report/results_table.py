@@ -120,7 +120,7 @@ def clock_text(c: Clocks) -> str:
         limit = f" {c.power_limit_w:,.0f} W" if c.power_limit_w else ""
         held.append(f"at its{limit} power limit in {c.power_limited_share:.0%} of {c.samples} samples")
     if c.thermal_limited_share > 0:
-        held.append(f"slowed by heat in {c.thermal_limited_share:.0%}")
+        held.append(f"slowed by heat or the hardware's slowdown in {c.thermal_limited_share:.0%}")
     return f"{text}, {' and '.join(held)}" if held else f"{text}, no limit named by the driver"
 
 

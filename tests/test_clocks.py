@@ -120,6 +120,9 @@ def test_clock_words() -> None:
     capped = Clocks(sm_mhz_median=1565.0, sm_mhz_max=1980.0, power_limit_w=700.0, power_limited_share=1.0,
                     thermal_limited_share=0.0, samples=40)
     assert clock_text(capped) == "SM clock 1,565 of 1,980 MHz, at its 700 W power limit in 100% of 40 samples"
+    hot = capped.model_copy(update={"power_limited_share": 0.5, "thermal_limited_share": 0.25, "power_limit_w": None})
+    assert clock_text(hot) == ("SM clock 1,565 of 1,980 MHz, at its power limit in 50% of 40 samples and slowed by "
+                               "heat or the hardware's slowdown in 25%")
     free = capped.model_copy(update={"sm_mhz_median": 1980.0, "power_limited_share": 0.0})
     assert clock_text(free) == "SM clock 1,980 of 1,980 MHz, no limit named by the driver"
 

@@ -2,7 +2,7 @@
 
 A thread reads NVML every SAMPLE_PERIOD_S from begin to end: the SM clock and NVML's reasons for a
 clock below its maximum. A GPU at its power limit runs below the clock its peak FLOP/s figure
-assumes (on H200s, GPT-2 training held the SM clock near 1,570 of 1,980 MHz at 700 W), so a
+assumes (on H200s, GPT-2 training held the SM clock at 1,530-1,650 of 1,980 MHz at 700 W), so a
 compute-bound figure is bounded by the power limit as much as by the chip; the run file says so.
 """
 
@@ -16,7 +16,7 @@ from collectors.records import Clocks
 
 SAMPLE_PERIOD_S = 0.05
 # nvmlClocksEventReasons (nvml.h): the software power cap and the hardware power brake; software
-# and hardware thermal slowdown, and hardware slowdown (heat, or power beyond the board's limit)
+# and hardware thermal slowdown, and hardware slowdown (which heat or a power brake engage)
 POWER_REASONS = 0x4 | 0x80
 THERMAL_REASONS = 0x8 | 0x20 | 0x40
 
