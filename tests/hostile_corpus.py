@@ -31,6 +31,16 @@ def _machine(**changes: Any) -> dict[str, Any]:
     return m
 
 
+def _with_clocks(**changes: Any) -> dict[str, Any]:
+    """The valid run with energy and the GPU's clocks on its first result, `changes` made to the clocks."""
+    r = run_dict(start="2026-01-05T03:04:05Z")
+    clocks = {"sm_mhz_median": 1565.0, "sm_mhz_max": 1980.0, "power_limit_w": 700.0, "power_limited_share": 1.0,
+              "thermal_limited_share": 0.0, "samples": 40} | changes
+    r["results"][0]["energy"] = {"joules": 1400.0, "avg_w": 700.0, "window_s": 2.0, "method": "nvml",
+                                 "covers": "gpu_board", "clocks": clocks}
+    return r
+
+
 def _yaml(doc: dict[str, Any]) -> bytes:
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True).encode()
 
@@ -159,5 +169,8 @@ def cases() -> list[Case]:
         Case("lone surrogate escape in a run", RUN_PATH, _replace(
             run_text, b'"machine": "test-desktop"', b'"machine": "test-desktop", "notes": "\\ud800"'),
             "lone surrogate"),
+        Case("a clock share above one", RUN_PATH, json.dumps(_with_clocks(power_limited_share=1.5)).encode(),
+             "power_limited_share"),
+        Case("a clock as text", RUN_PATH, json.dumps(_with_clocks(sm_mhz_median="1565")).encode(), "sm_mhz_median"),
     ]
     return out
