@@ -508,19 +508,23 @@ def _summary(samples: list[float]) -> dict[str, float]:
 
 class Clocks(Record):
     """What held an NVIDIA GPU's clock over an energy window: its SM clock, sampled through NVML,
-    beside its maximum, and the share of samples in which NVML gave the board's power limit (or its
-    temperature) as a reason for a lower clock. A GPU held below the clock its peak FLOP/s figure
-    assumes bounds every compute-bound figure of the window."""
+    beside its maximum, and how much of the window the board's power limit (or its temperature)
+    held the clock down. A GPU held below the clock its peak FLOP/s figure assumes bounds every
+    compute-bound figure of the window."""
 
     sm_mhz_median: PositiveFloat = Field(description="Median SM clock over the window's samples, MHz.")
     sm_mhz_max: PositiveFloat = Field(description="The GPU's maximum SM clock, MHz.")
     power_limit_w: PositiveFloat | None = Field(None, description="The board's enforced power limit, W.")
     power_limited_share: float = Field(ge=0.0, le=1.0, description=(
-        "Share of samples in which NVML named the power limit (software power cap or hardware power brake)."))
+        "Share of the window in which the power limit held the clock down (software power cap or hardware "
+        "power brake): see shares_from."))
     thermal_limited_share: float = Field(ge=0.0, le=1.0, description=(
-        "Share of samples in which NVML named temperature (software or hardware thermal slowdown) or hardware "
-        "slowdown (which heat or a power brake engage)."))
-    samples: int = Field(ge=1, description="NVML samples taken over the window.")
+        "Share of the window in which temperature held the clock down (software or hardware thermal slowdown; "
+        "from samples, also hardware slowdown, which heat or a power brake engage): see shares_from."))
+    shares_from: Literal["counters", "samples"] = Field("samples", description=(
+        "counters: NVML's violation counters (time below the requested clock, by cause) over the window; "
+        "samples: the share of the clock samples in which NVML named that cause."))
+    samples: int = Field(ge=1, description="SM clock samples taken over the window.")
 
 
 class Energy(Record):

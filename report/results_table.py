@@ -114,14 +114,15 @@ def _measured_rows(runs: Iterable[RunRecord], machines: dict[str, Machine],
 
 def clock_text(c: Clocks) -> str:
     """The GPU's clock over a window and what held it, in words."""
-    text = f"SM clock {c.sm_mhz_median:,.0f} of {c.sm_mhz_max:,.0f} MHz"
+    text = f"SM clock {c.sm_mhz_median:,.0f} of {c.sm_mhz_max:,.0f} MHz ({c.samples} sample{'s' * (c.samples != 1)})"
+    of = "of the window" if c.shares_from == "counters" else "of the samples"
     held = []
     if c.power_limited_share > 0:
         limit = f" {c.power_limit_w:,.0f} W" if c.power_limit_w else ""
-        held.append(f"at its{limit} power limit in {c.power_limited_share:.0%} of {c.samples} samples")
+        held.append(f"held by its{limit} power limit in {c.power_limited_share:.0%} {of}")
     if c.thermal_limited_share > 0:
-        held.append(f"slowed by heat or the hardware's slowdown in {c.thermal_limited_share:.0%}")
-    return f"{text}, {' and '.join(held)}" if held else f"{text}, no limit named by the driver"
+        held.append(f"by heat in {c.thermal_limited_share:.0%}")
+    return f"{text}, {' and '.join(held)}" if held else f"{text}, not held by power or heat"
 
 
 def _published_rows(ds: store.DataSet, flags: Flags) -> list[dict[str, Any]]:
