@@ -8,8 +8,10 @@ bounded by the power limit as much as by the chip; the run file says so:
   (nanoseconds below the requested clock, by cause), read at the window's begin and end, where the
   driver keeps them; else the share of the clock samples in which NVML named that cause;
 - the SM clock: read every SAMPLE_PERIOD_S by a thread, the first at begin. Slowly, because the
-  thread takes the interpreter's lock for each read: at 20 reads a second, eager GPT-2 training on an
-  H200 (bound by the host's Python) measured 402,361 tok/s with it against 420,057 without.
+  thread takes the interpreter's lock for each read, from tasks bound by the host's Python: eager
+  GPT-2 training on an H200 measured 402,361 tok/s with 20 reads a second against 420,057 without
+  (medians of 4 alternating rounds), and 339,173 against 344,499 with 2 (3 rounds, another host,
+  within its 4-13% spread).
 """
 
 from __future__ import annotations
