@@ -29,7 +29,7 @@ class ZeusMeter:
         self.covers = covers
         self.gpu_index = gpu_index
         self.update_period_s = update_period_s
-        self.clocks = clocks  # NVIDIA: the SM clock sampled over each window
+        self.clocks = clocks  # NVIDIA: the SM clock and what held it down, over each window
         self.reason: str | None = None
 
     @property
