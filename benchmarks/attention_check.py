@@ -1,7 +1,9 @@
 """GPU check of the attention GPT-2-124M's training runs: causal, 12 heads of 64, 1024 tokens, batch
-64, bf16. Each of SDPA's backends and FlexAttention (compiled; Triton kernels) timed alone, forward
-and forward + backward, in ms and TFLOP/s of the causal half (forward 2 B H T^2 D, backward 2.5x
-that), with their outputs and gradients against cuDNN's.
+64, bf16. Each of SDPA's backends, FlexAttention (compiled; Triton kernels) and FlashAttention-4
+(flash4.py, where the package is installed) timed alone, forward and forward + backward, in ms and
+TFLOP/s of the causal half (forward 2 B H T^2 D, backward 2.5x that), with their outputs and
+gradients against cuDNN's. Then GPT-2-124M's loss and gradients (batch 4, compiled) with
+FlashAttention-4 against SDPA's.
 
     python benchmarks/attention_check.py      (CUDA)
 """
@@ -11,6 +13,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from collectors.models import flash4, gpt2
+from collectors.workloads import train
 from loss_check import ms  # the same timing: CUDA events around 20 calls after 3
 
 B, H, T, D = 64, 12, 1024, 64
@@ -36,6 +40,36 @@ def flex():  # noqa: ANN201
     return lambda q, k, v: compiled(q, k, v, block_mask=mask)
 
 
+def flash4_attention():  # noqa: ANN201
+    if not flash4.installed():
+        raise RuntimeError("flash-attn-4 is not installed")
+    # [B, H, T, D] in and out, as SDPA; the kernels see [B, T, H, D] views
+    return lambda q, k, v: flash4.causal_attention(q.transpose(1, 2), k.transpose(1, 2),
+                                                   v.transpose(1, 2)).transpose(1, 2)
+
+
+def model_check() -> None:
+    """GPT-2-124M's loss and gradients, compiled, batch 4, with FlashAttention-4 and with SDPA."""
+    spec = train.TrainSpec()
+    got = {}
+    for name, on in (("sdpa", False), ("flash4", True)):
+        gpt2.FLASH4 = on
+        torch.manual_seed(0)
+        model = gpt2.build("gpt2-124m", "cuda", fused_loss=spec.loss_impl("cuda") == "fused",
+                           fused_bias_grads=spec.bias_grads_impl("cuda") == "fused")
+        x, y = (torch.randint(0, 50257, (4, 1024), device="cuda", generator=torch.Generator("cuda").manual_seed(1))
+                for _ in range(2))
+        torch._dynamo.reset()
+        with torch.autocast("cuda", dtype=torch.bfloat16), train._sdpa_context("cudnn"):  # noqa: SLF001
+            loss = torch.compile(model)(x, y)
+        loss.backward()
+        got[name] = (float(loss), [p.grad.float() for p in model.parameters()])
+    gpt2.FLASH4 = False
+    (l0, g0), (l1, g1) = got["sdpa"], got["flash4"]
+    worst = max(float((a - b).norm() / b.norm()) for a, b in zip(g1, g0, strict=True))
+    print(f"model: loss sdpa {l0:.6f} flash4 {l1:.6f}; gradients' largest relative difference {worst:.2e}")
+
+
 def main() -> None:
     gen = torch.Generator(device="cuda").manual_seed(0)
     q, k, v = (torch.randn(B, H, T, D, device="cuda", generator=gen, dtype=torch.bfloat16).requires_grad_()
@@ -43,7 +77,8 @@ def main() -> None:
     dout = torch.randn(B, H, T, D, device="cuda", generator=gen, dtype=torch.bfloat16)
     ref = None
     for name, make in (("cudnn", lambda: sdpa("CUDNN_ATTENTION")), ("flash", lambda: sdpa("FLASH_ATTENTION")),
-                       ("efficient", lambda: sdpa("EFFICIENT_ATTENTION")), ("flex", flex)):
+                       ("efficient", lambda: sdpa("EFFICIENT_ATTENTION")), ("flex", flex),
+                       ("flash4", flash4_attention)):
         try:
             fn = make()
 
@@ -65,3 +100,8 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    if flash4.installed():
+        try:
+            model_check()
+        except Exception as exc:  # noqa: BLE001 - reported with the timings above, not fatal
+            print(f"model check not run: {type(exc).__name__}: {str(exc)[:300]}")

@@ -16,11 +16,12 @@ COSTPERF_BIAS_GRADS): "b64 torch-bias" against "b64 fused-bias", and that kernel
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -90,6 +91,8 @@ BIAS: dict[str, tuple[str, dict[tuple[object, str], object]]] = {
     "b64 gelu-rows512": ("fused", {(bias_grads, "GELU_ROWS"): 512}),
     "b64 gelu-256x512": ("fused", {(bias_grads, "GELU_ROWS"): 256, (bias_grads, "GELU_BLOCK_R"): 4,
                                    (bias_grads, "GELU_BLOCK_C"): 512}),
+    # attention by FlashAttention-4's Hopper kernels (flash4.py) in place of SDPA's cuDNN kernels
+    "b64 flash4": ("fused", {(gpt2, "FLASH4"): True}),
 }
 VARIANTS |= {tag: (64, "cudnn", "default", {}, None) for tag in BIAS}
 # attention first: cuDNN's flash kernels' names contain "sm90" too
@@ -190,6 +193,19 @@ def profile(batch: int = 64, options: dict | None = None) -> list[str]:
     return lines
 
 
+@contextlib.contextmanager
+def module_attributes(attrs: dict[tuple[object, str], object]) -> Iterator[None]:
+    """A variant's module attributes set, and put back after."""
+    before = {(module, name): getattr(module, name) for module, name in attrs}
+    try:
+        for (module, name), value in attrs.items():
+            setattr(module, name, value)
+        yield
+    finally:
+        for (module, name), value in before.items():
+            setattr(module, name, value)
+
+
 def main() -> None:
     device = torch.device("cuda")
     # the board's energy over each variant's timed window (NVML through zeus, as the suite): the GPU
@@ -201,7 +217,8 @@ def main() -> None:
     rows = []
     for arg in (a for a in sys.argv[1:] if a.startswith("profile")):  # "profile" or "profile:TAG"
         tag = arg.partition(":")[2]
-        lines = ([f"[{tag}]"] if tag else []) + profile(options=VARIANTS[tag][3] if tag else None)
+        with module_attributes(BIAS.get(tag, (None, {}))[1]):
+            lines = ([f"[{tag}]"] if tag else []) + profile(options=VARIANTS[tag][3] if tag else None)
         print("\n".join(lines), flush=True)
         rows += lines
     import torch._inductor.config as inductor  # noqa: PLC0415
@@ -209,13 +226,10 @@ def main() -> None:
     for tag in wanted or ["b64 cudnn"]:
         batch, sdpa, mode, options, loss = VARIANTS[tag]
         bias, attrs = BIAS.get(tag, (None, {}))
-        before = {(module, name): getattr(module, name) for module, name in attrs}
         t0 = time.perf_counter()
         torch._dynamo.reset()
         try:
-            with inductor.patch(options):
-                for (module, name), value in attrs.items():
-                    setattr(module, name, value)
+            with inductor.patch(options), module_attributes(attrs):
                 r = train.run(train.TrainSpec("gpt2-124m", batch=batch, seq_len=1024, compiled=True, mode=mode,
                                               steps_per_rep=STEPS.get(tag, 3), attention=sdpa, loss=loss,
                                               bias_grads=bias), ctx)
@@ -223,9 +237,6 @@ def main() -> None:
             rows.append(f"{tag:16s} not run: {type(exc).__name__}: {str(exc)[:150]}")
             print(rows[-1], flush=True)
             continue
-        finally:
-            for (module, name), value in before.items():
-                setattr(module, name, value)
         if r.throughput is None:
             rows.append(f"{tag:16s} {r.status}: {(r.message or '')[:200]}")
         else:

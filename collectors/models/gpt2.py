@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from collectors.models import flash4
 from collectors.models.bias_grads import linear_gelu, qkv_heads
 from collectors.models.linear_cross_entropy import linear_cross_entropy
 from collectors.models.residual_norm import residual_layer_norm
@@ -22,6 +23,8 @@ from collectors.models.residual_norm import residual_layer_norm
 # and the LayerNorm after it as one function (residual_norm.py); else those biases are left to autograd
 # (module-wide, for measuring the two against each other)
 RESIDUAL_NORMS = True
+# Causal attention by FlashAttention-4's Hopper kernels where they can run (flash4.py), else by SDPA
+FLASH4 = False
 
 
 @dataclass(frozen=True)
@@ -76,9 +79,12 @@ class CausalSelfAttention(nn.Module):
         else:
             q, k, v = self.c_attn(x).split(c, dim=2)
             q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        return F.linear(y.transpose(1, 2).contiguous().view(b, t, c), self.c_proj.weight,
-                        self.c_proj.bias if bias else None)
+        if FLASH4 and flash4.usable(q):
+            # [B, T, H, D] views of the same memory in, [B, T, H, D] out: no transposing copies
+            y = flash4.causal_attention(*(z.transpose(1, 2) for z in (q, k, v)))
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2)
+        return F.linear(y.contiguous().view(b, t, c), self.c_proj.weight, self.c_proj.bias if bias else None)
 
 
 class MLP(nn.Module):

@@ -1,0 +1,92 @@
+"""Causal attention by FlashAttention-4's kernels for Hopper (the `flash-attn-4` package: CuTe DSL,
+compiled for the GPU at first use), as torch operators that torch.compile keeps whole.
+
+FlashAttention-4 takes q, k, v as [B, T, H, D] with any strides but the last, so the heads are read
+straight out of the q/k/v projection's output and the output goes to the output projection without
+the transposes SDPA's [B, H, T, D] layout needs. The package is optional: `usable` says whether it
+can run on a tensor, and callers fall back to SDPA where it cannot.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import torch
+
+_PACKAGE = importlib.util.find_spec("flash_attn") is not None and \
+    importlib.util.find_spec("flash_attn.cute") is not None
+
+
+def installed() -> bool:
+    return _PACKAGE
+
+
+def usable(t: torch.Tensor) -> bool:
+    """Whether the kernels can take t: CUDA, a Hopper GPU (compute capability 9.x), 16-bit floats and
+    the package installed."""
+    return (_PACKAGE and t.is_cuda and t.dtype in (torch.bfloat16, torch.float16)
+            and torch.cuda.get_device_capability(t.device)[0] == 9)
+
+
+def _interface():  # noqa: ANN202 - the package's module, imported at first use (it loads its compiler)
+    from flash_attn.cute import interface  # noqa: PLC0415
+
+    return interface
+
+
+@torch.library.custom_op("costperf::flash4_causal", mutates_args=(), device_types="cuda")
+def _forward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    out, lse = _empty_forward(q)
+    _interface()._flash_attn_fwd(q, k, v, causal=True, out=out, lse=lse, return_lse=True)  # noqa: SLF001
+    return out, lse
+
+
+def _empty_forward(q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    b, t, h, _ = q.shape
+    return (torch.empty(q.shape, dtype=q.dtype, device=q.device),
+            torch.empty((b, h, t), dtype=torch.float32, device=q.device))
+
+
+@_forward.register_fake
+def _(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return _empty_forward(q)
+
+
+@torch.library.custom_op("costperf::flash4_causal_backward", mutates_args=(), device_types="cuda")
+def _backward(dout: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, out: torch.Tensor,
+              lse: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    dq, dk, dv = _empty_grads(q, k, v)
+    _interface()._flash_attn_bwd(q, k, v, out, dout, lse, causal=True, dq=dq, dk=dk, dv=dv)  # noqa: SLF001
+    return dq, dk, dv
+
+
+def _empty_grads(*ts: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    # dense, whatever the inputs' strides: the kernels write each gradient whole
+    return tuple(torch.empty(t.shape, dtype=t.dtype, device=t.device) for t in ts)
+
+
+@_backward.register_fake
+def _(dout: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, out: torch.Tensor,
+      lse: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    return _empty_grads(q, k, v)
+
+
+def _save(ctx, inputs: tuple, output: tuple) -> None:  # noqa: ANN001
+    ctx.save_for_backward(*inputs, *output)
+
+
+def _grad(ctx, dout: torch.Tensor, _dlse: torch.Tensor | None) -> tuple[torch.Tensor, ...]:  # noqa: ANN001
+    q, k, v, out, lse = ctx.saved_tensors
+    return _backward(dout, q, k, v, out, lse)
+
+
+_forward.register_autograd(_grad, setup_context=_save)
+
+
+def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """softmax(q k^T / sqrt(D), causal) v for q, k, v [B, T, H, D] (last dimension contiguous); the
+    output [B, T, H, D], dense."""
+    if not (q.dim() == k.dim() == v.dim() == 4 and q.shape == k.shape == v.shape):
+        raise ValueError(f"flash4.causal_attention: expected q, k, v of one shape [B, T, H, D]; got "
+                         f"{list(q.shape)}, {list(k.shape)}, {list(v.shape)}")
+    return _forward(q, k, v)[0]
