@@ -89,4 +89,7 @@ def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch
     if not (q.dim() == k.dim() == v.dim() == 4 and q.shape == k.shape == v.shape):
         raise ValueError(f"flash4.causal_attention: expected q, k, v of one shape [B, T, H, D]; got "
                          f"{list(q.shape)}, {list(k.shape)}, {list(v.shape)}")
+    if q.device.type not in ("cuda", "meta"):  # meta: shapes alone, as torch.compile traces them
+        raise ValueError(f"flash4.causal_attention: the kernels run on CUDA tensors; got {q.device} "
+                         "(flash4.usable says where they can run)")
     return _forward(q, k, v)[0]

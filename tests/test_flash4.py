@@ -1,0 +1,71 @@
+"""FlashAttention-4's kernels as torch operators (collectors/models/flash4.py), checked on this CPU where
+the kernels cannot run: the operators' shapes and autograd through meta tensors, one opaque operator
+in a traced graph, GPT-2's fallback to SDPA, and bad input refused. The kernels themselves are
+checked against cuDNN's on a Hopper GPU by benchmarks/attention_check.py."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from gpt2_step import tiny_step
+from torch.fx.experimental.proxy_tensor import make_fx
+
+from collectors.models import flash4, gpt2
+
+B, T, H, D = 2, 16, 3, 8
+
+
+def packed_views(device: str = "meta") -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+    """A q/k/v projection's output [B, T, 3, H, D] and its q, k, v [B, T, H, D] views, as GPT-2 passes them."""
+    packed = torch.empty(B, T, 3, H, D, device=device, dtype=torch.bfloat16, requires_grad=True)
+    return packed, packed.unbind(2)
+
+
+def test_forward_gives_dense_output_and_float32_log_sum_exp() -> None:
+    _, (q, k, v) = packed_views()
+    assert not q.is_contiguous()
+    out, lse = torch.ops.costperf.flash4_causal(q, k, v)
+    assert (out.shape, out.dtype, out.is_contiguous()) == ((B, T, H, D), torch.bfloat16, True)
+    assert (lse.shape, lse.dtype) == ((B, H, T), torch.float32)
+
+
+def test_gradients_reach_the_packed_projection_output_dense() -> None:
+    packed, (q, k, v) = packed_views()
+    flash4.causal_attention(q, k, v).sum().backward()
+    assert packed.grad is not None and packed.grad.shape == packed.shape
+    dq, dk, dv = torch.ops.costperf.flash4_causal_backward(torch.empty(B, T, H, D, device="meta"), q, k, v,
+                                                            *torch.ops.costperf.flash4_causal(q, k, v))
+    assert all(g.shape == (B, T, H, D) and g.is_contiguous() for g in (dq, dk, dv))
+
+
+def test_a_traced_graph_holds_one_opaque_operator_each_way() -> None:
+    def step(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dout: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        out = flash4.causal_attention(q, k, v)
+        return (out, *torch.autograd.grad(out, (q, k, v), dout))
+
+    q, k, v = (torch.empty(B, T, H, D, device="meta", dtype=torch.bfloat16, requires_grad=True) for _ in range(3))
+    graph = make_fx(step, tracing_mode="fake")(q, k, v, torch.empty(B, T, H, D, device="meta", dtype=torch.bfloat16))
+    targets = [str(n.target) for n in graph.graph.nodes if n.op == "call_function"]
+    assert targets.count("costperf.flash4_causal.default") == 1
+    assert targets.count("costperf.flash4_causal_backward.default") == 1
+
+
+def test_not_usable_on_this_cpu_so_gpt2_keeps_sdpa(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not flash4.usable(torch.empty(1, dtype=torch.bfloat16))
+    loss0, grads0 = tiny_step(compiled=False, fused_bias_grads=True)
+    monkeypatch.setattr(gpt2, "FLASH4", True)
+    loss1, grads1 = tiny_step(compiled=False, fused_bias_grads=True)
+    assert torch.equal(loss0, loss1)
+    assert all(torch.equal(grads0[name], grads1[name]) for name in grads0)
+
+
+@pytest.mark.parametrize(("shapes", "device", "words"), [
+    (((B, T, H, D), (B, T, H, D), (B, T, H, 2 * D)), "meta", "of one shape [B, T, H, D]"),
+    (((B, T, H * D), (B, T, H * D), (B, T, H * D)), "meta", "got [2, 16, 24]"),
+    (((B, T, H, D),) * 3, "cpu", "run on CUDA tensors; got cpu"),
+])
+def test_bad_input_is_refused_with_what_was_expected(shapes: tuple, device: str, words: str) -> None:
+    q, k, v = (torch.empty(s, device=device, dtype=torch.bfloat16) for s in shapes)
+    with pytest.raises(ValueError, match="flash4.causal_attention") as err:
+        flash4.causal_attention(q, k, v)
+    assert words in str(err.value)
