@@ -1,8 +1,9 @@
 """GPU experiment: what sets GPT-2-124M's training throughput on this GPU. The compiled b64 step (the
-training workload's defaults) runs for SECONDS, then a dense 8192^3 bf16 matmul for as long, while a
-thread reads NVML every 50 ms: the SM clock, the board's power, the temperature, and the reasons
-NVML gives for a clock below its maximum (power cap, thermal, ...). Printed by interval of a few
-steps: tokens (or TFLOP) a second beside the clock, watts and reasons over that interval.
+training workload's defaults) runs for SECONDS, then a dense 8192^3 bf16 matmul for as long, in
+intervals of a few steps. Each interval is one window of the suite's own clock record
+(collectors/meters/clocks.py), its clock read every 50 ms: the SM clock and the share of the interval
+in which the power limit (and heat) held it down, beside the board's power and temperature at the
+interval's end and tokens (or TFLOP) a second.
 
     python benchmarks/clock_trace.py [SECONDS]      (CUDA, with nvidia-ml-py)
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Callable
 
@@ -21,55 +21,37 @@ import torch
 from train_explore import compiled_step  # the same step as its profile
 
 from collectors.distributed.runtime import _gpu_index
-
-# nvmlClocksEventReasons (nvml.h); 0x1 is "idle", left out: the GPU is busy throughout
-REASONS = {0x2: "app clocks", 0x4: "power cap", 0x8: "hw slowdown", 0x10: "sync boost", 0x20: "sw thermal",
-           0x40: "hw thermal", 0x80: "power brake"}
+from collectors.meters.clocks import ClockSampler
 
 
-class Sampler(threading.Thread):
-    """(time, SM MHz, W, degrees C, reasons bitmask) every `period` s until stopped."""
-
-    def __init__(self, handle: object, period: float = 0.05) -> None:
-        super().__init__(daemon=True)
-        self.handle, self.period = handle, period
-        self.samples: list[tuple[float, int, float, int, int]] = []
-        self.halt = threading.Event()
-
-    def run(self) -> None:
-        reasons = getattr(pynvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or \
-            pynvml.nvmlDeviceGetCurrentClocksThrottleReasons
-        while not self.halt.is_set():
-            h = self.handle
-            self.samples.append((time.perf_counter(), pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_SM),
-                                 pynvml.nvmlDeviceGetPowerUsage(h) / 1e3,
-                                 pynvml.nvmlDeviceGetTemperature(h, pynvml.NVML_TEMPERATURE_GPU), reasons(h)))
-            time.sleep(self.period)
-
-    def between(self, t0: float, t1: float) -> str:
-        window = [s for s in self.samples if t0 <= s[0] < t1]
-        if not window:
-            return "no samples"
-        why = [name for bit, name in REASONS.items() if sum(1 for s in window if s[4] & bit) * 2 >= len(window)]
-        return (f"SM {statistics.median(s[1] for s in window):5.0f} MHz  {statistics.fmean(s[2] for s in window):4.0f} W  "
-                f"{max(s[3] for s in window)} C  {', '.join(why) or 'no reason'}")
+def describe(sampler: ClockSampler) -> str:
+    """The window just ended: clock, watts and degrees now, and what held the clock down."""
+    c = sampler.stop()
+    if c is None:
+        return "no samples"
+    h = sampler.handle
+    why = ", ".join(f"{name} {100 * share:.0f}%" for name, share in
+                    (("power cap", c.power_limited_share), ("thermal", c.thermal_limited_share)) if share)
+    return (f"SM {c.sm_mhz_median:5.0f} MHz  {pynvml.nvmlDeviceGetPowerUsage(h) / 1e3:4.0f} W  "
+            f"{pynvml.nvmlDeviceGetTemperature(h, pynvml.NVML_TEMPERATURE_GPU)} C  "
+            f"{why or 'not held down'} ({c.samples} samples, shares from {c.shares_from})")
 
 
 def trace(name: str, fn: Callable[[], None], per_call: float, unit: str, seconds: float, group: int,
-          sampler: Sampler) -> list[float]:
+          sampler: ClockSampler) -> list[float]:
     """fn run in groups of `group` calls for `seconds`; per group: per_call x calls / s in `unit`."""
     rates = []
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
+    begin = time.perf_counter()
+    while time.perf_counter() < begin + seconds:
         torch.cuda.synchronize()
+        sampler.start()
         t0 = time.perf_counter()
         for _ in range(group):
             fn()
         torch.cuda.synchronize()
         t1 = time.perf_counter()
         rates.append(per_call * group / (t1 - t0))
-        print(f"{name} {t1 - sampler.samples[0][0]:6.1f} s {rates[-1]:11,.0f} {unit}  {sampler.between(t0, t1)}",
-              flush=True)
+        print(f"{name} {t1 - begin:6.1f} s {rates[-1]:11,.0f} {unit}  {describe(sampler)}", flush=True)
     return rates
 
 
@@ -85,12 +67,10 @@ def main() -> None:
     step = compiled_step(64)
     for _ in range(3):  # compile
         step()
-    sampler = Sampler(handle)
-    sampler.start()
+    sampler = ClockSampler(pynvml, handle, period=0.05)
     tokens = trace("train", step, 64 * 1024, "tok/s", seconds, 5, sampler)
     a, b = (torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16) for _ in range(2))
     flops = trace("matmul", lambda: a @ b, 2 * 8192**3 / 1e12, "TFLOP/s", seconds, 400, sampler)
-    sampler.halt.set()
     print(f"train median {statistics.median(tokens):,.0f} tok/s over {len(tokens)} groups of 5 steps; "
           f"matmul median {statistics.median(flops):,.0f} TFLOP/s")
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # GPU host with two H200s, one call, each GPU's part on its own half of the CPUs: on each GPU, the
 # compiled GPT-2-124M b64 step at the committed defaults, then a dense bf16 matmul, each for SECONDS,
-# with the SM clock, power, temperature and NVML's reasons for a lower clock over every few steps
+# with the SM clock and the share of it held down by the power limit (the suite's clock record), power
+# and temperature, over every few steps
 # (benchmarks/clock_trace.py).
 # Usage (on the GPU host): bash benchmarks/h200_clocks.sh [call seconds] [SECONDS]
 source benchmarks/device_call.sh "${1:-300}" || exit 1

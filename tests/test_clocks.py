@@ -13,7 +13,6 @@ import time
 import pytest
 from pydantic import ValidationError
 
-from collectors.meters import clocks
 from collectors.meters.base import Reading
 from collectors.meters.clocks import ClockSampler, summarise
 from collectors.meters.zeus_meter import ZeusMeter
@@ -78,10 +77,9 @@ def test_summary_of_samples() -> None:
     assert summarise([], 1980, 700.0) is None
 
 
-def test_sampler_takes_its_window_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clocks, "SAMPLE_PERIOD_S", 0.05)
+def test_sampler_takes_its_window_only() -> None:
     nvml = RecordedNVML(H200_TRAINING, fail_every=5)
-    sampler = ClockSampler(nvml, handle=None)
+    sampler = ClockSampler(nvml, handle=None, period=0.05)
     assert sampler.stop() is None  # never started
     sampler.start()
     time.sleep(0.4)

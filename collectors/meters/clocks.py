@@ -50,10 +50,11 @@ def summarise(samples: list[tuple[int, int]], max_mhz: float, limit_w: float | N
 
 
 class ClockSampler:
-    """Samples one GPU (a pynvml handle) between start() and stop(); stop() gives its Clocks."""
+    """Samples one GPU (a pynvml handle) between start() and stop(), every `period` s; stop() gives
+    its Clocks."""
 
-    def __init__(self, nvml: Any, handle: Any) -> None:
-        self.nvml, self.handle = nvml, handle
+    def __init__(self, nvml: Any, handle: Any, period: float = SAMPLE_PERIOD_S) -> None:
+        self.nvml, self.handle, self.period = nvml, handle, period
         self.max_mhz = float(nvml.nvmlDeviceGetMaxClockInfo(handle, nvml.NVML_CLOCK_SM))
         self.limit_w: float | None = nvml.nvmlDeviceGetEnforcedPowerLimit(handle) / 1000.0 or None
         # older bindings name it by "throttle"
@@ -101,7 +102,7 @@ class ClockSampler:
                                       self._reasons(self.handle)))
             except self.nvml.NVMLError:  # a sample missed is left out, never guessed
                 pass
-            if self._halt.wait(SAMPLE_PERIOD_S):
+            if self._halt.wait(self.period):
                 return
 
 
