@@ -11,6 +11,16 @@ else
 fi
 export PYTHONUNBUFFERED=1
 
+# FlashAttention-4 (collectors/models/flash4.py) from its wheels in .fa4/: flash-attn-4 and its CuTe
+# DSL packages (nvidia-cutlass-dsl with its cu13 libraries, quack-kernels, apache-tvm-ffi,
+# torch-c-dlpack-ext). The DSL's packages live under a folder of its own, which its .pth file adds
+# to the path where pip installs into site-packages; here it is added by hand.
+flash4_install() {
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/fa4site .fa4/*.whl || return 1
+  export PYTHONPATH=$PYTHONPATH:/tmp/fa4site:/tmp/fa4site/nvidia_cutlass_dsl/dsl_packages
+  python3 -c 'import flash_attn.cute.interface; from collectors.models import flash4; print(flash4.label())'
+}
+
 # The decode experiments' run: copy + 8B bf16/int8 batch-1 decode, written as a run file.
 # decode_suite_run LIMIT_S LOG [VAR=VALUE ...]  (the variables apply to this run only)
 DECODE_WORKLOADS=(--workload memcpy --workload decode-llama-3-8b-bf16-compiled-b1

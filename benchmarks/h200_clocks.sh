@@ -18,7 +18,7 @@ gpu0() { trace 0; }
 gpu1() { trace 1; }
 at_once gpu0 gpu1
 for g in 0 1; do
-  echo "== GPU $g"; grep -E "max SM|^train|^matmul" "$L/clocks$g.log" | awk 'NR == 1 || NR % 4 == 0' | cut -c1-150
+  echo "== GPU $g"; grep -E "max SM|^(train|matmul) +[0-9]" "$L/clocks$g.log" | awk 'NR == 1 || NR % 4 == 0' | cut -c1-150
   grep -E "median|Error" "$L/clocks$g.log"
 done
 tar czf "$OUT/logs.tgz" -C /tmp cplogs

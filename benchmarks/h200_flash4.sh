@@ -1,16 +1,12 @@
 #!/bin/bash
 # GPU host with two H200s, one call: GPT-2-124M's attention by FlashAttention-4's Hopper kernels
-# (collectors/models/flash4.py) against SDPA's cuDNN kernels. Needs the flash-attn-4 wheel and its
-# CuTe DSL wheels (nvidia-cutlass-dsl with its cu13 libraries, quack-kernels, apache-tvm-ffi,
-# torch-c-dlpack-ext) in .fa4/. GPU 0: benchmarks/attention_check.py (each kernel alone, then the
+# (collectors/models/flash4.py) against SDPA's cuDNN kernels, its wheels in .fa4/ (device_env.sh's
+# flash4_install). GPU 0: benchmarks/attention_check.py (each kernel alone, then the
 # model's loss and gradients), then the two in turn. GPU 1: the two in turn, then a profile of the
 # step with FlashAttention-4.
 # Usage (on the GPU host): bash benchmarks/h200_flash4.sh [call seconds]
 source benchmarks/device_call.sh "${1:-480}" || exit 1
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/fa4site .fa4/*.whl || exit 1
-# the CuTe DSL's packages live under its own folder, which its .pth file would add to the path
-export PYTHONPATH=$PYTHONPATH:/tmp/fa4site:/tmp/fa4site/nvidia_cutlass_dsl/dsl_packages
-python3 -c 'from collectors.models import flash4; import flash_attn.cute.interface; print("flash4 installed:", flash4.installed())' || exit 1
+flash4_install || exit 1
 
 gpu0() {
   cpu_half 0

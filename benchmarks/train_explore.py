@@ -34,7 +34,8 @@ from report.formulas import model_flops_utilisation, window_tokens_per_joule
 
 PEAK = 989e12
 OUT = Path(os.environ.get("OUT", "out"))
-# tag: (batch, SDPA backend first, compile mode, inductor options, loss: None = the workload's default)
+# tag: (batch, attention (TrainSpec.attention), compile mode, inductor options, loss: None = the
+# workload's default)
 VARIANTS: dict[str, tuple[int, str, str, dict, str | None]] = {tag: (*v, None) for tag, v in {
     "b32 cudnn": (32, "cudnn", "default", {}), "b32 flash": (32, "flash", "default", {}),
     "b64 cudnn": (64, "cudnn", "default", {}), "b16 cudnn": (16, "cudnn", "default", {}),
@@ -46,6 +47,8 @@ VARIANTS: dict[str, tuple[int, str, str, dict, str | None]] = {tag: (*v, None) f
     "b96 cudnn": (96, "cudnn", "default", {}),
     "b64 two-pass softmax": (64, "cudnn", "default", {"online_softmax": False}),
     "b64 combo": (64, "cudnn", "default", {"combo_kernels": True}),
+    # FlashAttention-4's Hopper kernels (flash4.py) in place of SDPA's cuDNN kernels
+    "b64 flash4": (64, "flash4", "default", {}),
 }.items()} | {
     "b64 torch-loss": (64, "cudnn", "default", {}, "torch"), "b64 fused-loss": (64, "cudnn", "default", {}, "fused"),
     "b48 fused-loss": (48, "cudnn", "default", {}, "fused"), "b96 fused-loss": (96, "cudnn", "default", {}, "fused"),
@@ -91,8 +94,6 @@ BIAS: dict[str, tuple[str, dict[tuple[object, str], object]]] = {
     "b64 gelu-rows512": ("fused", {(bias_grads, "GELU_ROWS"): 512}),
     "b64 gelu-256x512": ("fused", {(bias_grads, "GELU_ROWS"): 256, (bias_grads, "GELU_BLOCK_R"): 4,
                                    (bias_grads, "GELU_BLOCK_C"): 512}),
-    # attention by FlashAttention-4's Hopper kernels (flash4.py) in place of SDPA's cuDNN kernels
-    "b64 flash4": ("fused", {(gpt2, "FLASH4"): True}),
 }
 VARIANTS |= {tag: (64, "cudnn", "default", {}, None) for tag in BIAS}
 # attention first: cuDNN's flash kernels' names contain "sm90" too
@@ -110,20 +111,21 @@ def kind_of(name: str) -> str:
     return next((kind for kind, keys in KINDS if any(k in low for k in keys)), "other")
 
 
-def compiled_step(batch: int = 64) -> Callable[[], None]:
-    """One GPT-2-124M training step (bf16 autocast, cuDNN attention first, fused AdamW, the workload's
-    default loss and bias gradients) on fixed random tokens, compiled at its first call."""
+def compiled_step(batch: int = 64, attention: str = "cudnn") -> Callable[[], None]:
+    """One GPT-2-124M training step (bf16 autocast, the attention as TrainSpec.attention, default
+    cuDNN's first, fused AdamW, the workload's default loss and bias gradients) on fixed random
+    tokens, compiled at its first call."""
     cfg = gpt2.CONFIGS["gpt2-124m"]
     torch.manual_seed(0)
     spec = train.TrainSpec()
     model = gpt2.build("gpt2-124m", "cuda", fused_loss=spec.loss_impl("cuda") == "fused",
-                       fused_bias_grads=spec.bias_grads_impl("cuda") == "fused")
+                       fused_bias_grads=spec.bias_grads_impl("cuda") == "fused", flash4=attention == train.FLASH4)
     opt = gpt2.adamw(model, "cuda")
     fwd = torch.compile(model)
     x, y = (torch.randint(0, cfg.vocab_size, (batch, 1024), device="cuda") for _ in range(2))
 
     def step() -> None:
-        with torch.autocast("cuda", dtype=torch.bfloat16), train._sdpa_context("cudnn"):  # noqa: SLF001
+        with torch.autocast("cuda", dtype=torch.bfloat16), train._sdpa_context(attention):  # noqa: SLF001
             loss = fwd(x, y)
         loss.backward()
         opt.step()
@@ -132,10 +134,11 @@ def compiled_step(batch: int = 64) -> Callable[[], None]:
     return step
 
 
-def profile(batch: int = 64, options: dict | None = None) -> list[str]:
+def profile(batch: int = 64, options: dict | None = None, attention: str = "cudnn") -> list[str]:
     """Kernel time of 3 compiled training steps by kind, the 30 largest kernels, and where the GPU
     waited: the gaps between kernels, the largest with the kernels on either side, and the CUDA
-    calls that block the host (synchronisation, allocation). options: inductor's, for the compile."""
+    calls that block the host (synchronisation, allocation). options: inductor's, for the compile;
+    attention: TrainSpec.attention's."""
     import torch._inductor.config as inductor  # noqa: PLC0415
 
     from torch.profiler import ProfilerActivity, profile as prof_ctx  # noqa: PLC0415
@@ -143,7 +146,7 @@ def profile(batch: int = 64, options: dict | None = None) -> list[str]:
     cfg = gpt2.CONFIGS["gpt2-124m"]
     loss = train.TrainSpec().loss_impl("cuda")
     torch._dynamo.reset()
-    step = compiled_step(batch)
+    step = compiled_step(batch, attention)
     with inductor.patch(options or {}):
         for _ in range(3):
             step()
@@ -218,7 +221,8 @@ def main() -> None:
     for arg in (a for a in sys.argv[1:] if a.startswith("profile")):  # "profile" or "profile:TAG"
         tag = arg.partition(":")[2]
         with module_attributes(BIAS.get(tag, (None, {}))[1]):
-            lines = ([f"[{tag}]"] if tag else []) + profile(options=VARIANTS[tag][3] if tag else None)
+            lines = ([f"[{tag}]"] if tag else []) + (profile(options=VARIANTS[tag][3], attention=VARIANTS[tag][1])
+                                                    if tag else profile())
         print("\n".join(lines), flush=True)
         rows += lines
     import torch._inductor.config as inductor  # noqa: PLC0415

@@ -10,7 +10,8 @@ import torch
 from gpt2_step import tiny_step
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from collectors.models import flash4, gpt2
+from collectors.models import flash4
+from collectors.workloads import train
 
 B, T, H, D = 2, 16, 3, 8
 
@@ -50,11 +51,11 @@ def test_a_traced_graph_holds_one_opaque_operator_each_way() -> None:
     assert targets.count("costperf.flash4_causal_backward.default") == 1
 
 
-def test_not_usable_on_this_cpu_so_gpt2_keeps_sdpa(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_not_usable_on_this_cpu_so_gpt2_keeps_sdpa() -> None:
     assert not flash4.usable(torch.empty(1, dtype=torch.bfloat16))
+    assert flash4.unusable_reason(torch.device("cpu")) is not None
     loss0, grads0 = tiny_step(compiled=False, fused_bias_grads=True)
-    monkeypatch.setattr(gpt2, "FLASH4", True)
-    loss1, grads1 = tiny_step(compiled=False, fused_bias_grads=True)
+    loss1, grads1 = tiny_step(compiled=False, fused_bias_grads=True, flash4=True)
     assert torch.equal(loss0, loss1)
     assert all(torch.equal(grads0[name], grads1[name]) for name in grads0)
 
@@ -69,3 +70,14 @@ def test_bad_input_is_refused_with_what_was_expected(shapes: tuple, device: str,
     with pytest.raises(ValueError, match="flash4.causal_attention") as err:
         flash4.causal_attention(q, k, v)
     assert words in str(err.value)
+
+
+def test_asked_for_it_is_recorded_and_refused_where_it_cannot_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COSTPERF_SDPA", "flash4")
+    spec = train.TrainSpec("gpt2-tiny")
+    extra = spec.params("cuda", fused=True).extra
+    assert str(extra["attention"]).startswith("FlashAttention-4 (flash-attn-4 ")
+    assert "sdpa_backend_first" not in extra
+    assert "attention" not in spec.params("cpu", fused=False).extra  # no CUDA, no attention choice
+    why = flash4.unusable_reason(torch.device("cuda", 0))
+    assert why is not None and ("not installed" in why or "Hopper" in why or "CUDA" in why)

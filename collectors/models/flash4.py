@@ -9,6 +9,7 @@ can run on a tensor, and callers fall back to SDPA where it cannot.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 
 import torch
@@ -21,11 +22,33 @@ def installed() -> bool:
     return _PACKAGE
 
 
+def unusable_reason(device: torch.device) -> str | None:
+    """Why the kernels cannot run on `device`, or None where they can: they need the package and a
+    Hopper GPU (compute capability 9.x), the one generation its kernels here are built for."""
+    if not _PACKAGE:
+        return "the flash-attn-4 package is not installed"
+    if device.type != "cuda":
+        return f"they run on CUDA GPUs, not {device.type}"
+    if not torch.cuda.is_available():
+        return "no CUDA GPU is available"
+    major, minor = torch.cuda.get_device_capability(device)
+    if major != 9:
+        return f"they run on Hopper GPUs (compute capability 9.x); this one is {major}.{minor}"
+    return None
+
+
 def usable(t: torch.Tensor) -> bool:
-    """Whether the kernels can take t: CUDA, a Hopper GPU (compute capability 9.x), 16-bit floats and
-    the package installed."""
-    return (_PACKAGE and t.is_cuda and t.dtype in (torch.bfloat16, torch.float16)
-            and torch.cuda.get_device_capability(t.device)[0] == 9)
+    """Whether the kernels can take t: 16-bit floats on a device where they run."""
+    return t.dtype in (torch.bfloat16, torch.float16) and t.is_cuda and unusable_reason(t.device) is None
+
+
+def label() -> str:
+    """What ran, for the run file: the package and its version."""
+    try:
+        version = importlib.metadata.version("flash-attn-4")
+    except importlib.metadata.PackageNotFoundError:
+        version = "version unknown"
+    return f"FlashAttention-4 (flash-attn-4 {version}, CuTe DSL kernels for Hopper)"
 
 
 def _interface():  # noqa: ANN202 - the package's module, imported at first use (it loads its compiler)

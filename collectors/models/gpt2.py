@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from collectors.models import flash4
 from collectors.models.bias_grads import linear_gelu, qkv_heads
+from collectors.models.flash4 import causal_attention as flash4_attention, usable as flash4_usable
 from collectors.models.linear_cross_entropy import linear_cross_entropy
 from collectors.models.residual_norm import residual_layer_norm
 
@@ -23,8 +23,6 @@ from collectors.models.residual_norm import residual_layer_norm
 # and the LayerNorm after it as one function (residual_norm.py); else those biases are left to autograd
 # (module-wide, for measuring the two against each other)
 RESIDUAL_NORMS = True
-# Causal attention by FlashAttention-4's Hopper kernels where they can run (flash4.py), else by SDPA
-FLASH4 = False
 
 
 @dataclass(frozen=True)
@@ -64,10 +62,12 @@ CONFIGS: dict[str, GPT2Config] = {
 
 
 class CausalSelfAttention(nn.Module):
-    def __init__(self, cfg: GPT2Config, fused_bias_grads: bool = False):
+    def __init__(self, cfg: GPT2Config, fused_bias_grads: bool = False, flash4: bool = False):
         super().__init__()
         self.n_head = cfg.n_head
         self.fused_bias_grads = fused_bias_grads
+        # FlashAttention-4's kernels where they can run (flash4.py), else SDPA
+        self.flash4 = flash4
         self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd)
 
@@ -79,9 +79,9 @@ class CausalSelfAttention(nn.Module):
         else:
             q, k, v = self.c_attn(x).split(c, dim=2)
             q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
-        if FLASH4 and flash4.usable(q):
+        if self.flash4 and flash4_usable(q):
             # [B, T, H, D] views of the same memory in, [B, T, H, D] out: no transposing copies
-            y = flash4.causal_attention(*(z.transpose(1, 2) for z in (q, k, v)))
+            y = flash4_attention(*(z.transpose(1, 2) for z in (q, k, v)))
         else:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2)
         return F.linear(y.contiguous().view(b, t, c), self.c_proj.weight, self.c_proj.bias if bias else None)
@@ -104,10 +104,10 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, cfg: GPT2Config, fused_bias_grads: bool = False):
+    def __init__(self, cfg: GPT2Config, fused_bias_grads: bool = False, flash4: bool = False):
         super().__init__()
         self.ln_1 = nn.LayerNorm(cfg.n_embd)
-        self.attn = CausalSelfAttention(cfg, fused_bias_grads)
+        self.attn = CausalSelfAttention(cfg, fused_bias_grads, flash4)
         self.ln_2 = nn.LayerNorm(cfg.n_embd)
         self.mlp = MLP(cfg, fused_bias_grads)
 
@@ -128,7 +128,8 @@ class Block(nn.Module):
 
 
 class GPT2(nn.Module):
-    def __init__(self, cfg: GPT2Config, fused_loss: bool = False, fused_bias_grads: bool = False):
+    def __init__(self, cfg: GPT2Config, fused_loss: bool = False, fused_bias_grads: bool = False,
+                 flash4: bool = False):
         super().__init__()
         self.cfg = cfg
         # output layer and loss in one pass over the logits (linear_cross_entropy.py), else
@@ -140,7 +141,7 @@ class GPT2(nn.Module):
         self.fused_norms = fused_bias_grads and RESIDUAL_NORMS
         self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
         self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd)
-        self.h = nn.ModuleList(Block(cfg, fused_bias_grads) for _ in range(cfg.n_layer))
+        self.h = nn.ModuleList(Block(cfg, fused_bias_grads, flash4) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd)
         self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
         self.lm_head.weight = self.wte.weight  # tied, as GPT-2
@@ -168,9 +169,10 @@ class GPT2(nn.Module):
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
 
 
-def build(name: str, device: torch.device | str, fused_loss: bool = False, fused_bias_grads: bool = False) -> GPT2:
+def build(name: str, device: torch.device | str, fused_loss: bool = False, fused_bias_grads: bool = False,
+          flash4: bool = False) -> GPT2:
     with torch.device(device):
-        return GPT2(CONFIGS[name], fused_loss=fused_loss, fused_bias_grads=fused_bias_grads)
+        return GPT2(CONFIGS[name], fused_loss=fused_loss, fused_bias_grads=fused_bias_grads, flash4=flash4)
 
 
 def adamw(model: nn.Module, device_type: str, lr: float = 6e-4) -> torch.optim.AdamW:

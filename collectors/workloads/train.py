@@ -9,7 +9,8 @@ logits); COSTPERF_LOSS=torch (or TrainSpec.loss) keeps F.cross_entropy. Likewise
 are made with their output gradients: the q/k/v projection's and the MLP's first (bias_grads.py, which
 also makes the MLP's GELU in a kernel of its own), and the output projections' with the residual add
 and the LayerNorm after it (residual_norm.py); COSTPERF_BIAS_GRADS=torch (or TrainSpec.bias_grads)
-leaves them to autograd. Both are recorded.
+leaves them to autograd. Attention is SDPA's, cuDNN's kernels first; COSTPERF_SDPA=flash4 (or
+TrainSpec.attention) asks for FlashAttention-4's on a Hopper GPU (flash4.py). All are recorded.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from collectors.models import bias_grads, gpt2, linear_cross_entropy
+from collectors.models import bias_grads, flash4, gpt2, linear_cross_entropy
 from collectors.records import Result, WorkloadParams
 from collectors.workloads.common import Context, failed_result, free_memory, measure, now, ok_result, \
     reset_peak_memory, warmup
@@ -34,7 +35,9 @@ class TrainSpec:
     compiled: bool = False
     mode: str = "default"  # torch.compile mode when compiled
     steps_per_rep: int = 1  # several steps per timed repeat smooth out per-step launch jitter
-    attention: str | None = None  # SDPA backend first tried on CUDA: None = COSTPERF_SDPA (default cudnn)
+    # attention on CUDA: the SDPA backend tried first, or "flash4" (FlashAttention-4's Hopper kernels,
+    # flash4.py; SDPA's cuDNN first for anything else): None = COSTPERF_SDPA (default cudnn)
+    attention: str | None = None
     loss: str | None = None  # "fused" or "torch": None = COSTPERF_LOSS (default fused on CUDA with Triton)
     bias_grads: str | None = None  # "fused" or "torch": None = COSTPERF_BIAS_GRADS (default as the loss)
 
@@ -46,7 +49,8 @@ class TrainSpec:
             return None
         value = (self.attention or os.environ.get("COSTPERF_SDPA") or "cudnn").strip().lower()
         if value not in SDPA_ORDER:
-            raise ValueError(f"attention backend {value!r}: expected one of {', '.join(SDPA_ORDER)}")
+            raise ValueError(f"attention backend {value!r} (TrainSpec.attention or COSTPERF_SDPA): expected one "
+                             f"of {', '.join(SDPA_ORDER)}")
         return value
 
     def loss_impl(self, device_type: str) -> str:
@@ -78,8 +82,11 @@ class TrainSpec:
             "optimizer": "AdamW (fused)" if fused else "AdamW", "data": "synthetic random tokens",
             "weights": "random", "steps_per_repeat": self.steps_per_rep, "loss": self.loss_label(device_type),
             "bias_grads": bias_grads_label(self.bias_grads_impl(device_type))}
-        if self.attention_backend(device_type):
-            extra["sdpa_backend_first"] = self.attention_backend(device_type)
+        backend = self.attention_backend(device_type)
+        if backend == FLASH4:
+            extra["attention"] = flash4.label()
+        elif backend:
+            extra["sdpa_backend_first"] = backend
         return WorkloadParams(
             model=self.model, dtype="bf16-autocast" if dt is not None else "fp32", batch=self.batch,
             seq_len=self.seq_len, compile_mode=self.mode if self.compiled else "eager", engine="torch",
@@ -121,6 +128,11 @@ def bias_grads_label(impl: str) -> str:
 SDPA_ORDER = {"cudnn": ["CUDNN_ATTENTION", "FLASH_ATTENTION", "EFFICIENT_ATTENTION", "MATH"],
               "flash": ["FLASH_ATTENTION", "CUDNN_ATTENTION", "EFFICIENT_ATTENTION", "MATH"],
               "auto": []}
+# Not SDPA: FlashAttention-4's kernels (flash4.py). On an H200, 6% faster than cuDNN's over a layer's
+# forward and backward (slower forward, faster backward) and 0.2-1.0% more tokens a second in the
+# whole step at its power limit; an optional package, so asked for, never the default
+FLASH4 = "flash4"
+SDPA_ORDER[FLASH4] = SDPA_ORDER["cudnn"]
 
 
 def _sdpa_context(backend: str | None):  # noqa: ANN202
@@ -140,9 +152,13 @@ def run(spec: TrainSpec, ctx: Context) -> Result:
             del ctx.cache[k]
         free_memory(ctx.device)
         reset_peak_memory(ctx.device)
+        backend = spec.attention_backend(ctx.kind)
+        if backend == FLASH4 and (why := flash4.unusable_reason(ctx.device)):
+            raise RuntimeError(f"attention {FLASH4!r} (TrainSpec.attention or COSTPERF_SDPA) asked for "
+                               f"FlashAttention-4's kernels, which cannot run here: {why}")
         torch.manual_seed(0)
         model = gpt2.build(spec.model, ctx.device, fused_loss=spec.loss_impl(ctx.kind) == "fused",
-                           fused_bias_grads=spec.bias_grads_impl(ctx.kind) == "fused")
+                           fused_bias_grads=spec.bias_grads_impl(ctx.kind) == "fused", flash4=backend == FLASH4)
         opt = gpt2.adamw(model, ctx.kind)
         fused = bool(opt.defaults.get("fused"))
         params = spec.params(ctx.kind, fused=fused)
@@ -152,8 +168,6 @@ def run(spec: TrainSpec, ctx: Context) -> Result:
         x = torch.randint(0, cfg.vocab_size, (spec.batch, spec.seq_len), device=ctx.device)
         y = torch.randint(0, cfg.vocab_size, (spec.batch, spec.seq_len), device=ctx.device)
         dtype = spec.autocast_dtype(ctx.kind)
-
-        backend = spec.attention_backend(ctx.kind)
 
         def step() -> None:
             with torch.autocast(ctx.kind, dtype=dtype, enabled=dtype is not None), _sdpa_context(backend):
