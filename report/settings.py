@@ -116,15 +116,17 @@ def labels(df: pd.DataFrame) -> list[str]:
     hardware = list(df["hardware"]) if "hardware" in df.columns else [None] * len(df)
     rows = [row for _, row in df.iterrows()]
 
-    def collisions() -> list[list[int]]:
+    def collisions(by_source: bool = True) -> list[list[int]]:
         groups: dict[tuple[Any, ...], list[int]] = {}
         for i, row in enumerate(rows):
             key = (_get(row, "machine") if given(_get(row, "machine")) else _get(row, "name"),
-                   _get(row, "workload"), out[i], _get(row, "source"))
+                   _get(row, "workload"), out[i], _get(row, "source") if by_source else None)
             groups.setdefault(key, []).append(i)
         return [members for members in groups.values() if len(members) > 1]
 
-    for members in collisions():  # first the extra parameters that differ between them
+    # first the extra parameters that differ between them, whatever their sources: two runs of one
+    # machine at two settings (two attention kernels, say) are two sources and still two settings
+    for members in collisions(by_source=False):
         items = [set(str(extras[i]).split(", ")) if given(extras[i]) else set() for i in members]
         common = set.intersection(*items)
         for i, mine in zip(members, items):

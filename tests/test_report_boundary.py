@@ -403,3 +403,21 @@ def test_inference_tables_say_the_power_coverage_where_it_differs(folder: Path) 
     assert {"wall", "gpu_board"} <= covers  # card-b has no host: its board power only
     # a wall figure and a board figure in one table each say what their power covers
     assert "whole system at the wall power</span>" in html and "GPU board power</span>" in html
+
+
+def test_two_runs_of_one_machine_at_two_settings_get_two_labels() -> None:
+    """Two runs (two sources) of one machine at one model, batch and compile mode that differ in an
+    extra parameter, such as the attention kernel, are two settings: each label says which. Two
+    publications of one setting keep one label: their sources tell them apart."""
+    from report import settings
+
+    base = {"machine": "gpu", "workload": "train-gpt2", "model": "gpt2-124m", "dtype": "bf16-autocast",
+            "engine": "torch", "compile_mode": "default", "batch": 64, "kind": "train"}
+    df = pd.DataFrame([base | {"source": "gpu/run1", "extra": "sdpa backend first cudnn"},
+                       base | {"source": "gpu/run2", "extra": "attention FlashAttention-4"},
+                       base | {"machine": "other", "source": "paper A", "extra": None},
+                       base | {"machine": "other", "source": "paper B", "extra": None}])
+    got = settings.labels(df)
+    assert got[0].endswith("batch 64 · sdpa backend first cudnn")
+    assert got[1].endswith("batch 64 · attention FlashAttention-4")
+    assert got[2] == got[3] == "gpt2-124m · bf16-autocast · torch default · batch 64"
