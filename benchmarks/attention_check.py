@@ -2,8 +2,10 @@
 64, bf16. Each of SDPA's backends, FlexAttention (compiled; Triton kernels) and FlashAttention-4
 (flash4.py, where the package is installed) timed alone, forward and forward + backward, in ms and
 TFLOP/s of the causal half (forward 2 B H T^2 D, backward 2.5x that), with their outputs and
-gradients against cuDNN's. Then GPT-2-124M's loss and gradients (batch 4, compiled) with
-FlashAttention-4 against SDPA's.
+gradients against cuDNN's. Then q, k, v packed as the q/k/v projection makes them ([B, T, 3, H, D]):
+cuDNN's on views of it against FlashAttention-4's packed operator, with its own forward or cuDNN's
+(flash4.CUDNN_FORWARD), the gradient written packed. Last, GPT-2-124M's loss and gradients (batch 4,
+compiled) with SDPA and with FlashAttention-4 (packed, then q/k/v apart), each forward.
 
     python benchmarks/attention_check.py      (CUDA)
 """
@@ -48,11 +50,47 @@ def flash4_attention():  # noqa: ANN201
                                                    v.transpose(1, 2)).transpose(1, 2)
 
 
+def packed_check() -> None:
+    """q, k, v packed [B, T, 3, H, D]: cuDNN on its views against FlashAttention-4's packed operator."""
+    gen = torch.Generator(device="cuda").manual_seed(2)
+    qkv = torch.randn(B, T, 3, H, D, device="cuda", generator=gen, dtype=torch.bfloat16).requires_grad_()
+    dout = torch.randn(B, T, H, D, device="cuda", generator=gen, dtype=torch.bfloat16)
+    cudnn = sdpa("CUDNN_ATTENTION")
+
+    def on_views(t: torch.Tensor) -> torch.Tensor:
+        q, k, v = (z.transpose(1, 2) for z in t.unbind(2))
+        return cudnn(q, k, v).transpose(1, 2)
+
+    ref = None
+    for name, fn, cudnn_forward in (("cudnn views", on_views, False),
+                                    ("flash4 packed", flash4.causal_attention_packed, False),
+                                    ("flash4 packed, cudnn forward", flash4.causal_attention_packed, True)):
+        flash4.CUDNN_FORWARD = cudnn_forward
+        try:
+            def both(fn=fn) -> list[torch.Tensor]:  # noqa: ANN001
+                out = fn(qkv)
+                return [out, *torch.autograd.grad(out, (qkv,), dout)]
+            got = both()
+            fwd = ms(lambda fn=fn: fn(qkv))
+            total = ms(both)
+        finally:
+            flash4.CUDNN_FORWARD = False
+        ref = ref or got
+        diff = [float((a.float() - b.float()).norm() / b.float().norm()) for a, b in zip(got, ref, strict=True)]
+        print(f"{name:28s} forward {fwd:6.3f} ms  backward {total - fwd:6.3f} ms  per layer {total:6.3f} ms  "
+              f"rel diff to cudnn: output {diff[0]:.1e}, d(qkv) {diff[1]:.1e}; d(qkv) strides "
+              f"{tuple(got[1].stride())}", flush=True)
+
+
 def model_check() -> None:
-    """GPT-2-124M's loss and gradients, compiled, batch 4, with FlashAttention-4 and with SDPA."""
+    """GPT-2-124M's loss and gradients, compiled, batch 4, with SDPA and with FlashAttention-4 (packed
+    q/k/v or apart; its forward or cuDNN's)."""
     spec = train.TrainSpec()
     got = {}
-    for name, on in (("sdpa", False), ("flash4", True)):
+    for name, on, packed, cudnn_forward in (("sdpa", False, True, False), ("flash4 packed", True, True, False),
+                                            ("flash4 packed, cudnn forward", True, True, True),
+                                            ("flash4 apart", True, False, False)):
+        gpt2.PACKED_QKV, flash4.CUDNN_FORWARD = packed, cudnn_forward
         torch.manual_seed(0)
         model = gpt2.build("gpt2-124m", "cuda", fused_loss=spec.loss_impl("cuda") == "fused",
                            fused_bias_grads=spec.bias_grads_impl("cuda") == "fused", flash4=on)
@@ -63,9 +101,11 @@ def model_check() -> None:
             loss = torch.compile(model)(x, y)
         loss.backward()
         got[name] = (float(loss), [p.grad.float() for p in model.parameters()])
-    (l0, g0), (l1, g1) = got["sdpa"], got["flash4"]
-    worst = max(float((a - b).norm() / b.norm()) for a, b in zip(g1, g0, strict=True))
-    print(f"model: loss sdpa {l0:.6f} flash4 {l1:.6f}; gradients' largest relative difference {worst:.2e}")
+    gpt2.PACKED_QKV, flash4.CUDNN_FORWARD = True, False
+    l0, g0 = got.pop("sdpa")
+    for name, (l1, g1) in got.items():
+        worst = max(float((a - b).norm() / b.norm()) for a, b in zip(g1, g0, strict=True))
+        print(f"model: loss sdpa {l0:.6f} {name} {l1:.6f}; gradients' largest relative difference {worst:.2e}")
 
 
 def main() -> None:
@@ -100,6 +140,7 @@ if __name__ == "__main__":
     main()
     if flash4.installed():
         try:
+            packed_check()
             model_check()
         except Exception as exc:  # noqa: BLE001 - reported with the timings above, not fatal
             print(f"model check not run: {type(exc).__name__}: {str(exc)[:300]}")

@@ -80,7 +80,7 @@ print_profile() {
 print_trains() {
   local f
   for f in "$@"; do
-    echo "== $f"; grep -E "tok/s MFU|not run|status|Error" "$L/$f.log" | sed 's/warm-up.*task [0-9]* s//; s/\[.*//' | tail -9
+    echo "== $f"; grep -E "tok/s MFU|not run|status|Error" "$L/$f.log" | sed 's/warm-up.*task [0-9]* s//; s/\[.*//' | tail -12
   done
 }
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from collectors.models import bias_grads, gpt2, residual_norm
+from collectors.models import bias_grads, flash4, gpt2, residual_norm
 from collectors.runner import make_meter
 from collectors.workloads import train
 from collectors.workloads.common import Context, TimingPolicy
@@ -96,6 +96,10 @@ BIAS: dict[str, tuple[str, dict[tuple[object, str], object]]] = {
                                    (bias_grads, "GELU_BLOCK_C"): 512}),
 }
 VARIANTS |= {tag: (64, "cudnn", "default", {}, None) for tag in BIAS}
+# FlashAttention-4 with q/k/v apart (as SDPA takes them) and with cuDNN's forward (flash4.py)
+BIAS |= {"b64 flash4 apart": ("fused", {(gpt2, "PACKED_QKV"): False}),
+         "b64 flash4 cudnn-fwd": ("fused", {(flash4, "CUDNN_FORWARD"): True})}
+VARIANTS |= {tag: (64, "flash4", "default", {}, None) for tag in ("b64 flash4 apart", "b64 flash4 cudnn-fwd")}
 # attention first: cuDNN's flash kernels' names contain "sm90" too
 KINDS = [("attention", ("cudnn", "flash", "fmha", "attention", "sdpa")),
          ("matmul", ("gemm", "sm90_", "nvjet", "cutlass", "xmma", "ampere_", "cublas")),

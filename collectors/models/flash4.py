@@ -57,8 +57,19 @@ def _interface():  # noqa: ANN202 - the package's module, imported at first use 
     return interface
 
 
-@torch.library.custom_op("costperf::flash4_causal", mutates_args=(), device_types="cuda")
-def _forward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+# The forward's kernel: FlashAttention-4's, or cuDNN's through SDPA's operator (module-wide, for
+# measuring the two); the backward is FlashAttention-4's either way, from the forward's output and
+# log-sum-exp (both natural-log, of the scaled scores)
+CUDNN_FORWARD = False
+
+
+def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(output [B, T, H, D] dense, log-sum-exp [B, H, T] float32) of q, k, v [B, T, H, D] views."""
+    if CUDNN_FORWARD:
+        out, lse = torch.ops.aten._scaled_dot_product_cudnn_attention(  # noqa: SLF001
+            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), None, True, 0.0, True)[:2]
+        # cuDNN lays the output out as q is laid out ([B, T, H, D] here) and the statistics [B, H, T, 1]
+        return out.transpose(1, 2).contiguous(), lse.reshape(lse.shape[:3]).contiguous()
     out, lse = _empty_forward(q)
     _interface()._flash_attn_fwd(q, k, v, causal=True, out=out, lse=lse, return_lse=True)  # noqa: SLF001
     return out, lse
@@ -70,6 +81,23 @@ def _empty_forward(q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             torch.empty((b, h, t), dtype=torch.float32, device=q.device))
 
 
+def _backward_into(dout: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, out: torch.Tensor,
+                   lse: torch.Tensor, dq: torch.Tensor, dk: torch.Tensor, dv: torch.Tensor) -> None:
+    _interface()._flash_attn_bwd(q, k, v, out, dout, lse, causal=True, dq=dq, dk=dk, dv=dv)  # noqa: SLF001
+
+
+def _empty_like_dense(t: torch.Tensor) -> torch.Tensor:
+    # dense, whatever t's strides: the kernels write each gradient whole
+    return torch.empty(t.shape, dtype=t.dtype, device=t.device)
+
+
+# q, k and v apart: gradients [B, T, H, D] each
+
+@torch.library.custom_op("costperf::flash4_causal", mutates_args=(), device_types="cuda")
+def _forward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return _attend(q, k, v)
+
+
 @_forward.register_fake
 def _(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return _empty_forward(q)
@@ -78,20 +106,15 @@ def _(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, 
 @torch.library.custom_op("costperf::flash4_causal_backward", mutates_args=(), device_types="cuda")
 def _backward(dout: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, out: torch.Tensor,
               lse: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    dq, dk, dv = _empty_grads(q, k, v)
-    _interface()._flash_attn_bwd(q, k, v, out, dout, lse, causal=True, dq=dq, dk=dk, dv=dv)  # noqa: SLF001
+    dq, dk, dv = (_empty_like_dense(t) for t in (q, k, v))
+    _backward_into(dout, q, k, v, out, lse, dq, dk, dv)
     return dq, dk, dv
-
-
-def _empty_grads(*ts: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    # dense, whatever the inputs' strides: the kernels write each gradient whole
-    return tuple(torch.empty(t.shape, dtype=t.dtype, device=t.device) for t in ts)
 
 
 @_backward.register_fake
 def _(dout: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, out: torch.Tensor,
       lse: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    return _empty_grads(q, k, v)
+    return _empty_like_dense(q), _empty_like_dense(k), _empty_like_dense(v)
 
 
 def _save(ctx, inputs: tuple, output: tuple) -> None:  # noqa: ANN001
@@ -106,13 +129,60 @@ def _grad(ctx, dout: torch.Tensor, _dlse: torch.Tensor | None) -> tuple[torch.Te
 _forward.register_autograd(_grad, setup_context=_save)
 
 
+# q, k and v packed as the q/k/v projection makes them, [B, T, 3, H, D]: the backward writes the three
+# gradients into one [B, T, 3, H, D] tensor, which is the projection's output gradient as it is, so
+# nothing packs them again
+
+@torch.library.custom_op("costperf::flash4_causal_packed", mutates_args=(), device_types="cuda")
+def _forward_packed(qkv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return _attend(*qkv.unbind(2))
+
+
+@_forward_packed.register_fake
+def _(qkv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return _empty_forward(qkv[:, :, 0])
+
+
+@torch.library.custom_op("costperf::flash4_causal_packed_backward", mutates_args=(), device_types="cuda")
+def _backward_packed(dout: torch.Tensor, qkv: torch.Tensor, out: torch.Tensor, lse: torch.Tensor) -> torch.Tensor:
+    dqkv = _empty_like_dense(qkv)
+    _backward_into(dout, *qkv.unbind(2), out, lse, *dqkv.unbind(2))
+    return dqkv
+
+
+@_backward_packed.register_fake
+def _(dout: torch.Tensor, qkv: torch.Tensor, out: torch.Tensor, lse: torch.Tensor) -> torch.Tensor:
+    return _empty_like_dense(qkv)
+
+
+def _grad_packed(ctx, dout: torch.Tensor, _dlse: torch.Tensor | None) -> torch.Tensor:  # noqa: ANN001
+    qkv, out, lse = ctx.saved_tensors
+    return _backward_packed(dout, qkv, out, lse)
+
+
+_forward_packed.register_autograd(_grad_packed, setup_context=_save)
+
+
+def _check_device(t: torch.Tensor, name: str) -> None:
+    if t.device.type not in ("cuda", "meta"):  # meta: shapes alone, as torch.compile traces them
+        raise ValueError(f"flash4.{name}: the kernels run on CUDA tensors; got {t.device} "
+                         "(flash4.usable says where they can run)")
+
+
 def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """softmax(q k^T / sqrt(D), causal) v for q, k, v [B, T, H, D] (last dimension contiguous); the
     output [B, T, H, D], dense."""
     if not (q.dim() == k.dim() == v.dim() == 4 and q.shape == k.shape == v.shape):
         raise ValueError(f"flash4.causal_attention: expected q, k, v of one shape [B, T, H, D]; got "
                          f"{list(q.shape)}, {list(k.shape)}, {list(v.shape)}")
-    if q.device.type not in ("cuda", "meta"):  # meta: shapes alone, as torch.compile traces them
-        raise ValueError(f"flash4.causal_attention: the kernels run on CUDA tensors; got {q.device} "
-                         "(flash4.usable says where they can run)")
+    _check_device(q, "causal_attention")
     return _forward(q, k, v)[0]
+
+
+def causal_attention_packed(qkv: torch.Tensor) -> torch.Tensor:
+    """The same for q, k, v packed in qkv [B, T, 3, H, D] (the q/k/v projection's output, viewed); its
+    gradient comes back in that layout."""
+    if qkv.dim() != 5 or qkv.shape[2] != 3:
+        raise ValueError(f"flash4.causal_attention_packed: expected qkv [B, T, 3, H, D]; got {list(qkv.shape)}")
+    _check_device(qkv, "causal_attention_packed")
+    return _forward_packed(qkv)[0]

@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from collectors.models.bias_grads import linear_gelu, qkv_heads
-from collectors.models.flash4 import causal_attention as flash4_attention, usable as flash4_usable
+from collectors.models.flash4 import causal_attention as flash4_attention, \
+    causal_attention_packed as flash4_attention_packed, usable as flash4_usable
 from collectors.models.linear_cross_entropy import linear_cross_entropy
 from collectors.models.residual_norm import residual_layer_norm
 
@@ -23,6 +24,9 @@ from collectors.models.residual_norm import residual_layer_norm
 # and the LayerNorm after it as one function (residual_norm.py); else those biases are left to autograd
 # (module-wide, for measuring the two against each other)
 RESIDUAL_NORMS = True
+# With FlashAttention-4, its kernels take the q/k/v projection's output packed and give its gradient
+# back packed; else q, k, v apart, as SDPA takes them (module-wide, for measuring the two)
+PACKED_QKV = True
 
 
 @dataclass(frozen=True)
@@ -74,17 +78,27 @@ class CausalSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor, bias: bool = True) -> torch.Tensor:
         """The output projection's bias added where `bias` (else the caller adds it)."""
         b, t, c = x.shape
-        if self.fused_bias_grads:
-            q, k, v = qkv_heads(x, self.c_attn.weight, self.c_attn.bias, self.n_head)
+        if self.flash4 and PACKED_QKV:
+            # FlashAttention-4 reads q, k, v from the projection's output as it is and writes their
+            # gradient back in that layout; the projection's bias gradient is autograd's sum over it
+            qkv = self.c_attn(x).view(b, t, 3, self.n_head, c // self.n_head)
+            y = flash4_attention_packed(qkv) if flash4_usable(qkv) else _sdpa_bthd(*qkv.unbind(2))
         else:
-            q, k, v = self.c_attn(x).split(c, dim=2)
-            q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
-        if self.flash4 and flash4_usable(q):
+            if self.fused_bias_grads:
+                q, k, v = qkv_heads(x, self.c_attn.weight, self.c_attn.bias, self.n_head)
+            else:
+                q, k, v = self.c_attn(x).split(c, dim=2)
+                q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
             # [B, T, H, D] views of the same memory in, [B, T, H, D] out: no transposing copies
-            y = flash4_attention(*(z.transpose(1, 2) for z in (q, k, v)))
-        else:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2)
+            bthd = (z.transpose(1, 2) for z in (q, k, v))
+            y = flash4_attention(*bthd) if self.flash4 and flash4_usable(q) else _sdpa_bthd(*bthd)
         return F.linear(y.contiguous().view(b, t, c), self.c_proj.weight, self.c_proj.bias if bias else None)
+
+
+def _sdpa_bthd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """SDPA's causal attention of q, k, v [B, T, H, D], the output [B, T, H, D]."""
+    return F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                          is_causal=True).transpose(1, 2)
 
 
 class MLP(nn.Module):
