@@ -26,7 +26,9 @@ ENGINE_INTERNALS = ("runner", "fused_gemv_b1", "fused_attention_b1", "attention_
                     "gemv_configs", "int8_convert", "triton_gemv_16bit", "loss",
                     # recorded by engines that had them: a GEMV reading a block ahead, and training
                     # with inductor's reduction split autotuned
-                    "gemv_ahead", "reduction_split", "bias_grads")
+                    "gemv_ahead", "reduction_split", "bias_grads",
+                    # which kernels of an attention library ran, and on what layout
+                    "attention_kernels")
 """How costperf's own torch engine did the work (which fused kernels, their block shapes, launch
 mode, a fused or a torch loss, where bias gradients are made): recorded in the run file, never part
 of a setting. The same model, precision, compile mode, tuning, batch and lengths measured by a newer

@@ -10,7 +10,7 @@ import torch
 from gpt2_step import tiny_step
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from collectors.models import flash4
+from collectors.models import flash4, gpt2
 from collectors.workloads import train
 
 B, T, H, D = 2, 16, 3, 8
@@ -37,6 +37,21 @@ def test_gradients_reach_the_packed_projection_output_dense() -> None:
     dq, dk, dv = torch.ops.costperf.flash4_causal_backward(torch.empty(B, T, H, D, device="meta"), q, k, v,
                                                             *torch.ops.costperf.flash4_causal(q, k, v))
     assert all(g.shape == (B, T, H, D) and g.is_contiguous() for g in (dq, dk, dv))
+
+
+def test_packed_gradient_comes_back_in_the_projections_layout() -> None:
+    packed = torch.empty(B, T, 3, H, D, device="meta", dtype=torch.bfloat16, requires_grad=True)
+    out = flash4.causal_attention_packed(packed)
+    assert (out.shape, out.is_contiguous()) == ((B, T, H, D), True)
+    out.sum().backward()
+    assert packed.grad is not None and packed.grad.shape == (B, T, 3, H, D) and packed.grad.is_contiguous()
+    graph = make_fx(lambda t: torch.autograd.grad(flash4.causal_attention_packed(t).sum(), (t,)),
+                    tracing_mode="fake")(packed)
+    targets = [str(n.target) for n in graph.graph.nodes if n.op == "call_function"]
+    assert "costperf.flash4_causal_packed.default" in targets
+    assert "costperf.flash4_causal_packed_backward.default" in targets
+    with pytest.raises(ValueError, match=r"expected qkv \[B, T, 3, H, D\]; got \[2, 16, 2, 3, 8\]"):
+        flash4.causal_attention_packed(torch.empty(B, T, 2, H, D, device="meta"))
 
 
 def test_a_traced_graph_holds_one_opaque_operator_each_way() -> None:
@@ -79,5 +94,13 @@ def test_asked_for_it_is_recorded_and_refused_where_it_cannot_run(monkeypatch: p
     assert str(extra["attention"]).startswith("FlashAttention-4 (flash-attn-4 ")
     assert "sdpa_backend_first" not in extra
     assert "attention" not in spec.params("cpu", fused=False).extra  # no CUDA, no attention choice
+    # how its kernels ran is recorded beside it; q/k/v packed, their bias gradient is autograd's
+    assert extra["attention_kernels"] == "FlashAttention-4's forward and backward; q/k/v packed as the projection writes them"
+    assert str(extra["bias_grads"]).startswith("with their output gradients (MLP in, output projections); q/k/v's")
+    monkeypatch.setattr(gpt2, "PACKED_QKV", False)
+    monkeypatch.setattr(flash4, "CUDNN_FORWARD", True)
+    extra = spec.params("cuda", fused=True).extra
+    assert extra["attention_kernels"] == "cuDNN's forward (SDPA's operator), FlashAttention-4's backward; q/k/v apart"
+    assert extra["bias_grads"] == train.BIAS_GRADS["fused"]
     why = flash4.unusable_reason(torch.device("cuda", 0))
     assert why is not None and ("not installed" in why or "Hopper" in why or "CUDA" in why)

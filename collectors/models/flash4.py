@@ -51,6 +51,13 @@ def label() -> str:
     return f"FlashAttention-4 (flash-attn-4 {version}, CuTe DSL kernels for Hopper)"
 
 
+def kernels_label(packed: bool) -> str:
+    """How they ran, for the run file: q/k/v packed or apart, and whose forward."""
+    forward = "cuDNN's forward (SDPA's operator), FlashAttention-4's backward" if CUDNN_FORWARD else \
+        "FlashAttention-4's forward and backward"
+    return f"{forward}; q/k/v {'packed as the projection writes them' if packed else 'apart'}"
+
+
 def _interface():  # noqa: ANN202 - the package's module, imported at first use (it loads its compiler)
     from flash_attn.cute import interface  # noqa: PLC0415
 

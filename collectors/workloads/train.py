@@ -80,11 +80,13 @@ class TrainSpec:
         dt = self.autocast_dtype(device_type)
         extra: dict[str, str | int | float | bool | None] = {
             "optimizer": "AdamW (fused)" if fused else "AdamW", "data": "synthetic random tokens",
-            "weights": "random", "steps_per_repeat": self.steps_per_rep, "loss": self.loss_label(device_type),
-            "bias_grads": bias_grads_label(self.bias_grads_impl(device_type))}
+            "weights": "random", "steps_per_repeat": self.steps_per_rep, "loss": self.loss_label(device_type)}
         backend = self.attention_backend(device_type)
+        packed = backend == FLASH4 and gpt2.PACKED_QKV
+        extra["bias_grads"] = bias_grads_label(self.bias_grads_impl(device_type), packed)
         if backend == FLASH4:
             extra["attention"] = flash4.label()
+            extra["attention_kernels"] = flash4.kernels_label(packed)
         elif backend:
             extra["sdpa_backend_first"] = backend
         return WorkloadParams(
@@ -114,12 +116,18 @@ BIAS_GRADS_ENV = "COSTPERF_BIAS_GRADS"
 BIAS_GRADS = {"fused": "with their output gradients (q/k/v, MLP in, output projections)", "torch": "autograd"}
 
 
-def bias_grads_label(impl: str) -> str:
+def bias_grads_label(impl: str, packed_qkv: bool = False) -> str:
     """What ran, recorded: the output projections' bias gradients (gpt2.RESIDUAL_NORMS) and the MLP's
-    forward GELU (bias_grads.GELU_KERNEL) may be left to torch for a measurement of the two."""
+    forward GELU (bias_grads.GELU_KERNEL) may be left to torch for a measurement of the two; with
+    FlashAttention-4 taking q/k/v packed, the q/k/v bias gradient is autograd's sum over the packed
+    gradient its kernels write."""
     if impl != "fused":
         return BIAS_GRADS[impl]
-    label = BIAS_GRADS[impl] if gpt2.RESIDUAL_NORMS else "with their output gradients (q/k/v, MLP in)"
+    layers = [name for name, on in (("q/k/v", not packed_qkv), ("MLP in", True), ("output projections",
+                                                                                 gpt2.RESIDUAL_NORMS)) if on]
+    label = f"with their output gradients ({', '.join(layers)})"
+    if packed_qkv:
+        label += "; q/k/v's by autograd from the packed gradient"
     return label if bias_grads.GELU_KERNEL else f"{label}; the forward's GELU by torch"
 
 # The SDPA backends tried in turn, by the one asked for first. On Hopper, cuDNN's fused attention
