@@ -47,8 +47,12 @@ VARIANTS: dict[str, tuple[int, str, str, dict, str | None]] = {tag: (*v, None) f
     "b96 cudnn": (96, "cudnn", "default", {}),
     "b64 two-pass softmax": (64, "cudnn", "default", {"online_softmax": False}),
     "b64 combo": (64, "cudnn", "default", {"combo_kernels": True}),
-    # FlashAttention-4's Hopper kernels (flash4.py) in place of SDPA's cuDNN kernels
+    # FlashAttention-4's Hopper kernels (flash4.py) in place of SDPA's cuDNN kernels; with the step in
+    # CUDA graphs, with inductor's kernels tuned, and at batch 96
     "b64 flash4": (64, "flash4", "default", {}),
+    "b64 flash4 graphs": (64, "flash4", "reduce-overhead", {}),
+    "b64 flash4 coord": (64, "flash4", "default", {"coordinate_descent_tuning": True}),
+    "b96 flash4": (96, "flash4", "default", {}),
 }.items()} | {
     "b64 torch-loss": (64, "cudnn", "default", {}, "torch"), "b64 fused-loss": (64, "cudnn", "default", {}, "fused"),
     "b48 fused-loss": (48, "cudnn", "default", {}, "fused"), "b96 fused-loss": (96, "cudnn", "default", {}, "fused"),
