@@ -65,6 +65,12 @@ train_alternating() {
   train_explore_logged "$gpu" "$log" "${rounds[@]}" "$@"
 }
 
+# Training tags in turn, N times, a line each (for mapfile): rounds N TAG...
+rounds() {
+  local n=$1 i; shift
+  for ((i = 0; i < n; i++)); do printf '%s\n' "$@"; done
+}
+
 # The check's lines ($L/check.log) that match an extended regular expression: print_check PATTERN
 print_check() {
   grep -v Warning "$L/check.log" | grep -E "$1" | cut -c1-170

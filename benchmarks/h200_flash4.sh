@@ -9,10 +9,6 @@
 source benchmarks/device_call.sh "${1:-480}" || exit 1
 flash4_install || exit 1
 
-rounds() {  # rounds N TAG...: the tags in turn, N times
-  local n=$1 i; shift
-  for ((i = 0; i < n; i++)); do printf '%s\n' "$@"; done
-}
 gpu0() {
   cpu_half 0
   check_logged 0 benchmarks/attention_check.py

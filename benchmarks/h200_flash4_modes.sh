@@ -13,7 +13,7 @@ gpu0() {
 }
 gpu1() {
   cpu_half 1
-  mapfile -t tags < <(for _ in 1 2 3; do printf '%s\n' "b64 flash4" "b64 flash4 coord" "b96 flash4"; done)
+  mapfile -t tags < <(rounds 3 "b64 flash4" "b64 flash4 coord" "b96 flash4")
   train_explore_logged 1 "$L/train_modes1.log" "${tags[@]}"
 }
 at_once gpu0 gpu1
