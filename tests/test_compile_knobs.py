@@ -84,3 +84,17 @@ def test_training_attention_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     assert spec.attention_backend("cuda") == "flash"
     with pytest.raises(ValueError, match="attention backend"):
         train.TrainSpec("gpt2-tiny", attention="fastest").attention_backend("cuda")
+
+
+def test_training_compile_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COSTPERF_TRAIN_COMPILE_MODE", raising=False)
+    compiled = train.TrainSpec("gpt2-tiny", compiled=True)
+    assert compiled.compile_mode() == "default" and compiled.params("cpu", fused=False).compile_mode == "default"
+    monkeypatch.setenv("COSTPERF_TRAIN_COMPILE_MODE", "reduce-overhead")
+    assert compiled.params("cuda", fused=True).compile_mode == "reduce-overhead"  # recorded as it ran
+    assert train.TrainSpec("gpt2-tiny").params("cuda", fused=True).compile_mode == "eager"
+    assert train.TrainSpec("gpt2-tiny", compiled=True, mode="max-autotune").compile_mode() == "max-autotune"
+    monkeypatch.setenv("COSTPERF_TRAIN_COMPILE_MODE", "fastest")
+    with pytest.raises(ValueError, match=r"mode 'fastest' \(TrainSpec.mode or COSTPERF_TRAIN_COMPILE_MODE\): "
+                                         r"expected one of default, reduce-overhead"):
+        compiled.compile_mode()

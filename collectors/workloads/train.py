@@ -33,7 +33,7 @@ class TrainSpec:
     batch: int = 16
     seq_len: int = 1024
     compiled: bool = False
-    mode: str = "default"  # torch.compile mode when compiled
+    mode: str | None = None  # torch.compile mode when compiled: None = COSTPERF_TRAIN_COMPILE_MODE (default "default")
     steps_per_rep: int = 1  # several steps per timed repeat smooth out per-step launch jitter
     # attention on CUDA: the SDPA backend tried first, or "flash4" (FlashAttention-4's Hopper kernels,
     # flash4.py; SDPA's cuDNN first for anything else): None = COSTPERF_SDPA (default cudnn)
@@ -52,6 +52,11 @@ class TrainSpec:
             raise ValueError(f"attention backend {value!r} (TrainSpec.attention or COSTPERF_SDPA): expected one "
                              f"of {', '.join(SDPA_ORDER)}")
         return value
+
+    def compile_mode(self) -> str:
+        """torch.compile's mode for the compiled step: TrainSpec.mode, else COSTPERF_TRAIN_COMPILE_MODE,
+        else "default"; "reduce-overhead" replays the step as CUDA graphs."""
+        return _choice("mode", self.mode, COMPILE_MODE_ENV, COMPILE_MODES, "default")
 
     def loss_impl(self, device_type: str) -> str:
         """"fused" (output layer + cross-entropy in one pass over the logits, linear_cross_entropy.py)
@@ -91,7 +96,7 @@ class TrainSpec:
             extra["sdpa_backend_first"] = backend
         return WorkloadParams(
             model=self.model, dtype="bf16-autocast" if dt is not None else "fp32", batch=self.batch,
-            seq_len=self.seq_len, compile_mode=self.mode if self.compiled else "eager", engine="torch",
+            seq_len=self.seq_len, compile_mode=self.compile_mode() if self.compiled else "eager", engine="torch",
             extra=extra,
         )
 
@@ -110,6 +115,8 @@ def _triton_runs(device_type: str) -> bool:
     return device_type == "cuda" and linear_cross_entropy.TRITON
 
 
+COMPILE_MODE_ENV = "COSTPERF_TRAIN_COMPILE_MODE"
+COMPILE_MODES = {m: m for m in ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")}
 LOSS_ENV = "COSTPERF_LOSS"
 LOSSES = {"fused": "fused linear+cross-entropy", "torch": "torch cross-entropy"}
 BIAS_GRADS_ENV = "COSTPERF_BIAS_GRADS"
@@ -171,7 +178,7 @@ def run(spec: TrainSpec, ctx: Context) -> Result:
         opt = gpt2.adamw(model, ctx.kind)
         fused = bool(opt.defaults.get("fused"))
         params = spec.params(ctx.kind, fused=fused)
-        fwd = torch.compile(model, mode=spec.mode) if spec.compiled else model
+        fwd = torch.compile(model, mode=spec.compile_mode()) if spec.compiled else model
         if spec.compiled:
             torch._dynamo.reset()
         x = torch.randint(0, cfg.vocab_size, (spec.batch, spec.seq_len), device=ctx.device)
