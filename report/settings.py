@@ -57,10 +57,14 @@ def params_key(params: Any) -> tuple[Any, ...]:
 
 
 def tuning(extra: dict[str, Any] | None) -> str | None:
-    """The compiler tuning a figure used, as a label ('coordinate-descent tuning')."""
-    if (extra or {}).get("coordinate_descent_tuning") is True:
-        return "coordinate-descent tuning"
-    return None
+    """What a figure ran with beyond its engine's defaults, as a label: the compiler's tuning
+    ('coordinate-descent tuning') and an attention library in place of the framework's own
+    ('FlashAttention-4', its version left to the extra parameters)."""
+    extra = extra or {}
+    parts = ["coordinate-descent tuning"] if extra.get("coordinate_descent_tuning") is True else []
+    if given(extra.get("attention")):
+        parts.append(str(extra["attention"]).split(" (")[0])
+    return " · ".join(parts) or None
 
 
 def extra_text(extra: dict[str, Any] | None) -> str | None:

@@ -421,3 +421,19 @@ def test_two_runs_of_one_machine_at_two_settings_get_two_labels() -> None:
     assert got[0].endswith("batch 64 · sdpa backend first cudnn")
     assert got[1].endswith("batch 64 · attention FlashAttention-4")
     assert got[2] == got[3] == "gpt2-124m · bf16-autocast · torch default · batch 64"
+
+
+def test_an_attention_library_is_named_in_the_setting() -> None:
+    """A figure that ran an attention library in place of the framework's own says so in its setting
+    (and ranks apart from the default), its version left to the extra parameters."""
+    from report import settings
+
+    fa4 = {"attention": "FlashAttention-4 (flash-attn-4 4.0.0b36, CuTe DSL kernels for Hopper)",
+           "sdpa_backend_first": None}
+    assert settings.tuning(fa4) == "FlashAttention-4"
+    assert settings.tuning(fa4 | {"coordinate_descent_tuning": True}) == "coordinate-descent tuning · FlashAttention-4"
+    assert settings.tuning({"sdpa_backend_first": "cudnn"}) is None
+    row = {"kind": "train", "model": "gpt2-124m", "dtype": "bf16-autocast", "engine": "torch",
+           "compile_mode": "reduce-overhead", "tuning": settings.tuning(fa4), "batch": 64}
+    assert settings.setting_label(row) == "gpt2-124m · bf16-autocast · torch reduce-overhead · FlashAttention-4 · batch 64"
+    assert settings.rank_key(row) != settings.rank_key(row | {"tuning": None})

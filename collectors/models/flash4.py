@@ -9,8 +9,10 @@ can run on a tensor, and callers fall back to SDPA where it cannot.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
+import warnings
 
 import torch
 
@@ -58,9 +60,14 @@ def kernels_label(packed: bool) -> str:
     return f"{forward}; q/k/v {'packed as the projection writes them' if packed else 'apart'}"
 
 
+@functools.cache
 def _interface():  # noqa: ANN202 - the package's module, imported at first use (it loads its compiler)
     from flash_attn.cute import interface  # noqa: PLC0415
 
+    # its compiler warns, at each kernel it compiles, that it keeps an argument it has no use for here
+    # (the score modifiers' auxiliary data) as a compile-time constant: noise in a run's output
+    warnings.filterwarnings("ignore", message=r"Argument aux_data .* cannot be converted to a JitArgument",
+                            category=UserWarning)
     return interface
 
 
