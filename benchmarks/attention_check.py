@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from collectors.models import flash4, gpt2
 from collectors.workloads import train
 from loss_check import ms  # the same timing: CUDA events around 20 calls after 3
+from train_explore import module_attributes
 
 B, H, T, D = 64, 12, 1024, 64
 FWD_FLOP = 2 * B * H * T * T * D  # the causal half of 4 B H T^2 D
@@ -65,16 +66,13 @@ def packed_check() -> None:
     for name, fn, cudnn_forward in (("cudnn views", on_views, False),
                                     ("flash4 packed", flash4.causal_attention_packed, False),
                                     ("flash4 packed, cudnn forward", flash4.causal_attention_packed, True)):
-        flash4.CUDNN_FORWARD = cudnn_forward
-        try:
+        with module_attributes({(flash4, "CUDNN_FORWARD"): cudnn_forward}):
             def both(fn=fn) -> list[torch.Tensor]:  # noqa: ANN001
                 out = fn(qkv)
                 return [out, *torch.autograd.grad(out, (qkv,), dout)]
             got = both()
             fwd = ms(lambda fn=fn: fn(qkv))
             total = ms(both)
-        finally:
-            flash4.CUDNN_FORWARD = False
         ref = ref or got
         diff = [float((a.float() - b.float()).norm() / b.float().norm()) for a, b in zip(got, ref, strict=True)]
         print(f"{name:28s} forward {fwd:6.3f} ms  backward {total - fwd:6.3f} ms  per layer {total:6.3f} ms  "
@@ -90,18 +88,17 @@ def model_check() -> None:
     for name, on, packed, cudnn_forward in (("sdpa", False, True, False), ("flash4 packed", True, True, False),
                                             ("flash4 packed, cudnn forward", True, True, True),
                                             ("flash4 apart", True, False, False)):
-        gpt2.PACKED_QKV, flash4.CUDNN_FORWARD = packed, cudnn_forward
         torch.manual_seed(0)
         model = gpt2.build("gpt2-124m", "cuda", fused_loss=spec.loss_impl("cuda") == "fused",
                            fused_bias_grads=spec.bias_grads_impl("cuda") == "fused", flash4=on)
         x, y = (torch.randint(0, 50257, (4, 1024), device="cuda", generator=torch.Generator("cuda").manual_seed(1))
                 for _ in range(2))
         torch._dynamo.reset()
-        with torch.autocast("cuda", dtype=torch.bfloat16), train._sdpa_context("cudnn"):  # noqa: SLF001
-            loss = torch.compile(model)(x, y)
-        loss.backward()
+        with module_attributes({(gpt2, "PACKED_QKV"): packed, (flash4, "CUDNN_FORWARD"): cudnn_forward}):
+            with torch.autocast("cuda", dtype=torch.bfloat16), train._sdpa_context("cudnn"):  # noqa: SLF001
+                loss = torch.compile(model)(x, y)
+            loss.backward()
         got[name] = (float(loss), [p.grad.float() for p in model.parameters()])
-    gpt2.PACKED_QKV, flash4.CUDNN_FORWARD = True, False
     l0, g0 = got.pop("sdpa")
     for name, (l1, g1) in got.items():
         worst = max(float((a - b).norm() / b.norm()) for a, b in zip(g1, g0, strict=True))

@@ -22,14 +22,14 @@ from train_explore import compiled_step  # the same step as its profile
 
 from collectors.distributed.runtime import _gpu_index
 from collectors.meters.clocks import ClockSampler
+from collectors.records import Clocks
 
 
-def describe(sampler: ClockSampler) -> str:
-    """The window just ended: clock, watts and degrees now, and what held the clock down."""
-    c = sampler.stop()
+def describe(c: Clocks | None, h: object) -> str:
+    """A window's clocks, the watts and degrees of GPU `h` (an NVML handle) now, and what held the
+    clock down."""
     if c is None:
         return "no samples"
-    h = sampler.handle
     why = ", ".join(f"{name} {100 * share:.0f}%" for name, share in
                     (("power cap", c.power_limited_share), ("thermal", c.thermal_limited_share)) if share)
     return (f"SM {c.sm_mhz_median:5.0f} MHz  {pynvml.nvmlDeviceGetPowerUsage(h) / 1e3:4.0f} W  "
@@ -51,7 +51,8 @@ def trace(name: str, fn: Callable[[], None], per_call: float, unit: str, seconds
         torch.cuda.synchronize()
         t1 = time.perf_counter()
         rates.append(per_call * group / (t1 - t0))
-        print(f"{name} {t1 - begin:6.1f} s {rates[-1]:11,.0f} {unit}  {describe(sampler)}", flush=True)
+        print(f"{name} {t1 - begin:6.1f} s {rates[-1]:11,.0f} {unit}  {describe(sampler.stop(), sampler.handle)}",
+              flush=True)
     return rates
 
 

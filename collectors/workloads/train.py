@@ -137,18 +137,19 @@ def bias_grads_label(impl: str, packed_qkv: bool = False) -> str:
         label += "; q/k/v's by autograd from the packed gradient"
     return label if bias_grads.GELU_KERNEL else f"{label}; the forward's GELU by torch"
 
-# The SDPA backends tried in turn, by the one asked for first. On Hopper, cuDNN's fused attention
-# is the fastest torch offers for GPT-2's causal 12-head, 64-wide attention; torch's own default
-# order tries flash (FlashAttention-2) first. A backend that cannot take the inputs is skipped.
-SDPA_ORDER = {"cudnn": ["CUDNN_ATTENTION", "FLASH_ATTENTION", "EFFICIENT_ATTENTION", "MATH"],
-              "flash": ["FLASH_ATTENTION", "CUDNN_ATTENTION", "EFFICIENT_ATTENTION", "MATH"],
-              "auto": []}
 # Not SDPA: FlashAttention-4's kernels (flash4.py). On an H200, on q/k/v packed as GPT-2's projection
 # writes them, 1.21 ms a layer forward and backward against cuDNN's 1.48 ms (a slower forward, a
 # faster backward), and 1.6-2.6% more tokens a second in the whole step at the GPU's power limit;
-# an optional package for Hopper only, so asked for, never the default
+# an optional package for Hopper only, so asked for, never the default.
 FLASH4 = "flash4"
-SDPA_ORDER[FLASH4] = SDPA_ORDER["cudnn"]
+# The SDPA backends tried in turn, by the one asked for first. On Hopper, cuDNN's fused attention
+# is the fastest torch offers for GPT-2's causal 12-head, 64-wide attention; torch's own default
+# order tries flash (FlashAttention-2) first. A backend that cannot take the inputs is skipped.
+# With FlashAttention-4, cuDNN's order, for any attention its kernels do not take.
+SDPA_ORDER = {"cudnn": ["CUDNN_ATTENTION", "FLASH_ATTENTION", "EFFICIENT_ATTENTION", "MATH"],
+              "flash": ["FLASH_ATTENTION", "CUDNN_ATTENTION", "EFFICIENT_ATTENTION", "MATH"],
+              "auto": [],
+              FLASH4: ["CUDNN_ATTENTION", "FLASH_ATTENTION", "EFFICIENT_ATTENTION", "MATH"]}
 
 
 def _sdpa_context(backend: str | None):  # noqa: ANN202
